@@ -1,0 +1,204 @@
+// Starts etcd, kube-apiserver and kube-controller-manager on free loopback ports
+// with generated PKI, writes an admin kubeconfig, and waits until the apiserver is
+// ready. Flags follow controller-runtime's envtest. Runs inside the supervisor
+// process, so every component shares the supervisor's process group.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { request } from 'node:https';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import type { BinaryPaths } from './binaries.ts';
+import { type ControlPlanePki, writeControlPlanePki } from './pki.ts';
+
+export interface RunningControlPlane {
+  kubeconfig: string;
+  server: string;
+  /** Settles with the name of the first component that exits. */
+  firstExit: Promise<string>;
+  stop(): Promise<void>;
+}
+
+const READY_TIMEOUT_MS = 60_000;
+const POLL_INTERVAL_MS = 100;
+const STOP_GRACE_MS = 5_000;
+const CONTROLLERS = [
+  'deployment-controller',
+  'replicaset-controller',
+  'statefulset-controller',
+  'daemonset-controller',
+  'garbage-collector-controller',
+  'namespace-controller',
+];
+
+export async function startControlPlane(dir: string, bin: BinaryPaths): Promise<RunningControlPlane> {
+  await mkdir(join(dir, 'pki'), { recursive: true });
+  const pki = await writeControlPlanePki(join(dir, 'pki'));
+  const [etcdPort, etcdPeerPort, apiPort] = await Promise.all([freePort(), freePort(), freePort()]);
+  const server = `https://127.0.0.1:${apiPort}`;
+  const kubeconfig = join(dir, 'kubeconfig');
+  const processes: ChildProcess[] = [];
+  const exits: Promise<string>[] = [];
+  const start = (name: string, path: string, args: string[]): void => {
+    const child = spawnLogged(name, path, args, dir);
+    processes.push(child);
+    exits.push(new Promise((resolve) => child.on('exit', () => { resolve(name); })));
+  };
+  const stop = (): Promise<void> => stopAll(processes);
+  try {
+    start('etcd', bin.etcd, etcdArgs(dir, etcdPort, etcdPeerPort));
+    start('kube-apiserver', bin['kube-apiserver'], apiserverArgs(dir, pki, etcdPort, apiPort));
+    await writeFile(kubeconfig, await kubeconfigYaml(server, pki), { mode: 0o600 });
+    await waitReady(server, pki, Promise.race(exits), dir);
+    start('kube-controller-manager', bin['kube-controller-manager'], [
+      `--kubeconfig=${kubeconfig}`,
+      '--leader-elect=false',
+      '--secure-port=0',
+      `--controllers=${CONTROLLERS.join(',')}`,
+      `--service-account-private-key-file=${pki.serviceAccountPrivateKey}`,
+      `--root-ca-file=${pki.caCert}`,
+    ]);
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { kubeconfig, server, firstExit: Promise.race(exits), stop };
+}
+
+function etcdArgs(dir: string, port: number, peerPort: number): string[] {
+  const client = `http://127.0.0.1:${port}`;
+  const peer = `http://127.0.0.1:${peerPort}`;
+  return [
+    `--data-dir=${join(dir, 'etcd')}`,
+    `--listen-client-urls=${client}`,
+    `--advertise-client-urls=${client}`,
+    `--listen-peer-urls=${peer}`,
+    `--initial-advertise-peer-urls=${peer}`,
+    `--initial-cluster=default=${peer}`,
+    '--unsafe-no-fsync',
+    '--quota-backend-bytes=8589934592',
+    '--log-level=warn',
+  ];
+}
+
+function apiserverArgs(dir: string, pki: ControlPlanePki, etcdPort: number, port: number): string[] {
+  return [
+    `--etcd-servers=http://127.0.0.1:${etcdPort}`,
+    '--bind-address=127.0.0.1',
+    '--advertise-address=127.0.0.1',
+    `--secure-port=${port}`,
+    `--cert-dir=${join(dir, 'apiserver')}`,
+    `--tls-cert-file=${pki.servingCert}`,
+    `--tls-private-key-file=${pki.servingKey}`,
+    `--client-ca-file=${pki.caCert}`,
+    '--authorization-mode=RBAC',
+    '--disable-admission-plugins=ServiceAccount',
+    '--service-cluster-ip-range=10.0.0.0/24',
+    `--service-account-issuer=https://127.0.0.1:${port}`,
+    `--service-account-key-file=${pki.serviceAccountPublicKey}`,
+    `--service-account-signing-key-file=${pki.serviceAccountPrivateKey}`,
+    '--allow-privileged=true',
+  ];
+}
+
+async function kubeconfigYaml(server: string, pki: ControlPlanePki): Promise<string> {
+  const base64 = async (path: string): Promise<string> => (await readFile(path)).toString('base64');
+  // JSON is valid YAML, and kubectl and client libraries read either.
+  const config = {
+    apiVersion: 'v1',
+    kind: 'Config',
+    clusters: [
+      { name: 'confighash-local', cluster: { server, 'certificate-authority-data': await base64(pki.caCert) } },
+    ],
+    users: [
+      {
+        name: 'confighash-admin',
+        user: {
+          'client-certificate-data': await base64(pki.adminCert),
+          'client-key-data': await base64(pki.adminKey),
+        },
+      },
+    ],
+    contexts: [{ name: 'confighash-local', context: { cluster: 'confighash-local', user: 'confighash-admin' } }],
+    'current-context': 'confighash-local',
+  };
+  return `${JSON.stringify(config, null, 2)}\n`;
+}
+
+function spawnLogged(name: string, path: string, args: string[], dir: string): ChildProcess {
+  const log = createWriteStream(join(dir, `${name}.log`), { flags: 'a' });
+  const child = spawn(path, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout.pipe(log);
+  child.stderr.pipe(log);
+  return child;
+}
+
+/** Polls the apiserver's /readyz until it answers 200, a component exits, or time runs out. */
+async function waitReady(
+  server: string,
+  pki: ControlPlanePki,
+  firstExit: Promise<string>,
+  dir: string,
+): Promise<void> {
+  let exited: string | undefined;
+  void firstExit.then((name) => (exited = name));
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  const tls = {
+    ca: await readFile(pki.caCert),
+    cert: await readFile(pki.adminCert),
+    key: await readFile(pki.adminKey),
+  };
+  while (Date.now() < deadline) {
+    if (exited !== undefined) {
+      throw new Error(`${exited} exited during startup; see ${join(dir, `${exited}.log`)}`);
+    }
+    if ((await readyzStatus(`${server}/readyz`, tls)) === 200) return;
+    await delay(POLL_INTERVAL_MS);
+  }
+  throw new Error(`kube-apiserver not ready after ${READY_TIMEOUT_MS / 1000}s; see ${dir}/kube-apiserver.log`);
+}
+
+function readyzStatus(url: string, tls: { ca: Buffer; cert: Buffer; key: Buffer }): Promise<number> {
+  return new Promise((resolve) => {
+    const req = request(url, { ...tls, timeout: 2_000 }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => {
+      resolve(0);
+    });
+    req.end();
+  });
+}
+
+/** SIGTERM every component, then SIGKILL whatever is left after a grace period. */
+async function stopAll(processes: ChildProcess[]): Promise<void> {
+  const running = processes.filter((p) => p.exitCode === null && p.signalCode === null);
+  const exited = running.map((p) => new Promise((resolve) => p.once('exit', resolve)));
+  for (const p of running.reverse()) p.kill('SIGTERM');
+  const graceOver = new AbortController();
+  const grace = delay(STOP_GRACE_MS, 'timeout', { signal: graceOver.signal }).catch(() => 'stopped');
+  const outcome = await Promise.race([Promise.all(exited), grace]);
+  graceOver.abort();
+  if (outcome === 'timeout') {
+    for (const p of running) p.kill('SIGKILL');
+    await Promise.all(exited);
+  }
+}
+
+/** A loopback port that was free a moment ago (the envtest approach). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => {
+        if (address !== null && typeof address === 'object') resolve(address.port);
+        else reject(new Error('could not determine a free port'));
+      });
+    });
+  });
+}

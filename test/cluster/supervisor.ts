@@ -1,0 +1,47 @@
+// The control plane's supervisor: a process of its own, leading a process group
+// that holds every component, so that stopping the group stops everything.
+// Started by launcher.ts with an IPC channel. It reports readiness over that
+// channel; unless started with --persist it also stops the control plane when the
+// channel closes, which happens when the launching process dies in any way.
+import { appendFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { binaryPaths } from './binaries.ts';
+import { startControlPlane } from './controlplane.ts';
+
+export type SupervisorMessage =
+  | { status: 'ready'; kubeconfig: string; server: string }
+  | { status: 'failed'; error: string };
+
+const [dir, mode] = process.argv.slice(2);
+if (dir === undefined || process.send === undefined) {
+  throw new Error('usage: supervisor.ts DIR [--persist], started by launcher.ts with an IPC channel');
+}
+const log = (line: string): void => {
+  appendFileSync(join(dir, 'supervisor.log'), `${new Date().toISOString()} ${line}\n`);
+};
+const send = (message: SupervisorMessage): void => {
+  if (process.connected) process.send?.(message);
+};
+
+try {
+  const controlPlane = await startControlPlane(dir, binaryPaths());
+  let stopping = false;
+  const shutdown = async (reason: string): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    log(`stopping: ${reason}`);
+    await controlPlane.stop();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  if (mode !== '--persist') process.on('disconnect', () => void shutdown('launcher went away'));
+  void controlPlane.firstExit.then((name) => shutdown(`${name} exited; see ${join(dir, `${name}.log`)}`));
+  log(`ready at ${controlPlane.server}`);
+  send({ status: 'ready', kubeconfig: controlPlane.kubeconfig, server: controlPlane.server });
+} catch (error) {
+  const message = error instanceof Error ? error.message : String(error);
+  log(`failed: ${message}`);
+  send({ status: 'failed', error: message });
+  process.exit(1);
+}

@@ -1,0 +1,54 @@
+// `npm test`: every test, unit and end-to-end, in one run of node's test runner,
+// against one local control plane started for the run and stopped after it.
+// CONFIGHASH_TEST_KUBECONFIG=path reuses a running one instead (see README).
+// Arguments are passed to `node --test`, e.g. `npm test -- test/e2e/x.test.ts`.
+import { spawn } from 'node:child_process';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { delimiter, join } from 'node:path';
+import { binaryDir } from './cluster/binaries.ts';
+import { type ControlPlaneHandle, launchControlPlane, stopControlPlane } from './cluster/launcher.ts';
+
+const DEFAULT_FILES = ['src/**/*.test.ts', 'test/**/*.test.ts'];
+const TEST_TIMEOUT_MS = 5 * 60_000;
+const say = (line: string): void => {
+  process.stderr.write(`${line}\n`);
+};
+
+async function controlPlaneKubeconfig(): Promise<{ kubeconfig: string; handle?: ControlPlaneHandle }> {
+  const given = process.env['CONFIGHASH_TEST_KUBECONFIG'];
+  if (given) return { kubeconfig: given };
+  const started = Date.now();
+  const dir = await mkdtemp(join(tmpdir(), 'confighash-test-cluster-'));
+  const handle = await launchControlPlane(dir, false, say);
+  say(`local control plane ready at ${handle.server} in ${((Date.now() - started) / 1000).toFixed(1)}s`);
+  return { kubeconfig: handle.kubeconfig, handle };
+}
+
+function runTests(kubeconfig: string, args: string[]): Promise<number> {
+  const files = args.some((a) => !a.startsWith('-')) ? [] : DEFAULT_FILES;
+  const child = spawn(
+    process.execPath,
+    ['--test', `--test-timeout=${TEST_TIMEOUT_MS}`, ...args, ...files],
+    {
+      stdio: 'inherit',
+      env: {
+        ...process.env,
+        KUBECONFIG: kubeconfig,
+        // Tests drive the cluster with the kubectl built alongside it.
+        PATH: `${binaryDir()}${delimiter}${process.env['PATH'] ?? ''}`,
+      },
+    },
+  );
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => child.kill(signal));
+  }
+  return new Promise((resolve) => child.on('close', (code) => { resolve(code ?? 1); }));
+}
+
+const { kubeconfig, handle } = await controlPlaneKubeconfig();
+try {
+  process.exitCode = await runTests(kubeconfig, process.argv.slice(2));
+} finally {
+  if (handle) await stopControlPlane(handle);
+}
