@@ -1,0 +1,152 @@
+import assert from 'node:assert/strict';
+import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { describe, it } from 'node:test';
+import {
+  combinedChecksum,
+  encode,
+  MISSING,
+  parseSourcesSummary,
+  type SourceObject,
+  type SourceState,
+  sourcesSummary,
+  ValueHasher,
+} from './digest.ts';
+import { type ConsumedSource, type KeySelection, type SourceId } from './sources.ts';
+
+const hasher = new ValueHasher(Buffer.alloc(32, 7));
+
+function source(id: SourceId, keys: KeySelection = { all: true }): ConsumedSource {
+  const [kind, name] = id.split('/') as ['configmap' | 'secret', string];
+  return { id, kind, name, keys, sites: [] };
+}
+
+function only(...names: string[]): KeySelection {
+  return { all: false, keys: new Set(names) };
+}
+
+function digestOf(src: ConsumedSource, object: SourceObject | undefined, h = hasher): string {
+  const state: SourceState = object ? { exists: true, keys: h.keyDigests(src.kind, object) } : { exists: false };
+  return h.sourceDigest(src, state).digest;
+}
+
+const b64 = (s: string): string => Buffer.from(s).toString('base64');
+
+describe('source digests', () => {
+  const app = source('configmap/app');
+
+  it('is a 64-hex SHA-256 for ConfigMaps, and `missing` for absent objects', () => {
+    assert.match(digestOf(app, { data: { a: '1' } }), /^[0-9a-f]{64}$/);
+    assert.equal(digestOf(app, undefined), MISSING);
+  });
+
+  it('does not depend on key order', () => {
+    assert.equal(digestOf(app, { data: { a: '1', b: '2' } }), digestOf(app, { data: { b: '2', a: '1' } }));
+  });
+
+  it('changes with any consumed value or key name', () => {
+    const base = digestOf(app, { data: { a: '1', b: '2' } });
+    assert.notEqual(digestOf(app, { data: { a: '1', b: '3' } }), base);
+    assert.notEqual(digestOf(app, { data: { a: '1', c: '2' } }), base);
+    assert.notEqual(digestOf(app, { data: { a: '1' } }), base);
+  });
+
+  it('covers only consumed keys', () => {
+    const partial = source('configmap/app', only('a'));
+    assert.equal(digestOf(partial, { data: { a: '1', b: '2' } }), digestOf(partial, { data: { a: '1', b: 'changed' } }));
+    assert.notEqual(digestOf(partial, { data: { a: '1' } }), digestOf(partial, { data: { a: '2' } }));
+  });
+
+  it('tells an absent consumed key from an empty value', () => {
+    const partial = source('configmap/app', only('a'));
+    assert.notEqual(digestOf(partial, { data: {} }), digestOf(partial, { data: { a: '' } }));
+  });
+
+  it('covers binaryData, and equal bytes digest alike in data or binaryData', () => {
+    const withBinary = digestOf(app, { data: { a: '1' }, binaryData: { bin: b64('\u0000\u0001') } });
+    assert.notEqual(withBinary, digestOf(app, { data: { a: '1' }, binaryData: { bin: b64('\u0000\u0002') } }));
+    assert.equal(digestOf(app, { data: { k: 'text' } }), digestOf(app, { binaryData: { k: b64('text') } }));
+  });
+
+  it('is unambiguous where concatenation would not be', () => {
+    // Without length prefixes, these would hash the same bytes.
+    assert.notEqual(digestOf(app, { data: { ab: 'c' } }), digestOf(app, { data: { a: 'bc' } }));
+    assert.notEqual(digestOf(app, { data: { a: 'b', c: 'd' } }), digestOf(app, { data: { a: 'bcd' } }));
+    assert.notDeepEqual(encode(['ab', 'c']), encode(['a', 'bc']));
+  });
+
+  it('differs between sources of different names or kinds with the same data', () => {
+    const data = { data: { a: b64('1') } };
+    assert.notEqual(digestOf(source('secret/x'), data), digestOf(source('secret/y'), data));
+    assert.notEqual(digestOf(source('configmap/x'), { data: { a: '1' } }), digestOf(source('secret/x'), data));
+  });
+
+  it('decodes Secret data from base64, so equal Secrets digest alike', () => {
+    const db = source('secret/db');
+    assert.equal(digestOf(db, { data: { pin: b64('1234') } }), digestOf(db, { data: { pin: 'MTIzNA==' } }));
+    assert.notEqual(digestOf(db, { data: { pin: b64('1234') } }), digestOf(db, { data: { pin: b64('1235') } }));
+  });
+});
+
+describe('Secret digests', () => {
+  const db = source('secret/db', only('pin'));
+  const pin = { data: { pin: b64('1234') } };
+
+  it('cannot be reproduced without the installation key', () => {
+    const other = new ValueHasher(randomBytes(32));
+    assert.notEqual(digestOf(db, pin, other), digestOf(db, pin));
+  });
+
+  it('are not a plain hash of the value or of any key=value form of it', () => {
+    const digest = digestOf(db, pin);
+    const candidates = ['1234', 'pin=1234', 'pin:1234', 'pin1234', b64('1234')];
+    for (const candidate of candidates) {
+      assert.notEqual(digest, createHash('sha256').update(candidate).digest('hex'));
+      assert.notEqual(digest, createHash('sha256').update(encode(['pin', candidate])).digest('hex'));
+    }
+  });
+
+  it('a four-digit PIN cannot be found by hashing all 10,000 candidates without the key', () => {
+    const short = sourcesSummary([{ id: 'secret/db', digest: digestOf(db, pin) }]).split('=')[1];
+    const unkeyed = new Set<string>();
+    for (let n = 0; n < 10_000; n++) {
+      const value = String(n).padStart(4, '0');
+      const fields = ['source', 'secret/db', 'pin', 'present', createHash('sha256').update(encode(['value', value])).digest()];
+      unkeyed.add(createHash('sha256').update(encode(fields)).digest('hex').slice(0, 12));
+      unkeyed.add(createHmac('sha256', Buffer.alloc(0)).update(encode(fields)).digest('hex').slice(0, 12));
+    }
+    assert.equal(unkeyed.has(short ?? ''), false);
+  });
+
+  it('refuses a short key', () => {
+    assert.throws(() => new ValueHasher(Buffer.alloc(16)), /at least 32 bytes/);
+  });
+});
+
+describe('combined checksum and sources summary', () => {
+  const digests = [
+    { id: 'secret/db' as const, digest: 'ab'.repeat(32) },
+    { id: 'configmap/app' as const, digest: 'cd'.repeat(32) },
+    { id: 'configmap/flags' as const, digest: MISSING },
+  ];
+
+  it('is versioned and independent of order', () => {
+    const checksum = combinedChecksum(digests);
+    assert.match(checksum ?? '', /^v1:[0-9a-f]{64}$/);
+    assert.equal(combinedChecksum([...digests].reverse()), checksum);
+  });
+
+  it('changes when any digest changes, and is absent without sources', () => {
+    const changed = digests.map((d) => (d.id === 'configmap/flags' ? { ...d, digest: 'ef'.repeat(32) } : d));
+    assert.notEqual(combinedChecksum(changed), combinedChecksum(digests));
+    assert.equal(combinedChecksum([]), undefined);
+  });
+
+  it('summarises each source with 12 hex characters, sorted, and round-trips', () => {
+    const summary = sourcesSummary(digests);
+    assert.equal(summary, 'configmap/app=cdcdcdcdcdcd,configmap/flags=missing,secret/db=abababababab');
+    assert.deepEqual(
+      [...parseSourcesSummary(summary)],
+      [['configmap/app', 'cdcdcdcdcdcd'], ['configmap/flags', 'missing'], ['secret/db', 'abababababab']],
+    );
+  });
+});

@@ -1,0 +1,128 @@
+// Digests of consumed configuration. A source's digest covers only the consumed
+// keys' names and values, in a length-prefixed (so unambiguous) encoding, and is
+// built from per-key digests: the controller keeps those 32-byte digests instead
+// of values, so its memory does not grow with Secret sizes, and the webhook,
+// reading values live, computes the very same numbers. ConfigMap digests are
+// SHA-256; Secret digests are HMAC-SHA256 under the installation's key, so an
+// annotation reveals nothing about a Secret, not even a four-digit PIN.
+import { createHash, createHmac } from 'node:crypto';
+import { type ConsumedSource, compareStrings, type SourceId, type SourceKind } from './sources.ts';
+
+/** The digest of a source that does not exist. */
+export const MISSING = 'missing';
+
+/** The combined checksum's format version; a new formula gets a new version. */
+export const CHECKSUM_VERSION = 'v1';
+
+/** Hex characters of each source digest shown in the sources annotation. */
+export const SHORT_DIGEST_LENGTH = 12;
+
+/** Key name → digest of its value, for every key a source object holds. */
+export type KeyDigests = ReadonlyMap<string, Buffer>;
+
+/** What is known of one source object: its per-key digests, or that it does not exist. */
+export type SourceState = { exists: true; keys: KeyDigests } | { exists: false };
+
+export interface SourceDigest {
+  id: SourceId;
+  /** Full hex digest, or `missing`. */
+  digest: string;
+}
+
+/** Hashes values with the algorithm their kind requires. */
+export class ValueHasher {
+  readonly #hmacKey: Buffer;
+
+  /** `hmacKey` is the installation's Secret-digest key (at least 32 bytes). */
+  constructor(hmacKey: Buffer) {
+    if (hmacKey.length < 32) throw new Error('the HMAC key must be at least 32 bytes');
+    this.#hmacKey = hmacKey;
+  }
+
+  /** The digest of one value (SHA-256, or HMAC-SHA256 for Secrets). */
+  valueDigest(kind: SourceKind, value: Buffer): Buffer {
+    return this.#digest(kind, encode(['value', value]));
+  }
+
+  /** Per-key digests of an object's `data` (and, for ConfigMaps, `binaryData`). */
+  keyDigests(kind: SourceKind, object: SourceObject): KeyDigests {
+    const digests = new Map<string, Buffer>();
+    for (const [key, value] of Object.entries(object.data ?? {})) {
+      // Secret data arrives base64-encoded; ConfigMap data is text.
+      const bytes = kind === 'secret' ? Buffer.from(value, 'base64') : Buffer.from(value, 'utf8');
+      digests.set(key, this.valueDigest(kind, bytes));
+    }
+    if (kind === 'configmap') {
+      for (const [key, value] of Object.entries(object.binaryData ?? {})) {
+        digests.set(key, this.valueDigest(kind, Buffer.from(value, 'base64')));
+      }
+    }
+    return digests;
+  }
+
+  /** The digest of the keys `source` consumes, given what the object holds now. */
+  sourceDigest(source: ConsumedSource, state: SourceState): SourceDigest {
+    if (!state.exists) return { id: source.id, digest: MISSING };
+    const names = source.keys.all ? [...state.keys.keys()] : [...source.keys.keys];
+    const fields: (string | Buffer)[] = ['source', source.id];
+    for (const name of names.sort(compareStrings)) {
+      const digest = state.keys.get(name);
+      // A consumed key the object lacks is encoded as absent, unlike any value.
+      fields.push(name, digest === undefined ? 'absent' : 'present', digest ?? Buffer.alloc(0));
+    }
+    return { id: source.id, digest: this.#digest(source.kind, encode(fields)).toString('hex') };
+  }
+
+  #digest(kind: SourceKind, bytes: Buffer): Buffer {
+    return kind === 'secret'
+      ? createHmac('sha256', this.#hmacKey).update(bytes).digest()
+      : createHash('sha256').update(bytes).digest();
+  }
+}
+
+/** A ConfigMap's or Secret's contents, as the API returns them. */
+export interface SourceObject {
+  data?: Readonly<Record<string, string>> | null;
+  binaryData?: Readonly<Record<string, string>> | null;
+}
+
+/**
+ * The combined checksum: `v1:` and the SHA-256 of the sorted (source, digest)
+ * pairs, or undefined when there are no sources.
+ */
+export function combinedChecksum(digests: readonly SourceDigest[]): string | undefined {
+  if (digests.length === 0) return undefined;
+  const sorted = [...digests].sort((a, b) => compareStrings(a.id, b.id));
+  const fields = [CHECKSUM_VERSION, ...sorted.flatMap((d) => [d.id, d.digest])];
+  return `${CHECKSUM_VERSION}:${createHash('sha256').update(encode(fields)).digest('hex')}`;
+}
+
+/** The sources annotation: `id=<12 hex>|missing`, sorted by id, comma-separated. */
+export function sourcesSummary(digests: readonly SourceDigest[]): string {
+  return [...digests]
+    .sort((a, b) => compareStrings(a.id, b.id))
+    .map((d) => `${d.id}=${d.digest === MISSING ? MISSING : d.digest.slice(0, SHORT_DIGEST_LENGTH)}`)
+    .join(',');
+}
+
+/** Parses the sources annotation back into id → short digest (for status and events). */
+export function parseSourcesSummary(value: string | undefined): Map<string, string> {
+  const parsed = new Map<string, string>();
+  for (const entry of (value ?? '').split(',')) {
+    const eq = entry.lastIndexOf('=');
+    if (eq > 0) parsed.set(entry.slice(0, eq), entry.slice(eq + 1));
+  }
+  return parsed;
+}
+
+/** Each field as a 4-byte big-endian length and its bytes: no two field lists encode alike. */
+export function encode(fields: readonly (string | Buffer)[]): Buffer {
+  const parts: Buffer[] = [];
+  for (const field of fields) {
+    const bytes = typeof field === 'string' ? Buffer.from(field, 'utf8') : field;
+    const length = Buffer.alloc(4);
+    length.writeUInt32BE(bytes.length);
+    parts.push(length, bytes);
+  }
+  return Buffer.concat(parts);
+}

@@ -1,0 +1,209 @@
+// Which ConfigMaps and Secrets a pod template consumes, and which of their keys:
+// the "sources" of SPEC.md, read from the pod spec plus the include/exclude
+// annotations. Pure: plain objects in, plain objects out.
+import { ANNOTATION } from './annotations.ts';
+
+export type SourceKind = 'configmap' | 'secret';
+
+/** `configmap/<name>` or `secret/<name>`, in the workload's namespace. */
+export type SourceId = `${SourceKind}/${string}`;
+
+/** The keys a workload consumes of one source: all of them, or a named few. */
+export type KeySelection = { all: true } | { all: false; keys: ReadonlySet<string> };
+
+/** Where a source is referenced, e.g. `containers[app].envFrom`, `volumes[config]`. */
+export type ReferenceSite = string;
+
+export interface ConsumedSource {
+  id: SourceId;
+  kind: SourceKind;
+  name: string;
+  keys: KeySelection;
+  sites: readonly ReferenceSite[];
+}
+
+/** The parts of a pod spec that reference configuration (a structural subset of core/v1). */
+export interface PodSpecLike {
+  containers?: readonly ContainerLike[] | null;
+  initContainers?: readonly ContainerLike[] | null;
+  volumes?: readonly VolumeLike[] | null;
+}
+
+interface ContainerLike {
+  name?: string;
+  env?: readonly {
+    valueFrom?: { configMapKeyRef?: KeyRef | null; secretKeyRef?: KeyRef | null } | null;
+  }[] | null;
+  envFrom?: readonly { configMapRef?: NameRef | null; secretRef?: NameRef | null }[] | null;
+}
+
+interface VolumeLike {
+  name?: string;
+  configMap?: ItemsRef | null;
+  secret?: (Omit<ItemsRef, 'name'> & { secretName?: string }) | null;
+  projected?: { sources?: readonly { configMap?: ItemsRef | null; secret?: ItemsRef | null }[] | null } | null;
+}
+
+interface NameRef {
+  name?: string;
+}
+interface KeyRef extends NameRef {
+  key?: string;
+}
+interface ItemsRef extends NameRef {
+  items?: readonly { key?: string }[] | null;
+}
+
+const ALL_KEYS: KeySelection = { all: true };
+const KIND_ALIASES = new Map<string, SourceKind>([
+  ['configmap', 'configmap'],
+  ['cm', 'configmap'],
+  ['secret', 'secret'],
+]);
+
+/**
+ * The sources a pod template consumes, sorted by id. `annotations` are the
+ * workload's own (`confighash.dev/include` adds every key of the named sources,
+ * `confighash.dev/exclude` removes sources).
+ */
+export function consumedSources(
+  spec: PodSpecLike,
+  annotations: Readonly<Record<string, string>> = {},
+): ConsumedSource[] {
+  const found = new Collector();
+  collectContainers(found, spec.initContainers ?? [], 'initContainers');
+  collectContainers(found, spec.containers ?? [], 'containers');
+  collectVolumes(found, spec.volumes ?? []);
+  for (const id of parseSourceList(annotations[ANNOTATION.include])) {
+    found.add(id, ALL_KEYS, `annotation ${ANNOTATION.include}`);
+  }
+  const excluded = new Set(parseSourceList(annotations[ANNOTATION.exclude]));
+  return found.sources().filter((source) => !excluded.has(source.id));
+}
+
+/**
+ * Parses `configmap/a, secret/b` (as in the include/exclude annotations).
+ * Entries that are not `configmap/NAME` or `secret/NAME` are ignored; kinds are
+ * case-insensitive, and `cm/` is accepted for ConfigMaps.
+ */
+export function parseSourceList(value: string | undefined): SourceId[] {
+  if (value === undefined) return [];
+  const ids: SourceId[] = [];
+  for (const entry of value.split(',')) {
+    const match = /^\s*([A-Za-z]+)\/([a-z0-9][a-z0-9.-]*)\s*$/.exec(entry);
+    const kind = KIND_ALIASES.get(match?.[1]?.toLowerCase() ?? '');
+    if (kind && match?.[2]) ids.push(sourceId(kind, match[2]));
+  }
+  return ids;
+}
+
+export function sourceId(kind: SourceKind, name: string): SourceId {
+  return `${kind}/${name}`;
+}
+
+interface Reference {
+  id: SourceId;
+  keys: KeySelection;
+  site: ReferenceSite;
+}
+
+function collectContainers(found: Collector, containers: readonly ContainerLike[], field: string): void {
+  for (const container of containers) found.addAll(containerReferences(container, `${field}[${container.name ?? ''}]`));
+}
+
+function containerReferences(container: ContainerLike, at: string): Reference[] {
+  const env = (container.env ?? []).flatMap(({ valueFrom }) => [
+    ...keyRef('configmap', valueFrom?.configMapKeyRef, `${at}.env`),
+    ...keyRef('secret', valueFrom?.secretKeyRef, `${at}.env`),
+  ]);
+  const envFrom = (container.envFrom ?? []).flatMap(({ configMapRef, secretRef }) => [
+    ...reference('configmap', configMapRef?.name, ALL_KEYS, `${at}.envFrom`),
+    ...reference('secret', secretRef?.name, ALL_KEYS, `${at}.envFrom`),
+  ]);
+  return [...env, ...envFrom];
+}
+
+function collectVolumes(found: Collector, volumes: readonly VolumeLike[]): void {
+  for (const volume of volumes) {
+    const at = `volumes[${volume.name ?? ''}]`;
+    found.addAll(itemsRef('configmap', volume.configMap?.name, volume.configMap, at));
+    found.addAll(itemsRef('secret', volume.secret?.secretName, volume.secret, at));
+    for (const projection of volume.projected?.sources ?? []) {
+      found.addAll(itemsRef('configmap', projection.configMap?.name, projection.configMap, `${at}.projected`));
+      found.addAll(itemsRef('secret', projection.secret?.name, projection.secret, `${at}.projected`));
+    }
+  }
+}
+
+/** A reference to `name`, or none when the name is absent or empty. */
+function reference(kind: SourceKind, name: string | undefined, selection: KeySelection, site: ReferenceSite): Reference[] {
+  return name ? [{ id: sourceId(kind, name), keys: selection, site }] : [];
+}
+
+function keyRef(kind: SourceKind, ref: KeyRef | null | undefined, site: ReferenceSite): Reference[] {
+  return ref?.key === undefined ? [] : reference(kind, ref.name, keys([ref.key]), site);
+}
+
+function itemsRef(
+  kind: SourceKind,
+  name: string | undefined,
+  ref: { items?: readonly { key?: string }[] | null } | null | undefined,
+  site: ReferenceSite,
+): Reference[] {
+  return ref ? reference(kind, name, itemKeys(ref), site) : [];
+}
+
+/** A volume with `items` mounts only those keys; without, every key. */
+function itemKeys(ref: { items?: readonly { key?: string }[] | null }): KeySelection {
+  if (!ref.items || ref.items.length === 0) return ALL_KEYS;
+  return keys(ref.items.flatMap((item) => (item.key === undefined ? [] : [item.key])));
+}
+
+function keys(names: readonly string[]): KeySelection {
+  return { all: false, keys: new Set(names) };
+}
+
+/** Merges references to one source: the union of keys, where "every key" wins. */
+class Collector {
+  readonly #byId = new Map<SourceId, { keys: KeySelection; sites: Set<ReferenceSite> }>();
+
+  addAll(references: readonly Reference[]): void {
+    for (const { id, keys: selection, site } of references) this.add(id, selection, site);
+  }
+
+  add(id: SourceId, selection: KeySelection, site: ReferenceSite): void {
+    const existing = this.#byId.get(id);
+    if (!existing) {
+      this.#byId.set(id, { keys: selection, sites: new Set([site]) });
+      return;
+    }
+    existing.sites.add(site);
+    existing.keys = union(existing.keys, selection);
+  }
+
+  sources(): ConsumedSource[] {
+    return [...this.#byId.entries()]
+      .sort(([a], [b]) => compareStrings(a, b))
+      .map(([id, { keys: selection, sites }]) => {
+        const slash = id.indexOf('/');
+        return {
+          id,
+          kind: id.slice(0, slash) as SourceKind,
+          name: id.slice(slash + 1),
+          keys: selection,
+          sites: [...sites],
+        };
+      });
+  }
+}
+
+function union(a: KeySelection, b: KeySelection): KeySelection {
+  if (a.all || b.all) return ALL_KEYS;
+  return keys([...a.keys, ...b.keys]);
+}
+
+/** Code-unit order, independent of locale: the order every digest relies on. */
+export function compareStrings(a: string, b: string): number {
+  if (a < b) return -1;
+  return a > b ? 1 : 0;
+}
