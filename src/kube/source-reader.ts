@@ -1,0 +1,73 @@
+// Live reads of a workload's sources from the API server, as the webhook needs
+// them (SPEC: consistent reads at admission): concurrent up to a bound, each with
+// a timeout, and reduced to per-key digests as soon as they arrive.
+import type { CoreV1Api } from '@kubernetes/client-node';
+import type { ConsumedSource, SourceId, SourceState, ValueHasher } from '../checksum/index.ts';
+import { withTimeout } from './client.ts';
+import { describeApiError, isNotFound } from './errors.ts';
+
+export interface SourceReaderOptions {
+  /** Reads in flight at once for one workload. */
+  concurrency: number;
+  /** Per read; keep it well under the webhook's timeoutSeconds. */
+  timeoutMs: number;
+}
+
+/** A source that could not be read (other than not existing). */
+export class SourceReadError extends Error {
+  override name = 'SourceReadError';
+}
+
+export class LiveSourceReader {
+  readonly #core: CoreV1Api;
+  readonly #hasher: ValueHasher;
+  readonly #options: SourceReaderOptions;
+
+  constructor(core: CoreV1Api, hasher: ValueHasher, options: SourceReaderOptions) {
+    this.#core = core;
+    this.#hasher = hasher;
+    this.#options = options;
+  }
+
+  /** The current state of each source; throws SourceReadError if any read fails. */
+  async read(namespace: string, sources: readonly ConsumedSource[]): Promise<Map<SourceId, SourceState>> {
+    const states = new Map<SourceId, SourceState>();
+    await forEachConcurrently(sources, this.#options.concurrency, async (source) => {
+      states.set(source.id, await this.#readOne(namespace, source));
+    });
+    return states;
+  }
+
+  async #readOne(namespace: string, source: ConsumedSource): Promise<SourceState> {
+    const options = withTimeout(this.#options.timeoutMs);
+    const request = { name: source.name, namespace };
+    try {
+      const object =
+        source.kind === 'secret'
+          ? await this.#core.readNamespacedSecret(request, options)
+          : await this.#core.readNamespacedConfigMap(request, options);
+      return { exists: true, keys: this.#hasher.keyDigests(source.kind, object) };
+    } catch (error) {
+      if (isNotFound(error)) return { exists: false };
+      throw new SourceReadError(describeApiError(`read ${source.kind} ${namespace}/${source.name}`, error), {
+        cause: error,
+      });
+    }
+  }
+}
+
+/** Runs `task` for every item, at most `limit` at a time; rejects with the first failure. */
+export async function forEachConcurrently<T>(
+  items: readonly T[],
+  limit: number,
+  task: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const item = items[next++] as T;
+      await task(item);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
