@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { createCertificateAuthority, issueCertificate, randomSerialNumber } from './pki.ts';
+import { createCertificateAuthority, DAY_MS, issueCertificate, randomSerialNumber } from './pki.ts';
 
 const now = new Date('2026-01-01T00:00:00Z');
 
 describe('pki', () => {
   it('creates a self-signed CA', async () => {
-    const ca = await createCertificateAuthority('test-ca', 365, now);
+    const ca = await createCertificateAuthority('test-ca', 365 * DAY_MS, now);
     const cert = new X509Certificate(ca.certificate);
     assert.equal(cert.ca, true);
     assert.equal(cert.subject, 'CN=test-ca');
@@ -16,7 +16,7 @@ describe('pki', () => {
   });
 
   it('issues a server certificate with DNS and IP SANs that chains to the CA', async () => {
-    const ca = await createCertificateAuthority('test-ca', 365, now);
+    const ca = await createCertificateAuthority('test-ca', 365 * DAY_MS, now);
     const leaf = await issueCertificate(
       ca,
       {
@@ -24,7 +24,7 @@ describe('pki', () => {
         dnsNames: ['confighash.confighash-system.svc'],
         ipAddresses: ['127.0.0.1'],
         usage: 'server',
-        validityDays: 30,
+        validityMs: 30 * DAY_MS,
       },
       now,
     );
@@ -40,11 +40,17 @@ describe('pki', () => {
     assert.ok(new Date(cert.validFrom) < now);
   });
 
+  it('never issues a certificate that outlives its CA', async () => {
+    const ca = await createCertificateAuthority('test-ca', DAY_MS, now);
+    const leaf = await issueCertificate(ca, { commonName: 'x', usage: 'server', validityMs: 30 * DAY_MS }, now);
+    assert.equal(new X509Certificate(leaf.certificate).validTo, new X509Certificate(ca.certificate).validTo);
+  });
+
   it('puts organizations in a client certificate subject (Kubernetes groups)', async () => {
-    const ca = await createCertificateAuthority('test-ca', 365, now);
+    const ca = await createCertificateAuthority('test-ca', 365 * DAY_MS, now);
     const leaf = await issueCertificate(
       ca,
-      { commonName: 'admin', organizations: ['system:masters'], usage: 'client', validityDays: 1 },
+      { commonName: 'admin', organizations: ['system:masters'], usage: 'client', validityMs: DAY_MS },
       now,
     );
     const cert = new X509Certificate(leaf.certificate);

@@ -18,22 +18,23 @@ export interface CertificateRequest {
   dnsNames?: readonly string[];
   ipAddresses?: readonly string[];
   usage: CertificateUsage;
-  validityDays: number;
+  /** Capped at the authority's own expiry. */
+  validityMs: number;
 }
 
 /** Certificates are valid from a little before `now`, to tolerate clock skew between hosts. */
 const BACKDATE_MS = 5 * 60 * 1000;
-const DAY_MS = 24 * 60 * 60 * 1000;
+export const DAY_MS = 24 * 60 * 60 * 1000;
 const RSA_BITS = 2048;
 
-/** Creates a self-signed certificate authority valid for `validityDays` from `now`. */
+/** Creates a self-signed certificate authority valid for `validityMs` from `now`. */
 export async function createCertificateAuthority(
   commonName: string,
-  validityDays: number,
+  validityMs: number,
   now: Date = new Date(),
 ): Promise<CertifiedKey> {
   const keys = await generateKeyPair();
-  const cert = newCertificate(keys.publicKey, commonName, validityDays, now);
+  const cert = newCertificate(keys.publicKey, commonName, now, new Date(now.getTime() + validityMs));
   cert.setIssuer(cert.subject.attributes);
   cert.setExtensions([
     { name: 'basicConstraints', cA: true, critical: true },
@@ -53,7 +54,8 @@ export async function issueCertificate(
   const caCert = forge.pki.certificateFromPem(authority.certificate);
   const caKey = forge.pki.privateKeyFromPem(authority.privateKey);
   const keys = await generateKeyPair();
-  const cert = newCertificate(keys.publicKey, request.commonName, request.validityDays, now);
+  const notAfter = Math.min(now.getTime() + request.validityMs, caCert.validity.notAfter.getTime());
+  const cert = newCertificate(keys.publicKey, request.commonName, now, new Date(notAfter));
   cert.setSubject(subjectAttributes(request.commonName, request.organizations));
   cert.setIssuer(caCert.subject.attributes);
   cert.setExtensions([
@@ -85,14 +87,14 @@ export function randomSerialNumber(): string {
 function newCertificate(
   publicKey: forge.pki.rsa.PublicKey,
   commonName: string,
-  validityDays: number,
   now: Date,
+  notAfter: Date,
 ): forge.pki.Certificate {
   const cert = forge.pki.createCertificate();
   cert.publicKey = publicKey;
   cert.serialNumber = randomSerialNumber();
   cert.validity.notBefore = new Date(now.getTime() - BACKDATE_MS);
-  cert.validity.notAfter = new Date(now.getTime() + validityDays * DAY_MS);
+  cert.validity.notAfter = notAfter;
   cert.setSubject(subjectAttributes(commonName, []));
   return cert;
 }
@@ -125,9 +127,10 @@ function generateKeyPair(): Promise<forge.pki.rsa.KeyPair> {
   });
 }
 
+/** PEM with LF line ends (forge writes CRLF). */
 function toPem(cert: forge.pki.Certificate, privateKey: forge.pki.rsa.PrivateKey): CertifiedKey {
   return {
-    certificate: forge.pki.certificateToPem(cert),
-    privateKey: forge.pki.privateKeyToPem(privateKey),
+    certificate: forge.pki.certificateToPem(cert).replace(/\r\n/g, '\n'),
+    privateKey: forge.pki.privateKeyToPem(privateKey).replace(/\r\n/g, '\n'),
   };
 }

@@ -1,0 +1,254 @@
+// Self-managed webhook TLS (the default): a CA and serving certificate generated
+// with node-forge and kept in the Secret confighash-webhook-tls, so every replica
+// serves from the same CA; the CA bundle is published (to the webhook
+// configuration) before any certificate it signs is served; certificates are
+// renewed well before expiry and swapped into the running server.
+import { X509Certificate } from 'node:crypto';
+import type { CoreV1Api, V1Secret } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import { describeApiError, isConflict, isNotFound } from '../kube/errors.ts';
+import type { Metrics } from '../metrics.ts';
+import type { CertificateSource } from './certificate-source.ts';
+import { type CertifiedKey, createCertificateAuthority, issueCertificate } from './pki.ts';
+import {
+  bundleCertificates,
+  makeBundle,
+  nextRotationStep,
+  type RotationPolicy,
+  type RotationStep,
+  type TlsState,
+} from './rotation.ts';
+
+export const TLS_SECRET = 'confighash-webhook-tls';
+const NEXT_CA_SINCE = 'confighash.dev/next-ca-since';
+const MAX_STEPS = 6;
+const MAX_ATTEMPTS = 5;
+
+export interface SelfManagedOptions {
+  core: CoreV1Api;
+  namespace: string;
+  policy: RotationPolicy;
+  /** How often to check for renewal, here or by another replica. */
+  checkIntervalMs: number;
+  /** Makes the apiserver trust `bundle`; called before a certificate it signs is served. */
+  publishCaBundle: (bundle: string) => Promise<void>;
+  logger: Logger;
+  metrics: Metrics;
+  now?: () => Date;
+}
+
+export class SelfManagedCertificates implements CertificateSource {
+  readonly #options: SelfManagedOptions;
+  readonly #now: () => Date;
+  readonly #listeners: (() => void)[] = [];
+  #served: TlsState | undefined;
+  #published: string | undefined;
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(options: SelfManagedOptions) {
+    this.#options = options;
+    this.#now = options.now ?? ((): Date => new Date());
+  }
+
+  async start(): Promise<void> {
+    await this.reconcile();
+    this.#timer = setInterval(() => {
+      this.reconcile().catch((error: unknown) => {
+        this.#options.logger.error({ err: String(error) }, 'webhook certificate check failed; retrying at next check');
+      });
+    }, this.#options.checkIntervalMs);
+    this.#timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+  }
+
+  current(): CertifiedKey {
+    if (!this.#served) throw new Error('self-managed certificates were not started');
+    return this.#served.serving;
+  }
+
+  caBundle(): string | undefined {
+    return this.#served?.bundle;
+  }
+
+  onChange(listener: () => void): void {
+    this.#listeners.push(listener);
+  }
+
+  healthy(): boolean {
+    if (!this.#served) return false;
+    return new Date(new X509Certificate(this.#served.serving.certificate).validTo) > this.#now();
+  }
+
+  /** Brings the Secret up to date (renewing what is due) and serves what it holds. */
+  async reconcile(): Promise<void> {
+    for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+      const { state, secret } = await this.#read();
+      const next = await this.#rotate(state);
+      // On a conflict another replica renewed first: start over from what it wrote.
+      if (next !== state && !(await this.#write(next, secret))) continue;
+      if (next) await this.#adopt(next);
+      return;
+    }
+    throw new Error(`secret ${this.#options.namespace}/${TLS_SECRET} kept changing; gave up after ${MAX_ATTEMPTS} attempts`);
+  }
+
+  /** Applies rotation steps until none is due; returns `state` itself when none was. */
+  async #rotate(state: TlsState | undefined): Promise<TlsState | undefined> {
+    let current = state;
+    for (let i = 0; i < MAX_STEPS; i++) {
+      const step = nextRotationStep(current, this.#options.policy, this.#now());
+      if (step.kind === 'none') return current;
+      this.#options.logger.info({ step: step.kind, ...('reason' in step ? { reason: step.reason } : {}) }, 'renewing webhook TLS');
+      current = await this.#apply(step, current);
+    }
+    throw new Error('webhook TLS rotation did not settle; check the clock and the --tls-* durations');
+  }
+
+  async #apply(step: RotationStep, state: TlsState | undefined): Promise<TlsState> {
+    const now = this.#now();
+    if (step.kind === 'create' || !state) {
+      const ca = await this.#newCa(now);
+      return { ca, serving: await this.#issue(ca, now), bundle: makeBundle([ca.certificate], now) };
+    }
+    switch (step.kind) {
+      case 'add-next-ca': {
+        const nextCa = await this.#newCa(now);
+        const bundle = makeBundle([...bundleCertificates(state.bundle), nextCa.certificate], now);
+        return { ...state, nextCa, nextCaSince: now, bundle };
+      }
+      case 'promote-next-ca': {
+        const ca = state.nextCa ?? (await this.#newCa(now));
+        const bundle = makeBundle([ca.certificate, ...bundleCertificates(state.bundle)], now);
+        return { ca, serving: await this.#issue(ca, now), bundle };
+      }
+      case 'renew-serving':
+        return { ...state, serving: await this.#issue(state.ca, now) };
+      default:
+        return { ...state, bundle: makeBundle([state.ca.certificate, ...bundleCertificates(state.bundle)], now) };
+    }
+  }
+
+  async #newCa(now: Date): Promise<CertifiedKey> {
+    this.#options.metrics.certificateRotations.inc({ what: 'ca' });
+    return createCertificateAuthority('confighash-webhook-ca', this.#options.policy.caValidityMs, now);
+  }
+
+  async #issue(ca: CertifiedKey, now: Date): Promise<CertifiedKey> {
+    const { policy, metrics } = this.#options;
+    metrics.certificateRotations.inc({ what: 'serving' });
+    return issueCertificate(
+      ca,
+      {
+        commonName: policy.dnsNames[0] ?? policy.ipAddresses[0] ?? 'confighash',
+        dnsNames: policy.dnsNames,
+        ipAddresses: policy.ipAddresses,
+        usage: 'server',
+        validityMs: policy.servingValidityMs,
+      },
+      now,
+    );
+  }
+
+  /** Publishes the bundle first, then serves the certificate. */
+  async #adopt(state: TlsState): Promise<void> {
+    if (state.bundle !== this.#published) {
+      await this.#options.publishCaBundle(state.bundle);
+      this.#published = state.bundle;
+    }
+    if (state.serving.certificate === this.#served?.serving.certificate) return;
+    this.#served = state;
+    this.#options.metrics.certificateExpiry.set(
+      new Date(new X509Certificate(state.serving.certificate).validTo).getTime() / 1000,
+    );
+    for (const listener of this.#listeners) listener();
+  }
+
+  async #read(): Promise<{ state: TlsState | undefined; secret: V1Secret | undefined }> {
+    const { core, namespace } = this.#options;
+    try {
+      const secret = await core.readNamespacedSecret({ name: TLS_SECRET, namespace });
+      return { state: fromSecret(secret), secret };
+    } catch (error) {
+      if (isNotFound(error)) return { state: undefined, secret: undefined };
+      throw new Error(describeApiError(`read secret ${namespace}/${TLS_SECRET}`, error), { cause: error });
+    }
+  }
+
+  /**
+   * Creates the Secret, or replaces it if unchanged since `previous` was read;
+   * false when it had changed (a conflict).
+   */
+  async #write(state: TlsState | undefined, previous: V1Secret | undefined): Promise<boolean> {
+    if (!state) return true;
+    const { core, namespace } = this.#options;
+    const body = toSecret(state, previous?.metadata?.resourceVersion);
+    try {
+      if (previous) await core.replaceNamespacedSecret({ name: TLS_SECRET, namespace, body, fieldManager: 'confighash' });
+      else await core.createNamespacedSecret({ namespace, body, fieldManager: 'confighash' });
+      return true;
+    } catch (error) {
+      if (isConflict(error)) return false;
+      throw new Error(describeApiError(`write secret ${namespace}/${TLS_SECRET}`, error), { cause: error });
+    }
+  }
+}
+
+const KEYS = {
+  caCert: 'ca.crt',
+  caKey: 'ca.key',
+  cert: 'tls.crt',
+  key: 'tls.key',
+  bundle: 'ca-bundle.crt',
+  nextCaCert: 'next-ca.crt',
+  nextCaKey: 'next-ca.key',
+} as const;
+
+function fromSecret(secret: V1Secret): TlsState | undefined {
+  const data = secret.data ?? {};
+  const pair = (certKey: string, keyKey: string): CertifiedKey | undefined => {
+    const [certificate, privateKey] = [data[certKey], data[keyKey]];
+    if (!certificate || !privateKey) return undefined;
+    return { certificate: fromBase64(certificate), privateKey: fromBase64(privateKey) };
+  };
+  const ca = pair(KEYS.caCert, KEYS.caKey);
+  const serving = pair(KEYS.cert, KEYS.key);
+  if (!ca || !serving) return undefined;
+  const storedBundle = data[KEYS.bundle];
+  const bundle = storedBundle ? fromBase64(storedBundle) : ca.certificate;
+  const nextCa = pair(KEYS.nextCaCert, KEYS.nextCaKey);
+  const since = secret.metadata?.annotations?.[NEXT_CA_SINCE];
+  return nextCa && since ? { ca, serving, bundle, nextCa, nextCaSince: new Date(since) } : { ca, serving, bundle };
+}
+
+function fromBase64(value: string): string {
+  return Buffer.from(value, 'base64').toString('utf8');
+}
+
+function toSecret(state: TlsState, resourceVersion: string | undefined): V1Secret {
+  const data: Record<string, string> = {
+    [KEYS.caCert]: state.ca.certificate,
+    [KEYS.caKey]: state.ca.privateKey,
+    [KEYS.cert]: state.serving.certificate,
+    [KEYS.key]: state.serving.privateKey,
+    [KEYS.bundle]: state.bundle,
+  };
+  if (state.nextCa) {
+    data[KEYS.nextCaCert] = state.nextCa.certificate;
+    data[KEYS.nextCaKey] = state.nextCa.privateKey;
+  }
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: {
+      name: TLS_SECRET,
+      ...(resourceVersion ? { resourceVersion } : {}),
+      labels: { 'app.kubernetes.io/name': 'confighash', 'app.kubernetes.io/component': 'webhook-tls' },
+      ...(state.nextCaSince ? { annotations: { [NEXT_CA_SINCE]: state.nextCaSince.toISOString() } } : {}),
+    },
+    type: 'kubernetes.io/tls',
+    data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v).toString('base64')])),
+  };
+}
