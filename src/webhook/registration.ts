@@ -1,0 +1,88 @@
+// The MutatingWebhookConfiguration `confighash`, kept as confighash needs it by
+// server-side apply (field manager `confighash`): the rules, the opt-in
+// namespaceSelector, failing open, and the CA bundle when confighash manages TLS.
+import type {
+  AdmissionregistrationV1Api,
+  AdmissionregistrationV1WebhookClientConfig,
+  V1MutatingWebhookConfiguration,
+} from '@kubernetes/client-node';
+import { NAMESPACE_LABEL } from '../checksum/index.ts';
+import { PatchStrategy, patchAs } from '../kube/client.ts';
+import { describeApiError } from '../kube/errors.ts';
+import { MUTATE_PATH } from './server.ts';
+
+export const WEBHOOK_CONFIGURATION = 'confighash';
+export const WEBHOOK_NAME = 'workloads.confighash.dev';
+
+export interface WebhookRegistration {
+  /** confighash's own namespace, never mutated. */
+  namespace: string;
+  /** A URL (`https://host:port/mutate`) when running outside the cluster; else the Service. */
+  endpoint: { url: string } | { service: { name: string; namespace: string; port: number } };
+  timeoutSeconds: number;
+}
+
+export function webhookConfiguration(
+  registration: WebhookRegistration,
+  caBundle: string | undefined,
+): V1MutatingWebhookConfiguration {
+  const { endpoint } = registration;
+  const clientConfig: AdmissionregistrationV1WebhookClientConfig =
+    'url' in endpoint ? { url: endpoint.url } : { service: { ...endpoint.service, path: MUTATE_PATH } };
+  if (caBundle) clientConfig.caBundle = Buffer.from(caBundle).toString('base64');
+  return {
+    apiVersion: 'admissionregistration.k8s.io/v1',
+    kind: 'MutatingWebhookConfiguration',
+    metadata: { name: WEBHOOK_CONFIGURATION, labels: { 'app.kubernetes.io/name': 'confighash' } },
+    webhooks: [
+      {
+        name: WEBHOOK_NAME,
+        clientConfig,
+        rules: [
+          {
+            apiGroups: ['apps'],
+            apiVersions: ['v1'],
+            operations: ['CREATE', 'UPDATE'],
+            resources: ['deployments', 'statefulsets', 'daemonsets'],
+            scope: 'Namespaced',
+          },
+        ],
+        namespaceSelector: {
+          matchLabels: { [NAMESPACE_LABEL]: 'true' },
+          matchExpressions: [
+            { key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: [registration.namespace, 'kube-system'] },
+          ],
+        },
+        failurePolicy: 'Ignore',
+        sideEffects: 'None',
+        timeoutSeconds: registration.timeoutSeconds,
+        reinvocationPolicy: 'IfNeeded',
+        matchPolicy: 'Equivalent',
+        admissionReviewVersions: ['v1'],
+      },
+    ],
+  };
+}
+
+/** Creates or updates the configuration; needs only `patch` when it already exists. */
+export async function applyWebhookConfiguration(
+  api: AdmissionregistrationV1Api,
+  registration: WebhookRegistration,
+  caBundle: string | undefined,
+): Promise<void> {
+  try {
+    await api.patchMutatingWebhookConfiguration(
+      {
+        name: WEBHOOK_CONFIGURATION,
+        body: webhookConfiguration(registration, caBundle),
+        fieldManager: 'confighash',
+        force: true,
+      },
+      patchAs(PatchStrategy.ServerSideApply),
+    );
+  } catch (error) {
+    throw new Error(describeApiError(`apply mutatingwebhookconfiguration ${WEBHOOK_CONFIGURATION}`, error), {
+      cause: error,
+    });
+  }
+}

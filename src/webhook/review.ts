@@ -1,0 +1,99 @@
+// AdmissionReview v1: parsing and validating what the apiserver sends, and the
+// response shapes. Anything that is not a well-formed review is a BadReviewError,
+// which the server answers with HTTP 400 and a clear message.
+
+export const ADMISSION_API_VERSION = 'admission.k8s.io/v1';
+
+export interface GroupVersionKind {
+  group: string;
+  version: string;
+  kind: string;
+}
+
+/** A workload as it arrives in a review: only the fields confighash reads. */
+export interface WorkloadObject {
+  metadata?: { name?: string; annotations?: Record<string, string> | null };
+  spec?: { template?: PodTemplate | null } | null;
+}
+
+export interface PodTemplate {
+  metadata?: { annotations?: Record<string, string> | null } | null;
+  spec?: object | null;
+}
+
+export interface AdmissionRequest {
+  uid: string;
+  kind: GroupVersionKind;
+  subResource?: string;
+  name?: string;
+  namespace?: string;
+  operation: string;
+  dryRun?: boolean;
+  object?: WorkloadObject | null;
+}
+
+export interface AdmissionResponse {
+  uid: string;
+  allowed: true;
+  patchType?: 'JSONPatch';
+  /** Base64 of the JSON patch. */
+  patch?: string;
+  warnings?: string[];
+}
+
+export interface AdmissionReviewResponse {
+  apiVersion: typeof ADMISSION_API_VERSION;
+  kind: 'AdmissionReview';
+  response: AdmissionResponse;
+}
+
+export class BadReviewError extends Error {
+  override name = 'BadReviewError';
+}
+
+/** Validates a parsed request body as an AdmissionReview v1 and returns its request. */
+export function parseAdmissionReview(body: unknown): AdmissionRequest {
+  if (!isObject(body)) throw new BadReviewError('expected a JSON object: an admission.k8s.io/v1 AdmissionReview');
+  if (body['apiVersion'] !== ADMISSION_API_VERSION || body['kind'] !== 'AdmissionReview') {
+    throw new BadReviewError(
+      `expected apiVersion ${ADMISSION_API_VERSION} and kind AdmissionReview, got ` +
+        `${describe(body['apiVersion'])} ${describe(body['kind'])}`,
+    );
+  }
+  const request = body['request'];
+  if (!isObject(request)) throw new BadReviewError('the AdmissionReview has no request');
+  const problem = requestProblem(request);
+  if (problem) throw new BadReviewError(problem);
+  return request as unknown as AdmissionRequest;
+}
+
+/** What is wrong with an AdmissionReview's request, if anything. */
+function requestProblem(request: Record<string, unknown>): string | undefined {
+  if (typeof request['uid'] !== 'string' || request['uid'] === '') return 'the AdmissionReview request has no uid';
+  if (!isGroupVersionKind(request['kind'])) return 'request.kind must be {group, version, kind}';
+  if (typeof request['operation'] !== 'string') return 'request.operation must be a string';
+  const object = request['object'];
+  if (object !== undefined && object !== null && !isObject(object)) return 'request.object must be an object';
+  return undefined;
+}
+
+export function reviewResponse(response: AdmissionResponse): AdmissionReviewResponse {
+  return { apiVersion: ADMISSION_API_VERSION, kind: 'AdmissionReview', response };
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function isGroupVersionKind(value: unknown): value is GroupVersionKind {
+  return (
+    isObject(value) &&
+    typeof value['group'] === 'string' &&
+    typeof value['version'] === 'string' &&
+    typeof value['kind'] === 'string'
+  );
+}
+
+function describe(value: unknown): string {
+  return value === undefined ? '(none)' : JSON.stringify(value).slice(0, 80);
+}
