@@ -1,0 +1,36 @@
+// The confighash command line: `run` (the webhook and controller), and the
+// inspection commands. Also installed as the kubectl plugin `kubectl-confighash`.
+import { run } from './run.ts';
+import { parseRunOptions, runUsage, UsageError } from './run-options.ts';
+
+const USAGE = `usage: confighash <command> [flags]
+
+commands:
+  run       run the admission webhook and the controller (the image's entrypoint)
+
+Run "confighash <command> --help" for a command's flags.
+`;
+
+async function main(argv: readonly string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === 'run') {
+    if (rest.includes('--help') || rest.includes('-h')) return print(runUsage(), 0);
+    await run(parseRunOptions(rest, process.env));
+    return 0;
+  }
+  if (command === undefined || command === 'help' || command === '--help' || command === '-h') return print(USAGE, 0);
+  return print(`unknown command "${command}"\n\n${USAGE}`, 2);
+}
+
+function print(text: string, code: number): number {
+  (code === 0 ? process.stdout : process.stderr).write(text);
+  return code;
+}
+
+try {
+  process.exitCode = await main(process.argv.slice(2));
+} catch (error) {
+  const usage = error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
+  process.stderr.write(`confighash: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exitCode = usage ? 2 : 1;
+}

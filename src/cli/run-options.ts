@@ -1,0 +1,135 @@
+// `confighash run`'s flags, each with an environment variable equivalent
+// (CONFIGHASH_<FLAG>, e.g. CONFIGHASH_WEBHOOK_PORT); a flag wins over its variable.
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { LOG_LEVELS, type LogLevel } from '../log.ts';
+import { parseDuration } from './duration.ts';
+
+export interface RunOptions {
+  kubeconfig: string | undefined;
+  namespace: string;
+  bindAddress: string;
+  webhookPort: number;
+  metricsPort: number;
+  certDir: string | undefined;
+  webhookUrl: string | undefined;
+  serviceName: string;
+  webhookTimeoutSeconds: number;
+  sourceReadTimeoutMs: number;
+  sourceReadConcurrency: number;
+  tlsCaValidityMs: number;
+  tlsCertValidityMs: number;
+  tlsCheckIntervalMs: number;
+  logLevel: LogLevel;
+}
+
+interface Flag {
+  help: string;
+  default?: string;
+  boolean?: true;
+}
+
+const SERVICE_ACCOUNT_NAMESPACE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
+
+export const RUN_FLAGS = {
+  kubeconfig: { help: 'kubeconfig file (default: in-cluster, then $KUBECONFIG)' },
+  namespace: { help: "confighash's own namespace (default: the pod's, else confighash-system)" },
+  'bind-address': { help: 'address both servers listen on', default: '0.0.0.0' },
+  'webhook-port': { help: 'HTTPS port of the admission webhook', default: '9443' },
+  'metrics-port': { help: 'HTTP port of /metrics, /healthz and /readyz', default: '8080' },
+  'cert-dir': { help: 'serve tls.crt and tls.key from DIR, reloaded on change (e.g. cert-manager); default: self-managed TLS' },
+  'webhook-url': { help: 'register the webhook by URL (running outside the cluster), e.g. https://127.0.0.1:9443/mutate' },
+  'service-name': { help: 'Service fronting the webhook in --namespace, when registered by Service', default: 'confighash' },
+  'webhook-timeout': { help: "the apiserver's timeout for calling the webhook (1s-30s)", default: '5s' },
+  'source-read-timeout': { help: 'timeout of each live read of a ConfigMap or Secret at admission', default: '2s' },
+  'source-read-concurrency': { help: 'live reads in flight at once for one admission', default: '8' },
+  'tls-ca-validity': { help: 'validity of the self-managed CA', default: '43800h' },
+  'tls-cert-validity': { help: 'validity of the self-managed serving certificate', default: '8760h' },
+  'tls-check-interval': { help: 'how often certificates are checked for renewal', default: '1m' },
+  'log-level': { help: `one of ${LOG_LEVELS.join(', ')}`, default: 'info' },
+} satisfies Record<string, Flag>;
+
+type FlagName = keyof typeof RUN_FLAGS;
+
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+export function envName(flag: string): string {
+  return `CONFIGHASH_${flag.toUpperCase().replaceAll('-', '_')}`;
+}
+
+export function runUsage(): string {
+  const lines = Object.entries(RUN_FLAGS).map(([name, flag]: [string, Flag]) => {
+    const fallback = flag.default === undefined ? '' : ` (default ${flag.default})`;
+    return `  --${name.padEnd(24)} ${flag.help}${fallback}\n  ${' '.repeat(27)}env ${envName(name)}`;
+  });
+  return `usage: confighash run [flags]\n\nRuns the admission webhook and the controller.\n\n${lines.join('\n')}\n`;
+}
+
+export function parseRunOptions(argv: readonly string[], env: NodeJS.ProcessEnv): RunOptions {
+  const { values } = parseArgs({
+    args: [...argv],
+    options: Object.fromEntries(Object.keys(RUN_FLAGS).map((name) => [name, { type: 'string' as const }])),
+    strict: true,
+    allowPositionals: false,
+  });
+  const get = (name: FlagName): string | undefined => {
+    const flag: Flag = RUN_FLAGS[name];
+    return values[name] ?? env[envName(name)] ?? flag.default;
+  };
+  const logLevel = get('log-level') as LogLevel;
+  if (!LOG_LEVELS.includes(logLevel)) throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}`);
+  const webhookTimeoutMs = duration('webhook-timeout', get);
+  if (webhookTimeoutMs < 1000 || webhookTimeoutMs > 30_000) throw new UsageError('--webhook-timeout must be 1s to 30s');
+  return {
+    kubeconfig: get('kubeconfig'),
+    namespace: get('namespace') ?? podNamespace() ?? 'confighash-system',
+    bindAddress: get('bind-address') ?? '0.0.0.0',
+    webhookPort: integer('webhook-port', get, 0, 65535),
+    metricsPort: integer('metrics-port', get, 0, 65535),
+    certDir: get('cert-dir'),
+    webhookUrl: url(get('webhook-url')),
+    serviceName: get('service-name') ?? 'confighash',
+    webhookTimeoutSeconds: Math.round(webhookTimeoutMs / 1000),
+    sourceReadTimeoutMs: duration('source-read-timeout', get),
+    sourceReadConcurrency: integer('source-read-concurrency', get, 1, 256),
+    tlsCaValidityMs: duration('tls-ca-validity', get),
+    tlsCertValidityMs: duration('tls-cert-validity', get),
+    tlsCheckIntervalMs: duration('tls-check-interval', get),
+    logLevel,
+  };
+}
+
+function integer(name: FlagName, get: (name: FlagName) => string | undefined, min: number, max: number): number {
+  const text = get(name) ?? '';
+  const value = Number(text);
+  if (!/^\d+$/.test(text) || value < min || value > max) {
+    throw new UsageError(`--${name} must be a whole number from ${min} to ${max}, got "${text}"`);
+  }
+  return value;
+}
+
+function duration(name: FlagName, get: (name: FlagName) => string | undefined): number {
+  try {
+    return parseDuration(get(name) ?? '');
+  } catch (error) {
+    throw new UsageError(`--${name}: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+function url(text: string | undefined): string | undefined {
+  if (text === undefined) return undefined;
+  if (!URL.canParse(text) || new URL(text).protocol !== 'https:') {
+    throw new UsageError(`--webhook-url must be an https:// URL, got "${text}"`);
+  }
+  return text;
+}
+
+function podNamespace(): string | undefined {
+  try {
+    return readFileSync(SERVICE_ACCOUNT_NAMESPACE, 'utf8').trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}

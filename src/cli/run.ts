@@ -1,0 +1,128 @@
+// `confighash run`: wires the parts together (logger, metrics, Kubernetes
+// clients, HMAC key, TLS, webhook, observability) and runs until SIGTERM.
+import { AdmissionregistrationV1Api, CoreV1Api } from '@kubernetes/client-node';
+import { collectDefaultMetrics, Registry } from 'prom-client';
+import { ValueHasher } from '../checksum/index.ts';
+import { loadKubeConfig } from '../kube/client.ts';
+import { loadOrCreateHmacKey } from '../kube/hmac-key.ts';
+import { LiveSourceReader } from '../kube/source-reader.ts';
+import { createLogger, type Logger } from '../log.ts';
+import { startMetricsServer } from '../metrics-server.ts';
+import { Metrics } from '../metrics.ts';
+import type { CertificateSource } from '../tls/certificate-source.ts';
+import { FileCertificates } from '../tls/file-source.ts';
+import { SelfManagedCertificates } from '../tls/self-managed.ts';
+import { AdmissionHandler } from '../webhook/handler.ts';
+import { applyWebhookConfiguration, type WebhookRegistration } from '../webhook/registration.ts';
+import { startWebhookServer } from '../webhook/server.ts';
+import type { RunOptions } from './run-options.ts';
+
+/** Promotion delay of a next CA: ample time for every apiserver to load the new bundle. */
+const CA_PROMOTION_DELAY_MS = 10 * 60_000;
+
+export async function run(options: RunOptions): Promise<void> {
+  const logger = createLogger(options.logLevel);
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const metrics = new Metrics(registry);
+
+  const kubeConfig = loadKubeConfig(options.kubeconfig);
+  const core = kubeConfig.makeApiClient(CoreV1Api);
+  const admission = kubeConfig.makeApiClient(AdmissionregistrationV1Api);
+  logger.info({ server: kubeConfig.getCurrentCluster()?.server, namespace: options.namespace }, 'starting confighash');
+
+  const hasher = new ValueHasher(await loadOrCreateHmacKey(core, options.namespace));
+  const reader = new LiveSourceReader(core, hasher, {
+    concurrency: options.sourceReadConcurrency,
+    timeoutMs: options.sourceReadTimeoutMs,
+  });
+  const handler = new AdmissionHandler({
+    reader,
+    hasher,
+    logger,
+    metrics,
+    excludedNamespaces: new Set([options.namespace, 'kube-system']),
+  });
+
+  const registration = webhookRegistration(options);
+  const certificates = certificateSource(options, { core, logger, metrics }, (bundle) =>
+    applyWebhookConfiguration(admission, registration, bundle),
+  );
+  await certificates.start();
+  if (options.certDir) await applyWebhookConfiguration(admission, registration, certificates.caBundle());
+
+  const webhook = await startWebhookServer({
+    host: options.bindAddress,
+    port: options.webhookPort,
+    certificates,
+    handler,
+    logger,
+    metrics,
+  });
+  const observability = await startMetricsServer({
+    host: options.bindAddress,
+    port: options.metricsPort,
+    registry,
+    logger,
+    readiness: {
+      certificates: () => (certificates.healthy() ? undefined : 'no valid serving certificate'),
+    },
+  });
+  logger.info({ webhookPort: webhook.port, metricsPort: observability.port }, 'confighash is serving');
+
+  await shutdownSignal(logger);
+  certificates.stop();
+  await Promise.all([webhook.close(), observability.close()]);
+  logger.info('stopped');
+}
+
+function webhookRegistration(options: RunOptions): WebhookRegistration {
+  const endpoint = options.webhookUrl
+    ? { url: options.webhookUrl }
+    : { service: { name: options.serviceName, namespace: options.namespace, port: 443 } };
+  return { namespace: options.namespace, endpoint, timeoutSeconds: options.webhookTimeoutSeconds };
+}
+
+function certificateSource(
+  options: RunOptions,
+  deps: { core: CoreV1Api; logger: Logger; metrics: Metrics },
+  publishCaBundle: (bundle: string) => Promise<void>,
+): CertificateSource {
+  if (options.certDir) {
+    return new FileCertificates({ dir: options.certDir, pollIntervalMs: options.tlsCheckIntervalMs, ...deps });
+  }
+  return new SelfManagedCertificates({
+    ...deps,
+    namespace: options.namespace,
+    policy: {
+      caValidityMs: options.tlsCaValidityMs,
+      servingValidityMs: options.tlsCertValidityMs,
+      promotionDelayMs: Math.min(CA_PROMOTION_DELAY_MS, options.tlsCaValidityMs / 6),
+      ...servingNames(options),
+    },
+    checkIntervalMs: options.tlsCheckIntervalMs,
+    publishCaBundle,
+  });
+}
+
+/** The names the serving certificate must cover: the URL's host, or the Service's DNS names. */
+function servingNames(options: RunOptions): { dnsNames: string[]; ipAddresses: string[] } {
+  if (options.webhookUrl) {
+    const host = new URL(options.webhookUrl).hostname.replace(/^\[|\]$/g, '');
+    const isIp = /^[\d.]+$/.test(host) || host.includes(':');
+    return isIp ? { dnsNames: [], ipAddresses: [host] } : { dnsNames: [host], ipAddresses: [] };
+  }
+  const service = `${options.serviceName}.${options.namespace}`;
+  return { dnsNames: [`${service}.svc`, `${service}.svc.cluster.local`, service], ipAddresses: [] };
+}
+
+function shutdownSignal(logger: Logger): Promise<void> {
+  return new Promise((resolve) => {
+    const stop = (signal: NodeJS.Signals): void => {
+      logger.info({ signal }, 'shutting down');
+      resolve();
+    };
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+  });
+}
