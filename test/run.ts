@@ -27,9 +27,10 @@ async function controlPlaneKubeconfig(): Promise<{ kubeconfig: string; handle?: 
 
 function runTests(kubeconfig: string, args: string[]): Promise<number> {
   const files = args.some((a) => !a.startsWith('-')) ? [] : DEFAULT_FILES;
+  // One file at a time: end-to-end tests share the cluster-scoped webhook configuration.
   const child = spawn(
     process.execPath,
-    ['--test', `--test-timeout=${TEST_TIMEOUT_MS}`, ...args, ...files],
+    ['--test', '--test-concurrency=1', `--test-timeout=${TEST_TIMEOUT_MS}`, ...args, ...files],
     {
       stdio: 'inherit',
       env: {

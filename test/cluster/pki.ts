@@ -3,7 +3,7 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createCertificateAuthority, issueCertificate } from '../../src/tls/pki.ts';
+import { createCertificateAuthority, DAY_MS, issueCertificate } from '../../src/tls/pki.ts';
 
 export interface ControlPlanePki {
   caCert: string;
@@ -15,24 +15,24 @@ export interface ControlPlanePki {
   serviceAccountPrivateKey: string;
 }
 
-const VALIDITY_DAYS = 30;
+const VALIDITY_MS = 30 * DAY_MS;
 
 /** Generates the PKI and writes it, one PEM file each, into `dir`. */
 export async function writeControlPlanePki(dir: string): Promise<ControlPlanePki> {
-  const ca = await createCertificateAuthority('confighash-local-ca', VALIDITY_DAYS);
+  const ca = await createCertificateAuthority('confighash-local-ca', VALIDITY_MS);
   const [serving, admin] = await Promise.all([
     issueCertificate(ca, {
       commonName: 'kube-apiserver',
       dnsNames: ['localhost', 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc'],
       ipAddresses: ['127.0.0.1'],
       usage: 'server',
-      validityDays: VALIDITY_DAYS,
+      validityMs: VALIDITY_MS,
     }),
     issueCertificate(ca, {
       commonName: 'confighash-admin',
       organizations: ['system:masters'],
       usage: 'client',
-      validityDays: VALIDITY_DAYS,
+      validityMs: VALIDITY_MS,
     }),
   ]);
   const serviceAccount = generateKeyPairSync('rsa', {

@@ -9,14 +9,23 @@ const POLL_INTERVAL_MS = 100;
 const DEFAULT_TIMEOUT_MS = 30_000;
 
 /** Runs kubectl against the test control plane and returns its stdout. */
-export function kubectl(args: readonly string[], input?: string): Promise<string> {
+export async function kubectl(args: readonly string[], input?: string): Promise<string> {
+  return (await runKubectl(args, input)).stdout;
+}
+
+/** Runs kubectl and returns its stderr, where it prints warnings (e.g. from admission). */
+export async function kubectlStderr(args: readonly string[], input?: string): Promise<string> {
+  return (await runKubectl(args, input)).stderr;
+}
+
+function runKubectl(args: readonly string[], input?: string): Promise<{ stdout: string; stderr: string }> {
   if (!process.env['KUBECONFIG']) {
     throw new Error('end-to-end tests need the local control plane: run them with `npm test`');
   }
   return new Promise((resolve, reject) => {
     const child = execFile('kubectl', args, { maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
       if (error) reject(new Error(`kubectl ${args.join(' ')}: ${stderr.trim() || error.message}`));
-      else resolve(stdout);
+      else resolve({ stdout, stderr });
     });
     child.stdin?.end(input);
   });

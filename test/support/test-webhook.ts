@@ -3,7 +3,7 @@
 // It records every AdmissionReview and adds one pod-template annotation.
 import type { TestContext } from 'node:test';
 import Fastify from 'fastify';
-import { createCertificateAuthority, issueCertificate } from '../../src/tls/pki.ts';
+import { createCertificateAuthority, DAY_MS, issueCertificate } from '../../src/tls/pki.ts';
 import { kubectl } from './kube.ts';
 
 export interface RecordedReview {
@@ -37,12 +37,12 @@ function patchFor(review: RecordedReview): object[] {
  * labelled `namespaceLabel`. Both are removed when the test ends.
  */
 export async function startTestWebhook(t: TestContext, namespaceLabel: string): Promise<TestWebhook> {
-  const ca = await createCertificateAuthority('e2e-webhook-ca', 1);
+  const ca = await createCertificateAuthority('e2e-webhook-ca', DAY_MS);
   const serving = await issueCertificate(ca, {
     commonName: '127.0.0.1',
     ipAddresses: ['127.0.0.1'],
     usage: 'server',
-    validityDays: 1,
+    validityMs: DAY_MS,
   });
   const reviews: RecordedReview[] = [];
   const server = Fastify({ https: { cert: serving.certificate, key: serving.privateKey } });

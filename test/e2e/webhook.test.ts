@@ -1,0 +1,140 @@
+// The admission webhook on the local control plane, driven with kubectl apply
+// (issue: checksum engine and mutating admission webhook, acceptance 1-6).
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import {
+  CONFIGHASH_NAMESPACE,
+  type ConfighashProcess,
+  metricValue,
+  startConfighash,
+} from '../support/confighash.ts';
+import { getWorkload, revisions, templateAnnotations } from '../support/kube-objects.ts';
+import { apply, kubectl, kubectlStderr, testNamespace, waitFor } from '../support/kube.ts';
+import { configMap, secret, workload, type WorkloadKind } from '../support/workloads.ts';
+
+const ENABLED = { 'confighash.dev/enabled': 'true' };
+const CHECKSUM = 'confighash.dev/checksum';
+const SOURCES = 'confighash.dev/sources';
+
+/** Consumes configmap/app through envFrom and key `password` of secret/db through a keyRef. */
+const consumesBoth = {
+  envFrom: [{ configMapRef: { name: 'app' } }],
+  env: [{ name: 'DB_PASSWORD', valueFrom: { secretKeyRef: { name: 'db', key: 'password' } } }],
+};
+
+describe('admission webhook', () => {
+  let confighash: ConfighashProcess;
+  before(async () => {
+    confighash = await startConfighash();
+  });
+  after(() => confighash.cleanup());
+
+  for (const kind of ['Deployment', 'StatefulSet', 'DaemonSet'] as const) {
+    it(`stamps both annotations on a ${kind} applied with its sources, and it gets exactly one revision`, async (t) => {
+      const ns = await testNamespace(t, ENABLED);
+      await apply(ns, configMap('app', { LOG_LEVEL: 'info' }), secret('db', { password: 's3cret' }), workload(kind, 'web', consumesBoth));
+
+      const annotations = templateAnnotations(await getWorkload(ns, kind, 'web'));
+      assert.match(annotations[CHECKSUM] ?? '', /^v1:[0-9a-f]{64}$/);
+      assert.match(annotations[SOURCES] ?? '', /^configmap\/app=[0-9a-f]{12},secret\/db=[0-9a-f]{12}$/);
+      await assertRevisionCount(ns, kind, 'web', 1);
+    });
+  }
+
+  it('stores =missing for a ConfigMap that does not exist yet, and re-applying changes nothing', async (t) => {
+    const ns = await testNamespace(t, ENABLED);
+    const manifest = workload('Deployment', 'web', { envFrom: [{ configMapRef: { name: 'later' } }] });
+    const output = await kubectl(['apply', '-n', ns, '-f', '-'], JSON.stringify(manifest));
+    assert.match(output, /created/);
+    const first = await getWorkload(ns, 'Deployment', 'web');
+    assert.equal(templateAnnotations(first)[SOURCES], 'configmap/later=missing');
+
+    assert.match(await kubectl(['apply', '-n', ns, '-f', '-'], JSON.stringify(manifest)), /unchanged/);
+    const second = await getWorkload(ns, 'Deployment', 'web');
+    assert.equal(second.metadata.generation, first.metadata.generation);
+    await assertRevisionCount(ns, 'Deployment', 'web', 1);
+  });
+
+  it('warns at apply time about a missing source', async (t) => {
+    const ns = await testNamespace(t, ENABLED);
+    const manifest = workload('Deployment', 'web', { envFrom: [{ configMapRef: { name: 'later' } }] });
+    const warnings = await kubectlStderr(['apply', '-n', ns, '-f', '-'], JSON.stringify(manifest));
+    assert.match(warnings, /Warning: confighash: configmap\/later does not exist/);
+  });
+
+  it('leaves alone a namespace without the label, an ignored workload, and its own namespace', async (t) => {
+    const plain = await testNamespace(t);
+    await apply(plain, configMap('app', { a: '1' }), workload('Deployment', 'web', consumesBoth));
+    assert.deepEqual(templateAnnotations(await getWorkload(plain, 'Deployment', 'web')), {});
+
+    const enabled = await testNamespace(t, ENABLED);
+    const ignored = workload('Deployment', 'web', consumesBoth, { annotations: { 'confighash.dev/ignore': 'true' } });
+    await apply(enabled, configMap('app', { a: '1' }), ignored);
+    assert.deepEqual(templateAnnotations(await getWorkload(enabled, 'Deployment', 'web')), {});
+
+    await kubectl(['label', 'namespace', CONFIGHASH_NAMESPACE, 'confighash.dev/enabled=true', '--overwrite']);
+    t.after(() => kubectl(['label', 'namespace', CONFIGHASH_NAMESPACE, 'confighash.dev/enabled-']));
+    await apply(CONFIGHASH_NAMESPACE, workload('Deployment', 'own', consumesBoth));
+    t.after(() => kubectl(['delete', 'deployment', 'own', '-n', CONFIGHASH_NAMESPACE]));
+    assert.deepEqual(templateAnnotations(await getWorkload(CONFIGHASH_NAMESPACE, 'Deployment', 'own')), {});
+  });
+
+  it('returns the mutated object on --dry-run=server and leaves nothing behind', async (t) => {
+    const ns = await testNamespace(t, ENABLED);
+    await apply(ns, configMap('app', { a: '1' }));
+    const out = await kubectl(
+      ['apply', '-n', ns, '--dry-run=server', '-o', 'json', '-f', '-'],
+      JSON.stringify(workload('Deployment', 'web', { envFrom: [{ configMapRef: { name: 'app' } }] })),
+    );
+    const dryRun = JSON.parse(out) as Parameters<typeof templateAnnotations>[0];
+    assert.match(templateAnnotations(dryRun)[SOURCES] ?? '', /^configmap\/app=[0-9a-f]{12}$/);
+    await assert.rejects(kubectl(['get', 'deployment', 'web', '-n', ns]), /NotFound/);
+  });
+
+  it('writes a Secret digest that is not the SHA-256 of its value or of any key=value form', async (t) => {
+    const ns = await testNamespace(t, ENABLED);
+    const pin = '1234';
+    const manifest = workload('Deployment', 'web', {
+      env: [{ name: 'PIN', valueFrom: { secretKeyRef: { name: 'pin', key: 'pin' } } }],
+    });
+    await apply(ns, secret('pin', { pin }), manifest);
+    const short = templateAnnotations(await getWorkload(ns, 'Deployment', 'web'))[SOURCES]?.split('=')[1] ?? '';
+    assert.match(short, /^[0-9a-f]{12}$/);
+    const candidates = [pin, `pin=${pin}`, `pin: ${pin}`, `pin:${pin}`, Buffer.from(pin).toString('base64')];
+    for (const candidate of candidates) {
+      assert.notEqual(short, createHash('sha256').update(candidate).digest('hex').slice(0, 12), candidate);
+    }
+    assert.equal(confighash.logs.some((line) => line.includes(pin) || line.includes('MTIzNA')), false);
+  });
+
+  it('counts what it did in its metrics', async () => {
+    assert.ok((await metricValue(confighash.metricsUrl, 'confighash_webhook_requests_total{result="patched"}')) > 0);
+    assert.ok((await metricValue(confighash.metricsUrl, 'confighash_webhook_requests_total{result="skipped"}')) > 0);
+  });
+});
+
+describe('admission webhook when confighash is down', () => {
+  it('still admits workloads (fails open)', async (t) => {
+    const confighash = await startConfighash();
+    t.after(() => confighash.cleanup());
+    await confighash.stop();
+
+    const ns = await testNamespace(t, ENABLED);
+    await apply(ns, configMap('app', { a: '1' }), workload('Deployment', 'web', consumesBoth));
+    assert.deepEqual(templateAnnotations(await getWorkload(ns, 'Deployment', 'web')), {});
+  });
+});
+
+/**
+ * Waits until the workload's controller has processed its latest spec, then
+ * checks the spec was written once (generation 1) and produced `count` revisions.
+ */
+async function assertRevisionCount(ns: string, kind: WorkloadKind, name: string, count: number): Promise<void> {
+  const settled = await waitFor(`${kind} ${name} to be observed by its controller`, async () => {
+    const object = await getWorkload(ns, kind, name);
+    return (object.status?.observedGeneration ?? 0) >= (object.metadata.generation ?? 1) ? object : undefined;
+  });
+  assert.equal(settled.metadata.generation, 1);
+  assert.equal((await revisions(ns, kind, name)).length, count);
+}

@@ -1,0 +1,111 @@
+// Runs confighash next to the local control plane the way the demo and a user
+// outside the cluster would: `confighash run --webhook-url https://127.0.0.1:PORT/mutate`.
+// Waits until the apiserver actually calls the webhook, and stops it when the test ends.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import type { TestContext } from 'node:test';
+import { freePort } from '../cluster/controlplane.ts';
+import { kubectl, waitFor } from './kube.ts';
+
+export const CONFIGHASH_NAMESPACE = 'confighash-system';
+const MAIN = join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts');
+const PROBE_NAMESPACE = 'confighash-e2e-probe';
+
+export interface ConfighashProcess {
+  webhookUrl: string;
+  metricsUrl: string;
+  /** Every line it has logged so far. */
+  logs: string[];
+  /** SIGTERM, and wait for it to exit. */
+  stop(): Promise<void>;
+  /** Stop, and remove its webhook configuration. */
+  cleanup(): Promise<void>;
+}
+
+/** Starts confighash for one test; stopped, and its webhook removed, when the test ends. */
+export async function startConfighashForTest(t: TestContext, args: readonly string[] = []): Promise<ConfighashProcess> {
+  const confighash = await startConfighash(args);
+  t.after(() => confighash.cleanup());
+  return confighash;
+}
+
+/** Starts confighash; `args` are extra `run` flags. The caller calls cleanup(). */
+export async function startConfighash(args: readonly string[] = []): Promise<ConfighashProcess> {
+  await kubectl(['apply', '-f', '-'], JSON.stringify(namespaceManifest(CONFIGHASH_NAMESPACE, {})));
+  const [webhookPort, metricsPort] = await Promise.all([freePort(), freePort()]);
+  const webhookUrl = `https://127.0.0.1:${webhookPort}/mutate`;
+  const child = spawn(
+    process.execPath,
+    [
+      MAIN,
+      'run',
+      `--namespace=${CONFIGHASH_NAMESPACE}`,
+      '--bind-address=127.0.0.1',
+      `--webhook-port=${webhookPort}`,
+      `--metrics-port=${metricsPort}`,
+      `--webhook-url=${webhookUrl}`,
+      '--log-level=debug',
+      ...args,
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  const logs: string[] = [];
+  createInterface({ input: child.stdout }).on('line', (line) => logs.push(line));
+  createInterface({ input: child.stderr }).on('line', (line) => logs.push(line));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => { resolve(); }));
+  const stop = async (): Promise<void> => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    await exited;
+  };
+  const cleanup = async (): Promise<void> => {
+    await stop();
+    await kubectl(['delete', 'mutatingwebhookconfiguration', 'confighash', '--ignore-not-found']);
+  };
+  const metricsUrl = `http://127.0.0.1:${metricsPort}`;
+  try {
+    await waitFor('confighash to be ready', async () => {
+      if (child.exitCode !== null) throw new Error(`confighash exited (${child.exitCode}):\n${logs.join('\n')}`);
+      return (await fetch(`${metricsUrl}/readyz`)).ok || undefined;
+    });
+    await waitForWebhook(child);
+  } catch (error) {
+    await cleanup();
+    throw error;
+  }
+  return { webhookUrl, metricsUrl, logs, stop, cleanup };
+}
+
+/** Probes with server-side dry runs until the apiserver has picked up the webhook configuration. */
+async function waitForWebhook(child: ChildProcess): Promise<void> {
+  await kubectl(['apply', '-f', '-'], JSON.stringify(namespaceManifest(PROBE_NAMESPACE, { 'confighash.dev/enabled': 'true' })));
+  const probe = {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name: 'probe', namespace: PROBE_NAMESPACE },
+    spec: {
+      selector: { matchLabels: { app: 'probe' } },
+      template: {
+        metadata: { labels: { app: 'probe' } },
+        spec: { containers: [{ name: 'c', image: 'pause', envFrom: [{ configMapRef: { name: 'probe' } }] }] },
+      },
+    },
+  };
+  await waitFor('the apiserver to call the confighash webhook', async () => {
+    if (child.exitCode !== null) throw new Error('confighash exited');
+    const out = await kubectl(['create', '--dry-run=server', '-o', 'json', '-f', '-'], JSON.stringify(probe));
+    const created = JSON.parse(out) as { spec: { template: { metadata: { annotations?: Record<string, string> } } } };
+    return created.spec.template.metadata.annotations?.['confighash.dev/checksum'] ? true : undefined;
+  });
+}
+
+export function namespaceManifest(name: string, labels: Record<string, string>): object {
+  return { apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels } };
+}
+
+/** The value of a Prometheus sample, e.g. `confighash_webhook_requests_total{result="patched"}`. */
+export async function metricValue(metricsUrl: string, sample: string): Promise<number> {
+  const text = await (await fetch(`${metricsUrl}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${sample} `));
+  return line ? Number(line.slice(sample.length + 1)) : 0;
+}
