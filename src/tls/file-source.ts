@@ -1,6 +1,7 @@
 // Certificates from files (--cert-dir), e.g. a cert-manager Secret mounted as a
-// volume: tls.crt and tls.key, reloaded when they change. Kubernetes updates such
-// volumes by swapping a symlink, so the directory is watched and also polled.
+// volume: tls.crt and tls.key (and ca.crt, when present, as the CA bundle),
+// reloaded when they change. Kubernetes updates such volumes by swapping a
+// symlink, so the directory is watched and also polled.
 import { createSecureContext, type SecureContext } from 'node:tls';
 import { X509Certificate } from 'node:crypto';
 import { type FSWatcher, watch } from 'node:fs';
@@ -22,6 +23,7 @@ export class FileCertificates implements CertificateSource {
   readonly #options: FileCertificatesOptions;
   readonly #listeners: (() => void)[] = [];
   #current: CertifiedKey | undefined;
+  #caBundle: string | undefined;
   #watcher: FSWatcher | undefined;
   #timer: NodeJS.Timeout | undefined;
 
@@ -51,9 +53,9 @@ export class FileCertificates implements CertificateSource {
     return this.#current;
   }
 
-  /** cert-manager's CA injector keeps the webhook configuration's caBundle. */
-  caBundle(): undefined {
-    return undefined;
+  /** ca.crt if the directory has one; otherwise something else (cert-manager's CA injector) keeps the bundle. */
+  caBundle(): string | undefined {
+    return this.#caBundle;
   }
 
   onChange(listener: () => void): void {
@@ -67,10 +69,12 @@ export class FileCertificates implements CertificateSource {
   /** Loads the files; keeps the previous pair if the new one is incomplete or invalid. */
   async reload(): Promise<void> {
     const { dir } = this.#options;
-    const [certificate, privateKey] = await Promise.all([
+    const [certificate, privateKey, caBundle] = await Promise.all([
       readFile(join(dir, 'tls.crt'), 'utf8'),
       readFile(join(dir, 'tls.key'), 'utf8'),
+      readFile(join(dir, 'ca.crt'), 'utf8').catch(() => undefined),
     ]);
+    this.#caBundle = caBundle;
     if (certificate === this.#current?.certificate && privateKey === this.#current.privateKey) return;
     validPair(certificate, privateKey, dir);
     this.#current = { certificate, privateKey };

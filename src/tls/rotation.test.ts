@@ -38,6 +38,11 @@ describe('nextRotationStep', () => {
     assert.deepEqual(step, { kind: 'renew-serving', reason: 'a third of its validity is left' });
   });
 
+  it('renews the serving certificate when the configured validity is shortened', async () => {
+    const step = nextRotationStep(await freshState(), { ...policy, servingValidityMs: DAY_MS }, t0);
+    assert.deepEqual(step, { kind: 'renew-serving', reason: 'it is valid for longer than the configured validity' });
+  });
+
   it('renews the serving certificate when it does not cover the service name', async () => {
     const state = await freshState(t0, ['old.example']);
     const step = nextRotationStep(state, policy, t0);
@@ -60,6 +65,11 @@ describe('nextRotationStep', () => {
     const renewedServing = { ...staged, serving: (await freshState(at(61))).serving };
     assert.notEqual(nextRotationStep(staged, policy, at(61.5)).kind, 'promote-next-ca');
     assert.deepEqual(nextRotationStep(renewedServing, policy, at(62)), { kind: 'promote-next-ca' });
+  });
+
+  it('stages a new CA when the configured CA validity is shortened', async () => {
+    const step = nextRotationStep(await freshState(), { ...policy, caValidityMs: 30 * DAY_MS }, t0);
+    assert.deepEqual(step, { kind: 'add-next-ca' });
   });
 
   it('prunes expired CAs from the bundle', async () => {

@@ -41,7 +41,9 @@ export function nextRotationStep(state: TlsState | undefined, policy: RotationPo
   if (state.nextCa && state.nextCaSince && now.getTime() - state.nextCaSince.getTime() >= policy.promotionDelayMs) {
     return { kind: 'promote-next-ca' };
   }
-  if (!state.nextCa && dueForRenewal(ca, policy.caValidityMs, now)) return { kind: 'add-next-ca' };
+  if (!state.nextCa && (dueForRenewal(ca, policy.caValidityMs, now) || outlives(ca, policy.caValidityMs, now))) {
+    return { kind: 'add-next-ca' };
+  }
   const reason = servingProblem(state, ca, policy, now);
   if (reason) return { kind: 'renew-serving', reason };
   if (bundleCertificates(state.bundle).some((pem) => expired(new X509Certificate(pem), now))) {
@@ -55,6 +57,7 @@ function servingProblem(state: TlsState, ca: X509Certificate, policy: RotationPo
   const serving = new X509Certificate(state.serving.certificate);
   if (!serving.checkIssued(ca) || !serving.verify(ca.publicKey)) return 'not signed by the current CA';
   if (dueForRenewal(serving, policy.servingValidityMs, now)) return 'a third of its validity is left';
+  if (outlives(serving, policy.servingValidityMs, now)) return 'it is valid for longer than the configured validity';
   const missing = [
     ...policy.dnsNames.filter((name) => serving.checkHost(name, { wildcards: false }) === undefined),
     ...policy.ipAddresses.filter((ip) => serving.checkIP(ip) === undefined),
@@ -65,6 +68,11 @@ function servingProblem(state: TlsState, ca: X509Certificate, policy: RotationPo
 /** True when less than a third of `validityMs` is left (by policy, not by the certificate's own span). */
 export function dueForRenewal(cert: X509Certificate, validityMs: number, now: Date): boolean {
   return new Date(cert.validTo).getTime() - now.getTime() < validityMs / 3;
+}
+
+/** True when `cert` is valid for longer than `validityMs` from now: the configured validity was shortened. */
+function outlives(cert: X509Certificate, validityMs: number, now: Date): boolean {
+  return new Date(cert.validTo).getTime() - now.getTime() > validityMs;
 }
 
 function expired(cert: X509Certificate, now: Date): boolean {

@@ -40,6 +40,8 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
     requestTimeout: REQUEST_TIMEOUT_MS,
     return503OnClosing: true,
   });
+  // AdmissionReviews are JSON; anything else is answered 415.
+  server.removeContentTypeParser('text/plain');
   certificates.onChange(() => {
     const renewed = certificates.current();
     server.server.setSecureContext({ cert: renewed.certificate, key: renewed.privateKey });
@@ -51,15 +53,19 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
     return reviewResponse(await handler.admit(review));
   });
 
-  server.setErrorHandler((error: FastifyError, _request, reply) => {
+  server.setErrorHandler((error: FastifyError, request, reply) => {
     const status = error instanceof BadReviewError ? 400 : (error.statusCode ?? 500);
+    const message =
+      status === 415
+        ? `content type ${request.headers['content-type'] ?? '(none)'} is not supported: send an AdmissionReview as application/json`
+        : error.message;
     if (status >= 500) {
       logger.error({ err: error.message }, 'webhook request failed');
       metrics.webhookRequests.inc({ result: 'error' });
     } else {
       metrics.webhookRequests.inc({ result: 'rejected' });
     }
-    return reply.code(status).send({ error: statusText(status), message: error.message });
+    return reply.code(status).send({ error: statusText(status), message });
   });
   server.setNotFoundHandler((request, reply) =>
     reply.code(404).send({ error: 'Not Found', message: `POST ${MUTATE_PATH} is the only endpoint; got ${request.method} ${request.url}` }),
