@@ -98,6 +98,7 @@ function certificateSource(
       caValidityMs: options.tlsCaValidityMs,
       servingValidityMs: options.tlsCertValidityMs,
       promotionDelayMs: Math.min(CA_PROMOTION_DELAY_MS, options.tlsCaValidityMs / 6),
+      expiryMarginMs: 2 * options.tlsCheckIntervalMs,
       ...servingNames(options),
     },
     checkIntervalMs: options.tlsCheckIntervalMs,

@@ -10,6 +10,7 @@ const policy: RotationPolicy = {
   caValidityMs: 90 * DAY_MS,
   servingValidityMs: 30 * DAY_MS,
   promotionDelayMs: DAY_MS,
+  expiryMarginMs: 60_000,
   dnsNames: ['confighash.confighash-system.svc'],
   ipAddresses: [],
 };
@@ -65,6 +66,13 @@ describe('nextRotationStep', () => {
     const renewedServing = { ...staged, serving: (await freshState(at(61))).serving };
     assert.notEqual(nextRotationStep(staged, policy, at(61.5)).kind, 'promote-next-ca');
     assert.deepEqual(nextRotationStep(renewedServing, policy, at(62)), { kind: 'promote-next-ca' });
+  });
+
+  it('promotes the next CA at once when the current CA is about to expire', async () => {
+    const state = await freshState();
+    const nextCa = await createCertificateAuthority('next', policy.caValidityMs, at(89.99));
+    const staged: TlsState = { ...state, nextCa, nextCaSince: at(89.99) };
+    assert.deepEqual(nextRotationStep(staged, policy, at(89.9995)), { kind: 'promote-next-ca' });
   });
 
   it('stages a new CA when the configured CA validity is shortened', async () => {

@@ -3,7 +3,9 @@
 // its validity is left. The CA is renewed in two steps so the apiserver never
 // meets a certificate it does not trust: first a next CA is added to the trusted
 // bundle; only after `promotionDelay` is it used to sign, and the old CA stays in
-// the bundle until it expires.
+// the bundle until it expires. Should the current CA be about to expire anyway
+// (confighash was down, or the validity was shortened), the next CA is promoted
+// at once: a brief distrust beats serving an expired certificate.
 import { X509Certificate } from 'node:crypto';
 import type { CertifiedKey } from './pki.ts';
 
@@ -22,6 +24,8 @@ export interface RotationPolicy {
   servingValidityMs: number;
   /** How long a next CA is trusted before it signs (covers the apiserver's config propagation). */
   promotionDelayMs: number;
+  /** A CA with less than this left is replaced now: the time until the next check, with slack. */
+  expiryMarginMs: number;
   dnsNames: readonly string[];
   ipAddresses: readonly string[];
 }
@@ -38,8 +42,10 @@ export type RotationStep =
 export function nextRotationStep(state: TlsState | undefined, policy: RotationPolicy, now: Date): RotationStep {
   if (!state) return { kind: 'create' };
   const ca = new X509Certificate(state.ca.certificate);
-  if (state.nextCa && state.nextCaSince && now.getTime() - state.nextCaSince.getTime() >= policy.promotionDelayMs) {
-    return { kind: 'promote-next-ca' };
+  const caExpiring = new Date(ca.validTo).getTime() - now.getTime() < policy.expiryMarginMs;
+  if (state.nextCa && state.nextCaSince) {
+    const delayPassed = now.getTime() - state.nextCaSince.getTime() >= policy.promotionDelayMs;
+    if (delayPassed || caExpiring) return { kind: 'promote-next-ca' };
   }
   if (!state.nextCa && (dueForRenewal(ca, policy.caValidityMs, now) || outlives(ca, policy.caValidityMs, now))) {
     return { kind: 'add-next-ca' };

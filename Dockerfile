@@ -1,0 +1,27 @@
+# syntax=docker/dockerfile:1
+# confighash image: type-checked and compiled in a build stage; the runtime stage
+# holds only dist/ and production dependencies, runs as a non-root numeric user,
+# and needs no shell.
+
+FROM node:24-bookworm-slim AS build
+WORKDIR /src
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+RUN npm run build
+
+FROM node:24-bookworm-slim AS production-dependencies
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund
+
+FROM gcr.io/distroless/nodejs24-debian12:nonroot
+WORKDIR /app
+COPY --from=production-dependencies /app/node_modules ./node_modules
+COPY --from=build /src/dist ./dist
+COPY package.json ./
+USER 65532:65532
+EXPOSE 9443 8080
+ENTRYPOINT ["/nodejs/bin/node", "dist/cli/main.js"]
+CMD ["run"]
