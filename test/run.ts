@@ -7,7 +7,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { binaryDir } from './cluster/binaries.ts';
-import { type ControlPlaneHandle, launchControlPlane, stopControlPlane } from './cluster/launcher.ts';
+import { type ControlPlaneHandle, launchControlPlane, runningControlPlane, stopControlPlane } from './cluster/launcher.ts';
 
 const DEFAULT_FILES = ['src/**/*.test.ts', 'test/**/*.test.ts'];
 const TEST_TIMEOUT_MS = 5 * 60_000;
@@ -15,17 +15,21 @@ const say = (line: string): void => {
   process.stderr.write(`${line}\n`);
 };
 
-async function controlPlaneKubeconfig(): Promise<{ kubeconfig: string; handle?: ControlPlaneHandle }> {
+async function controlPlaneKubeconfig(): Promise<{ kubeconfig: string; handle?: ControlPlaneHandle; owned: boolean }> {
   const given = process.env['CONFIGHASH_TEST_KUBECONFIG'];
-  if (given) return { kubeconfig: given };
+  if (given) {
+    // A control plane from `npm run cluster -- up` can also be restarted by the tests that need it.
+    const running = await runningControlPlane(join(import.meta.dirname, '..', '.cluster'));
+    return running?.kubeconfig === given ? { kubeconfig: given, handle: running, owned: false } : { kubeconfig: given, owned: false };
+  }
   const started = Date.now();
   const dir = await mkdtemp(join(tmpdir(), 'confighash-test-cluster-'));
   const handle = await launchControlPlane(dir, false, say);
   say(`local control plane ready at ${handle.server} in ${((Date.now() - started) / 1000).toFixed(1)}s`);
-  return { kubeconfig: handle.kubeconfig, handle };
+  return { kubeconfig: handle.kubeconfig, handle, owned: true };
 }
 
-function runTests(kubeconfig: string, args: string[]): Promise<number> {
+function runTests(kubeconfig: string, handle: ControlPlaneHandle | undefined, args: string[]): Promise<number> {
   const files = args.some((a) => !a.startsWith('-')) ? [] : DEFAULT_FILES;
   // One file at a time: end-to-end tests share the cluster-scoped webhook configuration.
   const child = spawn(
@@ -38,6 +42,7 @@ function runTests(kubeconfig: string, args: string[]): Promise<number> {
         KUBECONFIG: kubeconfig,
         // Tests drive the cluster with the kubectl built alongside it.
         PATH: `${binaryDir()}${delimiter}${process.env['PATH'] ?? ''}`,
+        ...(handle ? { CONFIGHASH_TEST_CONTROL_PLANE: JSON.stringify(handle) } : {}),
       },
     },
   );
@@ -47,9 +52,9 @@ function runTests(kubeconfig: string, args: string[]): Promise<number> {
   return new Promise((resolve) => child.on('close', (code) => { resolve(code ?? 1); }));
 }
 
-const { kubeconfig, handle } = await controlPlaneKubeconfig();
+const { kubeconfig, handle, owned } = await controlPlaneKubeconfig();
 try {
-  process.exitCode = await runTests(kubeconfig, process.argv.slice(2));
+  process.exitCode = await runTests(kubeconfig, handle, process.argv.slice(2));
 } finally {
-  if (handle) await stopControlPlane(handle);
+  if (handle && owned) await stopControlPlane(handle);
 }

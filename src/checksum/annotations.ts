@@ -17,6 +17,13 @@ export const ANNOTATION = {
 
 export const NAMESPACE_LABEL = `${PREFIX}/enabled`;
 
+/** Workload metadata annotation: the sources summary when an unstamped workload was adopted. */
+export const BASELINE_ANNOTATION = `${PREFIX}/baseline`;
+
+/** The apps/v1 kinds confighash tracks. */
+export const WORKLOAD_KINDS = ['Deployment', 'StatefulSet', 'DaemonSet'] as const;
+export type WorkloadKind = (typeof WORKLOAD_KINDS)[number];
+
 /** The Secret holding the per-installation HMAC key, in confighash's namespace. */
 export const HMAC_KEY_SECRET = 'confighash-hmac-key';
 

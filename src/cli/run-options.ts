@@ -20,6 +20,12 @@ export interface RunOptions {
   tlsCaValidityMs: number;
   tlsCertValidityMs: number;
   tlsCheckIntervalMs: number;
+  leaderElect: boolean;
+  coalesceWindowMs: number;
+  rolloutRate: number;
+  rolloutBurst: number;
+  workers: number;
+  relistIntervalMs: number;
   logLevel: LogLevel;
 }
 
@@ -46,6 +52,12 @@ export const RUN_FLAGS = {
   'tls-ca-validity': { help: 'validity of the self-managed CA', default: '43800h' },
   'tls-cert-validity': { help: 'validity of the self-managed serving certificate', default: '8760h' },
   'tls-check-interval': { help: 'how often certificates are checked for renewal', default: '1m' },
+  'leader-elect': { help: 'elect a leader on a Lease in --namespace; only the leader reconciles', boolean: true },
+  'coalesce-window': { help: 'changes to one workload within this window roll it once', default: '2s' },
+  'rollout-rate': { help: 'rollouts triggered per second, cluster-wide', default: '10' },
+  'rollout-burst': { help: 'rollouts that may be triggered at once before --rollout-rate applies', default: '20' },
+  workers: { help: 'workloads reconciled concurrently', default: '4' },
+  'relist-interval': { help: 'how often every watched resource is listed again, to correct anything missed', default: '10m' },
   'log-level': { help: `one of ${LOG_LEVELS.join(', ')}`, default: 'info' },
 } satisfies Record<string, Flag>;
 
@@ -70,13 +82,16 @@ export function runUsage(): string {
 export function parseRunOptions(argv: readonly string[], env: NodeJS.ProcessEnv): RunOptions {
   const { values } = parseArgs({
     args: [...argv],
-    options: Object.fromEntries(Object.keys(RUN_FLAGS).map((name) => [name, { type: 'string' as const }])),
+    options: Object.fromEntries(
+      Object.entries(RUN_FLAGS).map(([name, flag]: [string, Flag]) => [name, { type: flag.boolean ? ('boolean' as const) : ('string' as const) }]),
+    ),
     strict: true,
     allowPositionals: false,
   });
   const get = (name: FlagName): string | undefined => {
     const flag: Flag = RUN_FLAGS[name];
-    return values[name] ?? env[envName(name)] ?? flag.default;
+    const value = values[name];
+    return (typeof value === 'boolean' ? String(value) : value) ?? env[envName(name)] ?? flag.default;
   };
   const logLevel = get('log-level') as LogLevel;
   if (!LOG_LEVELS.includes(logLevel)) throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}`);
@@ -97,6 +112,12 @@ export function parseRunOptions(argv: readonly string[], env: NodeJS.ProcessEnv)
     tlsCaValidityMs: duration('tls-ca-validity', get),
     tlsCertValidityMs: duration('tls-cert-validity', get),
     tlsCheckIntervalMs: duration('tls-check-interval', get),
+    leaderElect: get('leader-elect') === 'true',
+    coalesceWindowMs: duration('coalesce-window', get),
+    rolloutRate: positive('rollout-rate', get),
+    rolloutBurst: integer('rollout-burst', get, 1, 10_000),
+    workers: integer('workers', get, 1, 64),
+    relistIntervalMs: duration('relist-interval', get),
     logLevel,
   };
 }
@@ -107,6 +128,13 @@ function integer(name: FlagName, get: (name: FlagName) => string | undefined, mi
   if (!/^\d+$/.test(text) || value < min || value > max) {
     throw new UsageError(`--${name} must be a whole number from ${min} to ${max}, got "${text}"`);
   }
+  return value;
+}
+
+function positive(name: FlagName, get: (name: FlagName) => string | undefined): number {
+  const text = get(name) ?? '';
+  const value = Number(text);
+  if (!(value > 0) || !Number.isFinite(value)) throw new UsageError(`--${name} must be a positive number, got "${text}"`);
   return value;
 }
 

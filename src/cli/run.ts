@@ -1,10 +1,15 @@
 // `confighash run`: wires the parts together (logger, metrics, Kubernetes
-// clients, HMAC key, TLS, webhook, observability) and runs until SIGTERM.
-import { AdmissionregistrationV1Api, CoreV1Api } from '@kubernetes/client-node';
+// clients, HMAC key, TLS, webhook, controller, leader election, observability)
+// and runs until SIGTERM.
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import { AdmissionregistrationV1Api, AppsV1Api, CoreV1Api } from '@kubernetes/client-node';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { ValueHasher } from '../checksum/index.ts';
 import { loadKubeConfig } from '../kube/client.ts';
+import { Controller } from '../controller/controller.ts';
 import { loadOrCreateHmacKey } from '../kube/hmac-key.ts';
+import { LeaderElector } from '../kube/leader-election.ts';
 import { LiveSourceReader } from '../kube/source-reader.ts';
 import { createLogger, type Logger } from '../log.ts';
 import { startMetricsServer } from '../metrics-server.ts';
@@ -29,6 +34,7 @@ export async function run(options: RunOptions): Promise<void> {
   const kubeConfig = loadKubeConfig(options.kubeconfig);
   const core = kubeConfig.makeApiClient(CoreV1Api);
   const admission = kubeConfig.makeApiClient(AdmissionregistrationV1Api);
+  const apps = kubeConfig.makeApiClient(AppsV1Api);
   logger.info({ server: kubeConfig.getCurrentCluster()?.server, namespace: options.namespace }, 'starting confighash');
 
   const hasher = new ValueHasher(await loadOrCreateHmacKey(core, options.namespace));
@@ -36,13 +42,23 @@ export async function run(options: RunOptions): Promise<void> {
     concurrency: options.sourceReadConcurrency,
     timeoutMs: options.sourceReadTimeoutMs,
   });
-  const handler = new AdmissionHandler({
-    reader,
+  const excludedNamespaces = new Set([options.namespace, 'kube-system']);
+  const handler = new AdmissionHandler({ reader, hasher, logger, metrics, excludedNamespaces });
+  const controller = new Controller({
+    kubeConfig,
+    core,
+    apps,
     hasher,
+    excludedNamespaces,
+    coalesceWindowMs: options.coalesceWindowMs,
+    rolloutRatePerSecond: options.rolloutRate,
+    rolloutBurst: options.rolloutBurst,
+    workers: options.workers,
+    relistIntervalMs: options.relistIntervalMs,
     logger,
     metrics,
-    excludedNamespaces: new Set([options.namespace, 'kube-system']),
   });
+  controller.start();
 
   const registration = webhookRegistration(options);
   const certificates = certificateSource(options, { core, logger, metrics }, (bundle) =>
@@ -66,14 +82,49 @@ export async function run(options: RunOptions): Promise<void> {
     logger,
     readiness: {
       certificates: () => (certificates.healthy() ? undefined : 'no valid serving certificate'),
+      watches: () => controller.problem(),
     },
   });
   logger.info({ webhookPort: webhook.port, metricsPort: observability.port }, 'confighash is serving');
 
+  const stopping = new AbortController();
+  const elector = options.leaderElect ? leaderElector(options, kubeConfig, logger) : undefined;
+  void lead(elector, logger).then(async (leading) => {
+    if (!leading) return;
+    metrics.leader.set(1);
+    await controller.startReconciling(stopping.signal);
+  });
+
   await shutdownSignal(logger);
+  stopping.abort();
   certificates.stop();
+  await controller.stop();
+  await elector?.stop();
   await Promise.all([webhook.close(), observability.close()]);
   logger.info('stopped');
+}
+
+function leaderElector(options: RunOptions, config: ReturnType<typeof loadKubeConfig>, logger: Logger): LeaderElector {
+  return new LeaderElector({
+    config,
+    namespace: options.namespace,
+    name: 'confighash-controller',
+    identity: `${hostname()}_${randomUUID()}`,
+    leaseDurationMs: 15_000,
+    renewDeadlineMs: 10_000,
+    retryPeriodMs: 2_000,
+    logger: logger.child({ component: 'leader-election' }),
+  });
+}
+
+/** Resolves true once this replica may reconcile: at once without leader election. */
+function lead(elector: LeaderElector | undefined, logger: Logger): Promise<boolean> {
+  if (!elector) return Promise.resolve(true);
+  return elector.acquire(() => {
+    // As controller-runtime does: a replica that lost its lease exits, and restarts as a follower.
+    logger.fatal('lost the leader lease; exiting');
+    process.exit(1);
+  });
 }
 
 function webhookRegistration(options: RunOptions): WebhookRegistration {

@@ -1,10 +1,15 @@
 // What went wrong in a Kubernetes API call, said plainly: the HTTP status and the
 // apiserver's own message, never a response body that could hold object data.
 import { ApiException } from '@kubernetes/client-node';
+import { ApiRequestError } from './raw.ts';
 
 /** The HTTP status of a failed API call, or undefined when it never got an answer. */
 export function apiStatus(error: unknown): number | undefined {
-  return error instanceof ApiException ? error.code : undefined;
+  if (error instanceof ApiException) return error.code;
+  if (error instanceof ApiRequestError) return error.status;
+  // client-node's Watch reports a failed connection with statusCode.
+  const statusCode = (error as { statusCode?: unknown } | null)?.statusCode;
+  return typeof statusCode === 'number' ? statusCode : undefined;
 }
 
 export function isNotFound(error: unknown): boolean {

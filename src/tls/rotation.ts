@@ -42,20 +42,27 @@ export type RotationStep =
 export function nextRotationStep(state: TlsState | undefined, policy: RotationPolicy, now: Date): RotationStep {
   if (!state) return { kind: 'create' };
   const ca = new X509Certificate(state.ca.certificate);
-  const caExpiring = new Date(ca.validTo).getTime() - now.getTime() < policy.expiryMarginMs;
-  if (state.nextCa && state.nextCaSince) {
-    const delayPassed = now.getTime() - state.nextCaSince.getTime() >= policy.promotionDelayMs;
-    if (delayPassed || caExpiring) return { kind: 'promote-next-ca' };
-  }
-  if (!state.nextCa && (dueForRenewal(ca, policy.caValidityMs, now) || outlives(ca, policy.caValidityMs, now))) {
-    return { kind: 'add-next-ca' };
-  }
+  const step = caStep(state, ca, policy, now);
+  if (step) return step;
   const reason = servingProblem(state, ca, policy, now);
   if (reason) return { kind: 'renew-serving', reason };
   if (bundleCertificates(state.bundle).some((pem) => expired(new X509Certificate(pem), now))) {
     return { kind: 'prune-bundle' };
   }
   return { kind: 'none' };
+}
+
+/** The CA's next step, if one is due: stage a next CA, or promote the staged one. */
+function caStep(state: TlsState, ca: X509Certificate, policy: RotationPolicy, now: Date): RotationStep | undefined {
+  if (state.nextCa && state.nextCaSince) {
+    const delayPassed = now.getTime() - state.nextCaSince.getTime() >= policy.promotionDelayMs;
+    const caExpiring = new Date(ca.validTo).getTime() - now.getTime() < policy.expiryMarginMs;
+    return delayPassed || caExpiring ? { kind: 'promote-next-ca' } : undefined;
+  }
+  if (dueForRenewal(ca, policy.caValidityMs, now) || outlives(ca, policy.caValidityMs, now)) {
+    return { kind: 'add-next-ca' };
+  }
+  return undefined;
 }
 
 /** Why the serving certificate must be renewed, if it must. */

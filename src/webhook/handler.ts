@@ -2,8 +2,10 @@
 // mutate, reads its sources live, and returns the patch that stamps the checksum
 // annotations. Fails open: when anything goes wrong, the request is allowed
 // unpatched with a warning, and the controller catches up afterwards.
+import { isDeepStrictEqual } from 'node:util';
 import type { Logger } from 'pino';
 import {
+  ANNOTATION,
   checksumAnnotations,
   consumedSources,
   isIgnored,
@@ -11,6 +13,7 @@ import {
   type SourceId,
   type SourceState,
   type ValueHasher,
+  WORKLOAD_KINDS,
 } from '../checksum/index.ts';
 import type { LiveSourceReader } from '../kube/source-reader.ts';
 import type { Metrics, WebhookResult } from '../metrics.ts';
@@ -24,8 +27,7 @@ interface Outcome {
   response: AdmissionResponse;
 }
 
-/** apps/v1 kinds confighash mutates. */
-export const WORKLOAD_KINDS: ReadonlySet<string> = new Set(['Deployment', 'StatefulSet', 'DaemonSet']);
+const WORKLOAD_KIND_SET: ReadonlySet<string> = new Set(WORKLOAD_KINDS);
 
 export interface AdmissionHandlerOptions {
   reader: LiveSourceReader;
@@ -99,7 +101,7 @@ export class AdmissionHandler {
   #workloadToMutate(request: AdmissionRequest): MutableWorkload | undefined {
     const workload = request.object;
     if (!this.#applies(request) || !workload?.spec?.template) return undefined;
-    if (isIgnored(workload.metadata?.annotations)) return undefined;
+    if (isIgnored(workload.metadata?.annotations) || isUnstampedAndUnchanged(request)) return undefined;
     return workload as MutableWorkload;
   }
 
@@ -108,10 +110,24 @@ export class AdmissionHandler {
     return (
       group === 'apps' &&
       version === 'v1' &&
-      WORKLOAD_KINDS.has(kind) &&
+      WORKLOAD_KIND_SET.has(kind) &&
       (request.operation === 'CREATE' || request.operation === 'UPDATE') &&
       !request.subResource &&
       !this.#options.excludedNamespaces.has(request.namespace ?? '')
     );
   }
+}
+
+/**
+ * An UPDATE that leaves the pod template alone, of a workload whose template
+ * confighash never stamped (one it adopted, or that predates it). Stamping now
+ * would roll it out for a change that is not a configuration change (a scale,
+ * a label); the controller rolls it on its next effective change instead.
+ */
+function isUnstampedAndUnchanged(request: AdmissionRequest): boolean {
+  if (request.operation !== 'UPDATE') return false;
+  const before = request.oldObject?.spec?.template;
+  const after = request.object?.spec?.template;
+  if (!before || before.metadata?.annotations?.[ANNOTATION.checksum] !== undefined) return false;
+  return isDeepStrictEqual(before, after);
 }

@@ -30,6 +30,7 @@ export interface AdmissionRequest {
   operation: string;
   dryRun?: boolean;
   object?: WorkloadObject | null;
+  oldObject?: WorkloadObject | null;
 }
 
 export interface AdmissionResponse {

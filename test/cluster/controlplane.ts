@@ -15,8 +15,10 @@ import { type ControlPlanePki, writeControlPlanePki } from './pki.ts';
 export interface RunningControlPlane {
   kubeconfig: string;
   server: string;
-  /** Settles with the name of the first component that exits. */
+  /** Settles with the name of the first component that exits unexpectedly. */
   firstExit: Promise<string>;
+  /** Stops kube-apiserver and starts it again on the same port; resolves when it is ready. */
+  restartApiserver(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -38,20 +40,16 @@ export async function startControlPlane(dir: string, bin: BinaryPaths): Promise<
   const [etcdPort, etcdPeerPort, apiPort] = await Promise.all([freePort(), freePort(), freePort()]);
   const server = `https://127.0.0.1:${apiPort}`;
   const kubeconfig = join(dir, 'kubeconfig');
-  const processes: ChildProcess[] = [];
-  const exits: Promise<string>[] = [];
-  const start = (name: string, path: string, args: string[]): void => {
-    const child = spawnLogged(name, path, args, dir);
-    processes.push(child);
-    exits.push(new Promise((resolve) => child.on('exit', () => { resolve(name); })));
+  const components = new Components(dir);
+  const startApiserver = async (): Promise<void> => {
+    components.start('kube-apiserver', bin['kube-apiserver'], apiserverArgs(dir, pki, etcdPort, apiPort));
+    await waitReady(server, pki, components.firstExit, dir);
   };
-  const stop = (): Promise<void> => stopAll(processes);
   try {
-    start('etcd', bin.etcd, etcdArgs(dir, etcdPort, etcdPeerPort));
-    start('kube-apiserver', bin['kube-apiserver'], apiserverArgs(dir, pki, etcdPort, apiPort));
+    components.start('etcd', bin.etcd, etcdArgs(dir, etcdPort, etcdPeerPort));
     await writeFile(kubeconfig, await kubeconfigYaml(server, pki), { mode: 0o600 });
-    await waitReady(server, pki, Promise.race(exits), dir);
-    start('kube-controller-manager', bin['kube-controller-manager'], [
+    await startApiserver();
+    components.start('kube-controller-manager', bin['kube-controller-manager'], [
       `--kubeconfig=${kubeconfig}`,
       '--leader-elect=false',
       '--secure-port=0',
@@ -60,10 +58,55 @@ export async function startControlPlane(dir: string, bin: BinaryPaths): Promise<
       `--root-ca-file=${pki.caCert}`,
     ]);
   } catch (error) {
-    await stop();
+    await components.stopAll();
     throw error;
   }
-  return { kubeconfig, server, firstExit: Promise.race(exits), stop };
+  return {
+    kubeconfig,
+    server,
+    firstExit: components.firstExit,
+    restartApiserver: async () => {
+      await components.stopOne('kube-apiserver');
+      await startApiserver();
+    },
+    stop: () => components.stopAll(),
+  };
+}
+
+/** The running components, by name; an exit not asked for settles firstExit. */
+class Components {
+  readonly #dir: string;
+  readonly #processes = new Map<string, ChildProcess>();
+  readonly #stopping = new Set<string>();
+  readonly firstExit: Promise<string>;
+  #reportExit: (name: string) => void = () => undefined;
+
+  constructor(dir: string) {
+    this.#dir = dir;
+    this.firstExit = new Promise((resolve) => (this.#reportExit = resolve));
+  }
+
+  start(name: string, path: string, args: string[]): void {
+    const child = spawnLogged(name, path, args, this.#dir);
+    this.#processes.set(name, child);
+    child.once('exit', () => {
+      if (!this.#stopping.has(name)) this.#reportExit(name);
+    });
+  }
+
+  async stopOne(name: string): Promise<void> {
+    const child = this.#processes.get(name);
+    if (!child) return;
+    this.#stopping.add(name);
+    await stopAll([child]);
+    this.#processes.delete(name);
+    this.#stopping.delete(name);
+  }
+
+  async stopAll(): Promise<void> {
+    for (const name of this.#processes.keys()) this.#stopping.add(name);
+    await stopAll([...this.#processes.values()]);
+  }
 }
 
 function etcdArgs(dir: string, port: number, peerPort: number): string[] {

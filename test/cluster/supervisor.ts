@@ -3,7 +3,9 @@
 // Started by launcher.ts with an IPC channel. It reports readiness over that
 // channel; unless started with --persist it also stops the control plane when the
 // channel closes, which happens when the launching process dies in any way.
-import { appendFileSync } from 'node:fs';
+// SIGUSR2 restarts kube-apiserver (for tests of clients that must survive that);
+// the supervisor writes `apiserver-restarts` in its directory when it is back.
+import { appendFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { binaryPaths } from './binaries.ts';
 import { startControlPlane } from './controlplane.ts';
@@ -33,6 +35,18 @@ try {
     await controlPlane.stop();
     process.exit(0);
   };
+  let restarts = 0;
+  process.on('SIGUSR2', () => {
+    log('restarting kube-apiserver');
+    controlPlane
+      .restartApiserver()
+      .then(() => {
+        restarts += 1;
+        writeFileSync(join(dir, 'apiserver-restarts'), `${restarts}\n`);
+        log('kube-apiserver restarted');
+      })
+      .catch((error: unknown) => shutdown(`kube-apiserver did not come back: ${String(error)}`));
+  });
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
   if (mode !== '--persist') process.on('disconnect', () => void shutdown('launcher went away'));

@@ -15,10 +15,13 @@ const PROBE_NAMESPACE = 'confighash-e2e-probe';
 export interface ConfighashProcess {
   webhookUrl: string;
   metricsUrl: string;
+  pid: number;
   /** Every line it has logged so far. */
   logs: string[];
   /** SIGTERM, and wait for it to exit. */
   stop(): Promise<void>;
+  /** SIGKILL, and wait for it to exit. */
+  kill(): Promise<void>;
   /** Stop, and remove its webhook configuration. */
   cleanup(): Promise<void>;
 }
@@ -54,10 +57,11 @@ export async function startConfighash(args: readonly string[] = []): Promise<Con
   createInterface({ input: child.stdout }).on('line', (line) => logs.push(line));
   createInterface({ input: child.stderr }).on('line', (line) => logs.push(line));
   const exited = new Promise<void>((resolve) => child.once('exit', () => { resolve(); }));
-  const stop = async (): Promise<void> => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+  const signal = async (name: NodeJS.Signals): Promise<void> => {
+    if (child.exitCode === null && child.signalCode === null) child.kill(name);
     await exited;
   };
+  const stop = (): Promise<void> => signal('SIGTERM');
   const cleanup = async (): Promise<void> => {
     await stop();
     await kubectl(['delete', 'mutatingwebhookconfiguration', 'confighash', '--ignore-not-found']);
@@ -73,7 +77,7 @@ export async function startConfighash(args: readonly string[] = []): Promise<Con
     await cleanup();
     throw error;
   }
-  return { webhookUrl, metricsUrl, logs, stop, cleanup };
+  return { webhookUrl, metricsUrl, pid: child.pid ?? 0, logs, stop, kill: () => signal('SIGKILL'), cleanup };
 }
 
 /** Probes with server-side dry runs until the apiserver has picked up the webhook configuration. */

@@ -1,0 +1,186 @@
+// The restart controller's entry: watches Namespaces, ConfigMaps, Secrets and the
+// three workload kinds into compact stores; turns source changes into queued
+// workload keys (coalesced per workload); and, while leading, runs workers that
+// reconcile them. Data flows one way: API events → stores and index → queue → patch.
+import type { AppsV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import { type SourceId, type ValueHasher, WORKLOAD_KINDS, type WorkloadKind } from '../checksum/index.ts';
+import { EventRecorder } from '../kube/events.ts';
+import { ConflictError, WorkloadPatcher } from '../kube/workload-patcher.ts';
+import { type KubeObject, ResourceWatcher, type WatchHandler } from '../kube/watcher.ts';
+import type { Metrics } from '../metrics.ts';
+import { NamespaceStore } from './namespace-store.ts';
+import { Reconciler } from './reconciler.ts';
+import { SourceStore } from './source-store.ts';
+import { TokenBucket } from './token-bucket.ts';
+import { WorkQueue } from './work-queue.ts';
+import { WorkloadStore } from './workload-store.ts';
+
+export interface ControllerOptions {
+  kubeConfig: KubeConfig;
+  core: CoreV1Api;
+  apps: AppsV1Api;
+  hasher: ValueHasher;
+  /** confighash's own namespace and kube-system: never acted in. */
+  excludedNamespaces: ReadonlySet<string>;
+  coalesceWindowMs: number;
+  rolloutRatePerSecond: number;
+  rolloutBurst: number;
+  workers: number;
+  relistIntervalMs: number;
+  logger: Logger;
+  metrics: Metrics;
+}
+
+const WORKLOAD_PATHS: Record<WorkloadKind, string> = {
+  Deployment: '/apis/apps/v1/deployments',
+  StatefulSet: '/apis/apps/v1/statefulsets',
+  DaemonSet: '/apis/apps/v1/daemonsets',
+};
+const REQUEST_TIMEOUT_MS = 60_000;
+const INITIAL_RETRY_MS = 100;
+const MAX_RETRY_MS = 60_000;
+
+export class Controller {
+  readonly #options: ControllerOptions;
+  readonly #namespaces = new NamespaceStore();
+  readonly #sources: SourceStore;
+  readonly #workloads = new WorkloadStore();
+  readonly #queue = new WorkQueue();
+  readonly #reconciler: Reconciler;
+  readonly #watchers: ResourceWatcher<KubeObject>[];
+  /** Per queued workload: when the source change that queued it was seen. */
+  readonly #changedAt = new Map<string, number>();
+  readonly #failures = new Map<string, number>();
+  #reconciling = false;
+  #workers: Promise<void>[] = [];
+
+  constructor(options: ControllerOptions) {
+    this.#options = { ...options, logger: options.logger.child({ component: 'controller' }) };
+    this.#sources = new SourceStore(options.hasher, options.excludedNamespaces);
+    this.#reconciler = new Reconciler({
+      workloads: this.#workloads,
+      sources: this.#sources,
+      namespaces: this.#namespaces,
+      hasher: options.hasher,
+      patcher: new WorkloadPatcher(options.apps),
+      events: new EventRecorder(options.core, options.logger),
+      limiter: new TokenBucket(options.rolloutRatePerSecond, options.rolloutBurst),
+      coalesceWindowMs: options.coalesceWindowMs,
+      excludedNamespaces: options.excludedNamespaces,
+      logger: options.logger.child({ component: 'reconciler' }),
+      metrics: options.metrics,
+    });
+    this.#watchers = [
+      this.#watcher('namespaces', '/api/v1/namespaces', 500, this.#namespaces.handler()),
+      this.#watcher('configmaps', '/api/v1/configmaps', 250, this.#sources.handler('configmap')),
+      // Secrets can be large (Helm releases): small pages bound the memory of a list.
+      this.#watcher('secrets', '/api/v1/secrets', 50, this.#sources.handler('secret')),
+      ...WORKLOAD_KINDS.map((kind) =>
+        this.#watcher(`${kind.toLowerCase()}s`, WORKLOAD_PATHS[kind], 250, this.#workloads.handler(kind)),
+      ),
+    ];
+    this.#sources.onChange((namespace, id) => {
+      this.#sourceChanged(namespace, id);
+    });
+    this.#workloads.onChange((key) => {
+      this.#enqueue(key);
+    });
+    this.#namespaces.onChange((namespace) => {
+      for (const key of this.#workloads.inNamespace(namespace)) this.#enqueue(key);
+    });
+  }
+
+  /** Starts watching. Reconciling starts with startReconciling(), when this replica leads. */
+  start(): void {
+    for (const watcher of this.#watchers) watcher.start();
+  }
+
+  /** Undefined when every watch has synced and is up; else what is not. */
+  problem(): string | undefined {
+    const problems = this.#watchers.flatMap((w) => {
+      if (!w.synced) return [`${w.resource} not synced${w.problem ? ` (${w.problem})` : ''}`];
+      return w.problem ? [`${w.resource}: ${w.problem}`] : [];
+    });
+    return problems.length > 0 ? problems.join('; ') : undefined;
+  }
+
+  /** Waits for every watch to sync, queues every workload, and runs the workers. */
+  async startReconciling(signal: AbortSignal): Promise<void> {
+    while (this.#watchers.some((w) => !w.synced) && !signal.aborted) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    if (signal.aborted) return;
+    this.#reconciling = true;
+    for (const key of this.#workloads.keys()) this.#queue.add(key);
+    const { sources, keys } = this.#sources.size();
+    this.#options.logger.info({ workloads: this.#workloads.size, sources, keys }, 'caches synced; reconciling');
+    this.#workers = Array.from({ length: this.#options.workers }, () => this.#work());
+  }
+
+  async stop(): Promise<void> {
+    this.#queue.close();
+    await Promise.all([...this.#workers, ...this.#watchers.map((w) => w.stop())]);
+  }
+
+  #watcher<T extends KubeObject>(name: string, path: string, pageSize: number, handler: WatchHandler<T>): ResourceWatcher<KubeObject> {
+    const { kubeConfig, relistIntervalMs, logger, metrics } = this.#options;
+    return new ResourceWatcher(kubeConfig, { name, path, pageSize }, handler, {
+      relistIntervalMs,
+      requestTimeoutMs: REQUEST_TIMEOUT_MS,
+      onRestart: (resource) => {
+        metrics.watchRestarts.inc({ resource });
+      },
+      logger,
+    });
+  }
+
+  #sourceChanged(namespace: string, id: SourceId): void {
+    // Before the first sync, every object is new; the full pass after sync covers them.
+    if (!this.#reconciling) return;
+    const now = Date.now();
+    for (const key of this.#workloads.consumersOf(namespace, id)) {
+      if (this.#changedAt.has(key)) this.#options.metrics.rolloutsSuppressed.inc({ reason: 'coalescing' });
+      else this.#changedAt.set(key, now);
+      this.#queue.add(key, this.#options.coalesceWindowMs);
+    }
+  }
+
+  #enqueue(key: string): void {
+    if (!this.#reconciling) return;
+    this.#queue.add(key);
+    this.#options.metrics.queueDepth.set(this.#queue.depth);
+  }
+
+  async #work(): Promise<void> {
+    const { queueDepth } = this.#options.metrics;
+    for (let key = await this.#queue.next(); key !== undefined; key = await this.#queue.next()) {
+      await this.#reconcileOne(key);
+      this.#queue.done(key);
+      queueDepth.set(this.#queue.depth);
+    }
+  }
+
+  async #reconcileOne(key: string): Promise<void> {
+    const { metrics, logger } = this.#options;
+    const changedAt = this.#changedAt.get(key);
+    try {
+      const outcome = await this.#reconciler.reconcile(key, changedAt);
+      metrics.reconciles.inc({ result: outcome.result });
+      this.#failures.delete(key);
+      if (outcome.retryAfterMs !== undefined) {
+        this.#queue.add(key, outcome.retryAfterMs);
+        return;
+      }
+      this.#changedAt.delete(key);
+    } catch (error) {
+      const conflict = error instanceof ConflictError;
+      metrics.reconciles.inc({ result: conflict ? 'conflict' : 'error' });
+      const failures = (this.#failures.get(key) ?? 0) + 1;
+      this.#failures.set(key, failures);
+      const retryMs = Math.min(INITIAL_RETRY_MS * 2 ** (failures - 1), MAX_RETRY_MS);
+      if (!conflict) logger.warn({ workload: key, err: (error as Error).message, retryInMs: retryMs }, 'reconcile failed; retrying');
+      this.#queue.add(key, retryMs);
+    }
+  }
+}

@@ -1,0 +1,120 @@
+// What the controller knows of every ConfigMap and Secret: per-key digests, never
+// values, so memory grows with the number of keys and not with their size. It
+// tells its owner when a source's digests change; metadata-only edits (labels,
+// annotations) do not count.
+import {
+  type KeyDigests,
+  type SourceId,
+  type SourceKind,
+  type SourceObject,
+  type SourceState,
+  sourceId,
+  type ValueHasher,
+} from '../checksum/index.ts';
+import type { KubeObject, WatchHandler } from '../kube/watcher.ts';
+
+export type SourceChangeListener = (namespace: string, id: SourceId) => void;
+
+interface Entry {
+  resourceVersion: string;
+  keys: KeyDigests;
+}
+
+type SourceResource = KubeObject & SourceObject;
+
+export class SourceStore {
+  readonly #hasher: ValueHasher;
+  readonly #ignoredNamespaces: ReadonlySet<string>;
+  /** namespace → source id → entry */
+  readonly #entries = new Map<string, Map<SourceId, Entry>>();
+  #listener: SourceChangeListener = () => undefined;
+
+  constructor(hasher: ValueHasher, ignoredNamespaces: ReadonlySet<string>) {
+    this.#hasher = hasher;
+    this.#ignoredNamespaces = ignoredNamespaces;
+  }
+
+  onChange(listener: SourceChangeListener): void {
+    this.#listener = listener;
+  }
+
+  state(namespace: string, id: SourceId): SourceState {
+    const entry = this.#entries.get(namespace)?.get(id);
+    return entry ? { exists: true, keys: entry.keys } : { exists: false };
+  }
+
+  /** Number of sources and of keys held, for metrics and benchmarks. */
+  size(): { sources: number; keys: number } {
+    let sources = 0;
+    let keys = 0;
+    for (const byId of this.#entries.values()) {
+      sources += byId.size;
+      for (const entry of byId.values()) keys += entry.keys.size;
+    }
+    return { sources, keys };
+  }
+
+  /** A watch handler for one kind of source. */
+  handler(kind: SourceKind): WatchHandler<SourceResource> {
+    return {
+      upsert: (object) => {
+        this.#upsert(kind, object);
+      },
+      remove: (object) => {
+        this.#remove(kind, object);
+      },
+      prune: (seen) => {
+        this.#prune(kind, seen);
+      },
+    };
+  }
+
+  #upsert(kind: SourceKind, object: SourceResource): void {
+    const { namespace, name, resourceVersion = '' } = object.metadata ?? {};
+    if (!namespace || !name || this.#ignoredNamespaces.has(namespace)) return;
+    const id = sourceId(kind, name);
+    const byId = this.#namespace(namespace);
+    const existing = byId.get(id);
+    if (existing?.resourceVersion === resourceVersion) return;
+    const keys = this.#hasher.keyDigests(kind, object);
+    byId.set(id, { resourceVersion, keys });
+    if (!existing || !sameDigests(existing.keys, keys)) this.#listener(namespace, id);
+  }
+
+  #namespace(namespace: string): Map<SourceId, Entry> {
+    let byId = this.#entries.get(namespace);
+    if (!byId) {
+      byId = new Map<SourceId, Entry>();
+      this.#entries.set(namespace, byId);
+    }
+    return byId;
+  }
+
+  #remove(kind: SourceKind, object: SourceResource): void {
+    const { namespace, name } = object.metadata ?? {};
+    if (!namespace || !name) return;
+    const id = sourceId(kind, name);
+    const byId = this.#entries.get(namespace);
+    if (!byId?.delete(id)) return;
+    if (byId.size === 0) this.#entries.delete(namespace);
+    this.#listener(namespace, id);
+  }
+
+  #prune(kind: SourceKind, seen: ReadonlySet<string>): void {
+    const prefix = `${kind}/`;
+    for (const [namespace, byId] of [...this.#entries]) {
+      for (const id of [...byId.keys()]) {
+        const name = id.slice(prefix.length);
+        if (id.startsWith(prefix) && !seen.has(`${namespace}/${name}`)) {
+          this.#remove(kind, { metadata: { namespace, name } });
+        }
+      }
+    }
+  }
+}
+
+function sameDigests(a: KeyDigests, b: KeyDigests): boolean {
+  if (a.size !== b.size) return false;
+  for (const [key, digest] of a) if (!b.get(key)?.equals(digest)) return false;
+  return true;
+}

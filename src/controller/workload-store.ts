@@ -1,0 +1,149 @@
+// What the controller knows of every Deployment, StatefulSet and DaemonSet: the
+// sources each consumes and the annotations confighash manages on it (nothing
+// else of the object), and the index from a source to the workloads consuming
+// it, so that a change finds its workloads without asking the API server.
+import {
+  ANNOTATION,
+  BASELINE_ANNOTATION,
+  type ConsumedSource,
+  consumedSources,
+  isIgnored,
+  type PodSpecLike,
+  type SourceId,
+  type WorkloadKind,
+} from '../checksum/index.ts';
+import type { KubeObject, WatchHandler } from '../kube/watcher.ts';
+
+export interface WorkloadRecord {
+  /** `Kind/namespace/name` */
+  key: string;
+  kind: WorkloadKind;
+  namespace: string;
+  name: string;
+  uid: string;
+  resourceVersion: string;
+  ignored: boolean;
+  sources: readonly ConsumedSource[];
+  /** The pod template's confighash annotations. */
+  stamped: { checksum: string | undefined; sources: string | undefined };
+  baseline: string | undefined;
+}
+
+export interface WorkloadObject extends KubeObject {
+  metadata?: (KubeObject['metadata'] & { annotations?: Record<string, string> | null }) | null;
+  spec?: { template?: { metadata?: { annotations?: Record<string, string> | null } | null; spec?: PodSpecLike | null } | null } | null;
+}
+
+export type WorkloadChangeListener = (key: string) => void;
+
+export function workloadKey(kind: WorkloadKind, namespace: string, name: string): string {
+  return `${kind}/${namespace}/${name}`;
+}
+
+export class WorkloadStore {
+  readonly #records = new Map<string, WorkloadRecord>();
+  /** `namespace/sourceId` → keys of the workloads consuming it */
+  readonly #consumers = new Map<string, Set<string>>();
+  #listener: WorkloadChangeListener = () => undefined;
+
+  onChange(listener: WorkloadChangeListener): void {
+    this.#listener = listener;
+  }
+
+  get(key: string): WorkloadRecord | undefined {
+    return this.#records.get(key);
+  }
+
+  keys(): IterableIterator<string> {
+    return this.#records.keys();
+  }
+
+  get size(): number {
+    return this.#records.size;
+  }
+
+  consumersOf(namespace: string, id: SourceId): ReadonlySet<string> {
+    return this.#consumers.get(`${namespace}/${id}`) ?? new Set();
+  }
+
+  inNamespace(namespace: string): string[] {
+    return [...this.#records.values()].filter((r) => r.namespace === namespace).map((r) => r.key);
+  }
+
+  handler(kind: WorkloadKind): WatchHandler<WorkloadObject> {
+    return {
+      upsert: (object) => {
+        this.#upsert(kind, object);
+      },
+      remove: (object) => {
+        this.#remove(workloadKey(kind, object.metadata?.namespace ?? '', object.metadata?.name ?? ''));
+      },
+      prune: (seen) => {
+        for (const record of [...this.#records.values()]) {
+          if (record.kind === kind && !seen.has(`${record.namespace}/${record.name}`)) this.#remove(record.key);
+        }
+      },
+    };
+  }
+
+  #upsert(kind: WorkloadKind, object: WorkloadObject): void {
+    const record = toRecord(kind, object);
+    if (!record) return;
+    const existing = this.#records.get(record.key);
+    if (existing?.resourceVersion === record.resourceVersion) return;
+    if (existing) this.#unindex(existing);
+    this.#records.set(record.key, record);
+    this.#index(record);
+    this.#listener(record.key);
+  }
+
+  #remove(key: string): void {
+    const existing = this.#records.get(key);
+    if (!existing) return;
+    this.#unindex(existing);
+    this.#records.delete(key);
+  }
+
+  #index(record: WorkloadRecord): void {
+    for (const source of record.sources) {
+      const indexKey = `${record.namespace}/${source.id}`;
+      let keys = this.#consumers.get(indexKey);
+      if (!keys) this.#consumers.set(indexKey, (keys = new Set()));
+      keys.add(record.key);
+    }
+  }
+
+  #unindex(record: WorkloadRecord): void {
+    for (const source of record.sources) {
+      const indexKey = `${record.namespace}/${source.id}`;
+      const keys = this.#consumers.get(indexKey);
+      keys?.delete(record.key);
+      if (keys?.size === 0) this.#consumers.delete(indexKey);
+    }
+  }
+}
+
+function toRecord(kind: WorkloadKind, object: WorkloadObject): WorkloadRecord | undefined {
+  const identity = identityOf(object);
+  if (!identity) return undefined;
+  const annotations = object.metadata?.annotations ?? {};
+  const template = object.spec?.template ?? {};
+  const templateAnnotations = template.metadata?.annotations ?? {};
+  return {
+    key: workloadKey(kind, identity.namespace, identity.name),
+    kind,
+    ...identity,
+    ignored: isIgnored(annotations),
+    sources: consumedSources(template.spec ?? {}, annotations),
+    stamped: { checksum: templateAnnotations[ANNOTATION.checksum], sources: templateAnnotations[ANNOTATION.sources] },
+    baseline: annotations[BASELINE_ANNOTATION],
+  };
+}
+
+function identityOf(
+  object: WorkloadObject,
+): { namespace: string; name: string; uid: string; resourceVersion: string } | undefined {
+  const { namespace, name, uid, resourceVersion } = object.metadata ?? {};
+  if (!namespace || !name) return undefined;
+  return { namespace, name, uid: uid ?? '', resourceVersion: resourceVersion ?? '' };
+}

@@ -1,0 +1,190 @@
+// Leader election on a coordination.k8s.io/v1 Lease, after client-go's
+// leaderelection: try to acquire or renew every retry period; a lease whose record
+// has not changed for a lease duration (by this replica's own clock, so clock skew
+// between replicas does not matter) may be taken over; a leader that cannot renew
+// within the renew deadline stops leading. On shutdown the leader releases the
+// lease so another replica takes over at once.
+import type { KubeConfig } from '@kubernetes/client-node';
+import { HttpMethod } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import { apiStatus, describeApiError } from './errors.ts';
+import { sleep } from '../sleep.ts';
+import { requestJson } from './raw.ts';
+
+export interface LeaderElectionOptions {
+  config: KubeConfig;
+  namespace: string;
+  name: string;
+  identity: string;
+  leaseDurationMs: number;
+  renewDeadlineMs: number;
+  retryPeriodMs: number;
+  logger: Logger;
+}
+
+interface Lease {
+  apiVersion: 'coordination.k8s.io/v1';
+  kind: 'Lease';
+  metadata: { name: string; namespace: string; resourceVersion?: string };
+  spec: {
+    holderIdentity?: string;
+    leaseDurationSeconds?: number;
+    acquireTime?: string;
+    renewTime?: string;
+    leaseTransitions?: number;
+  };
+}
+
+const REQUEST_TIMEOUT_MS = 5_000;
+
+export class LeaderElector {
+  readonly #options: LeaderElectionOptions;
+  readonly #stopped = new AbortController();
+  #leading = false;
+  #lastRenewal = 0;
+  /** The lease record last seen, and when this replica saw it change. */
+  #observed: { record: string; at: number } | undefined;
+
+  constructor(options: LeaderElectionOptions) {
+    this.#options = options;
+  }
+
+  get leading(): boolean {
+    return this.#leading;
+  }
+
+  /**
+   * Campaigns until this replica leads (resolving), or until stop(); then keeps
+   * renewing in the background, calling `onLost` if leadership is lost.
+   */
+  async acquire(onLost: () => void): Promise<boolean> {
+    const { retryPeriodMs, logger, identity } = this.#options;
+    while (!this.#stopped.signal.aborted && !(await this.#tryAcquireOrRenew())) {
+      await sleep(retryPeriodMs, this.#stopped.signal);
+    }
+    if (this.#stopped.signal.aborted) return false;
+    logger.info({ identity, lease: this.#options.name }, 'became leader');
+    void this.#renewLoop(onLost);
+    return true;
+  }
+
+  /** Stops campaigning or renewing, releasing the lease if held. */
+  async stop(): Promise<void> {
+    this.#stopped.abort();
+    if (!this.#leading) return;
+    this.#leading = false;
+    try {
+      const lease = await this.#get();
+      if (lease?.spec.holderIdentity !== this.#options.identity) return;
+      await this.#put({ ...lease, spec: { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1, renewTime: microTime(new Date()) } });
+      this.#options.logger.info('released leadership');
+    } catch (error) {
+      this.#options.logger.warn({ err: describeApiError('release lease', error) }, 'could not release the lease; it expires on its own');
+    }
+  }
+
+  #isStopped(): boolean {
+    return this.#stopped.signal.aborted;
+  }
+
+  async #renewLoop(onLost: () => void): Promise<void> {
+    const { retryPeriodMs, renewDeadlineMs, logger } = this.#options;
+    while (!this.#isStopped()) {
+      await sleep(retryPeriodMs, this.#stopped.signal);
+      if (this.#isStopped()) return;
+      if (await this.#tryAcquireOrRenew()) continue;
+      if (Date.now() - this.#lastRenewal > renewDeadlineMs || !this.#leading) {
+        this.#leading = false;
+        logger.error('lost leadership');
+        onLost();
+        return;
+      }
+    }
+  }
+
+  /** One attempt; true if this replica holds the lease afterwards. */
+  async #tryAcquireOrRenew(): Promise<boolean> {
+    const { identity, leaseDurationMs, logger } = this.#options;
+    const now = new Date();
+    try {
+      const lease = await this.#get();
+      if (!lease) return this.#won(await this.#create(now));
+      this.#observe(lease);
+      const held = lease.spec.holderIdentity === identity;
+      if (!held && lease.spec.holderIdentity && !this.#expired(leaseDurationMs)) return false;
+      const spec = {
+        ...lease.spec,
+        holderIdentity: identity,
+        leaseDurationSeconds: Math.ceil(leaseDurationMs / 1000),
+        renewTime: microTime(now),
+        ...(held ? {} : { acquireTime: microTime(now), leaseTransitions: (lease.spec.leaseTransitions ?? 0) + 1 }),
+      };
+      return this.#won(await this.#put({ ...lease, spec }));
+    } catch (error) {
+      if (apiStatus(error) !== 409) logger.warn({ err: describeApiError('acquire or renew lease', error) }, 'leader election attempt failed');
+      return false;
+    }
+  }
+
+  #won(lease: Lease): boolean {
+    this.#leading = true;
+    this.#lastRenewal = Date.now();
+    this.#observe(lease);
+    return true;
+  }
+
+  #observe(lease: Lease): void {
+    const record = JSON.stringify(lease.spec);
+    if (this.#observed?.record !== record) this.#observed = { record, at: Date.now() };
+  }
+
+  #expired(leaseDurationMs: number): boolean {
+    return this.#observed === undefined || Date.now() - this.#observed.at > leaseDurationMs;
+  }
+
+  #path(name?: string): string {
+    const base = `/apis/coordination.k8s.io/v1/namespaces/${this.#options.namespace}/leases`;
+    return name ? `${base}/${name}` : base;
+  }
+
+  async #get(): Promise<Lease | undefined> {
+    try {
+      return await requestJson<Lease>(this.#options.config, { method: HttpMethod.GET, path: this.#path(this.#options.name), timeoutMs: REQUEST_TIMEOUT_MS });
+    } catch (error) {
+      if (apiStatus(error) === 404) return undefined;
+      throw error;
+    }
+  }
+
+  #create(now: Date): Promise<Lease> {
+    const { name, namespace, identity, leaseDurationMs } = this.#options;
+    const lease: Lease = {
+      apiVersion: 'coordination.k8s.io/v1',
+      kind: 'Lease',
+      metadata: { name, namespace },
+      spec: {
+        holderIdentity: identity,
+        leaseDurationSeconds: Math.ceil(leaseDurationMs / 1000),
+        acquireTime: microTime(now),
+        renewTime: microTime(now),
+        leaseTransitions: 0,
+      },
+    };
+    return requestJson<Lease>(this.#options.config, { method: HttpMethod.POST, path: this.#path(), body: lease, timeoutMs: REQUEST_TIMEOUT_MS });
+  }
+
+  /** Replaces the lease; a 409 if it changed since it was read. */
+  #put(lease: Lease): Promise<Lease> {
+    return requestJson<Lease>(this.#options.config, {
+      method: HttpMethod.PUT,
+      path: this.#path(this.#options.name),
+      body: lease,
+      timeoutMs: REQUEST_TIMEOUT_MS,
+    });
+  }
+}
+
+/** metav1.MicroTime: RFC 3339 with exactly six fractional digits. */
+function microTime(date: Date): string {
+  return date.toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
+}

@@ -1,0 +1,205 @@
+// List-then-watch of one resource type, kept alive: lists in pages, watches from
+// the list's resourceVersion with bookmarks, relists on 410 Gone and periodically
+// (to correct anything missed), restarts a watch that fails or goes silent with
+// jittered exponential backoff, and says whether it is synced and healthy.
+// Built on client-node's Watch rather than its informer, whose cache holds every
+// object in full: the handler here keeps only what it needs of each object.
+import { type KubeConfig, Watch } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import { describeApiError, apiStatus } from './errors.ts';
+import { jitter, sleep } from '../sleep.ts';
+import { getJson, type ListPage } from './raw.ts';
+
+export interface KubeObject {
+  metadata?: { name?: string; namespace?: string; resourceVersion?: string; uid?: string } | null;
+}
+
+/** Receives what the watcher sees. A list is upserts followed by prune(seen keys). */
+export interface WatchHandler<T extends KubeObject> {
+  upsert(object: T): void;
+  remove(object: T): void;
+  /** After a full list: forget every object whose key (namespace/name) is not in `seen`. */
+  prune(seen: ReadonlySet<string>): void;
+}
+
+export interface WatchedResource {
+  /** For logs and metrics, e.g. `secrets`. */
+  name: string;
+  /** Collection path, e.g. `/api/v1/secrets`. */
+  path: string;
+  /** Objects per list page: smaller for resources whose objects can be large. */
+  pageSize: number;
+}
+
+export interface WatcherOptions {
+  relistIntervalMs: number;
+  requestTimeoutMs: number;
+  onRestart: (resource: string) => void;
+  logger: Logger;
+}
+
+/** A watch with no event or bookmark for this long has gone silent and is restarted. */
+const SILENCE_TIMEOUT_MS = 150_000;
+const INITIAL_BACKOFF_MS = 200;
+const MAX_BACKOFF_MS = 30_000;
+/** Server-side watch timeouts, randomised so watches do not all end together. */
+const WATCH_TIMEOUT_SECONDS = { min: 240, max: 360 };
+
+export function objectKey(object: KubeObject): string {
+  const { namespace, name } = object.metadata ?? {};
+  return namespace ? `${namespace}/${name ?? ''}` : (name ?? '');
+}
+
+class GoneError extends Error {
+  override name = 'GoneError';
+}
+
+export class ResourceWatcher<T extends KubeObject> {
+  readonly #config: KubeConfig;
+  readonly #resource: WatchedResource;
+  readonly #handler: WatchHandler<T>;
+  readonly #options: WatcherOptions;
+  readonly #stopped = new AbortController();
+  #resourceVersion = '';
+  #synced = false;
+  #problem: string | undefined = 'not started';
+  #activeWatch: AbortController | undefined;
+  #loop: Promise<void> | undefined;
+
+  constructor(config: KubeConfig, resource: WatchedResource, handler: WatchHandler<T>, options: WatcherOptions) {
+    this.#config = config;
+    this.#resource = resource;
+    this.#handler = handler;
+    this.#options = options;
+  }
+
+  get resource(): string {
+    return this.#resource.name;
+  }
+
+  /** True once the first full list has been handled. */
+  get synced(): boolean {
+    return this.#synced;
+  }
+
+  /** Undefined while listing or watching works; else what is wrong. */
+  get problem(): string | undefined {
+    return this.#problem;
+  }
+
+  start(): void {
+    this.#loop = this.#run();
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped.abort();
+    this.#activeWatch?.abort();
+    await this.#loop;
+  }
+
+  async #run(): Promise<void> {
+    let backoffMs = INITIAL_BACKOFF_MS;
+    let relistAt = 0;
+    while (!this.#isStopped()) {
+      try {
+        if (Date.now() >= relistAt) {
+          await this.#list();
+          relistAt = Date.now() + jitter(this.#options.relistIntervalMs, 0.2);
+        }
+        await this.#watch(() => (backoffMs = INITIAL_BACKOFF_MS));
+      } catch (error) {
+        if (this.#isStopped()) return;
+        if (error instanceof GoneError) {
+          relistAt = 0;
+          continue;
+        }
+        this.#problem = describeApiError(`watch ${this.#resource.name}`, error);
+        this.#options.onRestart(this.#resource.name);
+        this.#options.logger.warn({ resource: this.#resource.name, err: this.#problem, retryInMs: backoffMs }, 'watch failed; restarting');
+        await sleep(jitter(backoffMs, 0.5), this.#stopped.signal);
+        backoffMs = Math.min(backoffMs * 2, MAX_BACKOFF_MS);
+      }
+    }
+  }
+
+  #isStopped(): boolean {
+    return this.#stopped.signal.aborted;
+  }
+
+  /** Lists every object, page by page, then prunes what no longer exists. */
+  async #list(): Promise<void> {
+    const seen = new Set<string>();
+    let continueToken: string | undefined;
+    do {
+      const page = await getJson<ListPage<T>>(
+        this.#config,
+        this.#resource.path,
+        { limit: this.#resource.pageSize, continue: continueToken },
+        this.#options.requestTimeoutMs,
+      ).catch((error: unknown) => {
+        // An expired continue token: start the list over.
+        if (apiStatus(error) === 410) throw new GoneError('list continue token expired');
+        throw error;
+      });
+      for (const item of page.items) {
+        seen.add(objectKey(item));
+        this.#handler.upsert(item);
+      }
+      continueToken = page.metadata.continue || undefined;
+      this.#resourceVersion = page.metadata.resourceVersion;
+    } while (continueToken);
+    this.#handler.prune(seen);
+    this.#synced = true;
+    this.#problem = undefined;
+    this.#options.logger.debug({ resource: this.#resource.name, objects: seen.size }, 'listed');
+  }
+
+  /** Watches until the server ends the watch (resolves) or it fails (rejects). */
+  #watch(onEvent: () => void): Promise<void> {
+    return new Promise((resolve, reject) => {
+      // client-node's Watch aborts a watch that is silent (no event, no bookmark) for
+      // requestTimeoutMs, 30 s by default, with a TimeoutError; the loop then resumes
+      // it. The apiserver sends bookmarks about once a minute, so an idle watch would
+      // be restarted twice a minute: the field is private in the typings only.
+      const watch = new Watch(this.#config);
+      Reflect.set(watch, 'requestTimeoutMs', SILENCE_TIMEOUT_MS);
+      let gone = false;
+      const query = {
+        resourceVersion: this.#resourceVersion,
+        allowWatchBookmarks: true,
+        timeoutSeconds: Math.round(WATCH_TIMEOUT_SECONDS.min + Math.random() * (WATCH_TIMEOUT_SECONDS.max - WATCH_TIMEOUT_SECONDS.min)),
+      };
+      const onWatchEvent = (type: string, object: T & { code?: number }): void => {
+        onEvent();
+        if (type === 'ERROR') {
+          gone ||= object.code === 410;
+          return;
+        }
+        const version = object.metadata?.resourceVersion;
+        if (version) this.#resourceVersion = version;
+        if (type === 'ADDED' || type === 'MODIFIED') this.#handler.upsert(object);
+        else if (type === 'DELETED') this.#handler.remove(object);
+      };
+      const done = (error: unknown): void => {
+        this.#activeWatch = undefined;
+        if (gone) reject(new GoneError('resourceVersion too old'));
+        else if (isSilenceTimeout(error)) resolve();
+        else if (error instanceof Error) reject(error);
+        else if (error) reject(new Error(`watch ${this.#resource.name} failed: ${JSON.stringify(error)}`));
+        else resolve();
+      };
+      watch
+        .watch(this.#resource.path, query, onWatchEvent, done)
+        .then((controller) => {
+          this.#activeWatch = controller;
+          if (this.#isStopped()) controller.abort();
+          else this.#problem = undefined;
+        })
+        .catch(reject);
+    });
+  }
+}
+
+function isSilenceTimeout(error: unknown): boolean {
+  return error instanceof DOMException && error.name === 'TimeoutError';
+}

@@ -1,0 +1,44 @@
+// Patches a workload the way confighash changes workloads: a JSON merge patch
+// with field manager `confighash`, guarded by the resourceVersion the decision
+// was made on (a 409 means "look again"), never a full update.
+import type { AppsV1Api } from '@kubernetes/client-node';
+import type { WorkloadKind } from '../checksum/index.ts';
+import { PatchStrategy, patchAs, withTimeout } from './client.ts';
+import { describeApiError, isConflict } from './errors.ts';
+
+export interface WorkloadRef {
+  kind: WorkloadKind;
+  namespace: string;
+  name: string;
+  resourceVersion: string;
+}
+
+export class ConflictError extends Error {
+  override name = 'ConflictError';
+}
+
+const REQUEST_TIMEOUT_MS = 10_000;
+
+export class WorkloadPatcher {
+  readonly #apps: AppsV1Api;
+
+  constructor(apps: AppsV1Api) {
+    this.#apps = apps;
+  }
+
+  /** Applies `patch` (a merge patch) if the workload is still at `ref.resourceVersion`. */
+  async patch(ref: WorkloadRef, patch: { metadata?: object; spec?: object }): Promise<void> {
+    const body = { ...patch, metadata: { ...patch.metadata, resourceVersion: ref.resourceVersion } };
+    const request = { name: ref.name, namespace: ref.namespace, body, fieldManager: 'confighash' };
+    const options = patchAs(PatchStrategy.MergePatch, withTimeout(REQUEST_TIMEOUT_MS));
+    try {
+      if (ref.kind === 'Deployment') await this.#apps.patchNamespacedDeployment(request, options);
+      else if (ref.kind === 'StatefulSet') await this.#apps.patchNamespacedStatefulSet(request, options);
+      else await this.#apps.patchNamespacedDaemonSet(request, options);
+    } catch (error) {
+      const what = `patch ${ref.kind.toLowerCase()} ${ref.namespace}/${ref.name}`;
+      if (isConflict(error)) throw new ConflictError(`${what}: it changed since it was read`, { cause: error });
+      throw new Error(describeApiError(what, error), { cause: error });
+    }
+  }
+}
