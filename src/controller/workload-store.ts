@@ -2,6 +2,7 @@
 // sources each consumes and the annotations confighash manages on it (nothing
 // else of the object), and the index from a source to the workloads consuming
 // it, so that a change finds its workloads without asking the API server.
+import { isDeepStrictEqual } from 'node:util';
 import {
   ANNOTATION,
   BASELINE_ANNOTATION,
@@ -94,7 +95,8 @@ export class WorkloadStore {
     if (existing) this.#unindex(existing);
     this.#records.set(record.key, record);
     this.#index(record);
-    this.#listener(record.key);
+    // Most updates are status changes; only a change confighash cares about is worth a reconcile.
+    if (!existing || !sameTracking(existing, record)) this.#listener(record.key);
   }
 
   #remove(key: string): void {
@@ -146,4 +148,16 @@ function identityOf(
   const { namespace, name, uid, resourceVersion } = object.metadata ?? {};
   if (!namespace || !name) return undefined;
   return { namespace, name, uid: uid ?? '', resourceVersion: resourceVersion ?? '' };
+}
+
+/** Equal in everything but resourceVersion. */
+function sameTracking(a: WorkloadRecord, b: WorkloadRecord): boolean {
+  return (
+    a.uid === b.uid &&
+    a.ignored === b.ignored &&
+    a.baseline === b.baseline &&
+    a.stamped.checksum === b.stamped.checksum &&
+    a.stamped.sources === b.stamped.sources &&
+    isDeepStrictEqual(a.sources, b.sources)
+  );
 }

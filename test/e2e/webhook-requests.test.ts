@@ -87,8 +87,9 @@ describe('webhook without permission to read a Secret', () => {
 });
 
 /**
- * A kubeconfig for a ServiceAccount that may do what the webhook needs, except
- * read Secrets outside confighash's namespace.
+ * A kubeconfig for a ServiceAccount that may do what confighash needs, except
+ * get a Secret outside confighash's namespace (it may still list and watch them,
+ * as the controller does).
  */
 async function limitedKubeconfig(name: string): Promise<string> {
   const account = 'confighash-limited';
@@ -105,7 +106,10 @@ async function limitedKubeconfig(name: string): Promise<string> {
       kind: 'ClusterRole',
       metadata: { name: account },
       rules: [
-        { apiGroups: [''], resources: ['configmaps'], verbs: ['get'] },
+        { apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'list', 'watch'] },
+        { apiGroups: [''], resources: ['secrets', 'namespaces'], verbs: ['list', 'watch'] },
+        { apiGroups: [''], resources: ['events'], verbs: ['create'] },
+        { apiGroups: ['apps'], resources: ['deployments', 'statefulsets', 'daemonsets'], verbs: ['get', 'list', 'watch', 'patch'] },
         { apiGroups: ['admissionregistration.k8s.io'], resources: ['mutatingwebhookconfigurations'], verbs: ['get', 'create', 'patch'] },
       ],
     },
