@@ -1,12 +1,15 @@
 // The confighash command line: `run` (the webhook and controller), and the
 // inspection commands. Also installed as the kubectl plugin `kubectl-confighash`.
+import { explain, status } from './inspect-commands.ts';
 import { run } from './run.ts';
 import { parseRunOptions, runUsage, UsageError } from './run-options.ts';
 
-const USAGE = `usage: confighash <command> [flags]
+const USAGE = `usage: confighash <command> [flags]      (or: kubectl confighash <command> [flags])
 
 commands:
   run       run the admission webhook and the controller (the image's entrypoint)
+  status    every tracked workload: sources, stored vs current checksum, state
+  explain   one workload's sources: consumed keys, references, stored and current digests
 
 Run "confighash <command> --help" for a command's flags.
 `;
@@ -18,6 +21,8 @@ async function main(argv: readonly string[]): Promise<number> {
     await run(parseRunOptions(rest, process.env));
     return 0;
   }
+  if (command === 'status') return status(rest);
+  if (command === 'explain') return explain(rest);
   if (command === undefined || command === 'help' || command === '--help' || command === '-h') return print(USAGE, 0);
   return print(`unknown command "${command}"\n\n${USAGE}`, 2);
 }

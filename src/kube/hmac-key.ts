@@ -27,6 +27,15 @@ export async function loadOrCreateHmacKey(core: CoreV1Api, namespace: string): P
   return created;
 }
 
+/** Reads the key, for tools that compute digests but must not create it (status, explain). */
+export async function loadHmacKey(core: CoreV1Api, namespace: string): Promise<Buffer> {
+  const key = await readKey(core, namespace);
+  if (!key) {
+    throw new Error(`secret ${namespace}/${HMAC_KEY_SECRET} does not exist: is confighash installed in namespace ${namespace}?`);
+  }
+  return key;
+}
+
 async function readKey(core: CoreV1Api, namespace: string): Promise<Buffer | undefined> {
   let secret: V1Secret;
   try {

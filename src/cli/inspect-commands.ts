@@ -1,0 +1,141 @@
+// `confighash status` and `confighash explain` (also `kubectl confighash ...`):
+// which configuration each tracked workload runs, and whether it is current.
+import { parseArgs } from 'node:util';
+import { AppsV1Api, CoreV1Api } from '@kubernetes/client-node';
+import { loadKubeConfig } from '../kube/client.ts';
+import { createInspector, type WorkloadReport, type WorkloadState } from './inspect.ts';
+import { UsageError } from './run-options.ts';
+import { type Colour, renderTable, useColour } from './table.ts';
+
+export const STATUS_USAGE = `usage: confighash status [-n NAMESPACE | -A] [-o table|json] [--check]
+
+Every tracked workload: its sources, stored vs current checksum, and its state:
+current, pending (a rollout is due), missing-source, ignored, or not-adopted.
+
+  -n, --namespace NS         one namespace (default: the kubeconfig context's)
+  -A, --all-namespaces       every namespace that opted in
+  -o, --output FORMAT        table (default) or json
+      --check                exit 1 if any workload is pending or missing a source
+      --kubeconfig PATH      kubeconfig file (default: $KUBECONFIG, then in-cluster)
+      --confighash-namespace NS   where confighash runs (default confighash-system)
+`;
+
+export const EXPLAIN_USAGE = `usage: confighash explain KIND/NAME [-n NAMESPACE] [-o table|json]
+
+Per source of one workload: the consumed keys, where they are referenced, and the
+stored and current digests. KIND is deployment, statefulset or daemonset (or
+deploy, sts, ds).
+`;
+
+const OPTIONS = {
+  namespace: { type: 'string', short: 'n' },
+  'all-namespaces': { type: 'boolean', short: 'A' },
+  output: { type: 'string', short: 'o', default: 'table' },
+  check: { type: 'boolean' },
+  kubeconfig: { type: 'string' },
+  'confighash-namespace': { type: 'string', default: 'confighash-system' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+const STATE_COLOURS: Record<WorkloadState, Colour> = {
+  current: 'green',
+  pending: 'yellow',
+  'missing-source': 'red',
+  ignored: 'grey',
+  'not-adopted': 'grey',
+};
+
+const KINDS: Record<string, WorkloadReport['kind']> = {
+  deployment: 'Deployment',
+  deployments: 'Deployment',
+  deploy: 'Deployment',
+  statefulset: 'StatefulSet',
+  statefulsets: 'StatefulSet',
+  sts: 'StatefulSet',
+  daemonset: 'DaemonSet',
+  daemonsets: 'DaemonSet',
+  ds: 'DaemonSet',
+};
+
+type Parsed = ReturnType<typeof parse>;
+
+function parse(argv: readonly string[]): ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true; args: string[] }>> {
+  const parsed = parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true });
+  if (parsed.values.output !== 'table' && parsed.values.output !== 'json') {
+    throw new UsageError(`--output must be table or json, got "${parsed.values.output}"`);
+  }
+  return parsed;
+}
+
+async function inspector(values: Parsed['values']): Promise<{ inspector: Awaited<ReturnType<typeof createInspector>>; namespace: string }> {
+  const config = loadKubeConfig(values.kubeconfig);
+  const namespace = values.namespace ?? (config.getContextObject(config.getCurrentContext())?.namespace || 'default');
+  const core = config.makeApiClient(CoreV1Api);
+  const apps = config.makeApiClient(AppsV1Api);
+  return { inspector: await createInspector(core, apps, values['confighash-namespace']), namespace };
+}
+
+export async function status(argv: readonly string[]): Promise<number> {
+  const { values } = parse(argv);
+  if (values.help) return write(STATUS_USAGE, 0);
+  const { inspector: ins, namespace } = await inspector(values);
+  const namespaces = values['all-namespaces'] ? await ins.optedInNamespaces() : [namespace];
+  const reports = (await Promise.all(namespaces.map((ns) => ins.workloads(ns)))).flat();
+  if (values.output === 'json') write(`${JSON.stringify(reports, null, 2)}\n`, 0);
+  else if (reports.length === 0) write(`No tracked workloads in ${values['all-namespaces'] ? 'any opted-in namespace' : `namespace ${namespace}`}.\n`, 0);
+  else write(statusTable(reports), 0);
+  const failing = reports.some((r) => r.state === 'pending' || r.state === 'missing-source');
+  return values.check && failing ? 1 : 0;
+}
+
+export async function explain(argv: readonly string[]): Promise<number> {
+  const { values, positionals } = parse(argv);
+  if (values.help) return write(EXPLAIN_USAGE, 0);
+  const [kindText, name] = (positionals[0] ?? '').split('/');
+  const kind = KINDS[(kindText ?? '').toLowerCase()];
+  if (!kind || !name) throw new UsageError(`expected KIND/NAME, e.g. deployment/web\n\n${EXPLAIN_USAGE}`);
+  const { inspector: ins, namespace } = await inspector(values);
+  const report = (await ins.workloads(namespace)).find((r) => r.kind === kind && r.name === name);
+  if (!report) {
+    return write(`${kind} ${namespace}/${name} not found, or it consumes no ConfigMap or Secret.\n`, 1, process.stderr);
+  }
+  if (values.output === 'json') return write(`${JSON.stringify(report, null, 2)}\n`, 0);
+  return write(explainText(report), 0);
+}
+
+function statusTable(reports: readonly WorkloadReport[]): string {
+  const rows = reports.map((r) => [
+    r.namespace,
+    `${r.kind.toLowerCase()}/${r.name}`,
+    r.state,
+    r.sources.map((s) => `${s.id}=${s.current}`).join(','),
+    checksumCell(r),
+  ]);
+  const colour = useColour(process.stdout);
+  return renderTable(['NAMESPACE', 'WORKLOAD', 'STATE', 'SOURCES (current)', 'CHECKSUM (stored → current)'], rows, (column, value) =>
+    colour && column === 2 ? STATE_COLOURS[value as WorkloadState] : undefined,
+  );
+}
+
+function checksumCell(report: WorkloadReport): string {
+  const short = (checksum: string | undefined): string => (checksum ? checksum.slice(0, 15) : '-');
+  if (report.storedChecksum === report.currentChecksum) return short(report.currentChecksum);
+  return `${short(report.storedChecksum)} → ${short(report.currentChecksum)}`;
+}
+
+function explainText(report: WorkloadReport): string {
+  const header = `${report.kind} ${report.namespace}/${report.name}: ${report.state}\n\n`;
+  const rows = report.sources.map((s) => [
+    s.id,
+    s.keys === '*' ? '*' : s.keys.join(','),
+    s.referencedBy.join(', '),
+    s.stored ?? '-',
+    s.current,
+  ]);
+  return header + renderTable(['SOURCE', 'KEYS', 'REFERENCED BY', 'STORED', 'CURRENT'], rows);
+}
+
+function write(text: string, code: number, stream: NodeJS.WriteStream = process.stdout): number {
+  stream.write(text);
+  return code;
+}

@@ -1,0 +1,146 @@
+// What `status` and `explain` report: for each tracked workload, its sources, the
+// digests stored in its pod template and the digests its sources have now (read
+// live, with the same checksum engine the webhook and controller use), and so
+// its state.
+import type { AppsV1Api, CoreV1Api } from '@kubernetes/client-node';
+import {
+  ANNOTATION,
+  BASELINE_ANNOTATION,
+  checksumAnnotations,
+  type ConsumedSource,
+  consumedSources,
+  isIgnored,
+  MISSING,
+  NAMESPACE_LABEL,
+  parseSourcesSummary,
+  SHORT_DIGEST_LENGTH,
+  ValueHasher,
+  type WorkloadKind,
+} from '../checksum/index.ts';
+import { loadHmacKey } from '../kube/hmac-key.ts';
+import { LiveSourceReader } from '../kube/source-reader.ts';
+
+export type WorkloadState = 'current' | 'pending' | 'missing-source' | 'ignored' | 'not-adopted';
+
+export interface SourceReport {
+  id: string;
+  /** `*` for every key, else the consumed keys. */
+  keys: string[] | '*';
+  referencedBy: string[];
+  stored: string | undefined;
+  current: string;
+}
+
+export interface WorkloadReport {
+  namespace: string;
+  kind: WorkloadKind;
+  name: string;
+  state: WorkloadState;
+  storedChecksum: string | undefined;
+  currentChecksum: string;
+  sources: SourceReport[];
+}
+
+export interface Inspector {
+  /** Namespaces that opted in. */
+  optedInNamespaces(): Promise<string[]>;
+  /** Every workload with sources in `namespace`. */
+  workloads(namespace: string): Promise<WorkloadReport[]>;
+}
+
+interface WorkloadLike {
+  metadata?: { name?: string; annotations?: Record<string, string> };
+  spec?: { template?: { metadata?: { annotations?: Record<string, string> }; spec?: object } };
+}
+
+export async function createInspector(core: CoreV1Api, apps: AppsV1Api, confighashNamespace: string): Promise<Inspector> {
+  const hasher = new ValueHasher(await loadHmacKey(core, confighashNamespace));
+  const reporter = new WorkloadReporter(hasher, new LiveSourceReader(core, hasher, { concurrency: 8, timeoutMs: 10_000 }));
+  return {
+    async optedInNamespaces() {
+      const list = await core.listNamespace({ labelSelector: `${NAMESPACE_LABEL}=true` });
+      return list.items.flatMap((ns) => (ns.metadata?.name ? [ns.metadata.name] : [])).sort();
+    },
+    async workloads(namespace) {
+      const [deployments, statefulSets, daemonSets] = await Promise.all([
+        apps.listNamespacedDeployment({ namespace }),
+        apps.listNamespacedStatefulSet({ namespace }),
+        apps.listNamespacedDaemonSet({ namespace }),
+      ]);
+      const all: [WorkloadKind, WorkloadLike][] = [
+        ...deployments.items.map((w): [WorkloadKind, WorkloadLike] => ['Deployment', w]),
+        ...statefulSets.items.map((w): [WorkloadKind, WorkloadLike] => ['StatefulSet', w]),
+        ...daemonSets.items.map((w): [WorkloadKind, WorkloadLike] => ['DaemonSet', w]),
+      ];
+      const reports = await Promise.all(all.map(([kind, w]) => reporter.report(namespace, kind, w)));
+      return reports.filter((r): r is WorkloadReport => r !== undefined);
+    },
+  };
+}
+
+class WorkloadReporter {
+  readonly #hasher: ValueHasher;
+  readonly #reader: LiveSourceReader;
+
+  constructor(hasher: ValueHasher, reader: LiveSourceReader) {
+    this.#hasher = hasher;
+    this.#reader = reader;
+  }
+
+  /** The report on `workload`, or undefined when it consumes nothing. */
+  async report(namespace: string, kind: WorkloadKind, workload: WorkloadLike): Promise<WorkloadReport | undefined> {
+    const { annotations, templateAnnotations, podSpec } = partsOf(workload);
+    const sources = consumedSources(podSpec, annotations);
+    if (sources.length === 0) return undefined;
+    const states = await this.#reader.read(namespace, sources);
+    const digests = sources.map((s) => this.#hasher.sourceDigest(s, states.get(s.id) ?? { exists: false }));
+    const current = checksumAnnotations(digests);
+    const storedSummary = templateAnnotations[ANNOTATION.sources] ?? annotations[BASELINE_ANNOTATION];
+    const stored = parseSourcesSummary(storedSummary);
+    const state = stateOf({
+      ignored: isIgnored(annotations),
+      adopted: storedSummary !== undefined,
+      missing: digests.some((d) => d.digest === MISSING),
+      upToDate: storedSummary === current[ANNOTATION.sources],
+    });
+    return {
+      namespace,
+      kind,
+      name: workload.metadata?.name ?? '',
+      state,
+      storedChecksum: templateAnnotations[ANNOTATION.checksum],
+      currentChecksum: current[ANNOTATION.checksum] ?? '',
+      sources: sources.map((source, i) => sourceReport(source, stored.get(source.id), digests[i]?.digest ?? MISSING)),
+    };
+  }
+}
+
+function partsOf(workload: WorkloadLike): {
+  annotations: Record<string, string>;
+  templateAnnotations: Record<string, string>;
+  podSpec: object;
+} {
+  const template = workload.spec?.template;
+  return {
+    annotations: workload.metadata?.annotations ?? {},
+    templateAnnotations: template?.metadata?.annotations ?? {},
+    podSpec: template?.spec ?? {},
+  };
+}
+
+function stateOf(facts: { ignored: boolean; adopted: boolean; missing: boolean; upToDate: boolean }): WorkloadState {
+  if (facts.ignored) return 'ignored';
+  if (!facts.adopted) return 'not-adopted';
+  if (facts.missing) return 'missing-source';
+  return facts.upToDate ? 'current' : 'pending';
+}
+
+function sourceReport(source: ConsumedSource, stored: string | undefined, digest: string): SourceReport {
+  return {
+    id: source.id,
+    keys: source.keys.all ? '*' : [...source.keys.keys].sort(),
+    referencedBy: [...source.sites],
+    stored,
+    current: digest === MISSING ? MISSING : digest.slice(0, SHORT_DIGEST_LENGTH),
+  };
+}

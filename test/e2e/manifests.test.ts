@@ -1,0 +1,129 @@
+// The install manifests: they apply, their RBAC grants exactly what confighash
+// uses (checked against rbac-expectations.json), and confighash works under its
+// ServiceAccount with nothing more.
+import assert from 'node:assert/strict';
+import { readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it, type TestContext } from 'node:test';
+import { loadAllYaml } from '@kubernetes/client-node';
+import { CONFIGHASH_NAMESPACE, startConfighashForTest } from '../support/confighash.ts';
+import { getWorkload, templateAnnotations } from '../support/kube-objects.ts';
+import { apply, kubectl, testNamespace } from '../support/kube.ts';
+import { settledRevisions, waitForRevisions } from '../support/rollouts.ts';
+import { configMap, workload } from '../support/workloads.ts';
+
+const MANIFESTS = join(import.meta.dirname, '..', '..', 'manifests');
+const CRD_KINDS = new Set(['Certificate', 'Issuer', 'ServiceMonitor']);
+
+interface Manifest {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; annotations?: Record<string, string> };
+  spec?: Record<string, unknown>;
+}
+
+async function render(dir: string): Promise<Manifest[]> {
+  return loadAllYaml(await kubectl(['kustomize', dir])) as Manifest[];
+}
+
+/** Applies the base's RBAC and ServiceAccount for real; removed when the test ends. */
+async function installBase(t: TestContext): Promise<void> {
+  await kubectl(['apply', '-k', MANIFESTS]);
+  t.after(async () => {
+    await kubectl(['delete', 'clusterrole,clusterrolebinding', 'confighash', '--ignore-not-found']);
+    await kubectl(['delete', 'mutatingwebhookconfiguration', 'confighash', '--ignore-not-found']);
+    await kubectl([
+      'delete', '-n', CONFIGHASH_NAMESPACE, '--ignore-not-found',
+      'deployment,service,poddisruptionbudget,role,rolebinding,serviceaccount', 'confighash',
+    ]);
+  });
+}
+
+describe('install manifests', () => {
+  it('apply to the local control plane (server-side dry run)', async () => {
+    const out = await kubectl(['apply', '-k', MANIFESTS, '--dry-run=server']);
+    for (const kind of ['namespace', 'serviceaccount', 'clusterrole', 'deployment', 'mutatingwebhookconfiguration']) {
+      assert.match(out, new RegExp(`^${kind}[^ ]*/confighash(-system)? (created|configured|unchanged) \\(server dry run\\)$`, 'm'));
+    }
+  });
+
+  for (const overlay of ['cert-manager', 'prometheus']) {
+    it(`overlay ${overlay}: its core objects apply (server dry run), and its custom resources are well-formed`, async () => {
+      const objects = await render(join(MANIFESTS, 'overlays', overlay));
+      const core = objects.filter((o) => !CRD_KINDS.has(o.kind));
+      await kubectl(['apply', '--dry-run=server', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items: core }));
+      const custom = objects.filter((o) => CRD_KINDS.has(o.kind));
+      assert.ok(custom.length > 0);
+      for (const object of custom) checkCustomResource(object, objects);
+    });
+  }
+
+  it('grant exactly the permissions in rbac-expectations.json', async (t) => {
+    await installBase(t);
+    const expectations = JSON.parse(await readFile(join(import.meta.dirname, 'rbac-expectations.json'), 'utf8')) as {
+      serviceAccount: string;
+      allowed: [string, string, string][];
+      denied: [string, string, string][];
+    };
+    const canI = async ([verb, resource, namespace]: [string, string, string]): Promise<string> => {
+      const scope = namespace === 'any' ? ['--all-namespaces'] : namespace ? ['-n', namespace] : [];
+      const args = ['auth', 'can-i', verb, resource, ...scope, `--as=${expectations.serviceAccount}`];
+      return kubectl(args).then((out) => out.trim(), () => 'no');
+    };
+    for (const check of expectations.allowed) assert.equal(await canI(check), 'yes', `should be allowed: ${check.join(' ')}`);
+    for (const check of expectations.denied) assert.equal(await canI(check), 'no', `should be denied: ${check.join(' ')}`);
+  });
+
+  it('run confighash under its ServiceAccount with exactly those permissions', async (t) => {
+    await installBase(t);
+    const kubeconfig = await serviceAccountKubeconfig();
+    const confighash = await startConfighashForTest(t, [`--kubeconfig=${kubeconfig}`, '--leader-elect', '--coalesce-window=1s']);
+    const ns = await testNamespace(t, { 'confighash.dev/enabled': 'true' });
+    await apply(ns, configMap('app', { a: '1' }), workload('Deployment', 'web', { envFrom: [{ configMapRef: { name: 'app' } }] }));
+    assert.match(templateAnnotations(await getWorkload(ns, 'Deployment', 'web'))['confighash.dev/sources'] ?? '', /^configmap\/app=/);
+    assert.equal(await settledRevisions(ns, 'Deployment', 'web', confighash.metricsUrl), 1);
+
+    await kubectl(['patch', 'configmap', 'app', '-n', ns, '--type=merge', '-p', '{"data":{"a":"2"}}']);
+    await waitForRevisions(ns, 'Deployment', 'web', 2);
+    assert.equal(await settledRevisions(ns, 'Deployment', 'web', confighash.metricsUrl), 2);
+    assert.equal(confighash.logs.some((line) => /forbidden/i.test(line)), false, 'no permission was missing');
+  });
+});
+
+function checkCustomResource(object: Manifest, all: Manifest[]): void {
+  const spec = object.spec ?? {};
+  if (object.kind === 'Certificate') {
+    assert.equal(object.apiVersion, 'cert-manager.io/v1');
+    assert.deepEqual(spec['dnsNames'], ['confighash.confighash-system.svc', 'confighash.confighash-system.svc.cluster.local']);
+    const deployment = all.find((o) => o.kind === 'Deployment');
+    const podSpec = JSON.stringify(deployment?.spec);
+    assert.match(podSpec, new RegExp(`"secretName":"${String(spec['secretName'])}"`), 'the Deployment mounts the Certificate');
+    assert.match(podSpec, /--cert-dir=\/etc\/confighash\/tls/);
+    const webhook = all.find((o) => o.kind === 'MutatingWebhookConfiguration');
+    assert.equal(webhook?.metadata.annotations?.['cert-manager.io/inject-ca-from'], `confighash-system/${object.metadata.name}`);
+  } else if (object.kind === 'Issuer') {
+    assert.equal(object.apiVersion, 'cert-manager.io/v1');
+    assert.ok(spec['selfSigned']);
+  } else {
+    assert.equal(object.apiVersion, 'monitoring.coreos.com/v1');
+    assert.deepEqual(spec['endpoints'], [{ port: 'metrics', path: '/metrics', interval: '30s' }]);
+  }
+}
+
+/** A kubeconfig with a token of the manifests' ServiceAccount (TokenRequest API). */
+async function serviceAccountKubeconfig(): Promise<string> {
+  const token = (await kubectl(['create', 'token', 'confighash', '-n', CONFIGHASH_NAMESPACE, '--duration=1h'])).trim();
+  const admin = JSON.parse(await kubectl(['config', 'view', '--raw', '-o', 'json'])) as { clusters: { cluster: object }[] };
+  const config = {
+    apiVersion: 'v1',
+    kind: 'Config',
+    clusters: [{ name: 'local', cluster: admin.clusters[0]?.cluster }],
+    users: [{ name: 'confighash', user: { token } }],
+    contexts: [{ name: 'confighash', context: { cluster: 'local', user: 'confighash' } }],
+    'current-context': 'confighash',
+  };
+  const path = join(tmpdir(), `confighash-sa-${process.pid}.kubeconfig`);
+  await writeFile(path, JSON.stringify(config), { mode: 0o600 });
+  return path;
+}
