@@ -1,6 +1,9 @@
-// The MutatingWebhookConfiguration `confighash`, kept as confighash needs it by
-// server-side apply (field manager `confighash`): the rules, the opt-in
-// namespaceSelector, failing open, and the CA bundle when confighash manages TLS.
+// The MutatingWebhookConfiguration `confighash`, kept as confighash needs it: the
+// rules, the opt-in namespaceSelector, failing open, and the CA bundle when
+// confighash manages TLS. Its one webhook is replaced whole (a merge patch replaces
+// lists), so that switching between Service and URL never leaves both set, which
+// server-side apply would when the manifests set the other; a CA bundle confighash
+// does not manage (cert-manager's) is kept.
 import type {
   AdmissionregistrationV1Api,
   AdmissionregistrationV1WebhookClientConfig,
@@ -8,7 +11,7 @@ import type {
 } from '@kubernetes/client-node';
 import { NAMESPACE_LABEL } from '../checksum/index.ts';
 import { PatchStrategy, patchAs } from '../kube/client.ts';
-import { describeApiError } from '../kube/errors.ts';
+import { describeApiError, isNotFound } from '../kube/errors.ts';
 import { MUTATE_PATH } from './server.ts';
 
 export const WEBHOOK_CONFIGURATION = 'confighash';
@@ -64,25 +67,34 @@ export function webhookConfiguration(
   };
 }
 
-/** Creates or updates the configuration; needs only `patch` when it already exists. */
+/**
+ * Creates the configuration if absent (only needed outside the cluster: in-cluster
+ * the manifests create it and confighash may only get and patch it), else patches it.
+ */
 export async function applyWebhookConfiguration(
   api: AdmissionregistrationV1Api,
   registration: WebhookRegistration,
   caBundle: string | undefined,
 ): Promise<void> {
+  const desired = webhookConfiguration(registration, caBundle);
+  const what = `mutatingwebhookconfiguration ${WEBHOOK_CONFIGURATION}`;
   try {
+    let existing: V1MutatingWebhookConfiguration;
+    try {
+      existing = await api.readMutatingWebhookConfiguration({ name: WEBHOOK_CONFIGURATION });
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+      await api.createMutatingWebhookConfiguration({ body: desired, fieldManager: 'confighash' });
+      return;
+    }
+    const keptBundle = existing.webhooks?.find((w) => w.name === WEBHOOK_NAME)?.clientConfig.caBundle;
+    const [webhook] = desired.webhooks ?? [];
+    if (webhook && !caBundle && keptBundle) webhook.clientConfig.caBundle = keptBundle;
     await api.patchMutatingWebhookConfiguration(
-      {
-        name: WEBHOOK_CONFIGURATION,
-        body: webhookConfiguration(registration, caBundle),
-        fieldManager: 'confighash',
-        force: true,
-      },
-      patchAs(PatchStrategy.ServerSideApply),
+      { name: WEBHOOK_CONFIGURATION, body: { metadata: desired.metadata, webhooks: desired.webhooks }, fieldManager: 'confighash' },
+      patchAs(PatchStrategy.MergePatch),
     );
   } catch (error) {
-    throw new Error(describeApiError(`apply mutatingwebhookconfiguration ${WEBHOOK_CONFIGURATION}`, error), {
-      cause: error,
-    });
+    throw new Error(describeApiError(`apply ${what}`, error), { cause: error });
   }
 }

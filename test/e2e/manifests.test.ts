@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, it, type TestContext } from 'node:test';
+import { before, describe, it, type TestContext } from 'node:test';
 import { loadAllYaml } from '@kubernetes/client-node';
 import { CONFIGHASH_NAMESPACE, startConfighashForTest } from '../support/confighash.ts';
 import { getWorkload, templateAnnotations } from '../support/kube-objects.ts';
@@ -41,6 +41,10 @@ async function installBase(t: TestContext): Promise<void> {
 }
 
 describe('install manifests', () => {
+  // A server-side dry run cannot create namespaced objects in a namespace it only
+  // pretends to create: like a real first install, the namespace must exist.
+  before(() => kubectl(['create', 'namespace', CONFIGHASH_NAMESPACE, '--dry-run=client', '-o', 'json']).then((ns) => kubectl(['apply', '-f', '-'], ns)));
+
   it('apply to the local control plane (server-side dry run)', async () => {
     const out = await kubectl(['apply', '-k', MANIFESTS, '--dry-run=server']);
     for (const kind of ['namespace', 'serviceaccount', 'clusterrole', 'deployment', 'mutatingwebhookconfiguration']) {

@@ -63,7 +63,10 @@ export async function startConfighash(args: readonly string[] = []): Promise<Con
   };
   const stop = (): Promise<void> => signal('SIGTERM');
   const cleanup = async (): Promise<void> => {
+    const stopping = Date.now();
     await stop();
+    // Stopping takes milliseconds; say so when it does not, to make a slow test explicable.
+    if (Date.now() - stopping > 5000) process.stderr.write(`confighash took ${Date.now() - stopping}ms to stop\n`);
     await kubectl(['delete', 'mutatingwebhookconfiguration', 'confighash', '--ignore-not-found']);
   };
   const metricsUrl = `http://127.0.0.1:${metricsPort}`;
