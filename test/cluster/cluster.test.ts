@@ -9,7 +9,7 @@ import { createInterface } from 'node:readline';
 import { describe, it } from 'node:test';
 import { waitFor } from '../support/kube.ts';
 import { binaryPaths, ensureBinaries } from './binaries.ts';
-import type { ControlPlaneHandle } from './launcher.ts';
+import { type ControlPlaneHandle, isAlive } from './launcher.ts';
 
 describe('local control plane lifecycle', () => {
   it('reuses cached binaries instead of rebuilding them', async () => {
@@ -39,20 +39,11 @@ describe('local control plane lifecycle', () => {
       });
     });
     const handle = JSON.parse(line) as ControlPlaneHandle;
-    assert.equal(groupIsAlive(handle.pid), true);
+    assert.equal(isAlive(handle.pid), true);
 
     child.kill('SIGKILL');
     await waitFor('the control plane process group to exit', () =>
-      Promise.resolve(!groupIsAlive(handle.pid) || undefined),
+      Promise.resolve(!isAlive(handle.pid) || undefined),
     );
   });
 });
-
-function groupIsAlive(pgid: number): boolean {
-  try {
-    process.kill(-pgid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}

@@ -84,7 +84,8 @@ export async function stopControlPlane(handle: ControlPlaneHandle): Promise<void
   await rm(handle.dir, { recursive: true, force: true });
 }
 
-function isAlive(pid: number): boolean {
+/** True while any process of the group led by `pid` is alive. */
+export function isAlive(pid: number): boolean {
   try {
     process.kill(-pid, 0);
     return true;
