@@ -3,7 +3,7 @@
 import Fastify, { LogController } from 'fastify';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import { listeningPort, type RunningServer } from './webhook/server.ts';
+import { closeWithin, listeningPort, type RunningServer } from './webhook/server.ts';
 
 /** A named check: undefined when fine, else what is wrong. */
 export type ReadinessCheck = () => string | undefined;
@@ -35,5 +35,5 @@ export async function startMetricsServer(options: MetricsServerOptions): Promise
     return reply.code(503).type('text/plain').send(`${failures.join('\n')}\n`);
   });
   await server.listen({ host: options.host, port: options.port });
-  return { port: listeningPort(server.server.address()), close: () => server.close() };
+  return { port: listeningPort(server.server.address()), close: () => closeWithin(server, 1000) };
 }

@@ -96,12 +96,15 @@ export async function run(options: RunOptions): Promise<void> {
   });
 
   await shutdownSignal(logger);
+  const t0 = Date.now();
   stopping.abort();
   certificates.stop();
   await controller.stop();
+  const t1 = Date.now();
   await elector?.stop();
+  const t2 = Date.now();
   await Promise.all([webhook.close(), observability.close()]);
-  logger.info('stopped');
+  logger.info({ controllerMs: t1 - t0, electorMs: t2 - t1, serversMs: Date.now() - t2 }, 'stopped');
 }
 
 function leaderElector(options: RunOptions, config: ReturnType<typeof loadKubeConfig>, logger: Logger): LeaderElector {

@@ -14,6 +14,8 @@ export const MUTATE_PATH = '/mutate';
 const BODY_LIMIT_BYTES = 7 * 1024 * 1024;
 /** Well past the webhook's timeoutSeconds: a request this slow is abandoned, not served. */
 const REQUEST_TIMEOUT_MS = 30_000;
+/** On shutdown, how long requests in flight may take to finish. */
+const CLOSE_GRACE_MS = 5_000;
 
 export interface WebhookServerOptions {
   host: string;
@@ -72,7 +74,26 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
   );
 
   await server.listen({ host: options.host, port: options.port });
-  return { port: listeningPort(server.server.address()), close: () => server.close() };
+  return { port: listeningPort(server.server.address()), close: () => closeWithin(server, CLOSE_GRACE_MS) };
+}
+
+/**
+ * Stops accepting, lets requests in flight finish for `graceMs`, then closes every
+ * connection: a client's idle keep-alive connections (the apiserver keeps them for
+ * 90 s) must not hold up a shutdown.
+ */
+export async function closeWithin(
+  server: { close(): Promise<undefined>; server: { closeAllConnections(): void } },
+  graceMs: number,
+): Promise<void> {
+  const force = setTimeout(() => {
+    server.server.closeAllConnections();
+  }, graceMs);
+  try {
+    await server.close();
+  } finally {
+    clearTimeout(force);
+  }
 }
 
 export function listeningPort(address: string | { port: number } | null): number {

@@ -66,7 +66,10 @@ export async function startConfighash(args: readonly string[] = []): Promise<Con
     const stopping = Date.now();
     await stop();
     // Stopping takes milliseconds; say so when it does not, to make a slow test explicable.
-    if (Date.now() - stopping > 5000) process.stderr.write(`confighash took ${Date.now() - stopping}ms to stop\n`);
+    if (Date.now() - stopping > 5000) {
+      const stopped = logs.findLast((line) => line.includes('"msg":"stopped"')) ?? '(no "stopped" log line)';
+      process.stderr.write(`confighash took ${Date.now() - stopping}ms to stop: ${stopped}\n`);
+    }
     await kubectl(['delete', 'mutatingwebhookconfiguration', 'confighash', '--ignore-not-found']);
   };
   const metricsUrl = `http://127.0.0.1:${metricsPort}`;
