@@ -3,7 +3,7 @@
 import Fastify, { LogController } from 'fastify';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import { closeWithin, listeningPort, type RunningServer } from './webhook/server.ts';
+import { closeWithin, listeningPort, type RunningServer } from './http-server.ts';
 
 /** A named check: undefined when fine, else what is wrong. */
 export type ReadinessCheck = () => string | undefined;

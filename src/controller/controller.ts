@@ -107,9 +107,12 @@ export class Controller {
 
   /** Waits for every watch to sync, queues every workload, and runs the workers. */
   async startReconciling(signal: AbortSignal): Promise<void> {
-    while (this.#watchers.some((w) => !w.synced) && !signal.aborted) {
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+    const stopped = new Promise<void>((resolve) => {
+      signal.addEventListener('abort', () => {
+        resolve();
+      }, { once: true });
+    });
+    await Promise.race([Promise.all(this.#watchers.map((w) => w.whenSynced())), stopped]);
     if (signal.aborted) return;
     this.#reconciling = true;
     for (const key of this.#workloads.keys()) this.#queue.add(key);

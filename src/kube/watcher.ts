@@ -62,6 +62,7 @@ export class ResourceWatcher<T extends KubeObject> {
   readonly #stopped = new AbortController();
   #resourceVersion = '';
   #synced = false;
+  readonly #firstSync = Promise.withResolvers<undefined>();
   #problem: string | undefined = 'not started';
   #activeWatch: AbortController | undefined;
   #loop: Promise<void> | undefined;
@@ -80,6 +81,11 @@ export class ResourceWatcher<T extends KubeObject> {
   /** True once the first full list has been handled. */
   get synced(): boolean {
     return this.#synced;
+  }
+
+  /** Resolves once the first full list has been handled. */
+  whenSynced(): Promise<undefined> {
+    return this.#firstSync.promise;
   }
 
   /** Undefined while listing or watching works; else what is wrong. */
@@ -150,6 +156,7 @@ export class ResourceWatcher<T extends KubeObject> {
     } while (continueToken);
     this.#handler.prune(seen);
     this.#synced = true;
+    this.#firstSync.resolve(undefined);
     this.#problem = undefined;
     this.#options.logger.debug({ resource: this.#resource.name, objects: seen.size }, 'listed');
   }

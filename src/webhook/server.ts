@@ -5,6 +5,7 @@ import Fastify, { type FastifyError, LogController } from 'fastify';
 import type { Logger } from 'pino';
 import type { Metrics } from '../metrics.ts';
 import type { CertificateSource } from '../tls/certificate-source.ts';
+import { closeWithin, listeningPort, type RunningServer } from '../http-server.ts';
 import type { AdmissionHandler } from './handler.ts';
 import { BadReviewError, parseAdmissionReview, reviewResponse } from './review.ts';
 
@@ -24,11 +25,6 @@ export interface WebhookServerOptions {
   handler: AdmissionHandler;
   logger: Logger;
   metrics: Metrics;
-}
-
-export interface RunningServer {
-  port: number;
-  close(): Promise<void>;
 }
 
 export async function startWebhookServer(options: WebhookServerOptions): Promise<RunningServer> {
@@ -77,29 +73,7 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
   return { port: listeningPort(server.server.address()), close: () => closeWithin(server, CLOSE_GRACE_MS) };
 }
 
-/**
- * Stops accepting, lets requests in flight finish for `graceMs`, then closes every
- * connection: a client's idle keep-alive connections (the apiserver keeps them for
- * 90 s) must not hold up a shutdown.
- */
-export async function closeWithin(
-  server: { close(): Promise<undefined>; server: { closeAllConnections(): void } },
-  graceMs: number,
-): Promise<void> {
-  const force = setTimeout(() => {
-    server.server.closeAllConnections();
-  }, graceMs);
-  try {
-    await server.close();
-  } finally {
-    clearTimeout(force);
-  }
-}
 
-export function listeningPort(address: string | { port: number } | null): number {
-  if (address === null || typeof address === 'string') throw new Error('server is not listening on a TCP port');
-  return address.port;
-}
 
 function statusText(status: number): string {
   const texts: Record<number, string> = {

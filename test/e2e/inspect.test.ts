@@ -52,9 +52,10 @@ describe('kubectl confighash', () => {
     );
     await kubectl(['patch', 'configmap', 'edited', '-n', ns, '--type=merge', '-p', '{"data":{"a":"2"}}']);
 
-    const status = await plugin(['status', '-n', ns, '-o', 'json'], pluginDir);
+    const status = await plugin(['status', '-A', '-o', 'json'], pluginDir);
     assert.equal(status.code, 0);
-    const states = Object.fromEntries((JSON.parse(status.stdout) as Report[]).map((r) => [r.name, r.state]));
+    const reports = (JSON.parse(status.stdout) as (Report & { namespace: string })[]).filter((r) => r.namespace === ns);
+    const states = Object.fromEntries(reports.map((r) => [r.name, r.state]));
     assert.deepEqual(states, { current: 'current', pending: 'pending', missing: 'missing-source', ignored: 'ignored' });
 
     const all = await plugin(['status', '-A', '--check'], pluginDir);
