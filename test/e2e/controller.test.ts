@@ -14,7 +14,7 @@ const SOURCES = 'confighash.dev/sources';
 describe('controller', () => {
   let confighash: ConfighashProcess;
   before(async () => {
-    confighash = await startConfighash(['--coalesce-window=2s', '--rollout-rate=10', '--rollout-burst=20']);
+    confighash = await startConfighash(['--coalesce-window=2s', '--rollout-rate=2', '--rollout-burst=10']);
   });
   after(() => confighash.cleanup());
 
