@@ -1,13 +1,18 @@
 // The Kubernetes access layer's entry: how confighash finds its cluster, and the
 // per-request options (timeouts, patch content types) its API calls share.
+import { createHash } from 'node:crypto';
+import type { AgentOptions } from 'node:https';
 import {
+  type Cluster,
   type ConfigurationOptions,
   KubeConfig,
   Observable,
   type ObservableMiddleware,
   PatchStrategy,
+  type RequestContext,
   setHeaderOptions,
 } from '@kubernetes/client-node';
+import { Agent } from 'undici';
 
 export { PatchStrategy };
 
@@ -16,7 +21,7 @@ export { PatchStrategy };
  * running in a pod; otherwise `$KUBECONFIG` (or ~/.kube/config).
  */
 export function loadKubeConfig(path?: string): KubeConfig {
-  const config = new KubeConfig();
+  const config = new PooledKubeConfig();
   if (path) config.loadFromFile(path);
   else if (process.env['KUBERNETES_SERVICE_HOST']) config.loadFromCluster();
   else config.loadFromDefault();
@@ -24,6 +29,52 @@ export function loadKubeConfig(path?: string): KubeConfig {
     throw new Error('no Kubernetes cluster configured: pass --kubeconfig, set $KUBECONFIG, or run in a pod');
   }
   return config;
+}
+
+type DispatcherOptions = ReturnType<KubeConfig['createDispatcherOptions']>;
+type ConnectOptions = Extract<DispatcherOptions, { type: 'agent' }>['connect'];
+
+/**
+ * A KubeConfig whose requests share kept-alive connections. client-node 2.0 gives
+ * every request a new undici Agent, so every request opens a new TLS connection
+ * (milliseconds of CPU on both ends: the webhook's live reads and the controller's
+ * patches paid it each time). This one keeps one Agent per TLS identity, and
+ * replaces it when the CA, certificate or key it was built from change on disk.
+ */
+class PooledKubeConfig extends KubeConfig {
+  #connect: ConnectOptions | undefined;
+  #shared: { identity: string; agent: Agent } | undefined;
+
+  // client-node calls this on every request, just before it builds the Agent.
+  override createDispatcherOptions(cluster: Cluster | null, agentOptions: AgentOptions): DispatcherOptions {
+    const options = super.createDispatcherOptions(cluster, agentOptions);
+    this.#connect = options.type === 'agent' ? options.connect : undefined;
+    return options;
+  }
+
+  override async applySecurityAuthentication(context: RequestContext): Promise<void> {
+    await super.applySecurityAuthentication(context);
+    // Proxied and plain connections stay as client-node makes them.
+    if (this.#connect) context.setDispatcher(this.#agentFor(this.#connect));
+  }
+
+  #agentFor(connect: ConnectOptions): Agent {
+    const identity = tlsIdentity(connect);
+    if (this.#shared?.identity !== identity) {
+      void this.#shared?.agent.close();
+      // The same undici options client-node passes to its Agent; only its optional-property typing differs.
+      this.#shared = { identity, agent: new Agent({ connect: connect as NonNullable<Agent.Options['connect']> }) };
+    }
+    return this.#shared.agent;
+  }
+}
+
+function tlsIdentity(connect: ConnectOptions): string {
+  const hash = createHash('sha256');
+  for (const field of [connect.ca, connect.cert, connect.key, connect.pfx, connect.servername, String(connect.rejectUnauthorized)]) {
+    hash.update(`${String(field ?? '')}\0`);
+  }
+  return hash.digest('hex');
 }
 
 /** Options that abort a request after `timeoutMs`. */
