@@ -18,7 +18,12 @@ export class SourceReadError extends Error {
   override name = 'SourceReadError';
 }
 
-export class LiveSourceReader {
+/** The current state of each of a workload's sources, as the webhook reads them. */
+export interface SourceReader {
+  read(namespace: string, sources: readonly ConsumedSource[]): Promise<Map<SourceId, SourceState>>;
+}
+
+export class LiveSourceReader implements SourceReader {
   readonly #core: CoreV1Api;
   readonly #hasher: ValueHasher;
   readonly #options: SourceReaderOptions;

@@ -15,7 +15,7 @@ import {
   type ValueHasher,
   WORKLOAD_KINDS,
 } from '../checksum/index.ts';
-import type { LiveSourceReader } from '../kube/source-reader.ts';
+import type { SourceReader } from '../kube/source-reader.ts';
 import type { Metrics, WebhookResult } from '../metrics.ts';
 import { templateAnnotationsPatch } from './patch.ts';
 import type { AdmissionRequest, AdmissionResponse, PodTemplate, WorkloadObject } from './review.ts';
@@ -30,7 +30,7 @@ interface Outcome {
 const WORKLOAD_KIND_SET: ReadonlySet<string> = new Set(WORKLOAD_KINDS);
 
 export interface AdmissionHandlerOptions {
-  reader: LiveSourceReader;
+  reader: SourceReader;
   hasher: ValueHasher;
   logger: Logger;
   metrics: Metrics;
