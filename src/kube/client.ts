@@ -69,11 +69,14 @@ class PooledKubeConfig extends KubeConfig {
   }
 }
 
+/** What the connections' TLS depends on: the fields client-node sets from a kubeconfig. */
 function tlsIdentity(connect: ConnectOptions): string {
   const hash = createHash('sha256');
-  for (const field of [connect.ca, connect.cert, connect.key, connect.pfx, connect.servername, String(connect.rejectUnauthorized)]) {
-    hash.update(`${String(field ?? '')}\0`);
+  for (const field of [connect.ca, connect.cert, connect.key]) {
+    for (const part of [field ?? []].flat()) hash.update(typeof part === 'string' || Buffer.isBuffer(part) ? part : part.pem).update('\0');
+    hash.update('\n');
   }
+  hash.update(`${connect.servername ?? ''}\0${String(connect.rejectUnauthorized)}`);
   return hash.digest('hex');
 }
 
