@@ -1,7 +1,6 @@
 // `confighash status` and `confighash explain` (also `kubectl confighash ...`):
 // which configuration each tracked workload runs, and whether it is current.
 import { parseArgs } from 'node:util';
-import { AppsV1Api, CoreV1Api } from '@kubernetes/client-node';
 import { loadKubeConfig } from '../kube/client.ts';
 import { createInspector, type WorkloadReport, type WorkloadState } from './inspect.ts';
 import { UsageError } from './run-options.ts';
@@ -70,9 +69,7 @@ function parse(argv: readonly string[]): ReturnType<typeof parseArgs<{ options: 
 async function inspector(values: Parsed['values']): Promise<{ inspector: Awaited<ReturnType<typeof createInspector>>; namespace: string }> {
   const config = loadKubeConfig(values.kubeconfig);
   const namespace = values.namespace ?? (config.getContextObject(config.getCurrentContext())?.namespace || 'default');
-  const core = config.makeApiClient(CoreV1Api);
-  const apps = config.makeApiClient(AppsV1Api);
-  return { inspector: await createInspector(core, apps, values['confighash-namespace']), namespace };
+  return { inspector: await createInspector(config, values['confighash-namespace']), namespace };
 }
 
 export async function status(argv: readonly string[]): Promise<number> {

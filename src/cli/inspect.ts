@@ -2,7 +2,7 @@
 // digests stored in its pod template and the digests its sources have now (read
 // live, with the same checksum engine the webhook and controller use), and so
 // its state.
-import type { AppsV1Api, CoreV1Api } from '@kubernetes/client-node';
+import { AppsV1Api, CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import {
   ANNOTATION,
   BASELINE_ANNOTATION,
@@ -53,9 +53,11 @@ interface WorkloadLike {
   spec?: { template?: { metadata?: { annotations?: Record<string, string> }; spec?: object } };
 }
 
-export async function createInspector(core: CoreV1Api, apps: AppsV1Api, confighashNamespace: string): Promise<Inspector> {
+export async function createInspector(config: KubeConfig, confighashNamespace: string): Promise<Inspector> {
+  const core = config.makeApiClient(CoreV1Api);
+  const apps = config.makeApiClient(AppsV1Api);
   const hasher = new ValueHasher(await loadHmacKey(core, confighashNamespace));
-  const reporter = new WorkloadReporter(hasher, new LiveSourceReader(core, hasher, { concurrency: 8, timeoutMs: 10_000 }));
+  const reporter = new WorkloadReporter(hasher, new LiveSourceReader(config, hasher, { concurrency: 8, timeoutMs: 10_000 }));
   return {
     async optedInNamespaces() {
       const list = await core.listNamespace({ labelSelector: `${NAMESPACE_LABEL}=true` });

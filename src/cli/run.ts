@@ -38,7 +38,7 @@ export async function run(options: RunOptions): Promise<void> {
   logger.info({ server: kubeConfig.getCurrentCluster()?.server, namespace: options.namespace }, 'starting confighash');
 
   const hasher = new ValueHasher(await loadOrCreateHmacKey(core, options.namespace));
-  const reader = new LiveSourceReader(core, hasher, {
+  const reader = new LiveSourceReader(kubeConfig, hasher, {
     concurrency: options.sourceReadConcurrency,
     timeoutMs: options.sourceReadTimeoutMs,
   });

@@ -3,11 +3,11 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { RequestContext } from '@kubernetes/client-node';
+import { HttpMethod, RequestContext } from '@kubernetes/client-node';
 import { loadKubeConfig } from './client.ts';
 
 async function dispatcherOf(config: ReturnType<typeof loadKubeConfig>): Promise<unknown> {
-  const context = new RequestContext('https://127.0.0.1:6443/api', 'GET' as never);
+  const context = new RequestContext('https://127.0.0.1:6443/api', HttpMethod.GET);
   await config.applySecurityAuthentication(context);
   return context.getDispatcher();
 }

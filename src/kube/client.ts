@@ -1,6 +1,5 @@
 // The Kubernetes access layer's entry: how confighash finds its cluster, and the
 // per-request options (timeouts, patch content types) its API calls share.
-import { createHash } from 'node:crypto';
 import type { AgentOptions } from 'node:https';
 import {
   type Cluster,
@@ -43,7 +42,7 @@ type ConnectOptions = Extract<DispatcherOptions, { type: 'agent' }>['connect'];
  */
 class PooledKubeConfig extends KubeConfig {
   #connect: ConnectOptions | undefined;
-  #shared: { identity: string; agent: Agent } | undefined;
+  #shared: { identity: (string | Buffer)[]; agent: Agent } | undefined;
 
   // client-node calls this on every request, just before it builds the Agent.
   override createDispatcherOptions(cluster: Cluster | null, agentOptions: AgentOptions): DispatcherOptions {
@@ -60,7 +59,7 @@ class PooledKubeConfig extends KubeConfig {
 
   #agentFor(connect: ConnectOptions): Agent {
     const identity = tlsIdentity(connect);
-    if (this.#shared?.identity !== identity) {
+    if (!this.#shared || !sameIdentity(this.#shared.identity, identity)) {
       void this.#shared?.agent.close();
       // The same undici options client-node passes to its Agent; only its optional-property typing differs.
       this.#shared = { identity, agent: new Agent({ connect: connect as NonNullable<Agent.Options['connect']> }) };
@@ -70,14 +69,16 @@ class PooledKubeConfig extends KubeConfig {
 }
 
 /** What the connections' TLS depends on: the fields client-node sets from a kubeconfig. */
-function tlsIdentity(connect: ConnectOptions): string {
-  const hash = createHash('sha256');
-  for (const field of [connect.ca, connect.cert, connect.key]) {
-    for (const part of [field ?? []].flat()) hash.update(typeof part === 'string' || Buffer.isBuffer(part) ? part : part.pem).update('\0');
-    hash.update('\n');
-  }
-  hash.update(`${connect.servername ?? ''}\0${String(connect.rejectUnauthorized)}`);
-  return hash.digest('hex');
+function tlsIdentity(connect: ConnectOptions): (string | Buffer)[] {
+  const parts = [connect.ca, connect.cert, connect.key].flatMap((field) => [field ?? []].flat());
+  return [...parts.map((part) => (typeof part === 'string' || Buffer.isBuffer(part) ? part : part.pem)), `${connect.servername ?? ''}:${String(connect.rejectUnauthorized)}`];
+}
+
+function sameIdentity(a: readonly (string | Buffer)[], b: readonly (string | Buffer)[]): boolean {
+  return a.length === b.length && a.every((part, i) => {
+    const other = b[i];
+    return typeof part === 'string' || typeof other === 'string' ? part === other : part.equals(other ?? Buffer.alloc(0));
+  });
 }
 
 /** Options that abort a request after `timeoutMs`. */

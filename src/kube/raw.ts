@@ -3,7 +3,7 @@
 // page can be reduced to what confighash keeps and dropped; and writes whose
 // fields the generated client would reformat (a Lease's MicroTime).
 import { type KubeConfig, RequestContext, HttpMethod } from '@kubernetes/client-node';
-import { fetch } from 'undici';
+import { request as httpRequest } from 'undici';
 
 /** An API error with its HTTP status and the apiserver's message. */
 export class ApiRequestError extends Error {
@@ -45,23 +45,34 @@ export async function requestJson<T>(config: KubeConfig, request: JsonRequest): 
   const url = requestUrl(config, request);
   const context = new RequestContext(url.toString(), request.method);
   await config.applySecurityAuthentication(context);
+  // Not AbortSignal.timeout(): its timer outlives the request, and at hundreds of
+  // requests a second the expired timers cost more CPU than the requests.
+  const timeout = new AbortController();
+  const timer = setTimeout(() => {
+    timeout.abort(new DOMException(`no answer within ${request.timeoutMs}ms`, 'TimeoutError'));
+  }, request.timeoutMs);
   const dispatcher = context.getDispatcher();
-  const response = await fetch(url, {
-    method: request.method,
-    headers: {
-      ...context.getHeaders(),
-      accept: 'application/json',
-      ...(request.body === undefined ? {} : { 'content-type': request.contentType ?? 'application/json' }),
-    },
-    ...(request.body === undefined ? {} : { body: JSON.stringify(request.body) }),
-    ...(dispatcher ? { dispatcher } : {}),
-    signal: AbortSignal.timeout(request.timeoutMs),
-  });
-  const text = await response.text();
-  if (!response.ok) {
-    throw new ApiRequestError(response.status, `${request.method} ${url.pathname}: HTTP ${response.status}: ${statusMessage(text)}`);
+  try {
+    // undici's request, not fetch: the same connections at a fraction of the CPU per call.
+    const response = await httpRequest(url, {
+      method: request.method,
+      headers: {
+        ...context.getHeaders(),
+        accept: 'application/json',
+        ...(request.body === undefined ? {} : { 'content-type': request.contentType ?? 'application/json' }),
+      },
+      ...(request.body === undefined ? {} : { body: JSON.stringify(request.body) }),
+      ...(dispatcher ? { dispatcher } : {}),
+      signal: timeout.signal,
+    });
+    const text = await response.body.text();
+    if (response.statusCode < 200 || response.statusCode > 299) {
+      throw new ApiRequestError(response.statusCode, `${request.method} ${url.pathname}: HTTP ${response.statusCode}: ${statusMessage(text)}`);
+    }
+    return JSON.parse(text) as T;
+  } finally {
+    clearTimeout(timer);
   }
-  return JSON.parse(text) as T;
 }
 
 function requestUrl(config: KubeConfig, request: JsonRequest): URL {

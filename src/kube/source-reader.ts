@@ -1,10 +1,10 @@
 // Live reads of a workload's sources from the API server, as the webhook needs
 // them (SPEC: consistent reads at admission): concurrent up to a bound, each with
 // a timeout, and reduced to per-key digests as soon as they arrive.
-import type { CoreV1Api } from '@kubernetes/client-node';
-import type { ConsumedSource, SourceId, SourceState, ValueHasher } from '../checksum/index.ts';
-import { withTimeout } from './client.ts';
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { ConsumedSource, SourceId, SourceObject, SourceState, ValueHasher } from '../checksum/index.ts';
 import { describeApiError, isNotFound } from './errors.ts';
+import { getJson } from './raw.ts';
 
 export interface SourceReaderOptions {
   /** Reads in flight at once for one workload. */
@@ -24,12 +24,12 @@ export interface SourceReader {
 }
 
 export class LiveSourceReader implements SourceReader {
-  readonly #core: CoreV1Api;
+  readonly #config: KubeConfig;
   readonly #hasher: ValueHasher;
   readonly #options: SourceReaderOptions;
 
-  constructor(core: CoreV1Api, hasher: ValueHasher, options: SourceReaderOptions) {
-    this.#core = core;
+  constructor(config: KubeConfig, hasher: ValueHasher, options: SourceReaderOptions) {
+    this.#config = config;
     this.#hasher = hasher;
     this.#options = options;
   }
@@ -44,13 +44,10 @@ export class LiveSourceReader implements SourceReader {
   }
 
   async #readOne(namespace: string, source: ConsumedSource): Promise<SourceState> {
-    const options = withTimeout(this.#options.timeoutMs);
-    const request = { name: source.name, namespace };
+    const path = `/api/v1/namespaces/${encodeURIComponent(namespace)}/${source.kind}s/${encodeURIComponent(source.name)}`;
     try {
-      const object =
-        source.kind === 'secret'
-          ? await this.#core.readNamespacedSecret(request, options)
-          : await this.#core.readNamespacedConfigMap(request, options);
+      // Raw JSON, not the generated client: no model classes to build for data about to be digested.
+      const object = await getJson<SourceObject>(this.#config, path, {}, this.#options.timeoutMs);
       return { exists: true, keys: this.#hasher.keyDigests(source.kind, object) };
     } catch (error) {
       if (isNotFound(error)) return { exists: false };
