@@ -37,6 +37,7 @@ const CONTROLLERS = [
 export async function startControlPlane(dir: string, bin: BinaryPaths): Promise<RunningControlPlane> {
   await mkdir(join(dir, 'pki'), { recursive: true });
   const pki = await writeControlPlanePki(join(dir, 'pki'));
+  await writeFile(join(dir, AUDIT_POLICY), JSON.stringify(auditPolicy()));
   const [etcdPort, etcdPeerPort, apiPort] = await Promise.all([freePort(), freePort(), freePort()]);
   const server = `https://127.0.0.1:${apiPort}`;
   const kubeconfig = join(dir, 'kubeconfig');
@@ -142,7 +143,36 @@ function apiserverArgs(dir: string, pki: ControlPlanePki, etcdPort: number, port
     `--service-account-key-file=${pki.serviceAccountPublicKey}`,
     `--service-account-signing-key-file=${pki.serviceAccountPrivateKey}`,
     '--allow-privileged=true',
+    `--audit-policy-file=${join(dir, AUDIT_POLICY)}`,
+    `--audit-log-path=${auditLogPath(dir)}`,
+    '--audit-log-format=json',
   ];
+}
+
+/** The ServiceAccount the install manifests create, under which benchmarks run confighash. */
+export const CONFIGHASH_SERVICE_ACCOUNT = 'system:serviceaccount:confighash-system:confighash';
+const AUDIT_POLICY = 'audit-policy.json';
+
+/** The audit log of the control plane in `dir`. */
+export function auditLogPath(dir: string): string {
+  return join(dir, 'audit.log');
+}
+
+/**
+ * Every request made as confighash's ServiceAccount, once, when it completes (with
+ * its status code), and nothing else: the benchmarks count confighash's requests
+ * from the apiserver's side.
+ */
+function auditPolicy(): object {
+  return {
+    apiVersion: 'audit.k8s.io/v1',
+    kind: 'Policy',
+    omitStages: ['RequestReceived', 'ResponseStarted'],
+    rules: [
+      { level: 'Metadata', users: [CONFIGHASH_SERVICE_ACCOUNT] },
+      { level: 'None' },
+    ],
+  };
 }
 
 async function kubeconfigYaml(server: string, pki: ControlPlanePki): Promise<string> {

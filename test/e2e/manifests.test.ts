@@ -2,12 +2,12 @@
 // uses (checked against rbac-expectations.json), and confighash works under its
 // ServiceAccount with nothing more.
 import assert from 'node:assert/strict';
-import { readFile, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { before, describe, it, type TestContext } from 'node:test';
 import { loadAllYaml } from '@kubernetes/client-node';
 import { CONFIGHASH_NAMESPACE, startConfighashForTest } from '../support/confighash.ts';
+import { installManifests, serviceAccountKubeconfig } from '../support/install.ts';
 import { getWorkload, templateAnnotations } from '../support/kube-objects.ts';
 import { apply, kubectl, testNamespace } from '../support/kube.ts';
 import { settledRevisions, waitForRevisions } from '../support/rollouts.ts';
@@ -27,17 +27,9 @@ async function render(dir: string): Promise<Manifest[]> {
   return loadAllYaml(await kubectl(['kustomize', dir])) as Manifest[];
 }
 
-/** Applies the base's RBAC and ServiceAccount for real; removed when the test ends. */
+/** Installs the base's RBAC and ServiceAccount for real; removed when the test ends. */
 async function installBase(t: TestContext): Promise<void> {
-  await kubectl(['apply', '-k', MANIFESTS]);
-  t.after(async () => {
-    await kubectl(['delete', 'clusterrole,clusterrolebinding', 'confighash', '--ignore-not-found']);
-    await kubectl(['delete', 'mutatingwebhookconfiguration', 'confighash', '--ignore-not-found']);
-    await kubectl([
-      'delete', '-n', CONFIGHASH_NAMESPACE, '--ignore-not-found',
-      'deployment,service,poddisruptionbudget,role,rolebinding,serviceaccount', 'confighash',
-    ]);
-  });
+  t.after(await installManifests());
 }
 
 describe('install manifests', () => {
@@ -113,21 +105,4 @@ function checkCustomResource(object: Manifest, all: Manifest[]): void {
     assert.equal(object.apiVersion, 'monitoring.coreos.com/v1');
     assert.deepEqual(spec['endpoints'], [{ port: 'metrics', path: '/metrics', interval: '30s' }]);
   }
-}
-
-/** A kubeconfig with a token of the manifests' ServiceAccount (TokenRequest API). */
-async function serviceAccountKubeconfig(): Promise<string> {
-  const token = (await kubectl(['create', 'token', 'confighash', '-n', CONFIGHASH_NAMESPACE, '--duration=1h'])).trim();
-  const admin = JSON.parse(await kubectl(['config', 'view', '--raw', '-o', 'json'])) as { clusters: { cluster: object }[] };
-  const config = {
-    apiVersion: 'v1',
-    kind: 'Config',
-    clusters: [{ name: 'local', cluster: admin.clusters[0]?.cluster }],
-    users: [{ name: 'confighash', user: { token } }],
-    contexts: [{ name: 'confighash', context: { cluster: 'local', user: 'confighash' } }],
-    'current-context': 'confighash',
-  };
-  const path = join(tmpdir(), `confighash-sa-${process.pid}.kubeconfig`);
-  await writeFile(path, JSON.stringify(config), { mode: 0o600 });
-  return path;
 }

@@ -33,15 +33,23 @@ export async function startConfighashForTest(t: TestContext, args: readonly stri
   return confighash;
 }
 
+export interface LaunchOptions {
+  /** The script to run: the TypeScript sources unless told otherwise (e.g. dist/cli/main.js). */
+  main?: string;
+  /** Flags for node itself, e.g. the image's V8 flags. */
+  nodeArgs?: readonly string[];
+}
+
 /** Starts confighash; `args` are extra `run` flags. The caller calls cleanup(). */
-export async function startConfighash(args: readonly string[] = []): Promise<ConfighashProcess> {
+export async function startConfighash(args: readonly string[] = [], launch: LaunchOptions = {}): Promise<ConfighashProcess> {
   await kubectl(['apply', '-f', '-'], JSON.stringify(namespaceManifest(CONFIGHASH_NAMESPACE, {})));
   const [webhookPort, metricsPort] = await Promise.all([freePort(), freePort()]);
   const webhookUrl = `https://127.0.0.1:${webhookPort}/mutate`;
   const child = spawn(
     process.execPath,
     [
-      MAIN,
+      ...(launch.nodeArgs ?? []),
+      launch.main ?? MAIN,
       'run',
       `--namespace=${CONFIGHASH_NAMESPACE}`,
       '--bind-address=127.0.0.1',
