@@ -9,7 +9,7 @@ import { delimiter, join } from 'node:path';
 import { binaryDir } from './cluster/binaries.ts';
 import { type ControlPlaneHandle, launchControlPlane, runningControlPlane, stopControlPlane } from './cluster/launcher.ts';
 
-const DEFAULT_FILES = ['src/**/*.test.ts', 'certs/**/*.test.ts', 'test/**/*.test.ts'];
+const DEFAULT_FILES = ['src/**/*.test.ts', 'certs/**/*.test.ts', 'bench/**/*.test.ts', 'test/**/*.test.ts'];
 const TEST_TIMEOUT_MS = 5 * 60_000;
 const say = (line: string): void => {
   process.stderr.write(`${line}\n`);

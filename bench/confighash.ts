@@ -1,0 +1,47 @@
+// confighash as the benchmarks run it: under the install manifests' ServiceAccount
+// (least privilege, and its requests are audited), with leader election as in a
+// cluster, and, for full runs, from dist/ with the node flags of the image.
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { type ConfighashProcess, metricValue, startConfighash } from '../test/support/confighash.ts';
+import { installManifests, serviceAccountKubeconfig } from '../test/support/install.ts';
+import type { BenchContext } from './results.ts';
+
+const ROOT = join(import.meta.dirname, '..');
+const MIB = 2 ** 20;
+
+/** The node flags of the image's ENTRYPOINT, between the node binary and the script. */
+export async function imageNodeArgs(): Promise<string[]> {
+  const dockerfile = await readFile(join(ROOT, 'Dockerfile'), 'utf8');
+  const entrypoint = /^ENTRYPOINT (\[.*\])$/m.exec(dockerfile)?.[1];
+  if (!entrypoint) throw new Error('the Dockerfile has no ENTRYPOINT in exec form');
+  const argv = JSON.parse(entrypoint) as string[];
+  return argv.slice(1, argv.indexOf('dist/cli/main.js'));
+}
+
+/** Starts confighash with extra `run` flags; the caller calls cleanup(). */
+export async function startBenchConfighash(context: BenchContext, args: readonly string[] = []): Promise<ConfighashProcess> {
+  await installManifests();
+  const kubeconfig = await serviceAccountKubeconfig('24h');
+  const launch = context.fromDist ? { main: join(ROOT, 'dist', 'cli', 'main.js'), nodeArgs: await imageNodeArgs() } : {};
+  return startConfighash([`--kubeconfig=${kubeconfig}`, '--leader-elect', '--log-level=info', ...args], launch);
+}
+
+export interface MemorySample {
+  rssMiB: number;
+  heapUsedMiB: number;
+}
+
+/** Resident memory and V8 heap in use, as confighash's /metrics reports them. */
+export async function memory(metricsUrl: string): Promise<MemorySample> {
+  const [rss, heap] = await Promise.all([
+    metricValue(metricsUrl, 'process_resident_memory_bytes'),
+    metricValue(metricsUrl, 'nodejs_heap_size_used_bytes'),
+  ]);
+  return { rssMiB: Math.round((rss / MIB) * 10) / 10, heapUsedMiB: Math.round((heap / MIB) * 10) / 10 };
+}
+
+/** Log lines at warn level or above: a benchmark that produces any reports them. */
+export function problems(confighash: ConfighashProcess): string[] {
+  return confighash.logs.filter((line) => /"level":(40|50|60)/.test(line));
+}

@@ -1,0 +1,57 @@
+// `npm run bench`: every scenario on a local control plane started for the run,
+// confighash built and run as the image runs it. Writes bench/results/<scenario>.json,
+// summary.md and the charts. Flags: --quick (small counts: a correctness check,
+// not a measurement), --only=admission,reaction,... and --out=DIR.
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { delimiter, join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { binaryDir } from '../test/cluster/binaries.ts';
+import { launchControlPlane, stopControlPlane } from '../test/cluster/launcher.ts';
+import { latencyChart, memoryChart } from './chart.ts';
+import { summary } from './report.ts';
+import { runScenario, SCENARIOS, type ScenarioName } from './scenarios/index.ts';
+import type { ScenarioResult } from './results.ts';
+
+const say = (line: string): void => {
+  process.stderr.write(`${line}\n`);
+};
+
+const { values } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    only: { type: 'string' },
+    out: { type: 'string', default: join(import.meta.dirname, 'results') },
+  },
+});
+const names = (values.only?.split(',') ?? Object.keys(SCENARIOS)) as ScenarioName[];
+for (const name of names) if (!(name in SCENARIOS)) throw new Error(`no scenario ${name}: choose from ${Object.keys(SCENARIOS).join(', ')}`);
+
+const handle = await launchControlPlane(await mkdtemp(join(tmpdir(), 'confighash-bench-cluster-')), false, say);
+process.env['KUBECONFIG'] = handle.kubeconfig;
+process.env['PATH'] = `${binaryDir()}${delimiter}${process.env['PATH'] ?? ''}`;
+process.env['CONFIGHASH_TEST_CONTROL_PLANE'] = JSON.stringify(handle);
+say(`local control plane ready at ${handle.server}`);
+
+const results: ScenarioResult[] = [];
+try {
+  await mkdir(values.out, { recursive: true });
+  for (const name of names) {
+    say(`\n== ${name}`);
+    const result = await runScenario(name, { quick: values.quick, fromDist: !values.quick, log: (line) => { say(`  ${line}`); } });
+    await writeFile(join(values.out, `${name}.json`), `${JSON.stringify(result, null, 2)}\n`);
+    results.push(result);
+  }
+} finally {
+  await stopControlPlane(handle);
+}
+await writeFile(join(values.out, 'summary.md'), summary(results));
+await writeFile(join(values.out, 'latency.svg'), latencyChart(results));
+const memory = memoryChart(results);
+if (memory) await writeFile(join(values.out, 'memory.svg'), memory);
+say(`\nresults in ${values.out}: summary.md, latency.svg${memory ? ', memory.svg' : ''} and one JSON file per scenario`);
+const failed = results.flatMap((r) => r.targets.filter((t) => t.kind === 'correctness' && !t.met).map((t) => `${r.scenario}: ${t.name}`));
+if (failed.length > 0) {
+  say(`correctness checks failed:\n  ${failed.join('\n  ')}`);
+  process.exitCode = 1;
+}
