@@ -77,7 +77,8 @@ export async function status(argv: readonly string[]): Promise<number> {
   if (values.help) return write(STATUS_USAGE, 0);
   const { inspector: ins, namespace } = await inspector(values);
   const namespaces = values['all-namespaces'] ? await ins.optedInNamespaces() : [namespace];
-  const reports = (await Promise.all(namespaces.map((ns) => ins.workloads(ns)))).flat();
+  const reports: WorkloadReport[] = [];
+  for (const ns of namespaces) reports.push(...(await ins.workloads(ns)));
   if (values.output === 'json') write(`${JSON.stringify(reports, null, 2)}\n`, 0);
   else if (reports.length === 0) write(`No tracked workloads in ${values['all-namespaces'] ? 'any opted-in namespace' : `namespace ${namespace}`}.\n`, 0);
   else write(statusTable(reports), 0);

@@ -18,7 +18,10 @@ import {
   type WorkloadKind,
 } from '../checksum/index.ts';
 import { loadHmacKey } from '../kube/hmac-key.ts';
-import { LiveSourceReader } from '../kube/source-reader.ts';
+import { forEachConcurrently, LiveSourceReader } from '../kube/source-reader.ts';
+
+/** Workloads reported on at once, each reading up to 8 sources at once. */
+const WORKLOADS_AT_ONCE = 8;
 
 export type WorkloadState = 'current' | 'pending' | 'missing-source' | 'ignored' | 'not-adopted';
 
@@ -74,7 +77,11 @@ export async function createInspector(config: KubeConfig, confighashNamespace: s
         ...statefulSets.items.map((w): [WorkloadKind, WorkloadLike] => ['StatefulSet', w]),
         ...daemonSets.items.map((w): [WorkloadKind, WorkloadLike] => ['DaemonSet', w]),
       ];
-      const reports = await Promise.all(all.map(([kind, w]) => reporter.report(namespace, kind, w)));
+      // A bounded number at a time: thousands of workloads must not mean thousands of reads at once.
+      const reports: (WorkloadReport | undefined)[] = new Array<WorkloadReport | undefined>(all.length);
+      await forEachConcurrently(all.map((entry, i) => ({ entry, i })), WORKLOADS_AT_ONCE, async ({ entry: [kind, w], i }) => {
+        reports[i] = await reporter.report(namespace, kind, w);
+      });
       return reports.filter((r): r is WorkloadReport => r !== undefined);
     },
   };
