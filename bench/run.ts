@@ -34,13 +34,20 @@ process.env['CONFIGHASH_TEST_CONTROL_PLANE'] = JSON.stringify(handle);
 say(`local control plane ready at ${handle.server}`);
 
 const results: ScenarioResult[] = [];
+const crashed: string[] = [];
 try {
   await mkdir(values.out, { recursive: true });
   for (const name of names) {
     say(`\n== ${name}`);
-    const result = await runScenario(name, { quick: values.quick, fromDist: !values.quick, log: (line) => { say(`  ${line}`); } });
-    await writeFile(join(values.out, `${name}.json`), `${JSON.stringify(result, null, 2)}\n`);
-    results.push(result);
+    try {
+      const result = await runScenario(name, { quick: values.quick, fromDist: !values.quick, log: (line) => { say(`  ${line}`); } });
+      await writeFile(join(values.out, `${name}.json`), `${JSON.stringify(result, null, 2)}\n`);
+      results.push(result);
+    } catch (error) {
+      // One failed scenario must not cost the others' results.
+      say(`  ${name} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+      crashed.push(name);
+    }
   }
 } finally {
   await stopControlPlane(handle);
@@ -50,7 +57,7 @@ await writeFile(join(values.out, 'latency.svg'), latencyChart(results));
 const memory = memoryChart(results);
 if (memory) await writeFile(join(values.out, 'memory.svg'), memory);
 say(`\nresults in ${values.out}: summary.md, latency.svg${memory ? ', memory.svg' : ''} and one JSON file per scenario`);
-const failed = results.flatMap((r) => r.targets.filter((t) => t.kind === 'correctness' && !t.met).map((t) => `${r.scenario}: ${t.name}`));
+const failed = crashed.map((name) => `${name}: did not complete`).concat(results.flatMap((r) => r.targets.filter((t) => t.kind === 'correctness' && !t.met).map((t) => `${r.scenario}: ${t.name}`)));
 if (failed.length > 0) {
   say(`correctness checks failed:\n  ${failed.join('\n  ')}`);
   process.exitCode = 1;
