@@ -34,6 +34,17 @@ const b64 = (s: string): string => Buffer.from(s).toString('base64');
 describe('source digests', () => {
   const app = source('configmap/app');
 
+  it('keep their values: a change of encoding would roll every workload once', () => {
+    assert.equal(
+      digestOf(app, { data: { a: '1', b: 'two' }, binaryData: { c: b64('bin') } }),
+      'f6b4a0abd27796ccdbef9fb6ad1b3458847d867b8ecb873e42d344e27125b2da',
+    );
+    assert.equal(
+      digestOf(source('secret/db', only('password')), { data: { password: b64('hunter2'), other: 'eA==' } }),
+      '51848a86b642489c5c20089b6700a1cf0b8154b1d9a2999e5abe34778365b1c1',
+    );
+  });
+
   it('is a 64-hex SHA-256 for ConfigMaps, and `missing` for absent objects', () => {
     assert.match(digestOf(app, { data: { a: '1' } }), /^[0-9a-f]{64}$/);
     assert.equal(digestOf(app, undefined), MISSING);

@@ -17,8 +17,13 @@ export const CHECKSUM_VERSION = 'v1';
 /** Hex characters of each source digest shown in the sources annotation. */
 export const SHORT_DIGEST_LENGTH = 12;
 
-/** Key name → digest of its value, for every key a source object holds. */
-export type KeyDigests = ReadonlyMap<string, Buffer>;
+/**
+ * Key name → digest of its value (base64), for every key a source object holds.
+ * Strings, not Buffers: tens of thousands of long-lived 32-byte Buffers, each its
+ * own malloc, pin the native heap that page after page of list data churns
+ * through; strings live in V8's compacting heap.
+ */
+export type KeyDigests = ReadonlyMap<string, string>;
 
 /** What is known of one source object: its per-key digests, or that it does not exist. */
 export type SourceState = { exists: true; keys: KeyDigests } | { exists: false };
@@ -40,14 +45,14 @@ export class ValueHasher {
     this.#hmacKey = createSecretKey(hmacKey);
   }
 
-  /** The digest of one value (SHA-256, or HMAC-SHA256 for Secrets). */
-  valueDigest(kind: SourceKind, value: Buffer): Buffer {
-    return this.#digest(kind, encode(['value', value]));
+  /** The digest of one value (SHA-256, or HMAC-SHA256 for Secrets), base64. */
+  valueDigest(kind: SourceKind, value: Buffer): string {
+    return this.#digest(kind, ['value', value]).toString('base64');
   }
 
   /** Per-key digests of an object's `data` (and, for ConfigMaps, `binaryData`). */
   keyDigests(kind: SourceKind, object: SourceObject): KeyDigests {
-    const digests = new Map<string, Buffer>();
+    const digests = new Map<string, string>();
     for (const [key, value] of Object.entries(object.data ?? {})) {
       // Secret data arrives base64-encoded; ConfigMap data is text.
       const bytes = kind === 'secret' ? Buffer.from(value, 'base64') : Buffer.from(value, 'utf8');
@@ -69,15 +74,19 @@ export class ValueHasher {
     for (const name of names.sort(compareStrings)) {
       const digest = state.keys.get(name);
       // A consumed key the object lacks is encoded as absent, unlike any value.
-      fields.push(name, digest === undefined ? 'absent' : 'present', digest ?? Buffer.alloc(0));
+      fields.push(name, digest === undefined ? 'absent' : 'present', digest === undefined ? Buffer.alloc(0) : Buffer.from(digest, 'base64'));
     }
-    return { id: source.id, digest: this.#digest(source.kind, encode(fields)).toString('hex') };
+    return { id: source.id, digest: this.#digest(source.kind, fields).toString('hex') };
   }
 
-  #digest(kind: SourceKind, bytes: Buffer): Buffer {
-    return kind === 'secret'
-      ? createHmac('sha256', this.#hmacKey).update(bytes).digest()
-      : createHash('sha256').update(bytes).digest();
+  /** The digest of encode(fields), fed field by field: a large value is never copied. */
+  #digest(kind: SourceKind, fields: readonly (string | Buffer)[]): Buffer {
+    const hash = kind === 'secret' ? createHmac('sha256', this.#hmacKey) : createHash('sha256');
+    for (const field of fields) {
+      const bytes = typeof field === 'string' ? Buffer.from(field, 'utf8') : field;
+      hash.update(lengthPrefix(bytes.length)).update(bytes);
+    }
+    return hash.digest();
   }
 }
 
@@ -121,9 +130,13 @@ export function encode(fields: readonly (string | Buffer)[]): Buffer {
   const parts: Buffer[] = [];
   for (const field of fields) {
     const bytes = typeof field === 'string' ? Buffer.from(field, 'utf8') : field;
-    const length = Buffer.alloc(4);
-    length.writeUInt32BE(bytes.length);
-    parts.push(length, bytes);
+    parts.push(lengthPrefix(bytes.length), bytes);
   }
   return Buffer.concat(parts);
+}
+
+function lengthPrefix(length: number): Buffer {
+  const prefix = Buffer.alloc(4);
+  prefix.writeUInt32BE(length);
+  return prefix;
 }

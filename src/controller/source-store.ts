@@ -115,6 +115,6 @@ export class SourceStore {
 
 function sameDigests(a: KeyDigests, b: KeyDigests): boolean {
   if (a.size !== b.size) return false;
-  for (const [key, digest] of a) if (!b.get(key)?.equals(digest)) return false;
+  for (const [key, digest] of a) if (b.get(key) !== digest) return false;
   return true;
 }
