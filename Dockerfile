@@ -23,8 +23,10 @@ COPY --from=build /src/dist ./dist
 COPY package.json ./
 USER 65532:65532
 EXPOSE 9443 8080
-# Young-generation semi-spaces of 4 MiB instead of 16: 25-30 MiB less resident
-# memory for no measurable throughput (docs/performance.md; npm run bench runs
-# confighash with these flags).
-ENTRYPOINT ["/nodejs/bin/node", "--max-semi-space-size=4", "dist/cli/main.js"]
+# Memory settings measured in docs/performance.md (npm run bench runs confighash
+# with this ENV and these flags): glibc returns freed list buffers to the system
+# instead of keeping them; V8 keeps small young-generation semi-spaces, and a heap
+# limit under the container's 512Mi so that it collects before the kernel kills.
+ENV MALLOC_MMAP_THRESHOLD_=131072 MALLOC_TRIM_THRESHOLD_=131072
+ENTRYPOINT ["/nodejs/bin/node", "--max-semi-space-size=4", "--max-old-space-size=256", "dist/cli/main.js"]
 CMD ["run"]

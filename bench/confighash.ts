@@ -10,20 +10,23 @@ import type { BenchContext } from './results.ts';
 const ROOT = join(import.meta.dirname, '..');
 const MIB = 2 ** 20;
 
-/** The node flags of the image's ENTRYPOINT, between the node binary and the script. */
-export async function imageNodeArgs(): Promise<string[]> {
+/** How the image runs node: the flags of its ENTRYPOINT before the script, and its ENV. */
+export async function imageRuntime(): Promise<{ nodeArgs: string[]; env: Record<string, string> }> {
   const dockerfile = await readFile(join(ROOT, 'Dockerfile'), 'utf8');
-  const entrypoint = /^ENTRYPOINT (\[.*\])$/m.exec(dockerfile)?.[1];
+  const runtime = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
+  const entrypoint = /^ENTRYPOINT (\[.*\])$/m.exec(runtime)?.[1];
   if (!entrypoint) throw new Error('the Dockerfile has no ENTRYPOINT in exec form');
   const argv = JSON.parse(entrypoint) as string[];
-  return argv.slice(1, argv.indexOf('dist/cli/main.js'));
+  const pairs = [...runtime.matchAll(/^ENV (.+)$/gm)].flatMap((m) => (m[1] ?? '').split(/\s+/));
+  const env = Object.fromEntries(pairs.map((pair): [string, string] => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]));
+  return { nodeArgs: argv.slice(1, argv.indexOf('dist/cli/main.js')), env };
 }
 
 /** Starts confighash with extra `run` flags; the caller calls cleanup(). */
 export async function startBenchConfighash(context: BenchContext, args: readonly string[] = []): Promise<ConfighashProcess> {
   await installManifests();
   const kubeconfig = await serviceAccountKubeconfig('24h');
-  const launch = context.fromDist ? { main: join(ROOT, 'dist', 'cli', 'main.js'), nodeArgs: await imageNodeArgs() } : {};
+  const launch = context.fromDist ? { main: join(ROOT, 'dist', 'cli', 'main.js'), ...(await imageRuntime()) } : {};
   return startConfighash([`--kubeconfig=${kubeconfig}`, '--leader-elect', '--log-level=info', ...args], launch);
 }
 

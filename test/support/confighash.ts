@@ -38,6 +38,8 @@ export interface LaunchOptions {
   main?: string;
   /** Flags for node itself, e.g. the image's V8 flags. */
   nodeArgs?: readonly string[];
+  /** Environment added to this process's, e.g. the image's ENV. */
+  env?: Record<string, string>;
 }
 
 /** Starts confighash; `args` are extra `run` flags. The caller calls cleanup(). */
@@ -59,7 +61,7 @@ export async function startConfighash(args: readonly string[] = [], launch: Laun
       '--log-level=debug',
       ...args,
     ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...launch.env } },
   );
   const logs: string[] = [];
   createInterface({ input: child.stdout }).on('line', (line) => logs.push(line));
