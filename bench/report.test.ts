@@ -31,7 +31,7 @@ describe('benchmark report', () => {
     assert.match(text, /^Full run started 2026-11-22T00:00:00.000Z, on Test CPU \(2 cores\), 24 GiB/m);
     assert.match(text, /^\| admission \| admission p99 at 200\/s \| ≤ 10 ms \| 4 ms \| yes \|$/m);
     assert.match(text, /^\| scale \| RSS \| ≤ 150 MiB \| 180 MiB \(the client library alone is 90 MiB\) \| \*\*no\*\* \|$/m);
-    assert.match(text, /^## Admission latency and throughput\n\n10 s\. Settings: rates 50, 200\.\n\nLatency:\n\n\| load \| p99 \|\n\|---\|---\|\n\| 200\/s \| 4 \|$/m);
+    assert.match(text, /^## Admission latency and throughput\n\nStarted 2026-11-22T00:00:00.000Z, 10 s\. Settings: rates 50, 200\.\n\nLatency:\n\n\| load \| p99 \|\n\|---\|---\|\n\| 200\/s \| 4 \|$/m);
   });
 
   it('charts each latency series as its four percentiles', () => {

@@ -24,7 +24,7 @@ export function summary(results: readonly ScenarioResult[]): string {
     }),
   ];
   for (const result of results) {
-    lines.push('', `## ${result.title}`, '', `${result.seconds} s. Settings: ${settings(result.settings)}.`);
+    lines.push('', `## ${result.title}`, '', `Started ${result.startedAt}, ${result.seconds} s. Settings: ${settings(result.settings)}.`);
     for (const t of result.tables) lines.push('', ...table(t));
   }
   return `${lines.join('\n')}\n`;

@@ -2,7 +2,7 @@
 // confighash built and run as the image runs it. Writes bench/results/<scenario>.json,
 // summary.md and the charts. Flags: --quick (small counts: a correctness check,
 // not a measurement), --only=admission,reaction,... and --out=DIR.
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -12,6 +12,13 @@ import { latencyChart, memoryChart } from './chart.ts';
 import { summary } from './report.ts';
 import { runScenario, SCENARIOS, type ScenarioName } from './scenarios/index.ts';
 import type { ScenarioResult } from './results.ts';
+
+async function latestResults(dir: string): Promise<ScenarioResult[]> {
+  const found = await Promise.all(
+    Object.keys(SCENARIOS).map((name) => readFile(join(dir, `${name}.json`), 'utf8').then((text) => JSON.parse(text) as ScenarioResult, () => undefined)),
+  );
+  return found.filter((result) => result !== undefined);
+}
 
 const say = (line: string): void => {
   process.stderr.write(`${line}\n`);
@@ -52,9 +59,12 @@ try {
 } finally {
   await stopControlPlane(handle);
 }
-await writeFile(join(values.out, 'summary.md'), summary(results));
-await writeFile(join(values.out, 'latency.svg'), latencyChart(results));
-const memory = memoryChart(results);
+// The summary and charts cover the latest result of every scenario in the directory,
+// so that running one scenario again keeps the others' figures.
+const latest = await latestResults(values.out);
+await writeFile(join(values.out, 'summary.md'), summary(latest));
+await writeFile(join(values.out, 'latency.svg'), latencyChart(latest));
+const memory = memoryChart(latest);
 if (memory) await writeFile(join(values.out, 'memory.svg'), memory);
 say(`\nresults in ${values.out}: summary.md, latency.svg${memory ? ', memory.svg' : ''} and one JSON file per scenario`);
 const failed = crashed.map((name) => `${name}: did not complete`).concat(results.flatMap((r) => r.targets.filter((t) => t.kind === 'correctness' && !t.met).map((t) => `${r.scenario}: ${t.name}`)));
