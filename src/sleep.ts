@@ -1,17 +1,23 @@
 // Waiting that a shutdown can cut short.
 
-/** Resolves after `ms`, or as soon as `signal` aborts. */
+/**
+ * Resolves after `ms`, or as soon as `signal` aborts. The abort listener is
+ * removed when the timer fires: a loop that sleeps on one long-lived signal
+ * (the leader's renewal, every 2 s for the life of the process) must not pile
+ * up a listener, and the closure it holds, per sleep.
+ */
 export function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
   return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal.addEventListener(
-      'abort',
-      () => {
-        clearTimeout(timer);
-        resolve();
-      },
-      { once: true },
-    );
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      resolve();
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener('abort', onAbort, { once: true });
   });
 }
 

@@ -12,20 +12,30 @@ import { sleep } from '../sleep.ts';
 import { requestJson } from './raw.ts';
 
 export interface LeaderElectionOptions {
-  config: KubeConfig;
-  namespace: string;
+  leases: LeaseClient;
   name: string;
   identity: string;
   leaseDurationMs: number;
   renewDeadlineMs: number;
   retryPeriodMs: number;
   logger: Logger;
+  /** How the elector waits between attempts; tests observe it. */
+  wait?: (ms: number, signal: AbortSignal) => Promise<void>;
 }
 
-interface Lease {
+/** The Lease operations leader election needs, in one namespace. */
+export interface LeaseClient {
+  /** The lease, or undefined if it does not exist. */
+  get(name: string): Promise<Lease | undefined>;
+  create(lease: Lease): Promise<Lease>;
+  /** Replaces the lease; rejects with a 409 if it changed since it was read. */
+  replace(lease: Lease): Promise<Lease>;
+}
+
+export interface Lease {
   apiVersion: 'coordination.k8s.io/v1';
   kind: 'Lease';
-  metadata: { name: string; namespace: string; resourceVersion?: string };
+  metadata: { name: string; namespace?: string; resourceVersion?: string };
   spec: {
     holderIdentity?: string;
     leaseDurationSeconds?: number;
@@ -39,6 +49,7 @@ const REQUEST_TIMEOUT_MS = 5_000;
 
 export class LeaderElector {
   readonly #options: LeaderElectionOptions;
+  readonly #wait: (ms: number, signal: AbortSignal) => Promise<void>;
   readonly #stopped = new AbortController();
   #leading = false;
   #lastRenewal = 0;
@@ -47,6 +58,7 @@ export class LeaderElector {
 
   constructor(options: LeaderElectionOptions) {
     this.#options = options;
+    this.#wait = options.wait ?? sleep;
   }
 
   get leading(): boolean {
@@ -60,7 +72,7 @@ export class LeaderElector {
   async acquire(onLost: () => void): Promise<boolean> {
     const { retryPeriodMs, logger, identity } = this.#options;
     while (!this.#stopped.signal.aborted && !(await this.#tryAcquireOrRenew())) {
-      await sleep(retryPeriodMs, this.#stopped.signal);
+      await this.#wait(retryPeriodMs, this.#stopped.signal);
     }
     if (this.#stopped.signal.aborted) return false;
     logger.info({ identity, lease: this.#options.name }, 'became leader');
@@ -90,7 +102,7 @@ export class LeaderElector {
   async #renewLoop(onLost: () => void): Promise<void> {
     const { retryPeriodMs, renewDeadlineMs, logger } = this.#options;
     while (!this.#isStopped()) {
-      await sleep(retryPeriodMs, this.#stopped.signal);
+      await this.#wait(retryPeriodMs, this.#stopped.signal);
       if (this.#isStopped()) return;
       if (await this.#tryAcquireOrRenew()) continue;
       if (Date.now() - this.#lastRenewal > renewDeadlineMs || !this.#leading) {
@@ -142,26 +154,16 @@ export class LeaderElector {
     return this.#observed === undefined || Date.now() - this.#observed.at > leaseDurationMs;
   }
 
-  #path(name?: string): string {
-    const base = `/apis/coordination.k8s.io/v1/namespaces/${this.#options.namespace}/leases`;
-    return name ? `${base}/${name}` : base;
-  }
-
-  async #get(): Promise<Lease | undefined> {
-    try {
-      return await requestJson<Lease>(this.#options.config, { method: HttpMethod.GET, path: this.#path(this.#options.name), timeoutMs: REQUEST_TIMEOUT_MS });
-    } catch (error) {
-      if (apiStatus(error) === 404) return undefined;
-      throw error;
-    }
+  #get(): Promise<Lease | undefined> {
+    return this.#options.leases.get(this.#options.name);
   }
 
   #create(now: Date): Promise<Lease> {
-    const { name, namespace, identity, leaseDurationMs } = this.#options;
-    const lease: Lease = {
+    const { name, identity, leaseDurationMs } = this.#options;
+    return this.#options.leases.create({
       apiVersion: 'coordination.k8s.io/v1',
       kind: 'Lease',
-      metadata: { name, namespace },
+      metadata: { name },
       spec: {
         holderIdentity: identity,
         leaseDurationSeconds: Math.ceil(leaseDurationMs / 1000),
@@ -169,19 +171,33 @@ export class LeaderElector {
         renewTime: microTime(now),
         leaseTransitions: 0,
       },
-    };
-    return requestJson<Lease>(this.#options.config, { method: HttpMethod.POST, path: this.#path(), body: lease, timeoutMs: REQUEST_TIMEOUT_MS });
+    });
   }
 
   /** Replaces the lease; a 409 if it changed since it was read. */
   #put(lease: Lease): Promise<Lease> {
-    return requestJson<Lease>(this.#options.config, {
-      method: HttpMethod.PUT,
-      path: this.#path(this.#options.name),
-      body: lease,
-      timeoutMs: REQUEST_TIMEOUT_MS,
-    });
+    return this.#options.leases.replace(lease);
   }
+}
+
+/** Leases in `namespace` over the API server, as raw JSON (a MicroTime must keep its six digits). */
+export function apiLeaseClient(config: KubeConfig, namespace: string): LeaseClient {
+  const base = `/apis/coordination.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/leases`;
+  const path = (name: string): string => `${base}/${encodeURIComponent(name)}`;
+  return {
+    async get(name) {
+      try {
+        return await requestJson<Lease>(config, { method: HttpMethod.GET, path: path(name), timeoutMs: REQUEST_TIMEOUT_MS });
+      } catch (error) {
+        if (apiStatus(error) === 404) return undefined;
+        throw error;
+      }
+    },
+    create: (lease) =>
+      requestJson<Lease>(config, { method: HttpMethod.POST, path: base, body: { ...lease, metadata: { ...lease.metadata, namespace } }, timeoutMs: REQUEST_TIMEOUT_MS }),
+    replace: (lease) =>
+      requestJson<Lease>(config, { method: HttpMethod.PUT, path: path(lease.metadata.name), body: lease, timeoutMs: REQUEST_TIMEOUT_MS }),
+  };
 }
 
 /** metav1.MicroTime: RFC 3339 with exactly six fractional digits. */
