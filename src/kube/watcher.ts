@@ -1,7 +1,9 @@
-// List-then-watch of one resource type, kept alive: lists in pages, watches from
-// the list's resourceVersion with bookmarks, relists on 410 Gone and periodically
-// (to correct anything missed), restarts a watch that fails or goes silent with
-// jittered exponential backoff, and says whether it is synced and healthy.
+// List-then-watch of one resource type, kept alive the way client-go's reflector
+// does it: lists in pages, watches from the list's resourceVersion with bookmarks,
+// relists on 410 Gone and periodically (to correct anything missed), turns any
+// other ERROR event into a failure (logged, counted, retried with jittered
+// exponential backoff), restarts a watch that goes silent, and says whether it is
+// synced and healthy.
 // Built on client-node's Watch rather than its informer, whose cache holds every
 // object in full: the handler here keeps only what it needs of each object.
 import { type KubeConfig, Watch } from '@kubernetes/client-node';
@@ -29,11 +31,27 @@ export interface WatchedResource {
   path: string;
   /** Objects per list page: smaller for resources whose objects can be large. */
   pageSize: number;
+  /** Only the objects matching this field selector, e.g. `metadata.name=x`. */
+  fieldSelector?: string;
+}
+
+/** The list and watch calls a watcher makes; over the API server in production, faked in tests. */
+export interface ListWatchClient {
+  list<T>(path: string, query: Record<string, string | number | undefined>): Promise<ListPage<T>>;
+  /**
+   * Starts a watch; `onEvent` gets each event, `onDone` is called once when the
+   * watch ends (with the error, if it failed). Resolves with a handle to abort it.
+   */
+  watch(
+    path: string,
+    query: Record<string, string | number | boolean>,
+    onEvent: (type: string, object: unknown) => void,
+    onDone: (error?: unknown) => void,
+  ): Promise<{ abort(): void }>;
 }
 
 export interface WatcherOptions {
   relistIntervalMs: number;
-  requestTimeoutMs: number;
   onRestart: (resource: string) => void;
   logger: Logger;
 }
@@ -41,6 +59,7 @@ export interface WatcherOptions {
 /** A watch with no event or bookmark for this long has gone silent and is restarted. */
 const SILENCE_TIMEOUT_MS = 150_000;
 const INITIAL_BACKOFF_MS = 200;
+const SHORT_WATCH_MS = 1000;
 const MAX_BACKOFF_MS = 30_000;
 /** Server-side watch timeouts, randomised so watches do not all end together. */
 const WATCH_TIMEOUT_SECONDS = { min: 240, max: 360 };
@@ -55,7 +74,7 @@ class GoneError extends Error {
 }
 
 export class ResourceWatcher<T extends KubeObject> {
-  readonly #config: KubeConfig;
+  readonly #client: ListWatchClient;
   readonly #resource: WatchedResource;
   readonly #handler: WatchHandler<T>;
   readonly #options: WatcherOptions;
@@ -64,11 +83,11 @@ export class ResourceWatcher<T extends KubeObject> {
   #synced = false;
   readonly #firstSync = Promise.withResolvers<undefined>();
   #problem: string | undefined = 'not started';
-  #activeWatch: AbortController | undefined;
+  #activeWatch: { abort(): void } | undefined;
   #loop: Promise<void> | undefined;
 
-  constructor(config: KubeConfig, resource: WatchedResource, handler: WatchHandler<T>, options: WatcherOptions) {
-    this.#config = config;
+  constructor(client: ListWatchClient, resource: WatchedResource, handler: WatchHandler<T>, options: WatcherOptions) {
+    this.#client = client;
     this.#resource = resource;
     this.#handler = handler;
     this.#options = options;
@@ -112,10 +131,21 @@ export class ResourceWatcher<T extends KubeObject> {
           await this.#list();
           relistAt = Date.now() + jitter(this.#options.relistIntervalMs, 0.2);
         }
-        await this.#watch(() => (backoffMs = INITIAL_BACKOFF_MS));
+        const started = Date.now();
+        let events = 0;
+        await this.#watch(() => {
+          events++;
+          backoffMs = INITIAL_BACKOFF_MS;
+        });
+        // As client-go's reflector: a watch the server ends at once, having sent
+        // nothing, is a failure to back off from, not a reason to watch again at once.
+        if (events === 0 && Date.now() - started < SHORT_WATCH_MS) {
+          throw new Error(`watch ${this.#resource.name} ended after ${Date.now() - started}ms without an event`);
+        }
       } catch (error) {
         if (this.#isStopped()) return;
         if (error instanceof GoneError) {
+          this.#options.logger.debug({ resource: this.#resource.name, reason: error.message }, 'relisting');
           relistAt = 0;
           continue;
         }
@@ -137,11 +167,9 @@ export class ResourceWatcher<T extends KubeObject> {
     const seen = new Set<string>();
     let continueToken: string | undefined;
     do {
-      const page = await getJson<ListPage<T>>(
-        this.#config,
+      const page = await this.#client.list<T>(
         this.#resource.path,
-        { limit: this.#resource.pageSize, continue: continueToken },
-        this.#options.requestTimeoutMs,
+        { limit: this.#resource.pageSize, continue: continueToken, fieldSelector: this.#resource.fieldSelector },
       ).catch((error: unknown) => {
         // An expired continue token: start the list over.
         if (apiStatus(error) === 410) throw new GoneError('list continue token expired');
@@ -164,47 +192,71 @@ export class ResourceWatcher<T extends KubeObject> {
   /** Watches until the server ends the watch (resolves) or it fails (rejects). */
   #watch(onEvent: () => void): Promise<void> {
     return new Promise((resolve, reject) => {
-      // client-node's Watch aborts a watch that is silent (no event, no bookmark) for
-      // requestTimeoutMs, 30 s by default, with a TimeoutError; the loop then resumes
-      // it. The apiserver sends bookmarks about once a minute, so an idle watch would
-      // be restarted twice a minute: the field is private in the typings only.
-      const watch = new Watch(this.#config);
-      Reflect.set(watch, 'requestTimeoutMs', SILENCE_TIMEOUT_MS);
-      let gone = false;
+      let failure: Error | undefined;
       const query = {
         resourceVersion: this.#resourceVersion,
         allowWatchBookmarks: true,
         timeoutSeconds: Math.round(WATCH_TIMEOUT_SECONDS.min + Math.random() * (WATCH_TIMEOUT_SECONDS.max - WATCH_TIMEOUT_SECONDS.min)),
+        ...(this.#resource.fieldSelector ? { fieldSelector: this.#resource.fieldSelector } : {}),
       };
-      const onWatchEvent = (type: string, object: T & { code?: number }): void => {
-        onEvent();
+      const onWatchEvent = (type: string, object: unknown): void => {
         if (type === 'ERROR') {
-          gone ||= object.code === 410;
+          // The apiserver ends the watch after an ERROR event; which error says what to do next.
+          failure ??= watchEventError(this.#resource.name, object);
           return;
         }
-        const version = object.metadata?.resourceVersion;
+        onEvent();
+        const item = object as T;
+        const version = item.metadata?.resourceVersion;
         if (version) this.#resourceVersion = version;
-        if (type === 'ADDED' || type === 'MODIFIED') this.#handler.upsert(object);
-        else if (type === 'DELETED') this.#handler.remove(object);
+        if (type === 'ADDED' || type === 'MODIFIED') this.#handler.upsert(item);
+        else if (type === 'DELETED') this.#handler.remove(item);
       };
-      const done = (error: unknown): void => {
+      const done = (error?: unknown): void => {
         this.#activeWatch = undefined;
-        if (gone) reject(new GoneError('resourceVersion too old'));
+        if (failure) reject(failure);
         else if (isSilenceTimeout(error)) resolve();
         else if (error instanceof Error) reject(error);
         else if (error) reject(new Error(`watch ${this.#resource.name} failed: ${JSON.stringify(error)}`));
         else resolve();
       };
-      watch
+      this.#client
         .watch(this.#resource.path, query, onWatchEvent, done)
-        .then((controller) => {
-          this.#activeWatch = controller;
-          if (this.#isStopped()) controller.abort();
+        .then((handle) => {
+          this.#activeWatch = handle;
+          if (this.#isStopped()) handle.abort();
           else this.#problem = undefined;
         })
         .catch(reject);
     });
   }
+}
+
+/** What an ERROR watch event means: 410 Gone asks for a relist; anything else is a failure to back off from. */
+function watchEventError(resource: string, object: unknown): Error {
+  const status = (object ?? {}) as { code?: unknown; reason?: unknown; message?: unknown };
+  if (status.code === 410) return new GoneError('resourceVersion too old');
+  const code = typeof status.code === 'number' ? status.code : 'unknown';
+  const reason = typeof status.reason === 'string' ? status.reason : 'unknown reason';
+  const message = typeof status.message === 'string' ? status.message : JSON.stringify(object);
+  return new Error(`watch ${resource}: ERROR event (HTTP ${code}, ${reason}): ${message}`);
+}
+
+/** Lists and watches over the API server with the kubeconfig's credentials. */
+export function apiListWatchClient(config: KubeConfig, requestTimeoutMs: number): ListWatchClient {
+  return {
+    list: <T>(path: string, query: Record<string, string | number | undefined>) =>
+      getJson<ListPage<T>>(config, path, query, requestTimeoutMs),
+    watch: (path, query, onEvent, onDone) => {
+      // client-node's Watch aborts a watch that is silent (no event, no bookmark) for
+      // requestTimeoutMs, 30 s by default, with a TimeoutError; the loop then resumes
+      // it. The apiserver sends bookmarks about once a minute, so an idle watch would
+      // be restarted twice a minute: the field is private in the typings only.
+      const watch = new Watch(config);
+      Reflect.set(watch, 'requestTimeoutMs', SILENCE_TIMEOUT_MS);
+      return watch.watch(path, query, onEvent, onDone);
+    },
+  };
 }
 
 function isSilenceTimeout(error: unknown): boolean {

@@ -1,0 +1,180 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { pino } from 'pino';
+import { ApiRequestError, type ListPage } from './raw.ts';
+import { type KubeObject, type ListWatchClient, ResourceWatcher, type WatchHandler } from './watcher.ts';
+
+const logger = pino({ level: 'silent' });
+
+type Event = [type: string, object: unknown];
+/** What one watch call does: send these events, then end (with an error, if given). */
+interface WatchScript {
+  events: Event[];
+  end?: unknown;
+  /** Keep the watch open (until aborted) after the events. */
+  hold?: boolean;
+}
+
+/** Answers lists from `pages` and watches from `scripts`, in order, and records every call. */
+class ScriptedClient implements ListWatchClient {
+  readonly lists: Record<string, unknown>[] = [];
+  readonly watches: Record<string, unknown>[] = [];
+  readonly pages: (() => ListPage<KubeObject>)[];
+  readonly scripts: WatchScript[];
+
+  constructor(pages: (() => ListPage<KubeObject>)[], scripts: WatchScript[]) {
+    this.pages = pages;
+    this.scripts = scripts;
+  }
+
+  async list<T>(_path: string, query: Record<string, string | number | undefined>): Promise<ListPage<T>> {
+    this.lists.push(query);
+    const page = this.pages.shift();
+    if (!page) return { items: [], metadata: { resourceVersion: '1000' } };
+    return page() as ListPage<T>;
+  }
+
+  async watch(
+    _path: string,
+    query: Record<string, string | number | boolean>,
+    onEvent: (type: string, object: unknown) => void,
+    onDone: (error?: unknown) => void,
+  ): Promise<{ abort(): void }> {
+    this.watches.push(query);
+    const script = this.scripts.shift() ?? { events: [], hold: true };
+    let ended = false;
+    const end = (error?: unknown): void => {
+      if (!ended) onDone(error);
+      ended = true;
+    };
+    setImmediate(() => {
+      for (const [type, object] of script.events) onEvent(type, object);
+      if (!script.hold) end(script.end);
+    });
+    return { abort: () => { end(); } };
+  }
+}
+
+class RecordingHandler implements WatchHandler<KubeObject> {
+  readonly objects = new Map<string, string>();
+  upsert(object: KubeObject): void {
+    this.objects.set(object.metadata?.name ?? '', object.metadata?.resourceVersion ?? '');
+  }
+  remove(object: KubeObject): void {
+    this.objects.delete(object.metadata?.name ?? '');
+  }
+  prune(seen: ReadonlySet<string>): void {
+    for (const name of this.objects.keys()) if (!seen.has(`ns/${name}`)) this.objects.delete(name);
+  }
+}
+
+const object = (name: string, resourceVersion: string): KubeObject => ({ metadata: { namespace: 'ns', name, resourceVersion } });
+const page = (resourceVersion: string, ...items: KubeObject[]) => (): ListPage<KubeObject> => ({ items, metadata: { resourceVersion } });
+
+function start(client: ListWatchClient, handler = new RecordingHandler()): { watcher: ResourceWatcher<KubeObject>; restarts: string[] } {
+  const restarts: string[] = [];
+  const watcher = new ResourceWatcher(client, { name: 'configmaps', path: '/api/v1/configmaps', pageSize: 2 }, handler, {
+    relistIntervalMs: 60_000,
+    onRestart: (resource) => restarts.push(resource),
+    logger,
+  });
+  watcher.start();
+  return { watcher, restarts };
+}
+
+async function until(condition: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+}
+
+describe('ResourceWatcher', () => {
+  it('lists page by page, then watches from the list resourceVersion and applies events in order', async () => {
+    const client = new ScriptedClient(
+      [
+        () => ({ items: [object('a', '5'), object('b', '6')], metadata: { resourceVersion: '10', continue: 'next' } }),
+        page('11', object('c', '7')),
+      ],
+      [{ events: [['MODIFIED', object('a', '12')], ['DELETED', object('b', '13')], ['ADDED', object('d', '14')]], hold: true }],
+    );
+    const handler = new RecordingHandler();
+    const { watcher } = start(client, handler);
+    await watcher.whenSynced();
+    await until(() => handler.objects.has('d'), 'the watch events');
+    assert.deepEqual(client.lists, [{ limit: 2, continue: undefined, fieldSelector: undefined }, { limit: 2, continue: 'next', fieldSelector: undefined }]);
+    assert.equal(client.watches[0]?.['resourceVersion'], '11');
+    assert.deepEqual([...handler.objects], [['a', '12'], ['c', '7'], ['d', '14']]);
+    await watcher.stop();
+  });
+
+  it('relists on a 410 ERROR event and prunes what disappeared meanwhile', async () => {
+    const client = new ScriptedClient(
+      [page('10', object('a', '1'), object('b', '2')), page('20', object('a', '1'))],
+      [{ events: [['ERROR', { kind: 'Status', code: 410, reason: 'Expired', message: 'too old resource version' }]] }],
+    );
+    const handler = new RecordingHandler();
+    const { watcher, restarts } = start(client, handler);
+    await until(() => client.watches.length === 2, 'the watch after the relist');
+    assert.equal(client.lists.length, 2);
+    assert.equal(client.watches[1]?.['resourceVersion'], '20');
+    assert.deepEqual([...handler.objects.keys()], ['a']);
+    assert.deepEqual(restarts, [], 'a relist is not a failure');
+    await watcher.stop();
+  });
+
+  it('treats any other ERROR event as a failure: reported, counted, retried with backoff, resumed without a relist', async () => {
+    const client = new ScriptedClient(
+      [page('10', object('a', '1'))],
+      [
+        { events: [['ERROR', { kind: 'Status', code: 500, reason: 'InternalError', message: 'etcd leader changed' }]] },
+        { events: [], hold: true },
+      ],
+    );
+    const { watcher, restarts } = start(client);
+    await until(() => restarts.length === 1, 'the failure to be counted');
+    assert.match(watcher.problem ?? '', /ERROR event \(HTTP 500, InternalError\): etcd leader changed/);
+    await until(() => client.watches.length === 2, 'the watch to be restarted');
+    assert.equal(client.lists.length, 1, 'a non-410 error must not force a relist');
+    assert.equal(client.watches[1]?.['resourceVersion'], '10');
+    await until(() => watcher.problem === undefined, 'the problem to clear once watching again');
+    await watcher.stop();
+  });
+
+  it('backs off, doubling, while watches keep ending at once with nothing, and keeps the ERROR out of the handler', async () => {
+    const handler = new RecordingHandler();
+    const client = new ScriptedClient(
+      [page('10')],
+      [{ events: [] }, { events: [] }, { events: [['ERROR', { code: 403, reason: 'Forbidden', message: 'no' }]] }],
+    );
+    const started = Date.now();
+    const { watcher, restarts } = start(client, handler);
+    await until(() => client.watches.length === 4, 'four watch attempts');
+    // 200, 400 and 800 ms backoffs, each jittered by at most half.
+    assert.ok(Date.now() - started >= 700, `retried after ${Date.now() - started}ms: no backoff`);
+    assert.deepEqual(restarts, ['configmaps', 'configmaps', 'configmaps']);
+    assert.equal(handler.objects.size, 0);
+    await watcher.stop();
+  });
+
+  it('starts the list over when its continue token expires', async () => {
+    const client = new ScriptedClient(
+      [
+        () => ({ items: [object('a', '1')], metadata: { resourceVersion: '10', continue: 'stale' } }),
+        () => {
+          throw new ApiRequestError(410, 'continue token expired');
+        },
+        page('30', object('a', '1'), object('b', '2')),
+      ],
+      [],
+    );
+    const handler = new RecordingHandler();
+    const { watcher, restarts } = start(client, handler);
+    await watcher.whenSynced();
+    assert.equal(client.lists.length, 3);
+    assert.deepEqual(client.lists[2], { limit: 2, continue: undefined, fieldSelector: undefined });
+    assert.deepEqual(restarts, []);
+    await watcher.stop();
+  });
+});
