@@ -5,7 +5,7 @@
 // processing time: the same review handled in-process with the sources already read.
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Registry } from 'prom-client';
-import { consumedSources, ValueHasher } from '../../src/checksum/index.ts';
+import { consumedSources, HmacKeyring, keyId, ValueHasher } from '../../src/checksum/index.ts';
 import { loadKubeConfig } from '../../src/kube/client.ts';
 import { LiveSourceReader, type SourceReader } from '../../src/kube/source-reader.ts';
 import { createLogger } from '../../src/log.ts';
@@ -208,7 +208,8 @@ function checkPatched(status: number, body: string): void {
  * beforehand, from the apiserver.
  */
 async function processingTimes(namespace: string, iterations: number): Promise<LatencySeries> {
-  const hasher = new ValueHasher(randomBytes(32));
+  const valueKey = randomBytes(32);
+  const hasher = new ValueHasher(new HmacKeyring({ valueKey, keys: [], signingId: keyId(valueKey) }));
   const live = new LiveSourceReader(loadKubeConfig(), hasher, { concurrency: 8, timeoutMs: 5000 });
   const request = admissionRequest(namespace);
   const spec = request.object?.spec?.template?.spec ?? {};

@@ -5,43 +5,62 @@ import {
   combinedChecksum,
   encode,
   MISSING,
+  parseFormat,
   parseSourcesSummary,
   type SourceObject,
   type SourceState,
+  type StampFormat,
   sourcesSummary,
-  ValueHasher,
 } from './digest.ts';
+import { keyId } from './keyring.ts';
+import { hasherWith } from '../../test/support/hasher.ts';
 import { type ConsumedSource, type KeySelection, type SourceId } from './sources.ts';
 
-const hasher = new ValueHasher(Buffer.alloc(32, 7));
+const KEY = Buffer.alloc(32, 7);
+const KEY_ID = keyId(KEY);
+const V1: StampFormat = { version: 'v1' };
+const V2: StampFormat = { version: 'v2', keyId: KEY_ID };
+
+const hasher = hasherWith(KEY);
 
 function source(id: SourceId, keys: KeySelection = { all: true }): ConsumedSource {
   const [kind, name] = id.split('/') as ['configmap' | 'secret', string];
-  return { id, kind, name, keys, sites: [] };
+  return { id, kind, name, keys, sites: [], optional: false };
 }
 
 function only(...names: string[]): KeySelection {
   return { all: false, keys: new Set(names) };
 }
 
-function digestOf(src: ConsumedSource, object: SourceObject | undefined, h = hasher): string {
+function digestOf(src: ConsumedSource, object: SourceObject | undefined, h = hasher, [format, namespace]: [StampFormat, string] = [V2, 'app']): string {
   const state: SourceState = object ? { exists: true, keys: h.keyDigests(src.kind, object) } : { exists: false };
-  return h.sourceDigest(src, state).digest;
+  return h.sourceDigest(format, namespace, src, state)?.digest ?? 'no key';
 }
 
 const b64 = (s: string): string => Buffer.from(s).toString('base64');
 
-describe('source digests', () => {
-  const app = source('configmap/app');
+const app = source('configmap/app');
 
-  it('keep their values: a change of encoding would roll every workload once', () => {
+describe('source digests', () => {
+  it('keep their v1 values: stamps of the first release are verified with them, and roll nothing', () => {
     assert.equal(
-      digestOf(app, { data: { a: '1', b: 'two' }, binaryData: { c: b64('bin') } }),
+      digestOf(app, { data: { a: '1', b: 'two' }, binaryData: { c: b64('bin') } }, hasher, [V1, 'app']),
       'f6b4a0abd27796ccdbef9fb6ad1b3458847d867b8ecb873e42d344e27125b2da',
     );
     assert.equal(
-      digestOf(source('secret/db', only('password')), { data: { password: b64('hunter2'), other: 'eA==' } }),
+      digestOf(source('secret/db', only('password')), { data: { password: b64('hunter2'), other: 'eA==' } }, hasher, [V1, 'app']),
       '51848a86b642489c5c20089b6700a1cf0b8154b1d9a2999e5abe34778365b1c1',
+    );
+  });
+
+  it('keep their v2 values: a change of encoding would roll every workload once', () => {
+    assert.equal(
+      digestOf(app, { data: { a: '1', b: 'two' }, binaryData: { c: b64('bin') } }),
+      'b579714c04a71005c06643dc51db8b417841058fffb02c2ae6b0d004418d03c0',
+    );
+    assert.equal(
+      digestOf(source('secret/db', only('password')), { data: { password: b64('hunter2'), other: 'eA==' } }),
+      '1d58bbc44ee72b72c9e5734cd70461de3f452a7d2f15d326d9fd592fa70b0255',
     );
   });
 
@@ -103,8 +122,26 @@ describe('Secret digests', () => {
   const pin = { data: { pin: b64('1234') } };
 
   it('cannot be reproduced without the installation key', () => {
-    const other = new ValueHasher(randomBytes(32));
+    const other = hasherWith(randomBytes(32));
     assert.notEqual(digestOf(db, pin, other), digestOf(db, pin));
+  });
+
+  it('differ between namespaces: a Secret of one tenant is no oracle for another tenant\'s (v2)', () => {
+    assert.notEqual(digestOf(db, pin, hasher, [V2, 'tenant-a']), digestOf(db, pin, hasher, [V2, 'tenant-b']));
+    assert.notEqual(digestOf(app, { data: { a: '1' } }, hasher, [V2, 'tenant-a']), digestOf(app, { data: { a: '1' } }, hasher, [V2, 'tenant-b']));
+    // v1, kept only to verify old stamps, had this flaw: nothing new is written in it.
+    assert.equal(digestOf(db, pin, hasher, [V1, 'tenant-a']), digestOf(db, pin, hasher, [V1, 'tenant-b']));
+  });
+
+  it('are signed with the key their format names, and cannot be computed once that key is gone', () => {
+    const next = randomBytes(32);
+    const rotated = hasherWith(KEY, next);
+    assert.deepEqual(rotated.currentFormat(), { version: 'v2', keyId: keyId(next) });
+    assert.equal(digestOf(db, pin, rotated, [V2, 'app']), digestOf(db, pin, hasher, [V2, 'app']), 'the old key still verifies its stamps');
+    assert.notEqual(digestOf(db, pin, rotated, [rotated.currentFormat(), 'app']), digestOf(db, pin, hasher, [V2, 'app']));
+    assert.equal(digestOf(db, pin, hasher, [{ version: 'v2', keyId: 'deadbeef' }, 'app']), 'no key');
+    // ConfigMaps need no key: any format's digest can be computed.
+    assert.match(digestOf(app, { data: { a: '1' } }, hasher, [{ version: 'v2', keyId: 'deadbeef' }, 'app']), /^[0-9a-f]{64}$/);
   });
 
   it('are not a plain hash of the value or of any key=value form of it', () => {
@@ -129,7 +166,7 @@ describe('Secret digests', () => {
   });
 
   it('refuses a short key', () => {
-    assert.throws(() => new ValueHasher(Buffer.alloc(16)), /at least 32 bytes/);
+    assert.throws(() => hasherWith(Buffer.alloc(16)), /at least 32 bytes/);
   });
 });
 
@@ -140,16 +177,20 @@ describe('combined checksum and sources summary', () => {
     { id: 'configmap/flags' as const, digest: MISSING },
   ];
 
-  it('is versioned and independent of order', () => {
-    const checksum = combinedChecksum(digests);
-    assert.match(checksum ?? '', /^v1:[0-9a-f]{64}$/);
-    assert.equal(combinedChecksum([...digests].reverse()), checksum);
+  it('is versioned, names its key, and is independent of order', () => {
+    const checksum = combinedChecksum(V2, digests);
+    assert.match(checksum ?? '', new RegExp(`^v2:${KEY_ID}:[0-9a-f]{64}$`));
+    assert.equal(combinedChecksum(V2, [...digests].reverse()), checksum);
+    assert.deepEqual(parseFormat(checksum), V2);
+    assert.match(combinedChecksum(V1, digests) ?? '', /^v1:[0-9a-f]{64}$/);
+    assert.deepEqual(parseFormat(combinedChecksum(V1, digests)), V1);
+    assert.equal(parseFormat('v3:abc'), undefined);
   });
 
   it('changes when any digest changes, and is absent without sources', () => {
     const changed = digests.map((d) => (d.id === 'configmap/flags' ? { ...d, digest: 'ef'.repeat(32) } : d));
-    assert.notEqual(combinedChecksum(changed), combinedChecksum(digests));
-    assert.equal(combinedChecksum([]), undefined);
+    assert.notEqual(combinedChecksum(V2, changed), combinedChecksum(V2, digests));
+    assert.equal(combinedChecksum(V2, []), undefined);
   });
 
   it('summarises each source with 12 hex characters, sorted, and round-trips', () => {

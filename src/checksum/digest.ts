@@ -3,19 +3,26 @@
 // built from per-key digests: the controller keeps those 32-byte digests instead
 // of values, so its memory does not grow with Secret sizes, and the webhook,
 // reading values live, computes the very same numbers. ConfigMap digests are
-// SHA-256; Secret digests are HMAC-SHA256 under the installation's key, so an
+// SHA-256; Secret digests are HMAC-SHA256 under the installation's keys, so an
 // annotation reveals nothing about a Secret, not even a four-digit PIN.
-import { createHash, createHmac, createSecretKey, type KeyObject } from 'node:crypto';
+//
+// Two formats. v1 (the first release) did not bind a digest to its namespace:
+// identical Secrets in two namespaces had identical digests, an oracle for anyone
+// who could create Secrets in one and read pod templates in the other. v2 binds
+// every source digest to its namespace and names the signing key. New stamps are
+// v2; a v1 stamp is still verified as v1, so upgrading rolls nothing.
+import { createHash, createHmac, type KeyObject } from 'node:crypto';
+import type { HmacKeyring } from './keyring.ts';
 import { type ConsumedSource, compareStrings, type SourceId, type SourceKind } from './sources.ts';
 
 /** The digest of a source that does not exist. */
 export const MISSING = 'missing';
 
-/** The combined checksum's format version; a new formula gets a new version. */
-export const CHECKSUM_VERSION = 'v1';
-
 /** Hex characters of each source digest shown in the sources annotation. */
 export const SHORT_DIGEST_LENGTH = 12;
+
+/** How a stamp was computed: the formula's version, and for v2 the id of the signing key. */
+export type StampFormat = { version: 'v1' } | { version: 'v2'; keyId: string };
 
 /**
  * Key name → digest of its value (base64), for every key a source object holds.
@@ -34,20 +41,26 @@ export interface SourceDigest {
   digest: string;
 }
 
-/** Hashes values with the algorithm their kind requires. */
+/** Hashes values and sources with the algorithm and key their kind and format require. */
 export class ValueHasher {
-  // A KeyObject, not the Buffer: createHmac then skips preparing the key, 5x faster per digest.
-  readonly #hmacKey: KeyObject;
+  readonly #keyring: HmacKeyring;
 
-  /** `hmacKey` is the installation's Secret-digest key (at least 32 bytes). */
-  constructor(hmacKey: Buffer) {
-    if (hmacKey.length < 32) throw new Error('the HMAC key must be at least 32 bytes');
-    this.#hmacKey = createSecretKey(hmacKey);
+  constructor(keyring: HmacKeyring) {
+    this.#keyring = keyring;
   }
 
-  /** The digest of one value (SHA-256, or HMAC-SHA256 for Secrets), base64. */
+  get keyring(): HmacKeyring {
+    return this.#keyring;
+  }
+
+  /** The format new stamps are written in. */
+  currentFormat(): StampFormat {
+    return { version: 'v2', keyId: this.#keyring.signingId };
+  }
+
+  /** The digest of one value (SHA-256, or HMAC-SHA256 under the value key for Secrets), base64. */
   valueDigest(kind: SourceKind, value: Buffer): string {
-    return this.#digest(kind, ['value', value]).toString('base64');
+    return this.#digest(kind === 'secret' ? this.#keyring.valueKey() : undefined, ['value', value]).toString('base64');
   }
 
   /** Per-key digests of an object's `data` (and, for ConfigMaps, `binaryData`). */
@@ -66,22 +79,33 @@ export class ValueHasher {
     return digests;
   }
 
-  /** The digest of the keys `source` consumes, given what the object holds now. */
-  sourceDigest(source: ConsumedSource, state: SourceState): SourceDigest {
+  /**
+   * The digest of the keys `source` consumes in `namespace`, given what the object
+   * holds now, in `format`; undefined when this installation no longer has the
+   * format's key.
+   */
+  sourceDigest(format: StampFormat, namespace: string, source: ConsumedSource, state: SourceState): SourceDigest | undefined {
+    const key = source.kind === 'secret' ? this.#signingKey(format) : undefined;
+    if (source.kind === 'secret' && !key) return undefined;
     if (!state.exists) return { id: source.id, digest: MISSING };
     const names = source.keys.all ? [...state.keys.keys()] : [...source.keys.keys];
-    const fields: (string | Buffer)[] = ['source', source.id];
+    const fields: (string | Buffer)[] = format.version === 'v1' ? ['source', source.id] : ['source/v2', namespace, source.id];
     for (const name of names.sort(compareStrings)) {
       const digest = state.keys.get(name);
       // A consumed key the object lacks is encoded as absent, unlike any value.
       fields.push(name, digest === undefined ? 'absent' : 'present', digest === undefined ? Buffer.alloc(0) : Buffer.from(digest, 'base64'));
     }
-    return { id: source.id, digest: this.#digest(source.kind, fields).toString('hex') };
+    return { id: source.id, digest: this.#digest(key, fields).toString('hex') };
+  }
+
+  /** v1 stamps were signed with the value key, the only key there was. */
+  #signingKey(format: StampFormat): KeyObject | undefined {
+    return format.version === 'v1' ? this.#keyring.valueKey() : this.#keyring.key(format.keyId);
   }
 
   /** The digest of encode(fields), fed field by field: a large value is never copied. */
-  #digest(kind: SourceKind, fields: readonly (string | Buffer)[]): Buffer {
-    const hash = kind === 'secret' ? createHmac('sha256', this.#hmacKey) : createHash('sha256');
+  #digest(key: KeyObject | undefined, fields: readonly (string | Buffer)[]): Buffer {
+    const hash = key ? createHmac('sha256', key) : createHash('sha256');
     for (const field of fields) {
       const bytes = typeof field === 'string' ? Buffer.from(field, 'utf8') : field;
       hash.update(lengthPrefix(bytes.length)).update(bytes);
@@ -97,14 +121,23 @@ export interface SourceObject {
 }
 
 /**
- * The combined checksum: `v1:` and the SHA-256 of the sorted (source, digest)
- * pairs, or undefined when there are no sources.
+ * The combined checksum: the format (`v1:`, or `v2:<key id>:`) and the SHA-256 of
+ * the format and the sorted (source, digest) pairs; undefined when there are no sources.
  */
-export function combinedChecksum(digests: readonly SourceDigest[]): string | undefined {
+export function combinedChecksum(format: StampFormat, digests: readonly SourceDigest[]): string | undefined {
   if (digests.length === 0) return undefined;
   const sorted = [...digests].sort((a, b) => compareStrings(a.id, b.id));
-  const fields = [CHECKSUM_VERSION, ...sorted.flatMap((d) => [d.id, d.digest])];
-  return `${CHECKSUM_VERSION}:${createHash('sha256').update(encode(fields)).digest('hex')}`;
+  const prefix = format.version === 'v1' ? ['v1'] : ['v2', format.keyId];
+  const fields = [...prefix, ...sorted.flatMap((d) => [d.id, d.digest])];
+  return `${prefix.join(':')}:${createHash('sha256').update(encode(fields)).digest('hex')}`;
+}
+
+/** The format of a checksum annotation, or undefined when it is not one confighash writes. */
+export function parseFormat(checksum: string | undefined): StampFormat | undefined {
+  if (checksum === undefined) return undefined;
+  if (/^v1:[0-9a-f]{64}$/.test(checksum)) return { version: 'v1' };
+  const v2 = /^v2:([0-9a-f]{8}):[0-9a-f]{64}$/.exec(checksum);
+  return v2?.[1] ? { version: 'v2', keyId: v2[1] } : undefined;
 }
 
 /** The sources annotation: `id=<12 hex>|missing`, sorted by id, comma-separated. */

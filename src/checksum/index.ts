@@ -1,15 +1,8 @@
-// The checksum engine: what a pod template consumes and the digests of it. Pure,
-// and shared by the webhook and the controller so both always compute the same value.
-import { ANNOTATION } from './annotations.ts';
-import { combinedChecksum, type SourceDigest, sourcesSummary } from './digest.ts';
-
+// The checksum engine: what a pod template consumes, the digests of it, and the
+// stamp written from them. Pure, and shared by the webhook, the controller and
+// `status`, so all three always compute the same value.
 export * from './annotations.ts';
 export * from './digest.ts';
+export * from './keyring.ts';
 export * from './sources.ts';
-
-/** The pod-template annotations for these source digests; none when there are no sources. */
-export function checksumAnnotations(digests: readonly SourceDigest[]): Record<string, string> {
-  const checksum = combinedChecksum(digests);
-  if (checksum === undefined) return {};
-  return { [ANNOTATION.checksum]: checksum, [ANNOTATION.sources]: sourcesSummary(digests) };
-}
+export * from './stamp.ts';

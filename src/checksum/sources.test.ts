@@ -142,3 +142,29 @@ describe('parseSourceList', () => {
     assert.deepEqual(parseSourceList(''), []);
   });
 });
+
+describe('optional references', () => {
+  it('make a source optional only when every reference to it is optional', () => {
+    const spec = {
+      containers: [
+        {
+          name: 'app',
+          envFrom: [{ configMapRef: { name: 'flags', optional: true } }, { secretRef: { name: 'db' } }],
+          env: [{ name: 'X', valueFrom: { secretKeyRef: { name: 'db', key: 'x', optional: true } } }],
+        },
+      ],
+      volumes: [
+        { name: 'a', configMap: { name: 'files', optional: true } },
+        { name: 'b', secret: { secretName: 'tls', optional: true } },
+      ],
+    };
+    const optional = Object.fromEntries(consumedSources(spec, { 'confighash.dev/include': 'configmap/extra' }).map((s) => [s.id, s.optional]));
+    assert.deepEqual(optional, {
+      'configmap/extra': true,
+      'configmap/files': true,
+      'configmap/flags': true,
+      'secret/db': false,
+      'secret/tls': true,
+    });
+  });
+});

@@ -20,6 +20,12 @@ export interface ConsumedSource {
   name: string;
   keys: KeySelection;
   sites: readonly ReferenceSite[];
+  /**
+   * True when every reference is `optional: true` (or the include annotation):
+   * pods start without the object. A required source that disappears must not
+   * roll the workload, whose new pods could not start.
+   */
+  optional: boolean;
 }
 
 /** The parts of a pod spec that reference configuration (a structural subset of core/v1). */
@@ -46,6 +52,7 @@ interface VolumeLike {
 
 interface NameRef {
   name?: string;
+  optional?: boolean | null;
 }
 interface KeyRef extends NameRef {
   key?: string;
@@ -75,7 +82,7 @@ export function consumedSources(
   collectContainers(found, spec.containers ?? [], 'containers');
   collectVolumes(found, spec.volumes ?? []);
   for (const id of parseSourceList(annotations[ANNOTATION.include])) {
-    found.add(id, ALL_KEYS, `annotation ${ANNOTATION.include}`);
+    found.add({ id, keys: ALL_KEYS, site: `annotation ${ANNOTATION.include}`, optional: true });
   }
   const excluded = new Set(parseSourceList(annotations[ANNOTATION.exclude]));
   return found.sources().filter((source) => !excluded.has(source.id));
@@ -105,6 +112,7 @@ interface Reference {
   id: SourceId;
   keys: KeySelection;
   site: ReferenceSite;
+  optional: boolean;
 }
 
 function collectContainers(found: Collector, containers: readonly ContainerLike[], field: string): void {
@@ -117,8 +125,8 @@ function containerReferences(container: ContainerLike, at: string): Reference[] 
     ...keyRef('secret', valueFrom?.secretKeyRef, `${at}.env`),
   ]);
   const envFrom = (container.envFrom ?? []).flatMap(({ configMapRef, secretRef }) => [
-    ...reference('configmap', configMapRef?.name, ALL_KEYS, `${at}.envFrom`),
-    ...reference('secret', secretRef?.name, ALL_KEYS, `${at}.envFrom`),
+    ...reference('configmap', configMapRef, ALL_KEYS, `${at}.envFrom`),
+    ...reference('secret', secretRef, ALL_KEYS, `${at}.envFrom`),
   ]);
   return [...env, ...envFrom];
 }
@@ -126,31 +134,31 @@ function containerReferences(container: ContainerLike, at: string): Reference[] 
 function collectVolumes(found: Collector, volumes: readonly VolumeLike[]): void {
   for (const volume of volumes) {
     const at = `volumes[${volume.name ?? ''}]`;
-    found.addAll(itemsRef('configmap', volume.configMap?.name, volume.configMap, at));
-    found.addAll(itemsRef('secret', volume.secret?.secretName, volume.secret, at));
+    found.addAll(itemsRef('configmap', volume.configMap, at));
+    found.addAll(itemsRef('secret', volume.secret && secretVolumeRef(volume.secret), at));
     for (const projection of volume.projected?.sources ?? []) {
-      found.addAll(itemsRef('configmap', projection.configMap?.name, projection.configMap, `${at}.projected`));
-      found.addAll(itemsRef('secret', projection.secret?.name, projection.secret, `${at}.projected`));
+      found.addAll(itemsRef('configmap', projection.configMap, `${at}.projected`));
+      found.addAll(itemsRef('secret', projection.secret, `${at}.projected`));
     }
   }
 }
 
-/** A reference to `name`, or none when the name is absent or empty. */
-function reference(kind: SourceKind, name: string | undefined, selection: KeySelection, site: ReferenceSite): Reference[] {
-  return name ? [{ id: sourceId(kind, name), keys: selection, site }] : [];
+/** A reference to `ref.name`, or none when the name is absent or empty. */
+function reference(kind: SourceKind, ref: NameRef | null | undefined, selection: KeySelection, site: ReferenceSite): Reference[] {
+  return ref?.name ? [{ id: sourceId(kind, ref.name), keys: selection, site, optional: ref.optional === true }] : [];
 }
 
 function keyRef(kind: SourceKind, ref: KeyRef | null | undefined, site: ReferenceSite): Reference[] {
-  return ref?.key === undefined ? [] : reference(kind, ref.name, keys([ref.key]), site);
+  return ref?.key === undefined ? [] : reference(kind, ref, keys([ref.key]), site);
 }
 
-function itemsRef(
-  kind: SourceKind,
-  name: string | undefined,
-  ref: { items?: readonly { key?: string }[] | null } | null | undefined,
-  site: ReferenceSite,
-): Reference[] {
-  return ref ? reference(kind, name, itemKeys(ref), site) : [];
+function itemsRef(kind: SourceKind, ref: ItemsRef | null | undefined, site: ReferenceSite): Reference[] {
+  return ref ? reference(kind, ref, itemKeys(ref), site) : [];
+}
+
+/** A secret volume names its Secret `secretName`; the other references say `name`. */
+function secretVolumeRef({ secretName, ...rest }: NonNullable<VolumeLike['secret']>): ItemsRef {
+  return secretName === undefined ? rest : { ...rest, name: secretName };
 }
 
 /** A volume with `items` mounts only those keys; without, every key. */
@@ -165,26 +173,28 @@ function keys(names: readonly string[]): KeySelection {
 
 /** Merges references to one source: the union of keys, where "every key" wins. */
 class Collector {
-  readonly #byId = new Map<SourceId, { keys: KeySelection; sites: Set<ReferenceSite> }>();
+  readonly #byId = new Map<SourceId, { keys: KeySelection; sites: Set<ReferenceSite>; optional: boolean }>();
 
   addAll(references: readonly Reference[]): void {
-    for (const { id, keys: selection, site } of references) this.add(id, selection, site);
+    for (const reference of references) this.add(reference);
   }
 
-  add(id: SourceId, selection: KeySelection, site: ReferenceSite): void {
+  /** Merges: the union of keys; optional only if every reference is. */
+  add({ id, keys: selection, site, optional }: Reference): void {
     const existing = this.#byId.get(id);
     if (!existing) {
-      this.#byId.set(id, { keys: selection, sites: new Set([site]) });
+      this.#byId.set(id, { keys: selection, sites: new Set([site]), optional });
       return;
     }
     existing.sites.add(site);
     existing.keys = union(existing.keys, selection);
+    existing.optional &&= optional;
   }
 
   sources(): ConsumedSource[] {
     return [...this.#byId.entries()]
       .sort(([a], [b]) => compareStrings(a, b))
-      .map(([id, { keys: selection, sites }]) => {
+      .map(([id, { keys: selection, sites, optional }]) => {
         const slash = id.indexOf('/');
         return {
           id,
@@ -192,6 +202,7 @@ class Collector {
           name: id.slice(slash + 1),
           keys: selection,
           sites: [...sites],
+          optional,
         };
       });
   }

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ValueHasher } from '../checksum/index.ts';
+import { hasherWith } from '../../test/support/hasher.ts';
 import { SourceStore } from './source-store.ts';
 
 function store(): { sources: SourceStore; changes: string[] } {
-  const sources = new SourceStore(new ValueHasher(Buffer.alloc(32, 1)), new Set(['kube-system']));
+  const sources = new SourceStore(hasherWith(Buffer.alloc(32, 1)), new Set(['kube-system']));
   const changes: string[] = [];
   sources.onChange((namespace, id) => changes.push(`${namespace}/${id}`));
   return { sources, changes };
