@@ -3,8 +3,17 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
 export type WebhookResult = 'patched' | 'unchanged' | 'skipped' | 'error' | 'rejected';
-export type ReconcileResult = 'current' | 'rolled' | 'adopted' | 'deferred' | 'skipped' | 'gone' | 'conflict' | 'error';
-export type SuppressionReason = 'coalescing' | 'rate_limit';
+export type ReconcileResult =
+  | 'current'
+  | 'rolled'
+  | 'adopted'
+  | 'deferred'
+  | 'missing-source'
+  | 'skipped'
+  | 'gone'
+  | 'conflict'
+  | 'error';
+export type SuppressionReason = 'coalescing' | 'rate_limit' | 'missing_source';
 
 export class Metrics {
   readonly webhookRequests: Counter<'result'>;
@@ -19,6 +28,7 @@ export class Metrics {
   readonly queueDepth: Gauge;
   readonly watchRestarts: Counter<'resource'>;
   readonly leader: Gauge;
+  readonly selfRepairs: Counter<'object'>;
 
   readonly registry: Registry;
 
@@ -67,7 +77,7 @@ export class Metrics {
     });
     this.rolloutsSuppressed = new Counter({
       name: 'confighash_rollouts_suppressed_total',
-      help: 'Rollouts held back, by reason: coalescing (folded into a pending one) or rate_limit (delayed).',
+      help: 'Rollouts held back, by reason: coalescing (folded into a pending one), rate_limit (delayed), missing_source (a required source was deleted; held until it exists again).',
       labelNames: ['reason'],
       registers,
     });
@@ -91,6 +101,12 @@ export class Metrics {
     this.leader = new Gauge({
       name: 'confighash_leader',
       help: '1 while this replica is the leader and reconciles; 0 otherwise.',
+      registers,
+    });
+    this.selfRepairs = new Counter({
+      name: 'confighash_self_repairs_total',
+      help: "confighash's own objects restored after they were deleted or damaged, by object (hmac-key, webhook-tls).",
+      labelNames: ['object'],
       registers,
     });
   }

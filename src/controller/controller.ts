@@ -2,12 +2,12 @@
 // three workload kinds into compact stores; turns source changes into queued
 // workload keys (coalesced per workload); and, while leading, runs workers that
 // reconcile them. Data flows one way: API events → stores and index → queue → patch.
-import type { AppsV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { type SourceId, type ValueHasher, WORKLOAD_KINDS, type WorkloadKind } from '../checksum/index.ts';
-import { EventRecorder } from '../kube/events.ts';
-import { ConflictError, WorkloadPatcher } from '../kube/workload-patcher.ts';
-import { type KubeObject, ResourceWatcher, type WatchHandler } from '../kube/watcher.ts';
+import type { EventRecorder } from '../kube/events.ts';
+import type { SourceReader } from '../kube/source-reader.ts';
+import { ConflictError, type WorkloadPatcher } from '../kube/workload-patcher.ts';
+import { type KubeObject, type ListWatchClient, ResourceWatcher, type WatchHandler } from '../kube/watcher.ts';
 import type { Metrics } from '../metrics.ts';
 import { NamespaceStore } from './namespace-store.ts';
 import { Reconciler } from './reconciler.ts';
@@ -17,9 +17,11 @@ import { WorkQueue } from './work-queue.ts';
 import { WorkloadStore } from './workload-store.ts';
 
 export interface ControllerOptions {
-  kubeConfig: KubeConfig;
-  core: CoreV1Api;
-  apps: AppsV1Api;
+  listWatch: ListWatchClient;
+  patcher: Pick<WorkloadPatcher, 'patch'>;
+  events: Pick<EventRecorder, 'record'>;
+  /** Live reads, to confirm a change before rolling. */
+  reader: SourceReader;
   hasher: ValueHasher;
   /** confighash's own namespace and kube-system: never acted in. */
   excludedNamespaces: ReadonlySet<string>;
@@ -37,7 +39,6 @@ const WORKLOAD_PATHS: Record<WorkloadKind, string> = {
   StatefulSet: '/apis/apps/v1/statefulsets',
   DaemonSet: '/apis/apps/v1/daemonsets',
 };
-const REQUEST_TIMEOUT_MS = 60_000;
 const INITIAL_RETRY_MS = 100;
 /**
  * A conflict usually means kube-controller-manager wrote the workload's status a
@@ -69,8 +70,9 @@ export class Controller {
       sources: this.#sources,
       namespaces: this.#namespaces,
       hasher: options.hasher,
-      patcher: new WorkloadPatcher(options.apps),
-      events: new EventRecorder(options.core, options.logger),
+      reader: options.reader,
+      patcher: options.patcher,
+      events: options.events,
       limiter: new TokenBucket(options.rolloutRatePerSecond, options.rolloutBurst),
       coalesceWindowMs: options.coalesceWindowMs,
       excludedNamespaces: options.excludedNamespaces,
@@ -113,15 +115,16 @@ export class Controller {
 
   /** Waits for every watch to sync, queues every workload, and runs the workers. */
   async startReconciling(signal: AbortSignal): Promise<void> {
-    const stopped = new Promise<void>((resolve) => {
-      signal.addEventListener('abort', () => {
-        resolve();
-      }, { once: true });
-    });
-    await Promise.race([Promise.all(this.#watchers.map((w) => w.whenSynced())), stopped]);
+    const stopped = Promise.withResolvers<undefined>();
+    const onAbort = (): void => {
+      stopped.resolve(undefined);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    await Promise.race([Promise.all(this.#watchers.map((w) => w.whenSynced())), stopped.promise]);
+    signal.removeEventListener('abort', onAbort);
     if (signal.aborted) return;
     this.#reconciling = true;
-    for (const key of this.#workloads.keys()) this.#queue.add(key);
+    for (const key of this.#workloads.keys()) this.#add(key);
     const { sources, keys } = this.#sources.size();
     this.#options.logger.info({ workloads: this.#workloads.size, sources, keys }, 'caches synced; reconciling');
     this.#workers = Array.from({ length: this.#options.workers }, () => this.#work());
@@ -133,10 +136,9 @@ export class Controller {
   }
 
   #watcher<T extends KubeObject>(name: string, path: string, pageSize: number, handler: WatchHandler<T>): ResourceWatcher<KubeObject> {
-    const { kubeConfig, relistIntervalMs, logger, metrics } = this.#options;
-    return new ResourceWatcher(kubeConfig, { name, path, pageSize }, handler, {
+    const { listWatch, relistIntervalMs, logger, metrics } = this.#options;
+    return new ResourceWatcher(listWatch, { name, path, pageSize }, handler, {
       relistIntervalMs,
-      requestTimeoutMs: REQUEST_TIMEOUT_MS,
       onRestart: (resource) => {
         metrics.watchRestarts.inc({ resource });
       },
@@ -151,13 +153,17 @@ export class Controller {
     for (const key of this.#workloads.consumersOf(namespace, id)) {
       if (this.#changedAt.has(key)) this.#options.metrics.rolloutsSuppressed.inc({ reason: 'coalescing' });
       else this.#changedAt.set(key, now);
-      this.#queue.add(key, this.#options.coalesceWindowMs);
+      this.#add(key, this.#options.coalesceWindowMs);
     }
   }
 
   #enqueue(key: string): void {
-    if (!this.#reconciling) return;
-    this.#queue.add(key);
+    if (this.#reconciling) this.#add(key);
+  }
+
+  /** Every addition goes through here, so the queue-depth gauge counts all work. */
+  #add(key: string, delayMs = 0): void {
+    this.#queue.add(key, delayMs);
     this.#options.metrics.queueDepth.set(this.#queue.depth);
   }
 
@@ -178,10 +184,11 @@ export class Controller {
       metrics.reconciles.inc({ result: outcome.result });
       this.#failures.delete(key);
       if (outcome.retryAfterMs !== undefined) {
-        this.#queue.add(key, outcome.retryAfterMs);
+        this.#add(key, outcome.retryAfterMs);
         return;
       }
       this.#changedAt.delete(key);
+      if (outcome.result === 'gone') this.#failures.delete(key);
     } catch (error) {
       const conflict = error instanceof ConflictError;
       metrics.reconciles.inc({ result: conflict ? 'conflict' : 'error' });
@@ -189,7 +196,7 @@ export class Controller {
       this.#failures.set(key, failures);
       const retryMs = Math.min((conflict ? INITIAL_CONFLICT_RETRY_MS : INITIAL_RETRY_MS) * 2 ** (failures - 1), MAX_RETRY_MS);
       if (!conflict) logger.warn({ workload: key, err: (error as Error).message, retryInMs: retryMs }, 'reconcile failed; retrying');
-      this.#queue.add(key, retryMs);
+      this.#add(key, retryMs);
     }
   }
 }

@@ -1,17 +1,301 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
-import { changedSources } from './reconciler.ts';
+import { randomBytes } from 'node:crypto';
+import { beforeEach, describe, it } from 'node:test';
+import { pino } from 'pino';
+import { Registry } from 'prom-client';
+import { hasherWith } from '../../test/support/hasher.ts';
+import {
+  ANNOTATION,
+  BASELINE_ANNOTATION,
+  consumedSources,
+  fingerprint,
+  keyId,
+  type SourceId,
+  type SourceObject,
+  type SourceState,
+  type ValueHasher,
+} from '../checksum/index.ts';
+import type { SourceReader } from '../kube/source-reader.ts';
+import type { WorkloadRef } from '../kube/workload-patcher.ts';
+import { Metrics } from '../metrics.ts';
+import { NamespaceStore } from './namespace-store.ts';
+import { Reconciler } from './reconciler.ts';
+import { SourceStore } from './source-store.ts';
+import { type WorkloadObject, WorkloadStore } from './workload-store.ts';
 
-describe('changedSources', () => {
-  it('names the sources whose digest changed, appeared or disappeared', () => {
-    assert.deepEqual(
-      changedSources('configmap/a=111111111111,secret/b=222222222222,configmap/gone=333333333333', 'configmap/a=111111111111,secret/b=444444444444,configmap/new=missing'),
-      [
-        'configmap/gone (333333333333 → untracked)',
-        'configmap/new (untracked → missing)',
-        'secret/b (222222222222 → 444444444444)',
-      ],
-    );
-    assert.deepEqual(changedSources(undefined, 'configmap/a=111111111111'), ['configmap/a (untracked → 111111111111)']);
+const VALUE_KEY = Buffer.alloc(32, 9);
+const KEY = 'Deployment/app/web';
+const b64 = (s: string): string => Buffer.from(s).toString('base64');
+
+interface Patch {
+  metadata?: { annotations?: Record<string, string | null> };
+  spec?: { template: { metadata: { annotations: Record<string, string> } } };
+}
+
+/**
+ * One workload `app/web` and its sources, with two views of the sources: what the
+ * controller's stores have seen (`store`) and what the API server has now (`live`),
+ * so that tests can put the stores behind the API server, as watch delivery can.
+ */
+class Fixture {
+  readonly hasher: ValueHasher;
+  readonly workloads = new WorkloadStore();
+  readonly namespaces = new NamespaceStore();
+  readonly store: SourceStore;
+  readonly live = new Map<SourceId, SourceObject>();
+  readonly patches: Patch[] = [];
+  readonly events: { type: string; reason: string; message: string }[] = [];
+  readonly reads: string[] = [];
+  readonly metrics = new Metrics(new Registry());
+  readonly reconciler: Reconciler;
+  #version = 1;
+  #workload: WorkloadObject = {};
+
+  constructor(hasher: ValueHasher = hasherWith(VALUE_KEY)) {
+    this.hasher = hasher;
+    this.store = new SourceStore(hasher, new Set());
+    this.namespaces.handler().upsert({ metadata: { name: 'app', labels: { 'confighash.dev/enabled': 'true' } } });
+    const reader: SourceReader = {
+      read: async (namespace, sources) => {
+        this.reads.push(namespace);
+        return new Map(sources.map((s): [SourceId, SourceState] => {
+          const object = this.live.get(s.id);
+          return [s.id, object ? { exists: true, keys: hasher.keyDigests(s.kind, object) } : { exists: false }];
+        }));
+      },
+    };
+    this.reconciler = new Reconciler({
+      workloads: this.workloads,
+      sources: this.store,
+      namespaces: this.namespaces,
+      hasher,
+      reader,
+      patcher: { patch: async (ref: WorkloadRef, patch: object) => this.#applyPatch(ref, patch) },
+      events: { record: async (_target, type, reason, message) => void this.events.push({ type, reason, message }) },
+      limiter: { take: () => 0 },
+      coalesceWindowMs: 0,
+      excludedNamespaces: new Set(['kube-system']),
+      logger: pino({ level: 'silent' }),
+      metrics: this.metrics,
+    });
+  }
+
+  /** The source as both the API server and the stores have it. */
+  source(id: SourceId, data: Record<string, string> | undefined): void {
+    this.sourceLive(id, data);
+    this.sourceSeen(id);
+  }
+
+  /** Changes the source at the API server only: its watch event has not arrived. */
+  sourceLive(id: SourceId, data: Record<string, string> | undefined): void {
+    if (data) this.live.set(id, { data: id.startsWith('secret/') ? Object.fromEntries(Object.entries(data).map(([k, v]) => [k, b64(v)])) : data });
+    else this.live.delete(id);
+  }
+
+  /** The stores receive the source's watch event. */
+  sourceSeen(id: SourceId): void {
+    const [kind, name] = id.split('/') as ['configmap' | 'secret', string];
+    const object = this.live.get(id);
+    const metadata = { namespace: 'app', name, resourceVersion: String(this.#version++) };
+    if (object) this.store.handler(kind).upsert({ ...object, metadata });
+    else this.store.handler(kind).remove({ metadata });
+  }
+
+  workload(container: object, templateAnnotations: Record<string, string> = {}, annotations: Record<string, string> = {}): void {
+    this.#workload = {
+      metadata: { namespace: 'app', name: 'web', uid: 'u1', annotations },
+      spec: { template: { metadata: { annotations: templateAnnotations }, spec: { containers: [{ name: 'app', ...container }] } } },
+    };
+    this.#storeWorkload();
+  }
+
+  /** The stamp the webhook would write now, from live reads, in `format` (default: current). */
+  webhookStamp(format = this.hasher.currentFormat()): Record<string, string> {
+    const spec = this.#workload.spec?.template?.spec ?? {};
+    const subject = { namespace: 'app', sources: consumedSources(spec), stateOf: (id: SourceId): SourceState => {
+      const object = this.live.get(id);
+      return object ? { exists: true, keys: this.hasher.keyDigests(id.startsWith('secret/') ? 'secret' : 'configmap', object) } : { exists: false };
+    } };
+    const stamp = fingerprint(this.hasher, format, subject)?.stamp;
+    return stamp ? { [ANNOTATION.checksum]: stamp.checksum ?? '', [ANNOTATION.sources]: stamp.sources } : {};
+  }
+
+  /** The workload, stamped as the webhook would stamp it now (in `format`, default the current one). */
+  stamped(container: object, format = this.hasher.currentFormat()): void {
+    this.workload(container);
+    this.workload(container, this.webhookStamp(format));
+  }
+
+  templateAnnotations(): Record<string, string> {
+    return this.#workload.spec?.template?.metadata?.annotations ?? {};
+  }
+
+  rollouts(): number {
+    return this.patches.filter((p) => p.spec).length;
+  }
+
+  reconcile(): Promise<{ result: string }> {
+    return this.reconciler.reconcile(KEY);
+  }
+
+  async #applyPatch(_ref: WorkloadRef, patch: Patch): Promise<void> {
+    this.patches.push(patch);
+    const metadata = this.#workload.metadata ?? {};
+    const merged = { ...metadata.annotations, ...patch.metadata?.annotations };
+    metadata.annotations = Object.fromEntries(Object.entries(merged).filter((entry): entry is [string, string] => entry[1] !== null));
+    const template = this.#workload.spec?.template;
+    if (patch.spec && template) template.metadata = { annotations: { ...template.metadata?.annotations, ...patch.spec.template.metadata.annotations } };
+    this.#storeWorkload();
+  }
+
+  #storeWorkload(): void {
+    this.#workload.metadata = { ...this.#workload.metadata, resourceVersion: String(this.#version++) };
+    this.workloads.handler('Deployment').upsert(structuredClone(this.#workload));
+  }
+}
+
+const envFrom = (name: string, optional = false): object => ({ envFrom: [{ configMapRef: { name, optional } }] });
+
+describe('Reconciler', () => {
+  let f: Fixture;
+  beforeEach(() => {
+    f = new Fixture();
+  });
+
+  it('is current when the template stamp describes the sources, and rolls once when a consumed value changes', async () => {
+    f.source('configmap/app', { LEVEL: 'info' });
+    f.stamped(envFrom('app'));
+    assert.equal((await f.reconcile()).result, 'current');
+
+    f.source('configmap/app', { LEVEL: 'debug' });
+    assert.equal((await f.reconcile()).result, 'rolled');
+    assert.deepEqual(f.templateAnnotations(), f.webhookStamp());
+    assert.equal((await f.reconcile()).result, 'current');
+    assert.equal(f.rollouts(), 1);
+    assert.match(f.events[0]?.message ?? '', /^Rolling out: configuration changed: configmap\/app \([0-9a-f]{12} → [0-9a-f]{12}\)$/);
+  });
+
+  it('never moves a stamp backwards when the workload event arrives before the source event', async () => {
+    f.source('configmap/app', { LEVEL: 'info' });
+    f.stamped(envFrom('app'));
+    // The user applies a ConfigMap change and then the Deployment; the webhook stamps
+    // the new configuration, and the workload's watch event comes first.
+    f.sourceLive('configmap/app', { LEVEL: 'debug' });
+    f.stamped(envFrom('app'));
+    const fresh = f.templateAnnotations();
+    assert.equal((await f.reconcile()).result, 'current');
+    assert.deepEqual(f.templateAnnotations(), fresh);
+    f.sourceSeen('configmap/app');
+    assert.equal((await f.reconcile()).result, 'current');
+    assert.equal(f.rollouts(), 0);
+    assert.deepEqual(f.events, [], 'no false ConfigChanged');
+  });
+
+  it('confirms with live reads, and stamps what it read when the API server is ahead of the stores', async () => {
+    f.source('configmap/app', { LEVEL: 'info' });
+    f.stamped(envFrom('app'));
+    f.source('configmap/app', { LEVEL: 'debug' });
+    f.sourceLive('configmap/app', { LEVEL: 'trace' });
+    assert.equal((await f.reconcile()).result, 'rolled');
+    assert.deepEqual(f.templateAnnotations(), f.webhookStamp(), 'the live configuration, not the stores\'');
+    assert.equal(f.reads.length, 1);
+  });
+
+  it('does not roll when a required source is deleted, and rolls once when it comes back different', async () => {
+    f.source('configmap/app', { LEVEL: 'info' });
+    f.stamped(envFrom('app'));
+    f.source('configmap/app', undefined);
+    assert.equal((await f.reconcile()).result, 'missing-source');
+    assert.equal((await f.reconcile()).result, 'missing-source');
+    assert.equal(f.rollouts(), 0);
+    assert.deepEqual(f.events.map((e) => [e.type, e.reason]), [['Warning', 'MissingSource']], 'one Warning per disappearance');
+    assert.match(f.events[0]?.message ?? '', /was deleted: the workload is not rolled/);
+
+    f.source('configmap/app', { LEVEL: 'info' });
+    assert.equal((await f.reconcile()).result, 'current', 'back with the same content: nothing to roll');
+    f.source('configmap/app', undefined);
+    await f.reconcile();
+    f.source('configmap/app', { LEVEL: 'debug' });
+    assert.equal((await f.reconcile()).result, 'rolled');
+    assert.equal(f.rollouts(), 1);
+  });
+
+  it('rolls when an optional source disappears, without a Warning for it', async () => {
+    f.source('configmap/flags', { A: '1' });
+    f.stamped(envFrom('flags', true));
+    f.source('configmap/flags', undefined);
+    assert.equal((await f.reconcile()).result, 'rolled');
+    assert.equal(f.events.filter((e) => e.type === 'Warning').length, 0);
+  });
+
+  it('rolls once when a source that never existed is created', async () => {
+    f.stamped(envFrom('app'));
+    assert.equal((await f.reconcile()).result, 'current');
+    assert.match(f.events[0]?.message ?? '', /does not exist; its digest is "missing"/);
+    f.source('configmap/app', { LEVEL: 'info' });
+    assert.equal((await f.reconcile()).result, 'rolled');
+  });
+
+  it('keeps a v1 stamp of the first release while it is current, and writes v2 on the next change', async () => {
+    f.source('configmap/app', { LEVEL: 'info' });
+    f.stamped(envFrom('app'), { version: 'v1' });
+    assert.equal((await f.reconcile()).result, 'current');
+    assert.equal(f.patches.length, 0, 'an upgrade rolls nothing');
+    f.source('configmap/app', { LEVEL: 'debug' });
+    assert.equal((await f.reconcile()).result, 'rolled');
+    assert.match(f.templateAnnotations()[ANNOTATION.checksum] ?? '', /^v2:/);
+    assert.match(f.events[0]?.message ?? '', /configmap\/app \(/);
+  });
+
+  it('verifies an old key\'s stamps after a rotation, and signs new ones with the new key', async () => {
+    f.source('secret/db', { pin: '1234' });
+    f.stamped({ envFrom: [{ secretRef: { name: 'db' } }] });
+    const next = randomBytes(32);
+    f.hasher.keyring.update({ valueKey: VALUE_KEY, keys: [next], signingId: keyId(next) });
+    assert.equal((await f.reconcile()).result, 'current');
+    f.source('secret/db', { pin: '4321' });
+    assert.equal((await f.reconcile()).result, 'rolled');
+    assert.equal(f.templateAnnotations()[ANNOTATION.checksum]?.split(':')[1], f.hasher.keyring.signingId);
+  });
+
+  it('adopts an unstamped workload with a baseline, rolls nothing, and rolls once on the next change', async () => {
+    f.source('configmap/app', { LEVEL: 'info' });
+    f.workload(envFrom('app'));
+    assert.equal((await f.reconcile()).result, 'adopted');
+    assert.equal(f.rollouts(), 0);
+    assert.equal((await f.reconcile()).result, 'current');
+    f.source('configmap/app', { LEVEL: 'debug' });
+    assert.equal((await f.reconcile()).result, 'rolled');
+    assert.equal(f.patches.at(-1)?.metadata?.annotations?.[BASELINE_ANNOTATION], null, 'the rollout clears the baseline');
+  });
+
+  it('reads the baseline the first release wrote (a v1 sources summary alone)', async () => {
+    f.source('configmap/app', { LEVEL: 'info' });
+    f.workload(envFrom('app'));
+    const v1 = f.webhookStamp({ version: 'v1' });
+    f.workload(envFrom('app'), {}, { [BASELINE_ANNOTATION]: v1[ANNOTATION.sources] ?? '' });
+    assert.equal((await f.reconcile()).result, 'current');
+    assert.equal(f.patches.length, 0);
+  });
+
+  it('adopts anew, rolling nothing, a workload stamped with a key the installation does not have', async () => {
+    f.source('configmap/app', { LEVEL: 'info' });
+    const foreign = new Fixture(hasherWith(randomBytes(32), randomBytes(32)));
+    foreign.source('secret/db', { pin: '1' });
+    foreign.workload({ envFrom: [{ secretRef: { name: 'db' } }] });
+    f.source('secret/db', { pin: '1' });
+    f.workload({ envFrom: [{ secretRef: { name: 'db' } }] }, foreign.webhookStamp());
+    assert.ok(foreign.webhookStamp()[ANNOTATION.checksum]);
+    assert.equal((await f.reconcile()).result, 'adopted');
+    assert.equal(f.rollouts(), 0);
+    assert.equal((await f.reconcile()).result, 'current');
+    assert.ok(f.patches[0]?.metadata?.annotations?.[BASELINE_ANNOTATION]?.startsWith(`v2:${f.hasher.keyring.signingId}:`));
+  });
+
+  it('forgets a deleted workload', async () => {
+    f.source('configmap/app', { LEVEL: 'info' });
+    f.stamped(envFrom('app'));
+    f.workloads.handler('Deployment').remove({ metadata: { namespace: 'app', name: 'web' } });
+    assert.equal((await f.reconcile()).result, 'gone');
   });
 });

@@ -99,11 +99,13 @@ export class WorkloadStore {
     if (!existing || !sameTracking(existing, record)) this.#listener(record.key);
   }
 
+  /** Forgets the workload, and says so: its reconcile then drops what the controller remembers of it. */
   #remove(key: string): void {
     const existing = this.#records.get(key);
     if (!existing) return;
     this.#unindex(existing);
     this.#records.delete(key);
+    this.#listener(key);
   }
 
   #index(record: WorkloadRecord): void {
