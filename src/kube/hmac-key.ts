@@ -1,66 +1,192 @@
-// The installation's Secret-digest key: 32 random bytes in the Secret
-// confighash-hmac-key in confighash's own namespace. Created on first start if
-// absent, by whichever replica gets there first; never rotated implicitly, since a
-// new key would change every Secret digest and so roll every workload.
+// Custody of the installation's HMAC keys, kept in the Secret confighash-hmac-key
+// in confighash's own namespace:
+//   data.key              the first key: digests values (never exposed), and
+//                         signs stamps until the first rotation
+//   data.key-<id>         keys added by `confighash rotate-key`
+//   annotation confighash.dev/signing-key: <id>   the key that signs new stamps
+// Created on first start if absent, by whichever replica gets there first. Every
+// replica watches it: a rotation reaches all of them within a watch event, and a
+// deleted or damaged Secret is restored from memory (a new key would change
+// every Secret digest). Rotation adds a key and never rolls a workload: each
+// stamp names its key, and is verified with it until the workload rolls for
+// another reason.
 import { randomBytes } from 'node:crypto';
 import type { CoreV1Api, V1Secret } from '@kubernetes/client-node';
-import { HMAC_KEY_SECRET } from '../checksum/index.ts';
+import type { Logger } from 'pino';
+import { HMAC_KEY_SECRET, HmacKeyring, type KeyMaterial, keyId, MIN_KEY_BYTES } from '../checksum/index.ts';
+import type { Metrics } from '../metrics.ts';
+import { withTimeout } from './client.ts';
 import { describeApiError, isConflict, isNotFound } from './errors.ts';
+import type { EventRecorder } from './events.ts';
+import { type ListWatchClient, ResourceWatcher } from './watcher.ts';
 
-const DATA_KEY = 'key';
-const KEY_BYTES = 32;
+const VALUE_KEY = 'key';
+const ADDED_KEY_PREFIX = 'key-';
+export const SIGNING_KEY_ANNOTATION = 'confighash.dev/signing-key';
+const REQUEST_TIMEOUT_MS = 10_000;
 
-/** Reads the key, creating it if absent; safe when several replicas start at once. */
-export async function loadOrCreateHmacKey(core: CoreV1Api, namespace: string): Promise<Buffer> {
-  const existing = await readKey(core, namespace);
-  if (existing) return existing;
+/** The key material a Secret holds; throws, saying what is wrong, when it holds none that is usable. */
+export function keyMaterial(secret: V1Secret): KeyMaterial {
+  const where = `secret ${secret.metadata?.namespace ?? ''}/${HMAC_KEY_SECRET}`;
+  const data = secret.data ?? {};
+  const valueKey = Buffer.from(data[VALUE_KEY] ?? '', 'base64');
+  if (valueKey.length < MIN_KEY_BYTES) throw new Error(`${where} has no ${MIN_KEY_BYTES}-byte "${VALUE_KEY}"`);
+  const keys = Object.entries(data)
+    .filter(([name]) => name.startsWith(ADDED_KEY_PREFIX))
+    .map(([, value]) => Buffer.from(value, 'base64'))
+    .filter((key) => key.length >= MIN_KEY_BYTES);
+  const signingId = secret.metadata?.annotations?.[SIGNING_KEY_ANNOTATION] ?? keyId(valueKey);
+  if (![valueKey, ...keys].some((key) => keyId(key) === signingId)) throw new Error(`${where}: signing key ${signingId} is not among its keys`);
+  return { valueKey, keys, signingId };
+}
+
+/** The Secret that holds `material`. */
+export function keySecret(material: KeyMaterial, resourceVersion?: string): V1Secret {
+  const data: Record<string, string> = { [VALUE_KEY]: material.valueKey.toString('base64') };
+  for (const key of material.keys) data[`${ADDED_KEY_PREFIX}${keyId(key)}`] = key.toString('base64');
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: {
+      name: HMAC_KEY_SECRET,
+      ...(resourceVersion ? { resourceVersion } : {}),
+      labels: { 'app.kubernetes.io/name': 'confighash', 'app.kubernetes.io/component': 'hmac-key' },
+      annotations: { [SIGNING_KEY_ANNOTATION]: material.signingId },
+    },
+    type: 'Opaque',
+    data,
+  };
+}
+
+/** Reads the keys, creating the Secret if absent; safe when several replicas start at once. */
+export async function loadOrCreateKeys(core: CoreV1Api, namespace: string): Promise<KeyMaterial> {
+  const existing = await readSecret(core, namespace);
+  if (existing) return keyMaterial(existing);
+  const valueKey = randomBytes(MIN_KEY_BYTES);
   try {
-    await core.createNamespacedSecret({ namespace, body: newKeySecret(), fieldManager: 'confighash' });
+    await core.createNamespacedSecret({ namespace, body: keySecret({ valueKey, keys: [], signingId: keyId(valueKey) }), fieldManager: 'confighash' }, withTimeout(REQUEST_TIMEOUT_MS));
   } catch (error) {
     // Another replica created it first: use theirs.
-    if (!isConflict(error)) {
-      throw new Error(describeApiError(`create secret ${namespace}/${HMAC_KEY_SECRET}`, error), { cause: error });
-    }
+    if (!isConflict(error)) throw new Error(describeApiError(`create secret ${namespace}/${HMAC_KEY_SECRET}`, error), { cause: error });
   }
-  const created = await readKey(core, namespace);
+  const created = await readSecret(core, namespace);
   if (!created) throw new Error(`secret ${namespace}/${HMAC_KEY_SECRET} vanished right after it was created`);
-  return created;
+  return keyMaterial(created);
 }
 
-/** Reads the key, for tools that compute digests but must not create it (status, explain). */
-export async function loadHmacKey(core: CoreV1Api, namespace: string): Promise<Buffer> {
-  const key = await readKey(core, namespace);
-  if (!key) {
-    throw new Error(`secret ${namespace}/${HMAC_KEY_SECRET} does not exist: is confighash installed in namespace ${namespace}?`);
-  }
-  return key;
+/** Reads the keys, for tools that compute digests but must not create them (status, explain). */
+export async function loadKeyring(core: CoreV1Api, namespace: string): Promise<HmacKeyring> {
+  const secret = await readSecret(core, namespace);
+  if (!secret) throw new Error(`secret ${namespace}/${HMAC_KEY_SECRET} does not exist: is confighash installed in namespace ${namespace}?`);
+  return new HmacKeyring(keyMaterial(secret));
 }
 
-async function readKey(core: CoreV1Api, namespace: string): Promise<Buffer | undefined> {
-  let secret: V1Secret;
+/** Adds a new signing key (`confighash rotate-key`); returns its id. Workloads roll on their next change only. */
+export async function rotateKey(core: CoreV1Api, namespace: string): Promise<string> {
+  const secret = await readSecret(core, namespace);
+  if (!secret) throw new Error(`secret ${namespace}/${HMAC_KEY_SECRET} does not exist: is confighash installed in namespace ${namespace}?`);
+  const material = keyMaterial(secret);
+  const next = randomBytes(MIN_KEY_BYTES);
+  const body = keySecret({ valueKey: material.valueKey, keys: [...material.keys, next], signingId: keyId(next) }, secret.metadata?.resourceVersion);
   try {
-    secret = await core.readNamespacedSecret({ name: HMAC_KEY_SECRET, namespace });
+    await core.replaceNamespacedSecret({ name: HMAC_KEY_SECRET, namespace, body, fieldManager: 'confighash' }, withTimeout(REQUEST_TIMEOUT_MS));
+  } catch (error) {
+    throw new Error(describeApiError(`rotate the key in secret ${namespace}/${HMAC_KEY_SECRET}`, error), { cause: error });
+  }
+  return keyId(next);
+}
+
+async function readSecret(core: CoreV1Api, namespace: string): Promise<V1Secret | undefined> {
+  try {
+    return await core.readNamespacedSecret({ name: HMAC_KEY_SECRET, namespace }, withTimeout(REQUEST_TIMEOUT_MS));
   } catch (error) {
     if (isNotFound(error)) return undefined;
     throw new Error(describeApiError(`read secret ${namespace}/${HMAC_KEY_SECRET}`, error), { cause: error });
   }
-  const key = Buffer.from(secret.data?.[DATA_KEY] ?? '', 'base64');
-  if (key.length < KEY_BYTES) {
-    throw new Error(
-      `secret ${namespace}/${HMAC_KEY_SECRET} has no ${KEY_BYTES}-byte "${DATA_KEY}"; ` +
-        'delete it to have a new key generated (this rolls every workload consuming a Secret)',
-    );
-  }
-  return key;
 }
 
-function newKeySecret(): V1Secret {
-  return {
-    metadata: {
-      name: HMAC_KEY_SECRET,
-      labels: { 'app.kubernetes.io/name': 'confighash', 'app.kubernetes.io/component': 'hmac-key' },
-    },
-    type: 'Opaque',
-    data: { [DATA_KEY]: randomBytes(KEY_BYTES).toString('base64') },
-  };
+export interface KeyCustodianOptions {
+  core: CoreV1Api;
+  listWatch: ListWatchClient;
+  namespace: string;
+  keyring: HmacKeyring;
+  events: Pick<EventRecorder, 'record'>;
+  logger: Logger;
+  metrics: Metrics;
+}
+
+/** Keeps the keyring and the Secret in step: rotations flow in, deletions and damage are repaired. */
+export class KeyCustodian {
+  readonly #options: KeyCustodianOptions;
+  readonly #watcher: ResourceWatcher<V1Secret & { metadata?: { name?: string } }>;
+  /** What this replica knows: every key it has seen, so a key removed by mistake can still be put back. */
+  #material: KeyMaterial;
+
+  constructor(options: KeyCustodianOptions) {
+    this.#options = options;
+    const { keyring } = options;
+    this.#material = { valueKey: Buffer.alloc(0), keys: [], signingId: keyring.signingId };
+    this.#watcher = new ResourceWatcher(
+      options.listWatch,
+      {
+        name: 'hmac-key',
+        path: `/api/v1/namespaces/${encodeURIComponent(options.namespace)}/secrets`,
+        pageSize: 1,
+        fieldSelector: `metadata.name=${HMAC_KEY_SECRET}`,
+      },
+      {
+        upsert: (secret) => void this.#observed(secret),
+        remove: () => void this.#restore('deleted'),
+        prune: (seen) => {
+          if (seen.size === 0) void this.#restore('deleted');
+        },
+      },
+      { relistIntervalMs: 10 * 60_000, onRestart: () => undefined, logger: options.logger },
+    );
+  }
+
+  /** Starts watching; `material` is what the keyring was loaded from. */
+  start(material: KeyMaterial): void {
+    this.#material = material;
+    this.#watcher.start();
+  }
+
+  stop(): Promise<void> {
+    return this.#watcher.stop();
+  }
+
+  async #observed(secret: V1Secret): Promise<void> {
+    let material: KeyMaterial;
+    try {
+      material = keyMaterial(secret);
+      this.#options.keyring.update(material);
+    } catch (error) {
+      return this.#restore((error as Error).message, secret.metadata?.resourceVersion);
+    }
+    if (material.signingId !== this.#material.signingId) {
+      this.#options.logger.info({ from: this.#material.signingId, to: material.signingId }, 'new stamps are signed with a new HMAC key');
+    }
+    this.#material = material;
+  }
+
+  /** Writes back what this replica holds; a conflict means another replica (or the operator) wrote first. */
+  async #restore(why: string, resourceVersion?: string): Promise<void> {
+    const { core, namespace, logger, metrics, events } = this.#options;
+    logger.error({ secret: `${namespace}/${HMAC_KEY_SECRET}`, why }, 'restoring the HMAC key Secret from memory');
+    metrics.selfRepairs.inc({ object: 'hmac-key' });
+    const body = keySecret(this.#material, resourceVersion);
+    try {
+      if (resourceVersion) await core.replaceNamespacedSecret({ name: HMAC_KEY_SECRET, namespace, body, fieldManager: 'confighash' }, withTimeout(REQUEST_TIMEOUT_MS));
+      else await core.createNamespacedSecret({ namespace, body, fieldManager: 'confighash' }, withTimeout(REQUEST_TIMEOUT_MS));
+    } catch (error) {
+      if (!isConflict(error)) logger.error({ err: describeApiError(`restore secret ${namespace}/${HMAC_KEY_SECRET}`, error) }, 'could not restore the HMAC key Secret; retrying on the next watch event');
+      return;
+    }
+    await events.record(
+      { apiVersion: 'v1', kind: 'Secret', namespace, name: HMAC_KEY_SECRET, uid: '' },
+      'Warning',
+      'KeyRestored',
+      `Restored from memory (${why}). To rotate the key, run "confighash rotate-key"; deleting the Secret does not rotate it.`,
+    );
+  }
 }
