@@ -6,13 +6,13 @@ import { isDeepStrictEqual } from 'node:util';
 import type { Logger } from 'pino';
 import {
   ANNOTATION,
-  checksumAnnotations,
   consumedSources,
+  currentFingerprint,
   isIgnored,
-  MISSING,
-  type SourceId,
-  type SourceState,
+  type Stamp,
+  type Subject,
   type ValueHasher,
+  verify,
   WORKLOAD_KINDS,
 } from '../checksum/index.ts';
 import type { SourceReader } from '../kube/source-reader.ts';
@@ -45,20 +45,22 @@ export class AdmissionHandler {
     this.#options = options;
   }
 
+  /** Never throws: whatever goes wrong is answered "allowed, no patch" with a warning. */
   async admit(request: AdmissionRequest): Promise<AdmissionResponse> {
     const { metrics } = this.#options;
     const started = process.hrtime.bigint();
     metrics.webhookInFlight.inc();
-    let result: WebhookResult = 'error';
+    let outcome: Outcome;
     try {
-      const outcome = await this.#decide(request);
-      result = outcome.result;
-      return outcome.response;
+      outcome = await this.#decide(request);
+    } catch (error) {
+      outcome = this.#failOpen(request, 'could not compute the checksum', error);
     } finally {
       metrics.webhookInFlight.dec();
-      metrics.webhookRequests.inc({ result });
-      metrics.webhookDuration.observe({ result }, Number(process.hrtime.bigint() - started) / 1e9);
     }
+    metrics.webhookRequests.inc({ result: outcome.result });
+    metrics.webhookDuration.observe({ result: outcome.result }, Number(process.hrtime.bigint() - started) / 1e9);
+    return outcome.response;
   }
 
   async #decide(request: AdmissionRequest): Promise<Outcome> {
@@ -66,34 +68,46 @@ export class AdmissionHandler {
     const workload = this.#workloadToMutate(request);
     if (!workload) return { result: 'skipped', response: allowed };
     const namespace = request.namespace ?? '';
-    const sources = consumedSources(workload.spec.template.spec ?? {}, workload.metadata?.annotations ?? {});
-    let states: Map<SourceId, SourceState>;
-    try {
-      states = await this.#options.reader.read(namespace, sources);
-    } catch (error) {
-      return this.#failOpen(request, error);
-    }
-    const digests = sources.map((source) =>
-      this.#options.hasher.sourceDigest(source, states.get(source.id) ?? { exists: false }),
-    );
-    const patch = templateAnnotationsPatch(workload, checksumAnnotations(digests));
-    const warnings = digests
-      .filter((d) => d.digest === MISSING)
-      .map((d) => `confighash: ${d.id} does not exist in namespace ${namespace}; the workload rolls once when it appears`);
+    const subject = await this.#read(namespace, workload).catch((error: unknown) => error as Error);
+    if (subject instanceof Error) return this.#failOpen(request, 'could not read configuration', subject);
+    const desired = this.#desiredAnnotations(subject, templateStamp(workload) ?? templateStamp(request.oldObject));
+    const warnings = [...missingWarnings(subject), ...(desired.warning ? [desired.warning] : [])];
     const response: AdmissionResponse = warnings.length > 0 ? { ...allowed, warnings } : allowed;
-    if (patch.length === 0) return { result: 'unchanged', response };
-    const encoded = Buffer.from(JSON.stringify(patch)).toString('base64');
-    return { result: 'patched', response: { ...response, patchType: 'JSONPatch', patch: encoded } };
+    return patched(response, desired.annotations && templateAnnotationsPatch(workload, desired.annotations));
+  }
+
+  /** The workload's sources, read live. */
+  async #read(namespace: string, workload: MutableWorkload): Promise<Subject> {
+    const sources = consumedSources(workload.spec.template.spec ?? {}, workload.metadata?.annotations ?? {});
+    const states = await this.#options.reader.read(namespace, sources);
+    return { namespace, sources, stateOf: (id) => states.get(id) ?? { exists: false } };
+  }
+
+  /**
+   * The annotations the template should carry: its stamp (or the previous
+   * version's) while that still describes the configuration in its own format,
+   * so a new format or signing key changes no template; else the current stamp.
+   * A stamp this replica cannot verify (a key it has not seen yet) is left alone.
+   */
+  #desiredAnnotations(subject: Subject, existing: Stamp | undefined): { annotations?: Record<string, string>; warning?: string } {
+    const { hasher } = this.#options;
+    const verdict = existing ? verify(hasher, existing, subject) : undefined;
+    if (verdict?.kind === 'unverifiable') {
+      return { warning: `confighash: checksum annotations left as they are (${verdict.reason}); the controller will update them` };
+    }
+    const stamp = verdict?.kind === 'current' ? existing : currentFingerprint(hasher, subject)?.stamp;
+    if (!stamp) return { annotations: {} };
+    return { annotations: { [ANNOTATION.checksum]: stamp.checksum ?? '', [ANNOTATION.sources]: stamp.sources } };
   }
 
   /** Allowed, unpatched, with a warning: the webhook never blocks a deployment. */
-  #failOpen(request: AdmissionRequest, error: unknown): Outcome {
+  #failOpen(request: AdmissionRequest, what: string, error: unknown): Outcome {
     const reason = error instanceof Error ? error.message : String(error);
     this.#options.logger.warn(
       { namespace: request.namespace, kind: request.kind.kind, name: request.name, err: reason },
-      'admitted without checksum annotations: could not read sources; the controller will add them',
+      `admitted without checksum annotations: ${what}; the controller will add them`,
     );
-    const warning = `confighash: could not read configuration (${reason}); the controller will add checksum annotations`;
+    const warning = `confighash: ${what} (${reason}); the controller will add checksum annotations`;
     return { result: 'error', response: { uid: request.uid, allowed: true, warnings: [warning] } };
   }
 
@@ -116,6 +130,27 @@ export class AdmissionHandler {
       !this.#options.excludedNamespaces.has(request.namespace ?? '')
     );
   }
+}
+
+/** The answer: `response`, with `patch` if there is anything to patch. */
+function patched(response: AdmissionResponse, patch: readonly object[] | undefined): Outcome {
+  if (!patch || patch.length === 0) return { result: 'unchanged', response };
+  const encoded = Buffer.from(JSON.stringify(patch)).toString('base64');
+  return { result: 'patched', response: { ...response, patchType: 'JSONPatch', patch: encoded } };
+}
+
+/** A warning per required source that does not exist (optional ones may be absent by design). */
+function missingWarnings({ namespace, sources, stateOf }: Subject): string[] {
+  return sources
+    .filter((s) => !s.optional && !stateOf(s.id).exists)
+    .map((s) => `confighash: ${s.id} does not exist in namespace ${namespace}; the workload rolls once when it appears`);
+}
+
+/** The checksum annotations a workload's template carries, if it carries them. */
+function templateStamp(workload: WorkloadObject | null | undefined): Stamp | undefined {
+  const annotations = workload?.spec?.template?.metadata?.annotations;
+  const checksum = annotations?.[ANNOTATION.checksum];
+  return checksum === undefined ? undefined : { checksum, sources: annotations?.[ANNOTATION.sources] ?? '' };
 }
 
 /**

@@ -1,6 +1,8 @@
 // The MutatingWebhookConfiguration `confighash`, kept as confighash needs it: the
 // rules, the opt-in namespaceSelector, failing open, and the CA bundle when
-// confighash manages TLS. Its one webhook is replaced whole (a merge patch replaces
+// confighash manages TLS. confighash is the one owner of its `webhooks`: the
+// install manifests create the object without them, so `kubectl apply -k` and
+// `confighash run` (by Service or by --webhook-url) work in either order. Its one webhook is replaced whole (a merge patch replaces
 // lists), so that switching between Service and URL never leaves both set, which
 // server-side apply would when the manifests set the other; a CA bundle confighash
 // does not manage (cert-manager's) is kept.
@@ -10,12 +12,13 @@ import type {
   V1MutatingWebhookConfiguration,
 } from '@kubernetes/client-node';
 import { NAMESPACE_LABEL } from '../checksum/index.ts';
-import { PatchStrategy, patchAs } from '../kube/client.ts';
+import { PatchStrategy, patchAs, withTimeout } from '../kube/client.ts';
 import { describeApiError, isNotFound } from '../kube/errors.ts';
 import { MUTATE_PATH } from './server.ts';
 
 export const WEBHOOK_CONFIGURATION = 'confighash';
 export const WEBHOOK_NAME = 'workloads.confighash.dev';
+const REQUEST_TIMEOUT_MS = 10_000;
 
 export interface WebhookRegistration {
   /** confighash's own namespace, never mutated. */
@@ -81,10 +84,10 @@ export async function applyWebhookConfiguration(
   try {
     let existing: V1MutatingWebhookConfiguration;
     try {
-      existing = await api.readMutatingWebhookConfiguration({ name: WEBHOOK_CONFIGURATION });
+      existing = await api.readMutatingWebhookConfiguration({ name: WEBHOOK_CONFIGURATION }, withTimeout(REQUEST_TIMEOUT_MS));
     } catch (error) {
       if (!isNotFound(error)) throw error;
-      await api.createMutatingWebhookConfiguration({ body: desired, fieldManager: 'confighash' });
+      await api.createMutatingWebhookConfiguration({ body: desired, fieldManager: 'confighash' }, withTimeout(REQUEST_TIMEOUT_MS));
       return;
     }
     const keptBundle = existing.webhooks?.find((w) => w.name === WEBHOOK_NAME)?.clientConfig.caBundle;
@@ -92,7 +95,7 @@ export async function applyWebhookConfiguration(
     if (webhook && !caBundle && keptBundle) webhook.clientConfig.caBundle = keptBundle;
     await api.patchMutatingWebhookConfiguration(
       { name: WEBHOOK_CONFIGURATION, body: { metadata: desired.metadata, webhooks: desired.webhooks }, fieldManager: 'confighash' },
-      patchAs(PatchStrategy.MergePatch),
+      patchAs(PatchStrategy.MergePatch, withTimeout(REQUEST_TIMEOUT_MS)),
     );
   } catch (error) {
     throw new Error(describeApiError(`apply ${what}`, error), { cause: error });

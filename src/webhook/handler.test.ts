@@ -1,0 +1,117 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { describe, it } from 'node:test';
+import { pino } from 'pino';
+import { Registry } from 'prom-client';
+import { hasherWith } from '../../test/support/hasher.ts';
+import { ANNOTATION, consumedSources, fingerprint, type SourceId, type SourceState, type StampFormat, type ValueHasher } from '../checksum/index.ts';
+import type { SourceReader } from '../kube/source-reader.ts';
+import { Metrics } from '../metrics.ts';
+import { AdmissionHandler } from './handler.ts';
+import type { AdmissionRequest, AdmissionResponse, WorkloadObject } from './review.ts';
+
+const hasher = hasherWith(Buffer.alloc(32, 4));
+const live = new Map<SourceId, Record<string, string>>([['configmap/app', { LEVEL: 'info' }]]);
+
+function stateOf(id: SourceId): SourceState {
+  const data = live.get(id);
+  return data ? { exists: true, keys: hasher.keyDigests('configmap', { data }) } : { exists: false };
+}
+
+const liveReader: SourceReader = { read: async (_ns, sources) => new Map(sources.map((s) => [s.id, stateOf(s.id)])) };
+
+function handler(reader: SourceReader = liveReader, metrics = new Metrics(new Registry())): AdmissionHandler {
+  return new AdmissionHandler({ reader, hasher, logger: pino({ level: 'silent' }), metrics, excludedNamespaces: new Set(['kube-system']) });
+}
+
+function deployment(container: object, templateAnnotations?: Record<string, string>): WorkloadObject {
+  return {
+    metadata: { name: 'web' },
+    spec: { template: { metadata: templateAnnotations ? { annotations: templateAnnotations } : {}, spec: { containers: [{ name: 'app', ...container }] } } },
+  };
+}
+
+function request(object: WorkloadObject, extra: Partial<AdmissionRequest> = {}): AdmissionRequest {
+  return { uid: 'u1', kind: { group: 'apps', version: 'v1', kind: 'Deployment' }, namespace: 'app', name: 'web', operation: 'CREATE', object, ...extra };
+}
+
+function stampOf(container: object, format: StampFormat = hasher.currentFormat(), h: ValueHasher = hasher): Record<string, string> {
+  const spec = { containers: [{ name: 'app', ...container }] };
+  const stamp = fingerprint(h, format, { namespace: 'app', sources: consumedSources(spec), stateOf })?.stamp;
+  return { [ANNOTATION.checksum]: stamp?.checksum ?? '', [ANNOTATION.sources]: stamp?.sources ?? '' };
+}
+
+function patchOf(response: AdmissionResponse): { op: string; path: string; value?: unknown }[] {
+  return response.patch ? (JSON.parse(Buffer.from(response.patch, 'base64').toString()) as { op: string; path: string }[]) : [];
+}
+
+const envFrom = (name: string, optional = false): object => ({ envFrom: [{ configMapRef: { name, optional } }] });
+
+describe('AdmissionHandler', () => {
+  it('stamps a created workload in the current format', async () => {
+    const response = await handler().admit(request(deployment(envFrom('app'))));
+    assert.equal(response.allowed, true);
+    const stamp = stampOf(envFrom('app'));
+    assert.deepEqual(patchOf(response), [{ op: 'add', path: '/spec/template/metadata/annotations', value: stamp }]);
+    assert.match(stamp[ANNOTATION.checksum] ?? '', /^v2:/);
+  });
+
+  it('keeps a v1 stamp that still describes the configuration: re-applying after an upgrade rolls nothing', async () => {
+    const v1 = stampOf(envFrom('app'), { version: 'v1' });
+    const object = deployment(envFrom('app'), v1);
+    const response = await handler().admit(request(object, { operation: 'UPDATE', oldObject: object }));
+    assert.deepEqual(patchOf(response), []);
+  });
+
+  it('puts back the previous stamp when an update drops it and nothing changed (kubectl replace)', async () => {
+    const stamped = deployment(envFrom('app'), stampOf(envFrom('app'), { version: 'v1' }));
+    const response = await handler().admit(request(deployment(envFrom('app')), { operation: 'UPDATE', oldObject: stamped }));
+    assert.deepEqual(patchOf(response)[0]?.value, stampOf(envFrom('app'), { version: 'v1' }));
+  });
+
+  it('warns about a missing required source, and not about a missing optional one', async () => {
+    const required = await handler().admit(request(deployment(envFrom('nope'))));
+    assert.deepEqual(required.warnings, ['confighash: configmap/nope does not exist in namespace app; the workload rolls once when it appears']);
+    const optional = await handler().admit(request(deployment(envFrom('nope', true))));
+    assert.equal(optional.warnings, undefined);
+  });
+
+  it('leaves alone, with a warning, a stamp signed with a key it does not know', async () => {
+    const other = hasherWith(randomBytes(32));
+    const foreign = stampOf({ envFrom: [{ secretRef: { name: 'db' } }] }, other.currentFormat(), other);
+    const object = deployment({ envFrom: [{ secretRef: { name: 'db' } }] }, foreign);
+    const response = await handler().admit(request(object, { operation: 'UPDATE', oldObject: object }));
+    assert.deepEqual(patchOf(response), []);
+    assert.match(response.warnings?.at(-1) ?? '', /left as they are .*no longer has/);
+  });
+
+  it('fails open, counted once as an error, when a read fails or anything else goes wrong', async () => {
+    const registry = new Registry();
+    const metrics = new Metrics(registry);
+    const failing = handler({ read: () => Promise.reject(new Error('HTTP 403: forbidden')) }, metrics);
+    const response = await failing.admit(request(deployment(envFrom('app'))));
+    assert.equal(response.allowed, true);
+    assert.equal(response.patch, undefined);
+    assert.match(response.warnings?.[0] ?? '', /could not read configuration \(HTTP 403: forbidden\)/);
+
+    const broken = handler({ read: async (_ns, sources) => new Map(sources.map((s) => [s.id, { exists: true, keys: null } as unknown as SourceState])) }, metrics);
+    const answer = await broken.admit(request(deployment(envFrom('app'))));
+    assert.equal(answer.allowed, true);
+    assert.match(answer.warnings?.[0] ?? '', /could not compute the checksum/);
+    const errors = (await registry.getSingleMetric('confighash_webhook_requests_total')?.get())?.values.find((v) => v.labels['result'] === 'error');
+    assert.equal(errors?.value, 2);
+  });
+
+  it('skips what is not its to mutate: kube-system, other kinds, subresources, ignored workloads', async () => {
+    const h = handler();
+    const object = deployment(envFrom('app'));
+    for (const r of [
+      request(object, { namespace: 'kube-system' }),
+      request(object, { kind: { group: '', version: 'v1', kind: 'Pod' } }),
+      request(object, { subResource: 'scale' }),
+      request({ ...object, metadata: { name: 'web', annotations: { 'confighash.dev/ignore': 'true' } } }),
+    ]) {
+      assert.deepEqual(await h.admit(r), { uid: 'u1', allowed: true });
+    }
+  });
+});

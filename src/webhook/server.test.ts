@@ -1,0 +1,82 @@
+// The webhook server's connection bounds under a flood, on loopback: the flood is
+// bounded in count and time, and the server must keep answering afterwards.
+import assert from 'node:assert/strict';
+import { connect, type Socket } from 'node:net';
+import { request } from 'node:https';
+import { describe, it } from 'node:test';
+import { pino } from 'pino';
+import { Registry } from 'prom-client';
+import { Metrics } from '../metrics.ts';
+import type { CertificateSource } from '../tls/certificate-source.ts';
+import { createCertificateAuthority, DAY_MS, issueCertificate } from '../tls/pki.ts';
+import type { AdmissionHandler } from './handler.ts';
+import { startWebhookServer } from './server.ts';
+
+const LIMITS = { maxConnections: 50, handshakeTimeoutMs: 800, headersTimeoutMs: 800, requestTimeoutMs: 2000, keepAliveTimeoutMs: 800 };
+const FLOOD = 400;
+
+async function certificates(): Promise<CertificateSource> {
+  const ca = await createCertificateAuthority('test-ca', DAY_MS);
+  const serving = await issueCertificate(ca, { commonName: '127.0.0.1', dnsNames: [], ipAddresses: ['127.0.0.1'], usage: 'server', validityMs: DAY_MS });
+  return { start: async () => undefined, current: () => serving, caBundle: () => ca.certificate, onChange: () => undefined, healthy: () => true, stop: () => undefined };
+}
+
+const handler = { admit: async (r: { uid: string }) => ({ uid: r.uid, allowed: true }) } as unknown as AdmissionHandler;
+
+function open(port: number): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: '127.0.0.1', port }, () => { resolve(socket); });
+    socket.on('error', reject);
+  });
+}
+
+/** Resolves when the server has closed `socket`. */
+function closedByServer(socket: Socket): Promise<void> {
+  return new Promise((resolve) => {
+    if (socket.destroyed || socket.readableEnded) { resolve(); return; }
+    socket.once('close', () => { resolve(); });
+    socket.resume();
+  });
+}
+
+function admissionReview(port: number, ca: string): Promise<number> {
+  const body = JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { uid: 'u1', kind: { group: 'apps', version: 'v1', kind: 'Deployment' }, operation: 'CREATE' } });
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path: '/mutate', method: 'POST', ca, agent: false, headers: { 'content-type': 'application/json' } }, (res) => {
+      res.resume();
+      res.on('end', () => { resolve(res.statusCode ?? 0); });
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+describe('webhook server under a connection flood', () => {
+  it('closes connections beyond the bound and stalled ones within their deadlines, and keeps serving', async (t) => {
+    const source = await certificates();
+    const server = await startWebhookServer({ host: '127.0.0.1', port: 0, certificates: source, handler, logger: pino({ level: 'silent' }), metrics: new Metrics(new Registry()), limits: LIMITS });
+    t.after(() => server.close());
+
+    const rssBefore = process.memoryUsage().rss;
+    const sockets = await Promise.all(Array.from({ length: FLOOD }, () => open(server.port).catch(() => undefined)));
+    const flood = sockets.filter((s): s is Socket => s !== undefined);
+    // None of them ever says a word: each is closed either at once (over the bound) or when its handshake deadline passes.
+    const started = Date.now();
+    await Promise.all(flood.map(closedByServer));
+    const tookMs = Date.now() - started;
+    assert.ok(tookMs < 10 * LIMITS.handshakeTimeoutMs, `idle connections were held ${tookMs}ms`);
+
+    // A client that sends half its headers and stalls is dropped too (after the handshake).
+    const slow = await new Promise<import('node:tls').TLSSocket>((resolve, reject) => {
+      void import('node:tls').then(({ connect: tlsConnect }) => {
+        const socket = tlsConnect({ host: '127.0.0.1', port: server.port, ca: source.caBundle() }, () => { resolve(socket); });
+        socket.on('error', reject);
+      });
+    });
+    slow.write('POST /mutate HTTP/1.1\r\nHost: x\r\n');
+    await closedByServer(slow);
+
+    assert.equal(await admissionReview(server.port, source.caBundle() ?? ''), 200, 'the webhook still answers after the flood');
+    t.diagnostic(`flood of ${FLOOD} idle connections closed within ${tookMs}ms; test process RSS ${Math.round(rssBefore / 2 ** 20)} → ${Math.round(process.memoryUsage().rss / 2 ** 20)} MiB`);
+  });
+});
