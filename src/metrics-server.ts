@@ -1,5 +1,7 @@
 // The plain-HTTP observability endpoints on --metrics-port: /metrics (Prometheus),
-// /healthz (the process answers) and /readyz (every readiness check passes).
+// /healthz (the process answers) and /readyz (every readiness check passes). The
+// /readyz body lists each check (`[+]name ok`, `[-]name: problem`), and after
+// them the informational ones (`[i]`), which never make it fail.
 import Fastify, { LogController } from 'fastify';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
@@ -13,6 +15,8 @@ export interface MetricsServerOptions {
   port: number;
   registry: Registry;
   readiness: Record<string, ReadinessCheck>;
+  /** Reported by /readyz, never failing it (e.g. the controller's watches). */
+  information?: Record<string, ReadinessCheck>;
   logger: Logger;
 }
 
@@ -27,12 +31,12 @@ export async function startMetricsServer(options: MetricsServerOptions): Promise
   });
   server.get('/healthz', () => 'ok\n');
   server.get('/readyz', (_request, reply) => {
-    const failures = Object.entries(options.readiness).flatMap(([name, check]) => {
-      const problem = check();
-      return problem === undefined ? [] : [`${name}: ${problem}`];
-    });
-    if (failures.length === 0) return reply.type('text/plain').send('ok\n');
-    return reply.code(503).type('text/plain').send(`${failures.join('\n')}\n`);
+    const checks = Object.entries(options.readiness).map(([name, check]) => [name, check()] as const);
+    const ready = checks.every(([, problem]) => problem === undefined);
+    const lines = checks.map(([name, problem]) => (problem === undefined ? `[+]${name} ok` : `[-]${name}: ${problem}`));
+    for (const [name, check] of Object.entries(options.information ?? {})) lines.push(`[i]${name}: ${check() ?? 'ok'}`);
+    const verdict = ready ? 'ok' : 'not ready';
+    return reply.code(ready ? 200 : 503).type('text/plain').send(`${lines.join('\n')}\n${verdict}\n`);
   });
   await server.listen({ host: options.host, port: options.port });
   return { port: listeningPort(server.server.address()), close: () => closeWithin(server, 1000) };

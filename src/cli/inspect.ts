@@ -6,18 +6,21 @@ import { AppsV1Api, CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import {
   ANNOTATION,
   BASELINE_ANNOTATION,
-  checksumAnnotations,
   type ConsumedSource,
   consumedSources,
+  currentFingerprint,
   isIgnored,
   MISSING,
   NAMESPACE_LABEL,
+  parseBaseline,
   parseSourcesSummary,
-  SHORT_DIGEST_LENGTH,
+  type Stamp,
+  type Subject,
   ValueHasher,
+  verify,
   type WorkloadKind,
 } from '../checksum/index.ts';
-import { loadHmacKey } from '../kube/hmac-key.ts';
+import { loadKeyring } from '../kube/hmac-key.ts';
 import { forEachConcurrently, LiveSourceReader } from '../kube/source-reader.ts';
 
 /** Workloads reported on at once, each reading up to 8 sources at once. */
@@ -59,7 +62,7 @@ interface WorkloadLike {
 export async function createInspector(config: KubeConfig, confighashNamespace: string): Promise<Inspector> {
   const core = config.makeApiClient(CoreV1Api);
   const apps = config.makeApiClient(AppsV1Api);
-  const hasher = new ValueHasher(await loadHmacKey(core, confighashNamespace));
+  const hasher = new ValueHasher(await loadKeyring(core, confighashNamespace));
   const reporter = new WorkloadReporter(hasher, new LiveSourceReader(config, hasher, { concurrency: 8, timeoutMs: 10_000 }));
   return {
     async optedInNamespaces() {
@@ -102,26 +105,40 @@ class WorkloadReporter {
     const sources = consumedSources(podSpec, annotations);
     if (sources.length === 0) return undefined;
     const states = await this.#reader.read(namespace, sources);
-    const digests = sources.map((s) => this.#hasher.sourceDigest(s, states.get(s.id) ?? { exists: false }));
-    const current = checksumAnnotations(digests);
-    const storedSummary = templateAnnotations[ANNOTATION.sources] ?? annotations[BASELINE_ANNOTATION];
-    const stored = parseSourcesSummary(storedSummary);
+    const subject: Subject = { namespace, sources, stateOf: (id) => states.get(id) ?? { exists: false } };
+    const stored = storedStamp(annotations, templateAnnotations);
+    const { current, upToDate } = this.#compare(stored, subject);
+    const currentShort = parseSourcesSummary(current?.sources);
+    const storedShort = parseSourcesSummary(stored?.sources);
     const state = stateOf({
       ignored: isIgnored(annotations),
-      adopted: storedSummary !== undefined,
-      missing: digests.some((d) => d.digest === MISSING),
-      upToDate: storedSummary === current[ANNOTATION.sources],
+      adopted: stored !== undefined,
+      missing: sources.some((s) => !s.optional && !subject.stateOf(s.id).exists),
+      upToDate,
     });
     return {
       namespace,
       kind,
       name: workload.metadata?.name ?? '',
       state,
-      storedChecksum: templateAnnotations[ANNOTATION.checksum],
-      currentChecksum: current[ANNOTATION.checksum] ?? '',
-      sources: sources.map((source, i) => sourceReport(source, stored.get(source.id), digests[i]?.digest ?? MISSING)),
+      storedChecksum: stored?.checksum,
+      currentChecksum: current?.checksum ?? '',
+      sources: sources.map((source) => sourceReport(source, storedShort.get(source.id), currentShort.get(source.id) ?? MISSING)),
     };
   }
+
+  /** The stamp the template should carry now; a stamp current in its own format is kept, so it is what is current. */
+  #compare(stored: Stamp | undefined, subject: Subject): { current: Stamp | undefined; upToDate: boolean } {
+    if (stored && verify(this.#hasher, stored, subject).kind === 'current') return { current: stored, upToDate: true };
+    return { current: currentFingerprint(this.#hasher, subject)?.stamp, upToDate: false };
+  }
+}
+
+/** The template's stamp, else the baseline recorded when the workload was adopted. */
+function storedStamp(annotations: Record<string, string>, templateAnnotations: Record<string, string>): Stamp | undefined {
+  const checksum = templateAnnotations[ANNOTATION.checksum];
+  if (checksum === undefined) return parseBaseline(annotations[BASELINE_ANNOTATION]);
+  return { checksum, sources: templateAnnotations[ANNOTATION.sources] ?? '' };
 }
 
 function partsOf(workload: WorkloadLike): {
@@ -144,12 +161,12 @@ function stateOf(facts: { ignored: boolean; adopted: boolean; missing: boolean; 
   return facts.upToDate ? 'current' : 'pending';
 }
 
-function sourceReport(source: ConsumedSource, stored: string | undefined, digest: string): SourceReport {
+function sourceReport(source: ConsumedSource, stored: string | undefined, current: string): SourceReport {
   return {
     id: source.id,
     keys: source.keys.all ? '*' : [...source.keys.keys].sort(),
     referencedBy: [...source.sites],
     stored,
-    current: digest === MISSING ? MISSING : digest.slice(0, SHORT_DIGEST_LENGTH),
+    current,
   };
 }

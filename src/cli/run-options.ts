@@ -53,7 +53,7 @@ export const RUN_FLAGS = {
   'tls-cert-validity': { help: 'validity of the self-managed serving certificate', default: '8760h' },
   'tls-check-interval': { help: 'how often certificates are checked for renewal', default: '1m' },
   'leader-elect': { help: 'elect a leader on a Lease in --namespace; only the leader reconciles', boolean: true },
-  'coalesce-window': { help: 'changes to one workload within this window roll it once', default: '2s' },
+  'coalesce-window': { help: 'changes to one workload within this window roll it once (0 to roll at once)', default: '2s' },
   'rollout-rate': { help: 'rollouts triggered per second, cluster-wide', default: '10' },
   'rollout-burst': { help: 'rollouts that may be triggered at once before --rollout-rate applies', default: '20' },
   workers: { help: 'workloads reconciled concurrently', default: '4' },
@@ -107,17 +107,17 @@ export function parseRunOptions(argv: readonly string[], env: NodeJS.ProcessEnv)
     webhookUrl: url(get('webhook-url')),
     serviceName: get('service-name') ?? 'confighash',
     webhookTimeoutSeconds: Math.round(webhookTimeoutMs / 1000),
-    sourceReadTimeoutMs: duration('source-read-timeout', get),
+    sourceReadTimeoutMs: positiveDuration('source-read-timeout', get),
     sourceReadConcurrency: integer('source-read-concurrency', get, 1, 256),
-    tlsCaValidityMs: duration('tls-ca-validity', get),
-    tlsCertValidityMs: duration('tls-cert-validity', get),
-    tlsCheckIntervalMs: duration('tls-check-interval', get),
+    tlsCaValidityMs: positiveDuration('tls-ca-validity', get),
+    tlsCertValidityMs: positiveDuration('tls-cert-validity', get),
+    tlsCheckIntervalMs: positiveDuration('tls-check-interval', get),
     leaderElect: get('leader-elect') === 'true',
     coalesceWindowMs: duration('coalesce-window', get),
     rolloutRate: positive('rollout-rate', get),
     rolloutBurst: integer('rollout-burst', get, 1, 10_000),
     workers: integer('workers', get, 1, 64),
-    relistIntervalMs: duration('relist-interval', get),
+    relistIntervalMs: positiveDuration('relist-interval', get),
     logLevel,
   };
 }
@@ -144,6 +144,13 @@ function duration(name: FlagName, get: (name: FlagName) => string | undefined): 
   } catch (error) {
     throw new UsageError(`--${name}: ${(error as Error).message}`, { cause: error });
   }
+}
+
+/** A duration that must not be 0: an interval of 0 would spin, a timeout of 0 fail everything. */
+function positiveDuration(name: FlagName, get: (name: FlagName) => string | undefined): number {
+  const value = duration(name, get);
+  if (value <= 0) throw new UsageError(`--${name} must be longer than 0, got "${get(name) ?? ''}"`);
+  return value;
 }
 
 function url(text: string | undefined): string | undefined {

@@ -5,15 +5,20 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { AdmissionregistrationV1Api, AppsV1Api, CoreV1Api } from '@kubernetes/client-node';
 import { collectDefaultMetrics, Registry } from 'prom-client';
-import { ValueHasher } from '../checksum/index.ts';
+import { HmacKeyring, ValueHasher } from '../checksum/index.ts';
 import { loadKubeConfig } from '../kube/client.ts';
 import { Controller } from '../controller/controller.ts';
-import { loadOrCreateHmacKey } from '../kube/hmac-key.ts';
-import { LeaderElector } from '../kube/leader-election.ts';
+import { EventRecorder } from '../kube/events.ts';
+import { KeyCustodian, loadOrCreateKeys } from '../kube/hmac-key.ts';
+import { apiLeaseClient, LeaderElector } from '../kube/leader-election.ts';
 import { LiveSourceReader } from '../kube/source-reader.ts';
+import { apiListWatchClient } from '../kube/watcher.ts';
+import { WorkloadPatcher } from '../kube/workload-patcher.ts';
 import { createLogger, type Logger } from '../log.ts';
 import { startMetricsServer } from '../metrics-server.ts';
 import { Metrics } from '../metrics.ts';
+import type { RunningServer } from '../http-server.ts';
+import { jitter, sleep } from '../sleep.ts';
 import type { CertificateSource } from '../tls/certificate-source.ts';
 import { FileCertificates } from '../tls/file-source.ts';
 import { SelfManagedCertificates } from '../tls/self-managed.ts';
@@ -24,6 +29,9 @@ import type { RunOptions } from './run-options.ts';
 
 /** Promotion delay of a next CA: ample time for every apiserver to load the new bundle. */
 const CA_PROMOTION_DELAY_MS = 10 * 60_000;
+/** List and watch requests: a list page of large Secrets can take a while. */
+const LIST_TIMEOUT_MS = 60_000;
+const TLS_RETRY_MS = { initial: 1000, max: 60_000 };
 
 export async function run(options: RunOptions): Promise<void> {
   const logger = createLogger(options.logLevel);
@@ -35,9 +43,15 @@ export async function run(options: RunOptions): Promise<void> {
   const core = kubeConfig.makeApiClient(CoreV1Api);
   const admission = kubeConfig.makeApiClient(AdmissionregistrationV1Api);
   const apps = kubeConfig.makeApiClient(AppsV1Api);
+  const listWatch = apiListWatchClient(kubeConfig, LIST_TIMEOUT_MS);
+  const events = new EventRecorder(core, logger);
   logger.info({ server: kubeConfig.getCurrentCluster()?.server, namespace: options.namespace }, 'starting confighash');
 
-  const hasher = new ValueHasher(await loadOrCreateHmacKey(core, options.namespace));
+  const keys = await loadOrCreateKeys(core, options.namespace);
+  const keyring = new HmacKeyring(keys);
+  const custodian = new KeyCustodian({ core, listWatch, namespace: options.namespace, keyring, events, logger: logger.child({ component: 'hmac-key' }), metrics });
+  custodian.start(keys);
+  const hasher = new ValueHasher(keyring);
   const reader = new LiveSourceReader(kubeConfig, hasher, {
     concurrency: options.sourceReadConcurrency,
     timeoutMs: options.sourceReadTimeoutMs,
@@ -45,9 +59,10 @@ export async function run(options: RunOptions): Promise<void> {
   const excludedNamespaces = new Set([options.namespace, 'kube-system']);
   const handler = new AdmissionHandler({ reader, hasher, logger, metrics, excludedNamespaces });
   const controller = new Controller({
-    kubeConfig,
-    core,
-    apps,
+    listWatch,
+    patcher: new WorkloadPatcher(apps),
+    events,
+    reader,
     hasher,
     excludedNamespaces,
     coalesceWindowMs: options.coalesceWindowMs,
@@ -61,56 +76,72 @@ export async function run(options: RunOptions): Promise<void> {
   controller.start();
 
   const registration = webhookRegistration(options);
-  const certificates = certificateSource(options, { core, logger, metrics }, (bundle) =>
+  const certificates = certificateSource(options, { core, events, logger, metrics }, (bundle) =>
     applyWebhookConfiguration(admission, registration, bundle),
   );
-  await certificates.start();
-  if (options.certDir) await applyWebhookConfiguration(admission, registration, certificates.caBundle());
-
-  const webhook = await startWebhookServer({
-    host: options.bindAddress,
-    port: options.webhookPort,
-    certificates,
-    handler,
-    logger,
-    metrics,
-  });
+  const stopping = new AbortController();
+  let webhook: RunningServer | undefined;
+  // Ready means "the webhook can serve": what the controller's watches are doing
+  // does not decide whether admissions reach this replica.
   const observability = await startMetricsServer({
     host: options.bindAddress,
     port: options.metricsPort,
     registry,
     logger,
     readiness: {
-      certificates: () => (certificates.healthy() ? undefined : 'no valid serving certificate'),
-      watches: () => controller.problem(),
+      webhook: () => (webhook ? undefined : 'not serving yet (waiting for its certificate)'),
+      certificates: () => (webhook && !certificates.healthy() ? 'no valid serving certificate' : undefined),
     },
+    information: { controller: () => controller.problem() },
   });
-  logger.info({ webhookPort: webhook.port, metricsPort: observability.port }, 'confighash is serving');
 
-  const stopping = new AbortController();
+  // Nothing in the TLS path keeps the controller from running.
   const elector = options.leaderElect ? leaderElector(options, kubeConfig, logger) : undefined;
   void lead(elector, logger).then(async (leading) => {
     if (!leading) return;
     metrics.leader.set(1);
     await controller.startReconciling(stopping.signal);
   });
+  const serving = startTls(certificates, logger, stopping.signal).then(async (started) => {
+    if (!started) return;
+    webhook = await startWebhookServer({ host: options.bindAddress, port: options.webhookPort, certificates, handler, logger, metrics });
+    logger.info({ webhookPort: webhook.port, metricsPort: observability.port }, 'confighash is serving');
+  }).catch((error: unknown) => {
+    logger.fatal({ err: error instanceof Error ? error.message : String(error) }, 'could not start the webhook server; exiting');
+    process.exit(1);
+  });
 
   await shutdownSignal(logger);
   const t0 = Date.now();
   stopping.abort();
   certificates.stop();
-  await controller.stop();
+  await Promise.all([controller.stop(), custodian.stop(), serving]);
   const t1 = Date.now();
   await elector?.stop();
   const t2 = Date.now();
-  await Promise.all([webhook.close(), observability.close()]);
+  await Promise.all([webhook?.close(), observability.close()]);
   logger.info({ controllerMs: t1 - t0, electorMs: t2 - t1, serversMs: Date.now() - t2 }, 'stopped');
+}
+
+/** Starts the certificate source, retrying with backoff until it works or confighash stops; false if stopped. */
+async function startTls(certificates: CertificateSource, logger: Logger, signal: AbortSignal): Promise<boolean> {
+  let retryMs = TLS_RETRY_MS.initial;
+  while (!signal.aborted) {
+    try {
+      await certificates.start();
+      return true;
+    } catch (error) {
+      logger.error({ err: error instanceof Error ? error.message : String(error), retryInMs: retryMs }, 'could not set up the webhook certificate; the webhook waits, the controller runs');
+      await sleep(jitter(retryMs, 0.2), signal);
+      retryMs = Math.min(retryMs * 2, TLS_RETRY_MS.max);
+    }
+  }
+  return false;
 }
 
 function leaderElector(options: RunOptions, config: ReturnType<typeof loadKubeConfig>, logger: Logger): LeaderElector {
   return new LeaderElector({
-    config,
-    namespace: options.namespace,
+    leases: apiLeaseClient(config, options.namespace),
     name: 'confighash-controller',
     identity: `${hostname()}_${randomUUID()}`,
     leaseDurationMs: 15_000,
@@ -139,11 +170,12 @@ function webhookRegistration(options: RunOptions): WebhookRegistration {
 
 function certificateSource(
   options: RunOptions,
-  deps: { core: CoreV1Api; logger: Logger; metrics: Metrics },
-  publishCaBundle: (bundle: string) => Promise<void>,
+  deps: { core: CoreV1Api; events: EventRecorder; logger: Logger; metrics: Metrics },
+  publishCaBundle: (bundle: string | undefined) => Promise<void>,
 ): CertificateSource {
   if (options.certDir) {
-    return new FileCertificates({ dir: options.certDir, pollIntervalMs: options.tlsCheckIntervalMs, ...deps });
+    const { logger, metrics } = deps;
+    return new FileCertificates({ dir: options.certDir, pollIntervalMs: options.tlsCheckIntervalMs, logger, metrics, publishCaBundle });
   }
   return new SelfManagedCertificates({
     ...deps,

@@ -15,6 +15,11 @@ import type { CertifiedKey } from './pki.ts';
 export interface FileCertificatesOptions {
   dir: string;
   pollIntervalMs: number;
+  /**
+   * Publishes the CA bundle (ca.crt, or undefined without one) to the webhook
+   * configuration: at start, and whenever ca.crt changes.
+   */
+  publishCaBundle: (bundle: string | undefined) => Promise<void>;
   logger: Logger;
   metrics: Metrics;
 }
@@ -24,6 +29,7 @@ export class FileCertificates implements CertificateSource {
   readonly #listeners: (() => void)[] = [];
   #current: CertifiedKey | undefined;
   #caBundle: string | undefined;
+  #published = false;
   #watcher: FSWatcher | undefined;
   #timer: NodeJS.Timeout | undefined;
 
@@ -74,6 +80,12 @@ export class FileCertificates implements CertificateSource {
       readFile(join(dir, 'tls.key'), 'utf8'),
       readFile(join(dir, 'ca.crt'), 'utf8').catch(() => undefined),
     ]);
+    if (!this.#published || caBundle !== this.#caBundle) {
+      // Trust first: a renewed CA must be in the bundle before a certificate it signs is served.
+      await this.#options.publishCaBundle(caBundle);
+      this.#published = true;
+      if (this.#caBundle !== undefined) this.#options.logger.info({ dir }, 'published the changed ca.crt to the webhook configuration');
+    }
     this.#caBundle = caBundle;
     if (certificate === this.#current?.certificate && privateKey === this.#current.privateKey) return;
     validPair(certificate, privateKey, dir);

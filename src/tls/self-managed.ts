@@ -3,10 +3,12 @@
 // serves from the same CA; the CA bundle is published (to the webhook
 // configuration) before any certificate it signs is served; certificates are
 // renewed well before expiry and swapped into the running server.
-import { X509Certificate } from 'node:crypto';
+import { createPrivateKey, X509Certificate } from 'node:crypto';
 import type { CoreV1Api, V1Secret } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import { withTimeout } from '../kube/client.ts';
 import { describeApiError, isConflict, isNotFound } from '../kube/errors.ts';
+import type { EventRecorder } from '../kube/events.ts';
 import type { Metrics } from '../metrics.ts';
 import type { CertificateSource } from './certificate-source.ts';
 import { type CertifiedKey, createCertificateAuthority, issueCertificate } from './pki.ts';
@@ -23,6 +25,7 @@ export const TLS_SECRET = 'confighash-webhook-tls';
 const NEXT_CA_SINCE = 'confighash.dev/next-ca-since';
 const MAX_STEPS = 6;
 const MAX_ATTEMPTS = 5;
+const REQUEST_TIMEOUT_MS = 10_000;
 
 export interface SelfManagedOptions {
   core: CoreV1Api;
@@ -32,6 +35,7 @@ export interface SelfManagedOptions {
   checkIntervalMs: number;
   /** Makes the apiserver trust `bundle`; called before a certificate it signs is served. */
   publishCaBundle: (bundle: string) => Promise<void>;
+  events: Pick<EventRecorder, 'record'>;
   logger: Logger;
   metrics: Metrics;
   now?: () => Date;
@@ -166,15 +170,34 @@ export class SelfManagedCertificates implements CertificateSource {
     for (const listener of this.#listeners) listener();
   }
 
+  /** What the Secret holds; a Secret that cannot be used counts as empty, so it is replaced. */
   async #read(): Promise<{ state: TlsState | undefined; secret: V1Secret | undefined }> {
     const { core, namespace } = this.#options;
+    let secret: V1Secret;
     try {
-      const secret = await core.readNamespacedSecret({ name: TLS_SECRET, namespace });
-      return { state: fromSecret(secret), secret };
+      secret = await core.readNamespacedSecret({ name: TLS_SECRET, namespace }, withTimeout(REQUEST_TIMEOUT_MS));
     } catch (error) {
       if (isNotFound(error)) return { state: undefined, secret: undefined };
       throw new Error(describeApiError(`read secret ${namespace}/${TLS_SECRET}`, error), { cause: error });
     }
+    try {
+      return { state: usable(fromSecret(secret)), secret };
+    } catch (error) {
+      await this.#replacing(secret, (error as Error).message);
+      return { state: undefined, secret };
+    }
+  }
+
+  async #replacing(secret: V1Secret, why: string): Promise<void> {
+    const { namespace, logger, metrics, events } = this.#options;
+    logger.error({ secret: `${namespace}/${TLS_SECRET}`, why }, 'the webhook TLS Secret cannot be used; replacing it with a new CA and certificate');
+    metrics.selfRepairs.inc({ object: 'webhook-tls' });
+    await events.record(
+      { apiVersion: 'v1', kind: 'Secret', namespace, name: TLS_SECRET, uid: secret.metadata?.uid ?? '' },
+      'Warning',
+      'CertificateReplaced',
+      `The Secret could not be used (${why}); confighash replaced it with a new CA and serving certificate.`,
+    );
   }
 
   /**
@@ -186,8 +209,8 @@ export class SelfManagedCertificates implements CertificateSource {
     const { core, namespace } = this.#options;
     const body = toSecret(state, previous?.metadata?.resourceVersion);
     try {
-      if (previous) await core.replaceNamespacedSecret({ name: TLS_SECRET, namespace, body, fieldManager: 'confighash' });
-      else await core.createNamespacedSecret({ namespace, body, fieldManager: 'confighash' });
+      if (previous) await core.replaceNamespacedSecret({ name: TLS_SECRET, namespace, body, fieldManager: 'confighash' }, withTimeout(REQUEST_TIMEOUT_MS));
+      else await core.createNamespacedSecret({ namespace, body, fieldManager: 'confighash' }, withTimeout(REQUEST_TIMEOUT_MS));
       return true;
     } catch (error) {
       if (isConflict(error)) return false;
@@ -221,6 +244,32 @@ function fromSecret(secret: V1Secret): TlsState | undefined {
   const nextCa = pair(KEYS.nextCaCert, KEYS.nextCaKey);
   const since = secret.metadata?.annotations?.[NEXT_CA_SINCE];
   return nextCa && since ? { ca, serving, bundle, nextCa, nextCaSince: new Date(since) } : { ca, serving, bundle };
+}
+
+/** `state` if every certificate parses and every key matches its certificate; else throws saying what is wrong. */
+function usable(state: TlsState | undefined): TlsState | undefined {
+  if (!state) return undefined;
+  const pairs: [string, { certificate: string; privateKey: string } | undefined][] = [
+    ['CA', state.ca],
+    ['serving certificate', state.serving],
+    ['next CA', state.nextCa],
+  ];
+  for (const [what, pair] of pairs) {
+    if (!pair) continue;
+    try {
+      if (!new X509Certificate(pair.certificate).checkPrivateKey(createPrivateKey(pair.privateKey))) throw new Error('the key does not match the certificate');
+    } catch (error) {
+      throw new Error(`its ${what} is unusable: ${(error as Error).message}`, { cause: error });
+    }
+  }
+  const bundle = bundleCertificates(state.bundle);
+  if (bundle.length === 0) throw new Error('its CA bundle holds no certificate');
+  try {
+    for (const pem of bundle) new X509Certificate(pem);
+  } catch (error) {
+    throw new Error(`its CA bundle is unusable: ${(error as Error).message}`, { cause: error });
+  }
+  return state;
 }
 
 function fromBase64(value: string): string {
