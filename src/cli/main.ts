@@ -1,6 +1,7 @@
 // The confighash command line: `run` (the webhook and controller), and the
 // inspection commands. Also installed as the kubectl plugin `kubectl-confighash`.
 import { explain, status } from './inspect-commands.ts';
+import { rotateKeyCommand } from './rotate-key.ts';
 import { run } from './run.ts';
 import { parseRunOptions, runUsage, UsageError } from './run-options.ts';
 
@@ -10,9 +11,16 @@ commands:
   run       run the admission webhook and the controller (the image's entrypoint)
   status    every tracked workload: sources, stored vs current checksum, state
   explain   one workload's sources: consumed keys, references, stored and current digests
+  rotate-key  sign new Secret digests with a new HMAC key (rolls nothing)
 
 Run "confighash <command> --help" for a command's flags.
 `;
+
+const SUBCOMMANDS: Record<string, (argv: readonly string[]) => Promise<number>> = {
+  status,
+  explain,
+  'rotate-key': rotateKeyCommand,
+};
 
 async function main(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -21,8 +29,8 @@ async function main(argv: readonly string[]): Promise<number> {
     await run(parseRunOptions(rest, process.env));
     return 0;
   }
-  if (command === 'status') return status(rest);
-  if (command === 'explain') return explain(rest);
+  const subcommand = SUBCOMMANDS[command ?? ''];
+  if (subcommand) return subcommand(rest);
   if (command === undefined || command === 'help' || command === '--help' || command === '-h') return print(USAGE, 0);
   return print(`unknown command "${command}"\n\n${USAGE}`, 2);
 }
