@@ -17,6 +17,8 @@ export interface MetricsServerOptions {
   readiness: Record<string, ReadinessCheck>;
   /** Reported by /readyz, never failing it (e.g. the controller's watches). */
   information?: Record<string, ReadinessCheck>;
+  /** The resourceVersion at which the controller last saw a workload, for /debug/observed/KIND/NS/NAME. */
+  observedVersion?: (key: string) => string | undefined;
   logger: Logger;
 }
 
@@ -30,6 +32,13 @@ export async function startMetricsServer(options: MetricsServerOptions): Promise
     return reply.type(options.registry.contentType).send(body);
   });
   server.get('/healthz', () => 'ok\n');
+  // What the controller has seen of one workload: lets tools (and tests) tell "nothing to do" from "not seen yet".
+  server.get<{ Params: { kind: string; namespace: string; name: string } }>('/debug/observed/:kind/:namespace/:name', (request, reply) => {
+    const { kind, namespace, name } = request.params;
+    const version = options.observedVersion?.(`${kind}/${namespace}/${name}`);
+    if (version === undefined) return reply.code(404).type('text/plain').send(`not observed: ${kind}/${namespace}/${name}\n`);
+    return reply.type('text/plain').send(`${version}\n`);
+  });
   server.get('/readyz', (_request, reply) => {
     const checks = Object.entries(options.readiness).map(([name, check]) => [name, check()] as const);
     const ready = checks.every(([, problem]) => problem === undefined);

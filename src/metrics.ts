@@ -2,18 +2,12 @@
 // registry that is passed in (no global default registry).
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
-export type WebhookResult = 'patched' | 'unchanged' | 'skipped' | 'error' | 'rejected';
-export type ReconcileResult =
-  | 'current'
-  | 'rolled'
-  | 'adopted'
-  | 'deferred'
-  | 'missing-source'
-  | 'skipped'
-  | 'gone'
-  | 'conflict'
-  | 'error';
-export type SuppressionReason = 'coalescing' | 'rate_limit' | 'missing_source';
+const WEBHOOK_RESULTS = ['patched', 'unchanged', 'skipped', 'error', 'rejected'] as const;
+export type WebhookResult = (typeof WEBHOOK_RESULTS)[number];
+const RECONCILE_RESULTS = ['current', 'rolled', 'adopted', 'deferred', 'missing-source', 'skipped', 'gone', 'conflict', 'error'] as const;
+export type ReconcileResult = (typeof RECONCILE_RESULTS)[number];
+const SUPPRESSION_REASONS = ['coalescing', 'rate_limit', 'missing_source'] as const;
+export type SuppressionReason = (typeof SUPPRESSION_REASONS)[number];
 
 export class Metrics {
   readonly webhookRequests: Counter<'result'>;
@@ -109,5 +103,12 @@ export class Metrics {
       labelNames: ['object'],
       registers,
     });
+    // Every known label value is exported from the start, at 0: a dashboard (or a
+    // test) can tell "none yet" from "not exported".
+    for (const result of WEBHOOK_RESULTS) this.webhookRequests.inc({ result }, 0);
+    for (const result of RECONCILE_RESULTS) this.reconciles.inc({ result }, 0);
+    for (const reason of SUPPRESSION_REASONS) this.rolloutsSuppressed.inc({ reason }, 0);
+    for (const what of ['ca', 'serving']) this.certificateRotations.inc({ what }, 0);
+    for (const object of ['hmac-key', 'webhook-tls']) this.selfRepairs.inc({ object }, 0);
   }
 }

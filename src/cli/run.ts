@@ -93,6 +93,7 @@ export async function run(options: RunOptions): Promise<void> {
       certificates: () => (webhook && !certificates.healthy() ? 'no valid serving certificate' : undefined),
     },
     information: { controller: () => controller.problem() },
+    observedVersion: (key) => controller.observedVersion(key),
   });
 
   // Nothing in the TLS path keeps the controller from running.

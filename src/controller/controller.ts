@@ -104,6 +104,11 @@ export class Controller {
     for (const watcher of this.#watchers) watcher.start();
   }
 
+  /** The resourceVersion at which the controller last saw a workload (`Kind/namespace/name`). */
+  observedVersion(key: string): string | undefined {
+    return this.#workloads.get(key)?.resourceVersion;
+  }
+
   /** Undefined when every watch has synced and is up; else what is not. */
   problem(): string | undefined {
     const problems = this.#watchers.flatMap((w) => {

@@ -123,9 +123,19 @@ export function namespaceManifest(name: string, labels: Record<string, string>):
   return { apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels } };
 }
 
-/** The value of a Prometheus sample, e.g. `confighash_webhook_requests_total{result="patched"}`. */
+/**
+ * The value of a Prometheus sample, e.g. `confighash_webhook_requests_total{result="patched"}`;
+ * throws when confighash does not export it (a misspelt name must not read as 0).
+ */
 export async function metricValue(metricsUrl: string, sample: string): Promise<number> {
   const text = await (await fetch(`${metricsUrl}/metrics`)).text();
   const line = text.split('\n').find((l) => l.startsWith(`${sample} `));
-  return line ? Number(line.slice(sample.length + 1)) : 0;
+  if (!line) throw new Error(`confighash exports no sample ${sample}`);
+  return Number(line.slice(sample.length + 1));
+}
+
+/** The resourceVersion of a workload as confighash's controller has seen it (its watch may lag). */
+export async function observedVersion(metricsUrl: string, kind: string, namespace: string, name: string): Promise<string | undefined> {
+  const response = await fetch(`${metricsUrl}/debug/observed/${kind}/${namespace}/${name}`);
+  return response.ok ? (await response.text()).trim() : undefined;
 }

@@ -4,7 +4,7 @@
 // one" is checked once confighash has nothing left to do (its queue is empty) and
 // the workload's controller has observed its latest spec, so a second rollout
 // could not still be on its way.
-import { metricValue } from './confighash.ts';
+import { metricValue, observedVersion } from './confighash.ts';
 import { getWorkload, revisions } from './kube-objects.ts';
 import { apply, kubectl, waitFor } from './kube.ts';
 import { configMap, secret, workload, type WorkloadKind } from './workloads.ts';
@@ -25,11 +25,26 @@ export async function waitForRevisions(ns: string, kind: WorkloadKind, name: str
   );
 }
 
-/** Waits until confighash is idle and the workload's controller has caught up; returns its revisions. */
+/**
+ * Waits until confighash's controller has seen the workload as it is now, confighash
+ * is idle, and the workload's controller has caught up; returns its revisions. An
+ * empty queue alone proves nothing: the watch event may not have arrived yet.
+ */
 export async function settledRevisions(ns: string, kind: WorkloadKind, name: string, metricsUrl: string): Promise<number> {
+  await waitForObserved(ns, kind, name, metricsUrl);
   await waitForIdle(metricsUrl);
   await settledGeneration(ns, kind, name);
+  await waitForObserved(ns, kind, name, metricsUrl);
+  await waitForIdle(metricsUrl);
   return revisionCount(ns, kind, name);
+}
+
+/** Waits until confighash's controller has seen the workload's current resourceVersion. */
+export async function waitForObserved(ns: string, kind: WorkloadKind, name: string, metricsUrl: string): Promise<void> {
+  await waitFor(`confighash to observe ${kind} ${ns}/${name}`, async () => {
+    const current = (await getWorkload(ns, kind, name)).metadata.resourceVersion;
+    return (await observedVersion(metricsUrl, kind, ns, name)) === current || undefined;
+  });
 }
 
 /** Waits until confighash's work queue is empty. */

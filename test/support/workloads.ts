@@ -46,7 +46,7 @@ function podTemplate(name: string, annotations: Record<string, string>): object 
 export type WorkloadKind = 'Deployment' | 'StatefulSet' | 'DaemonSet';
 
 export interface Workload {
-  metadata: { name: string; generation?: number; annotations?: Record<string, string> };
+  metadata: { name: string; generation?: number; resourceVersion?: string; annotations?: Record<string, string> };
   spec: { template: OwnedObject };
   status?: { observedGeneration?: number };
 }
