@@ -11,14 +11,20 @@ import { binaryDir } from '../test/cluster/binaries.ts';
 import { launchControlPlane, stopControlPlane } from '../test/cluster/launcher.ts';
 import { type ConfighashProcess, startConfighash } from '../test/support/confighash.ts';
 import { kubectl, waitFor } from '../test/support/kube.ts';
+import { useColour } from '../src/cli/table.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const NS = 'demo';
 let stepNumber = 0;
 
+/** `text` in an SGR style (1 bold, 31 red, 32 green) on a terminal; plain in CI logs and files. */
+function styled(stream: NodeJS.WriteStream, code: number, text: string): string {
+  return useColour(stream) ? `\u001b[${code}m${text}\u001b[0m` : text;
+}
+
 function step(title: string): void {
   stepNumber += 1;
-  process.stdout.write(`\n\u001b[1m${stepNumber}. ${title}\u001b[0m\n`);
+  process.stdout.write(`\n${styled(process.stdout, 1, `${stepNumber}. ${title}`)}\n`);
 }
 
 function show(text: string): void {
@@ -95,9 +101,9 @@ try {
   confighashProcess = await startConfighash(['--log-level=warn']);
   show(`serving the webhook at ${confighashProcess.webhookUrl}`);
   await demo();
-  process.stdout.write('\n\u001b[32mDemo complete: one edit, one rollout, and the reason recorded.\u001b[0m\n');
+  process.stdout.write(`\n${styled(process.stdout, 32, 'Demo complete: one edit, one rollout, and the reason recorded.')}\n`);
 } catch (error) {
-  process.stderr.write(`\n\u001b[31mDemo failed: ${error instanceof Error ? error.message : String(error)}\u001b[0m\n`);
+  process.stderr.write(`\n${styled(process.stderr, 31, `Demo failed: ${error instanceof Error ? error.message : String(error)}`)}\n`);
   process.exitCode = 1;
 } finally {
   await confighashProcess?.stop();

@@ -116,7 +116,8 @@ function statusTable(reports: readonly WorkloadReport[]): string {
 }
 
 function checksumCell(report: WorkloadReport): string {
-  const short = (checksum: string | undefined): string => (checksum ? checksum.slice(0, 15) : '-');
+  // `v2:<key>:<hex>` is shown as its version and 12 hex characters; `-` when nothing is stored.
+  const short = (checksum: string | undefined): string => (checksum ? `${checksum.slice(0, 2)}:${(checksum.split(':').at(-1) ?? '').slice(0, 12)}` : '-');
   if (report.storedChecksum === report.currentChecksum) return short(report.currentChecksum);
   return `${short(report.storedChecksum)} → ${short(report.currentChecksum)}`;
 }
