@@ -54,7 +54,8 @@ describe('controller lifecycle', () => {
 
     const confighash = await startAndSettle(t);
     const adopted = await getWorkload(ns, 'Deployment', 'web');
-    assert.match(adopted.metadata.annotations?.['confighash.dev/baseline'] ?? '', /^configmap\/app=[0-9a-f]{12}$/);
+    // The stamp the template would carry, recorded in the workload's metadata: checksum, then sources.
+    assert.match(adopted.metadata.annotations?.['confighash.dev/baseline'] ?? '', /^v2:[0-9a-f]{8}:[0-9a-f]{64} configmap\/app=[0-9a-f]{12}$/);
     assert.equal(await settledRevisions(ns, 'Deployment', 'web', confighash.metricsUrl), 1);
 
     await editApp(ns, '2');

@@ -146,7 +146,7 @@ describe('controller', () => {
       const object = await getWorkload(ns, 'Deployment', 'web');
       return object.metadata.annotations?.['confighash.dev/baseline'];
     });
-    assert.match(adopted, /^configmap\/app=[0-9a-f]{12}$/);
+    assert.match(adopted, /^v2:[0-9a-f]{8}:[0-9a-f]{64} configmap\/app=[0-9a-f]{12}$/);
     assert.equal(await settled(ns, 'Deployment', 'web'), 1);
 
     await kubectl(['patch', 'configmap', 'app', '-n', ns, '--type=merge', '-p', '{"data":{"a":"2"}}']);

@@ -55,6 +55,23 @@ describe('install manifests', () => {
     });
   }
 
+  it('apply after `confighash run --webhook-url` registered the webhook, and it registers after they were applied', async (t) => {
+    const webhookConfiguration = join(MANIFESTS, 'base', 'mutatingwebhookconfiguration.yaml');
+    const first = await startConfighashForTest(t);
+    const url = await kubectl(['get', 'mutatingwebhookconfiguration', 'confighash', '-o', 'jsonpath={.webhooks[0].clientConfig.url}']);
+    assert.match(url, /^https:\/\/127\.0\.0\.1:\d+\/mutate$/);
+    await kubectl(['apply', '-k', MANIFESTS, '--dry-run=server']);
+    await kubectl(['apply', '-f', webhookConfiguration]);
+    assert.equal(await kubectl(['get', 'mutatingwebhookconfiguration', 'confighash', '-o', 'jsonpath={.webhooks[0].clientConfig.url}']), url, 'the apply left the registration alone');
+
+    await first.stop();
+    await kubectl(['delete', 'mutatingwebhookconfiguration', 'confighash']);
+    await kubectl(['apply', '-f', webhookConfiguration]);
+    await startConfighashForTest(t);
+    await kubectl(['apply', '-f', webhookConfiguration]);
+    assert.match(await kubectl(['get', 'mutatingwebhookconfiguration', 'confighash', '-o', 'jsonpath={.webhooks[0].clientConfig.url}']), /^https:/);
+  });
+
   it('grant exactly the permissions in rbac-expectations.json', async (t) => {
     await installBase(t);
     const expectations = JSON.parse(await readFile(join(import.meta.dirname, 'rbac-expectations.json'), 'utf8')) as {
@@ -91,18 +108,42 @@ function checkCustomResource(object: Manifest, all: Manifest[]): void {
   const spec = object.spec ?? {};
   if (object.kind === 'Certificate') {
     assert.equal(object.apiVersion, 'cert-manager.io/v1');
-    assert.deepEqual(spec['dnsNames'], ['confighash.confighash-system.svc', 'confighash.confighash-system.svc.cluster.local']);
-    const deployment = all.find((o) => o.kind === 'Deployment');
-    const podSpec = JSON.stringify(deployment?.spec);
-    assert.match(podSpec, new RegExp(`"secretName":"${String(spec['secretName'])}"`), 'the Deployment mounts the Certificate');
-    assert.match(podSpec, /--cert-dir=\/etc\/confighash\/tls/);
-    const webhook = all.find((o) => o.kind === 'MutatingWebhookConfiguration');
-    assert.equal(webhook?.metadata.annotations?.['cert-manager.io/inject-ca-from'], `confighash-system/${object.metadata.name}`);
+    if (spec['isCA'] !== true) checkServingCertificate(object, all);
   } else if (object.kind === 'Issuer') {
     assert.equal(object.apiVersion, 'cert-manager.io/v1');
-    assert.ok(spec['selfSigned']);
+    assert.ok(spec['selfSigned'] ?? spec['ca']);
   } else {
     assert.equal(object.apiVersion, 'monitoring.coreos.com/v1');
     assert.deepEqual(spec['endpoints'], [{ port: 'metrics', path: '/metrics', interval: '30s' }]);
   }
+}
+
+/**
+ * The serving certificate is mounted and served with --cert-dir, its CA is what
+ * the webhook trusts, and it comes from a CA Issuer whose CA keeps its key: renewing
+ * the serving certificate never changes the CA bundle (no window of distrust).
+ */
+/** The Certificate's issuer is a CA Issuer whose CA never changes its key. */
+function checkIssuedByStableCa(spec: Record<string, unknown>, all: Manifest[]): void {
+  const issuerName = (spec['issuerRef'] as { name: string }).name;
+  const issuer = all.find((o) => o.kind === 'Issuer' && o.metadata.name === issuerName);
+  const caSecret = (issuer?.spec?.['ca'] as { secretName?: string } | undefined)?.secretName;
+  assert.ok(caSecret, 'the serving certificate is issued by a CA Issuer, not self-signed');
+  const ca = all.find((o) => o.kind === 'Certificate' && o.spec?.['secretName'] === caSecret);
+  const caSpec = ca?.spec as { isCA?: boolean; privateKey?: { rotationPolicy?: string } } | undefined;
+  assert.equal(caSpec?.isCA, true);
+  assert.equal(caSpec.privateKey?.rotationPolicy, 'Never', 'a renewed CA keeps its key');
+}
+
+function checkServingCertificate(certificate: Manifest, all: Manifest[]): void {
+  const spec = certificate.spec ?? {};
+  assert.deepEqual(spec['dnsNames'], ['confighash.confighash-system.svc', 'confighash.confighash-system.svc.cluster.local']);
+  const deployment = all.find((o) => o.kind === 'Deployment');
+  const podSpec = JSON.stringify(deployment?.spec);
+  assert.match(podSpec, new RegExp(`"secretName":"${String(spec['secretName'])}"`), 'the Deployment mounts the Certificate');
+  assert.match(podSpec, /--cert-dir=\/etc\/confighash\/tls/);
+  const webhook = all.find((o) => o.kind === 'MutatingWebhookConfiguration');
+  assert.equal(webhook?.metadata.annotations?.['cert-manager.io/inject-ca-from'], `confighash-system/${certificate.metadata.name}`);
+
+  checkIssuedByStableCa(spec, all);
 }

@@ -81,7 +81,7 @@ describe('webhook without permission to read a Secret', () => {
     assert.match(warnings, /Warning: confighash: could not read configuration \(read secret .*\/db: HTTP 403/);
     assert.deepEqual(templateAnnotations(await getWorkload(ns, 'Deployment', 'web')), {});
     assert.ok((await metricValue(confighash.metricsUrl, 'confighash_webhook_requests_total{result="error"}')) >= 1);
-    assert.ok(confighash.logs.some((line) => line.includes('could not read sources')));
+    assert.ok(confighash.logs.some((line) => line.includes('could not read configuration')));
     assert.equal(confighash.logs.some((line) => line.includes('hunter2')), false);
   });
 });

@@ -26,23 +26,37 @@ describe('webhook TLS', () => {
     const servingBefore = await metricValue(confighash.metricsUrl, `${ROTATIONS}{what="serving"}`);
     const caBefore = await metricValue(confighash.metricsUrl, `${ROTATIONS}{what="ca"}`);
 
-    // Three clients admit Deployments for 15 seconds; every one must come back patched.
+    // Three clients admit Deployments until a CA and two serving certificates have
+    // been renewed (a deadline, not a fixed time: renewals are due at set points of
+    // the certificates' lives, which start a variable time before the load does).
+    const renewals = async (): Promise<{ serving: number; ca: number }> => ({
+      serving: (await metricValue(confighash.metricsUrl, `${ROTATIONS}{what="serving"}`)) - servingBefore,
+      ca: (await metricValue(confighash.metricsUrl, `${ROTATIONS}{what="ca"}`)) - caBefore,
+    });
     const manifest = JSON.stringify(workload('Deployment', 'web', { envFrom: [{ configMapRef: { name: 'app' } }] }));
-    const deadline = Date.now() + 15_000;
+    const deadline = Date.now() + 60_000;
+    let renewed = false;
+    const watcher = (async (): Promise<void> => {
+      while (!renewed && Date.now() < deadline) {
+        const { serving, ca } = await renewals();
+        renewed = serving >= 2 && ca >= 1;
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+    })();
     const client = async (): Promise<number> => {
       let admitted = 0;
-      while (Date.now() < deadline && admitted < 500) {
+      while (!renewed && Date.now() < deadline) {
         const out = await kubectl(['create', '-n', ns, '--dry-run=server', '-o', 'json', '-f', '-'], manifest);
-        assert.match(out, /"confighash\.dev\/checksum": "v1:/, `admission ${admitted} was not patched`);
+        assert.match(out, /"confighash\.dev\/checksum": "v2:/, `admission ${admitted} was not patched`);
         admitted += 1;
       }
       return admitted;
     };
     const admitted = (await Promise.all([client(), client(), client()])).reduce((a, b) => a + b, 0);
+    await watcher;
     t.diagnostic(`load done at ${new Date().toISOString()}`);
 
-    const servingRenewals = (await metricValue(confighash.metricsUrl, `${ROTATIONS}{what="serving"}`)) - servingBefore;
-    const caRenewals = (await metricValue(confighash.metricsUrl, `${ROTATIONS}{what="ca"}`)) - caBefore;
+    const { serving: servingRenewals, ca: caRenewals } = await renewals();
     t.diagnostic(`${admitted} admissions, ${servingRenewals} serving certificates and ${caRenewals} CAs issued meanwhile`);
     assert.ok(admitted >= 30, `only ${admitted} admissions ran`);
     assert.ok(servingRenewals >= 2, `${servingRenewals} serving certificate renewals`);
@@ -78,5 +92,15 @@ describe('webhook TLS', () => {
       JSON.stringify(workload('Deployment', 'web', { envFrom: [{ configMapRef: { name: 'app' } }] })),
     );
     assert.match(out, /"confighash\.dev\/sources": "configmap\/app=missing"/);
+
+    // A renewed CA arrives as a new ca.crt (old and new CA, as cert-manager's CA
+    // rotation writes it): it is published to the webhook configuration.
+    const nextCa = await createCertificateAuthority('cert-dir-test-ca-2', DAY_MS);
+    const bundle = `${ca.certificate}${nextCa.certificate}`;
+    await write({ 'ca.crt': bundle });
+    await waitFor('the new ca.crt to be published as the caBundle', async () => {
+      const published = await kubectl(['get', 'mutatingwebhookconfiguration', 'confighash', '-o', 'jsonpath={.webhooks[0].clientConfig.caBundle}']);
+      return Buffer.from(published, 'base64').toString() === bundle || undefined;
+    });
   });
 });

@@ -36,7 +36,7 @@ describe('admission webhook', () => {
       await apply(ns, configMap('app', { LOG_LEVEL: 'info' }), secret('db', { password: 's3cret' }), workload(kind, 'web', consumesBoth));
 
       const annotations = templateAnnotations(await getWorkload(ns, kind, 'web'));
-      assert.match(annotations[CHECKSUM] ?? '', /^v1:[0-9a-f]{64}$/);
+      assert.match(annotations[CHECKSUM] ?? '', /^v2:[0-9a-f]{8}:[0-9a-f]{64}$/);
       assert.match(annotations[SOURCES] ?? '', /^configmap\/app=[0-9a-f]{12},secret\/db=[0-9a-f]{12}$/);
       await assertRevisionCount(ns, kind, 'web', 1);
     });

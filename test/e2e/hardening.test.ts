@@ -1,0 +1,170 @@
+// Defects found by review and fault injection, each shown on the local control
+// plane: a digest is no cross-namespace oracle, a deleted source does not roll
+// into broken pods, confighash's own Secrets repair themselves, rotating the key
+// rolls nothing, and readiness means "the webhook can serve".
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { CONFIGHASH_NAMESPACE, metricValue, startConfighashForTest } from '../support/confighash.ts';
+import { restartApiserver } from '../support/control-plane.ts';
+import { getWorkload, templateAnnotations } from '../support/kube-objects.ts';
+import { apply, kubectl, kubectlJson, testNamespace, waitFor } from '../support/kube.ts';
+import { settledRevisions, waitForRevisions } from '../support/rollouts.ts';
+import { configMap, type ObjectList, secret, workload } from '../support/workloads.ts';
+
+const ENABLED = { 'confighash.dev/enabled': 'true' };
+const SOURCES = 'confighash.dev/sources';
+const CHECKSUM = 'confighash.dev/checksum';
+const MAIN = join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts');
+
+interface Event {
+  reason: string;
+  type: string;
+  message: string;
+  involvedObject: { kind: string; name: string };
+}
+
+async function events(ns: string, reason: string): Promise<Event[]> {
+  return (await kubectlJson<ObjectList<Event>>(['get', 'events', '-n', ns, '--field-selector', `reason=${reason}`])).items;
+}
+
+async function secretData(name: string): Promise<string> {
+  return kubectl(['get', 'secret', name, '-n', CONFIGHASH_NAMESPACE, '-o', 'jsonpath={.data}']);
+}
+
+function runCli(args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    void import('node:child_process').then(({ execFile }) => {
+      execFile(process.execPath, [MAIN, ...args], (error, stdout, stderr) => {
+        if (error) reject(new Error(`confighash ${args.join(' ')}: ${stderr || error.message}`));
+        else resolve(stdout);
+      });
+    });
+  });
+}
+
+const USES_DB = workload('Deployment', 'web', { env: [{ name: 'PIN', valueFrom: { secretKeyRef: { name: 'db', key: 'pin' } } }] });
+const USES_APP = workload('Deployment', 'web', { envFrom: [{ configMapRef: { name: 'app' } }] });
+
+describe('hardening', () => {
+  it('gives identical Secrets in two namespaces different digests (no cross-namespace oracle)', async (t) => {
+    const confighash = await startConfighashForTest(t);
+    const [a, b] = [await testNamespace(t, ENABLED), await testNamespace(t, ENABLED)];
+    for (const ns of [a, b]) await apply(ns, secret('db', { pin: '1234' }), USES_DB);
+    const [stampA, stampB] = await Promise.all([a, b].map(async (ns) => templateAnnotations(await getWorkload(ns, 'Deployment', 'web'))));
+    assert.match(stampA?.[SOURCES] ?? '', /^secret\/db=[0-9a-f]{12}$/);
+    assert.notEqual(stampA?.[SOURCES], stampB?.[SOURCES]);
+    assert.match(stampA?.[CHECKSUM] ?? '', /^v2:[0-9a-f]{8}:[0-9a-f]{64}$/);
+    assert.equal(confighash.logs.some((line) => line.includes('1234')), false);
+  });
+
+  it('does not roll a workload whose required ConfigMap was deleted, and rolls it once when it comes back different', async (t) => {
+    const confighash = await startConfighashForTest(t, ['--coalesce-window=500ms']);
+    const ns = await testNamespace(t, ENABLED);
+    await apply(ns, configMap('app', { LEVEL: 'info' }), USES_APP);
+    assert.equal(await settledRevisions(ns, 'Deployment', 'web', confighash.metricsUrl), 1);
+
+    await kubectl(['delete', 'configmap', 'app', '-n', ns]);
+    const [warning] = await waitFor('a MissingSource Warning', async () => {
+      const found = await events(ns, 'MissingSource');
+      return found.length > 0 ? found : undefined;
+    });
+    assert.match(warning?.message ?? '', /configmap\/app was deleted: the workload is not rolled/);
+    assert.ok((await metricValue(confighash.metricsUrl, 'confighash_rollouts_suppressed_total{reason="missing_source"}')) >= 1);
+    assert.equal(await settledRevisions(ns, 'Deployment', 'web', confighash.metricsUrl), 1, 'rolled into pods that cannot start');
+    const status = JSON.parse(await runCli(['status', '-n', ns, '-o', 'json', `--confighash-namespace=${CONFIGHASH_NAMESPACE}`])) as { state: string }[];
+    assert.equal(status[0]?.state, 'missing-source');
+
+    // Back with the same content: nothing to roll. Then a real change: one rollout.
+    await apply(ns, configMap('app', { LEVEL: 'info' }));
+    assert.equal(await settledRevisions(ns, 'Deployment', 'web', confighash.metricsUrl), 1);
+    await apply(ns, configMap('app', { LEVEL: 'debug' }));
+    await waitForRevisions(ns, 'Deployment', 'web', 2);
+    assert.equal(await settledRevisions(ns, 'Deployment', 'web', confighash.metricsUrl), 2);
+  });
+
+  it('restores a deleted HMAC key Secret from memory, and a restart after it rolls nothing', async (t) => {
+    const confighash = await startConfighashForTest(t);
+    const ns = await testNamespace(t, ENABLED);
+    await apply(ns, secret('db', { pin: '1234' }), USES_DB);
+    assert.equal(await settledRevisions(ns, 'Deployment', 'web', confighash.metricsUrl), 1);
+    const before = await secretData('confighash-hmac-key');
+
+    await kubectl(['delete', 'secret', 'confighash-hmac-key', '-n', CONFIGHASH_NAMESPACE]);
+    const restored = await waitFor('the key to be restored', async () => {
+      const data = await secretData('confighash-hmac-key').catch(() => '');
+      return data ? data : undefined;
+    });
+    assert.equal(restored, before, 'restored with the same keys');
+    assert.equal(await metricValue(confighash.metricsUrl, 'confighash_self_repairs_total{object="hmac-key"}'), 1);
+    const [event] = (await events(CONFIGHASH_NAMESPACE, 'KeyRestored'));
+    assert.match(event?.message ?? '', /Restored from memory/);
+
+    await confighash.stop();
+    const next = await startConfighashForTest(t);
+    assert.equal(await settledRevisions(ns, 'Deployment', 'web', next.metricsUrl), 1, 'a restart after the deletion rolled a workload');
+  });
+
+  it('rotates the HMAC key without rolling anything; new stamps name the new key; the next change rolls once', async (t) => {
+    const confighash = await startConfighashForTest(t, ['--coalesce-window=500ms']);
+    const ns = await testNamespace(t, ENABLED);
+    await apply(ns, secret('db', { pin: '1234' }), USES_DB);
+    assert.equal(await settledRevisions(ns, 'Deployment', 'web', confighash.metricsUrl), 1);
+    const oldKey = templateAnnotations(await getWorkload(ns, 'Deployment', 'web'))[CHECKSUM]?.split(':')[1];
+
+    const out = await runCli(['rotate-key', `--confighash-namespace=${CONFIGHASH_NAMESPACE}`]);
+    const newKey = /signed with key ([0-9a-f]{8})/.exec(out)?.[1];
+    assert.ok(newKey && newKey !== oldKey, out);
+    await waitFor('confighash to sign with the new key', async () => {
+      const dryRun = await kubectl(['create', '-n', ns, '--dry-run=server', '-o', 'json', '-f', '-'], JSON.stringify({ ...(USES_DB), metadata: { name: 'probe' } }));
+      return dryRun.includes(`"confighash.dev/checksum": "v2:${newKey}:`) || undefined;
+    });
+    assert.equal(await settledRevisions(ns, 'Deployment', 'web', confighash.metricsUrl), 1, 'the rotation rolled a workload');
+    await kubectl(['apply', '-n', ns, '-f', '-'], JSON.stringify(USES_DB));
+    assert.equal(await settledRevisions(ns, 'Deployment', 'web', confighash.metricsUrl), 1, 're-applying after the rotation rolled it');
+
+    await kubectl(['patch', 'secret', 'db', '-n', ns, '--type=merge', '-p', '{"stringData":{"pin":"4321"}}']);
+    await waitForRevisions(ns, 'Deployment', 'web', 2);
+    assert.equal(await settledRevisions(ns, 'Deployment', 'web', confighash.metricsUrl), 2);
+    assert.equal(templateAnnotations(await getWorkload(ns, 'Deployment', 'web'))[CHECKSUM]?.split(':')[1], newKey);
+  });
+
+  it('replaces a corrupt webhook TLS Secret and serves, instead of staying down', async (t) => {
+    await kubectl(['create', 'namespace', CONFIGHASH_NAMESPACE, '--dry-run=client', '-o', 'json']).then((ns) => kubectl(['apply', '-f', '-'], ns));
+    const garbage = Buffer.from('not a certificate').toString('base64');
+    const corrupt = {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'confighash-webhook-tls', namespace: CONFIGHASH_NAMESPACE },
+      type: 'kubernetes.io/tls',
+      data: { 'tls.crt': garbage, 'tls.key': garbage, 'ca.crt': garbage, 'ca.key': garbage },
+    };
+    await kubectl(['delete', 'secret', 'confighash-webhook-tls', '-n', CONFIGHASH_NAMESPACE, '--ignore-not-found']);
+    await kubectl(['create', '-f', '-'], JSON.stringify(corrupt));
+    // startConfighashForTest returns once /readyz is 200 and the API server calls the webhook.
+    const confighash = await startConfighashForTest(t);
+    assert.notEqual(await secretData('confighash-webhook-tls'), JSON.stringify(corrupt.data));
+    assert.equal(await metricValue(confighash.metricsUrl, 'confighash_self_repairs_total{object="webhook-tls"}'), 1);
+    assert.ok((await events(CONFIGHASH_NAMESPACE, 'CertificateReplaced')).length > 0);
+  });
+
+  it('stays ready while the API server restarts: readiness is the webhook\'s, the controller\'s watches are reported', async (t) => {
+    const confighash = await startConfighashForTest(t);
+    const readyz = async (): Promise<{ status: number; body: string }> => {
+      const response = await fetch(`${confighash.metricsUrl}/readyz`);
+      return { status: response.status, body: await response.text() };
+    };
+    assert.match((await readyz()).body, /\[\+\]webhook ok\n\[\+\]certificates ok\n\[i\]controller: ok\nok/);
+    const restart = restartApiserver();
+    const seen = new Set<number>();
+    let sawWatchProblem = false;
+    await waitFor('the controller to report its watches failing, then recovering', async () => {
+      const { status, body } = await readyz();
+      seen.add(status);
+      sawWatchProblem ||= /\[i\]controller: (?!ok)/.test(body);
+      return sawWatchProblem && body.includes('[i]controller: ok') ? true : undefined;
+    }, 90_000);
+    await restart;
+    assert.deepEqual([...seen], [200], 'readiness failed while only the watches were down');
+  });
+});
