@@ -9,6 +9,7 @@ import type { ListWatchClient } from '../kube/watcher.ts';
 import { ConflictError, type WorkloadRef } from '../kube/workload-patcher.ts';
 import { Metrics } from '../metrics.ts';
 import { Controller } from './controller.ts';
+import { until } from '../../test/support/until.ts';
 
 const hasher = hasherWith(Buffer.alloc(32, 5));
 
@@ -51,19 +52,6 @@ function deployment(level: string): object {
   };
 }
 
-async function until(condition: () => boolean | Promise<boolean>, what: string): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  let last: unknown;
-  for (;;) {
-    try {
-      if (await condition()) return;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${String(last)}`);
-    await new Promise((resolve) => setTimeout(resolve, 2));
-  }
-}
 
 function setup(patch: (ref: WorkloadRef) => Promise<void>): { api: FakeApi; controller: Controller; metrics: Metrics; registry: Registry; live: { level: string } } {
   const api = new FakeApi();

@@ -5,6 +5,7 @@ import { pino } from 'pino';
 import { sleep } from '../sleep.ts';
 import { ApiRequestError } from './raw.ts';
 import { type Lease, type LeaseClient, LeaderElector } from './leader-election.ts';
+import { until } from '../../test/support/until.ts';
 
 const logger = pino({ level: 'silent' });
 
@@ -56,13 +57,6 @@ function elector(leases: LeaseClient, identity: string, overrides: Partial<Const
   });
 }
 
-async function until(condition: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 2));
-  }
-}
 
 describe('LeaderElector', () => {
   it('renews thousands of times without piling up abort listeners (soak)', async () => {

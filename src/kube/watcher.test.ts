@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import { pino } from 'pino';
 import { ApiRequestError, type ListPage } from './raw.ts';
 import { type KubeObject, type ListWatchClient, ResourceWatcher, type WatchHandler } from './watcher.ts';
+import { until } from '../../test/support/until.ts';
 
 const logger = pino({ level: 'silent' });
 
@@ -82,13 +83,6 @@ function start(client: ListWatchClient, handler = new RecordingHandler()): { wat
   return { watcher, restarts };
 }
 
-async function until(condition: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 2));
-  }
-}
 
 describe('ResourceWatcher', () => {
   it('lists page by page, then watches from the list resourceVersion and applies events in order', async () => {
