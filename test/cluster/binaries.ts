@@ -1,5 +1,5 @@
 // The local control plane's binaries (etcd, kube-apiserver, kube-controller-manager,
-// kubectl), built from the Go module in test/controlplane/ into a cache outside the
+// kubectl, and the node's kube-scheduler and kubelet), built from the Go module in test/controlplane/ into a cache outside the
 // repo, and only when that cache does not already hold this exact build.
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 
 export const KUBERNETES_VERSION = 'v1.35.4';
-export const COMPONENTS = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kubectl'] as const;
+export const COMPONENTS = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kubectl', 'kube-scheduler', 'kubelet'] as const;
 export type Component = (typeof COMPONENTS)[number];
 export type BinaryPaths = Record<Component, string> & { dir: string };
 

@@ -8,6 +8,8 @@ const USAGE = `usage: npm run cluster -- <command>
 
   up          start etcd, kube-apiserver and kube-controller-manager on loopback;
               returns when the apiserver is ready (builds the binaries if needed)
+  up --node   also one real node: containerd, kubelet and kube-scheduler (needs root;
+              installs containerd, runc and the CNI plugins with apt-get if absent)
   down        stop them and delete their state
   kubeconfig  print the admin kubeconfig's path (use: npm run -s cluster -- kubeconfig)
   status      say whether it is running, and where`;
@@ -26,7 +28,7 @@ const commands: Record<string, () => Promise<number>> = {
       return 0;
     }
     const started = Date.now();
-    const handle = await launchControlPlane(dir, true, say);
+    const handle = await launchControlPlane(dir, true, say, { node: process.argv.includes('--node') });
     say(`ready at ${handle.server} in ${((Date.now() - started) / 1000).toFixed(1)}s`);
     say(`  export KUBECONFIG=${handle.kubeconfig}`);
     say(`  export PATH=${handle.binDir}:$PATH   # kubectl ${KUBERNETES_VERSION}`);

@@ -10,6 +10,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { BinaryPaths } from './binaries.ts';
+import { containerdArgs, importImages, kubeletArgs, nodePaths, prepareNode, sweepNode } from './node.ts';
 import { type ControlPlanePki, writeControlPlanePki } from './pki.ts';
 
 export interface RunningControlPlane {
@@ -34,7 +35,8 @@ const CONTROLLERS = [
   'namespace-controller',
 ];
 
-export async function startControlPlane(dir: string, bin: BinaryPaths): Promise<RunningControlPlane> {
+/** With `nodeImages` (the node's image tarballs), the control plane also gets one real node. */
+export async function startControlPlane(dir: string, bin: BinaryPaths, nodeImages?: readonly string[]): Promise<RunningControlPlane> {
   await mkdir(join(dir, 'pki'), { recursive: true });
   const pki = await writeControlPlanePki(join(dir, 'pki'));
   await writeFile(join(dir, AUDIT_POLICY), JSON.stringify(auditPolicy()));
@@ -58,8 +60,10 @@ export async function startControlPlane(dir: string, bin: BinaryPaths): Promise<
       `--service-account-private-key-file=${pki.serviceAccountPrivateKey}`,
       `--root-ca-file=${pki.caCert}`,
     ]);
+    if (nodeImages) await startNode(components, { dir, bin, kubeconfig, ca: pki.caCert, images: nodeImages });
   } catch (error) {
     await components.stopAll();
+    await sweepNode(nodePaths(dir));
     throw error;
   }
   return {
@@ -70,8 +74,51 @@ export async function startControlPlane(dir: string, bin: BinaryPaths): Promise<
       await components.stopOne('kube-apiserver');
       await startApiserver();
     },
-    stop: () => components.stopAll(),
+    stop: async () => {
+      await components.stopAll();
+      await sweepNode(nodePaths(dir));
+    },
   };
+}
+
+/**
+ * containerd, the kubelet and kube-scheduler, as components of the control plane;
+ * returns once the node is Ready and schedulable (no node-lifecycle controller runs
+ * here to lift the not-ready taint the kubelet registers with).
+ */
+async function startNode(
+  components: Components,
+  node: { dir: string; bin: BinaryPaths; kubeconfig: string; ca: string; images: readonly string[] },
+): Promise<void> {
+  const paths = nodePaths(node.dir);
+  await prepareNode(paths, node.ca, await freePort());
+  components.start('containerd', 'containerd', containerdArgs(paths));
+  await importImages(paths, node.images);
+  components.start('kube-scheduler', node.bin['kube-scheduler'], [`--kubeconfig=${node.kubeconfig}`, '--leader-elect=false', '--secure-port=0']);
+  components.start('kubelet', node.bin.kubelet, kubeletArgs(paths, node.kubeconfig));
+  const kubectl = (...args: string[]): Promise<string> => runKubectl(node.bin.kubectl, node.kubeconfig, args);
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  while ((await kubectl('get', 'nodes', '-o', 'name').catch(() => '')).trim() === '') {
+    if (Date.now() > deadline) throw new Error(`the kubelet did not register its node; see ${join(node.dir, 'kubelet.log')}`);
+    await delay(POLL_INTERVAL_MS);
+  }
+  await kubectl('wait', 'nodes', '--all', '--for=condition=Ready', `--timeout=${READY_TIMEOUT_MS / 1000}s`);
+  await kubectl('taint', 'nodes', '--all', 'node.kubernetes.io/not-ready:NoSchedule-').catch(() => '');
+}
+
+function runKubectl(path: string, kubeconfig: string, args: readonly string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(path, [`--kubeconfig=${kubeconfig}`, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      if (code === 0) resolve(out);
+      else reject(new Error(`kubectl ${args.join(' ')}: ${err.trim()}`));
+    });
+  });
 }
 
 /** The running components, by name; an exit not asked for settles firstExit. */
@@ -146,6 +193,9 @@ function apiserverArgs(dir: string, pki: ControlPlanePki, etcdPort: number, port
     `--audit-policy-file=${join(dir, AUDIT_POLICY)}`,
     `--audit-log-path=${auditLogPath(dir)}`,
     '--audit-log-format=json',
+    // Its client identity towards the kubelet (logs, exec, port-forward).
+    `--kubelet-client-certificate=${pki.adminCert}`,
+    `--kubelet-client-key=${pki.adminKey}`,
   ];
 }
 

@@ -6,12 +6,15 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { ensureBinaries } from './binaries.ts';
+import { ensureImages, ensureNodePackages, nodePaths, sweepNode } from './node.ts';
 import type { SupervisorMessage } from './supervisor.ts';
 
 export interface ControlPlaneHandle {
   dir: string;
   kubeconfig: string;
   server: string;
+  /** True when it has a real node (containerd, kubelet, kube-scheduler). */
+  node: boolean;
   /** The supervisor's pid, which is also its process group id. */
   pid: number;
   binDir: string;
@@ -31,14 +34,17 @@ export async function launchControlPlane(
   dir: string,
   persist: boolean,
   log: (line: string) => void,
+  { node = false }: { node?: boolean } = {},
 ): Promise<ControlPlaneHandle> {
   const binaries = await ensureBinaries(log);
+  const images = node ? await nodeImages(log) : undefined;
   await rm(dir, { recursive: true, force: true });
   await mkdir(dir, { recursive: true });
   const supervisor = fork(SUPERVISOR, persist ? [dir, '--persist'] : [dir], {
     detached: true,
     execArgv: [],
     stdio: ['ignore', 'ignore', 'ignore', 'ipc'],
+    env: { ...process.env, ...(images ? { CONFIGHASH_NODE_IMAGES: JSON.stringify(images) } : {}) },
   });
   const message = await new Promise<SupervisorMessage>((resolve, reject) => {
     supervisor.once('message', (m) => { resolve(m as SupervisorMessage); });
@@ -53,6 +59,7 @@ export async function launchControlPlane(
     dir,
     kubeconfig: message.kubeconfig,
     server: message.server,
+    node,
     pid: supervisor.pid,
     binDir: binaries.dir,
   };
@@ -81,7 +88,14 @@ export async function stopControlPlane(handle: ControlPlaneHandle): Promise<void
   const deadline = Date.now() + STOP_TIMEOUT_MS;
   while (isAlive(handle.pid) && Date.now() < deadline) await delay(POLL_INTERVAL_MS);
   signalGroup(handle.pid, 'SIGKILL');
+  // The supervisor cleans up after the node; if it was killed first, this does.
+  await sweepNode(nodePaths(handle.dir));
   await rm(handle.dir, { recursive: true, force: true });
+}
+
+async function nodeImages(log: (line: string) => void): Promise<string[]> {
+  await ensureNodePackages(log);
+  return ensureImages(log);
 }
 
 /** True while any process of the group led by `pid` is alive. */

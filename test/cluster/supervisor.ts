@@ -15,6 +15,8 @@ export type SupervisorMessage =
   | { status: 'failed'; error: string };
 
 const [dir, mode] = process.argv.slice(2);
+/** The node's image tarballs, when the control plane gets a node. */
+const nodeImages = process.env['CONFIGHASH_NODE_IMAGES'] ? (JSON.parse(process.env['CONFIGHASH_NODE_IMAGES']) as string[]) : undefined;
 if (dir === undefined || process.send === undefined) {
   throw new Error('usage: supervisor.ts DIR [--persist], started by launcher.ts with an IPC channel');
 }
@@ -26,7 +28,7 @@ const send = (message: SupervisorMessage): void => {
 };
 
 try {
-  const controlPlane = await startControlPlane(dir, binaryPaths());
+  const controlPlane = await startControlPlane(dir, binaryPaths(), nodeImages);
   let stopping = false;
   const shutdown = async (reason: string): Promise<void> => {
     if (stopping) return;
