@@ -1,6 +1,8 @@
 // `npm test`: every test, unit and end-to-end, in one run of node's test runner,
-// against one local control plane started for the run and stopped after it.
-// CONFIGHASH_TEST_KUBECONFIG=path reuses a running one instead (see README).
+// against one local control plane with a real node, started for the run and
+// stopped after it; then it checks that the node left nothing on the host.
+// CONFIGHASH_TEST_NODE=0 runs without the node (and without test/e2e-node/).
+// CONFIGHASH_TEST_KUBECONFIG=path reuses a running control plane instead (see README).
 // Arguments are passed to `node --test`, e.g. `npm test -- test/e2e/x.test.ts`.
 import { spawn } from 'node:child_process';
 import { mkdtemp } from 'node:fs/promises';
@@ -8,8 +10,12 @@ import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { binaryDir } from './cluster/binaries.ts';
 import { type ControlPlaneHandle, launchControlPlane, runningControlPlane, stopControlPlane } from './cluster/launcher.ts';
+import { nodeLeftovers, nodePaths } from './cluster/node.ts';
 
-const DEFAULT_FILES = ['src/**/*.test.ts', 'certs/**/*.test.ts', 'bench/**/*.test.ts', 'test/**/*.test.ts'];
+const DEFAULT_FILES = ['src/**/*.test.ts', 'certs/**/*.test.ts', 'bench/**/*.test.ts', 'test/cluster/*.test.ts', 'test/*.test.ts', 'test/e2e/*.test.ts'];
+/** Tests of what running pods serve: only where the control plane has a node. */
+const NODE_FILES = ['test/e2e-node/*.test.ts'];
+const WITH_NODE = process.env['CONFIGHASH_TEST_NODE'] !== '0';
 const TEST_TIMEOUT_MS = 5 * 60_000;
 const say = (line: string): void => {
   process.stderr.write(`${line}\n`);
@@ -24,13 +30,13 @@ async function controlPlaneKubeconfig(): Promise<{ kubeconfig: string; handle?: 
   }
   const started = Date.now();
   const dir = await mkdtemp(join(tmpdir(), 'confighash-test-cluster-'));
-  const handle = await launchControlPlane(dir, false, say);
+  const handle = await launchControlPlane(dir, false, say, { node: WITH_NODE });
   say(`local control plane ready at ${handle.server} in ${((Date.now() - started) / 1000).toFixed(1)}s`);
   return { kubeconfig: handle.kubeconfig, handle, owned: true };
 }
 
 function runTests(kubeconfig: string, handle: ControlPlaneHandle | undefined, args: string[]): Promise<number> {
-  const files = args.some((a) => !a.startsWith('-')) ? [] : DEFAULT_FILES;
+  const files = args.some((a) => !a.startsWith('-')) ? [] : [...DEFAULT_FILES, ...(handle?.node ? NODE_FILES : [])];
   // One file at a time: end-to-end tests share the cluster-scoped webhook configuration.
   const child = spawn(
     process.execPath,
@@ -57,4 +63,12 @@ try {
   process.exitCode = await runTests(kubeconfig, handle, process.argv.slice(2));
 } finally {
   if (handle && owned) await stopControlPlane(handle);
+}
+if (handle?.node && owned) {
+  // The node's own test: after down, nothing of it is left on the host.
+  const left = await nodeLeftovers(nodePaths(handle.dir).dir);
+  if (left.length > 0) {
+    say(`the node left behind: ${left.join(', ')}`);
+    process.exitCode = 1;
+  } else say('the node left nothing behind (mounts, interfaces, processes, cgroups)');
 }
