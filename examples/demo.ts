@@ -1,7 +1,8 @@
-// `npm run demo`: confighash's main job, end to end, on the local control plane.
-// Starts the control plane and confighash (--webhook-url), opts a namespace in,
-// applies examples/app.yaml, shows the annotations and the status table, edits
-// the ConfigMap, and shows the new ReplicaSet and the Event that explains it.
+// `npm run demo`: confighash's main job, end to end, on the local control plane
+// with a real node. Starts them and confighash (--webhook-url), opts a namespace
+// in, applies examples/app.yaml, shows the annotations, the status table and what
+// the running app serves, edits the ConfigMap, and shows the new ReplicaSet, the
+// Event that explains it, and the app serving the new value.
 // Exits non-zero if any step does not behave as expected.
 import { spawn } from 'node:child_process';
 import { mkdtemp } from 'node:fs/promises';
@@ -11,6 +12,7 @@ import { binaryDir } from '../test/cluster/binaries.ts';
 import { launchControlPlane, stopControlPlane } from '../test/cluster/launcher.ts';
 import { type ConfighashProcess, startConfighash } from '../test/support/confighash.ts';
 import { kubectl, waitFor } from '../test/support/kube.ts';
+import { pods, served, waitForRolledOut } from '../test/support/served.ts';
 import { useColour } from '../src/cli/table.ts';
 
 const ROOT = join(import.meta.dirname, '..');
@@ -54,12 +56,16 @@ async function demo(): Promise<void> {
   await waitFor('the first ReplicaSet', async () => (await replicaSets()) === 1 || undefined);
   await shell(['get', 'replicasets', '-n', NS]);
 
+  step('The app runs on the node; what it serves (kubectl port-forward, GET /config)');
+  await waitForRolledOut(NS, 'Deployment', 'app', 2);
+  await showServed({ env: 'hello', file: 'log_level=info' });
+
   step('confighash status');
   show(`$ confighash status -n ${NS}`);
   show(await confighash(['status', '-n', NS]));
 
-  step('Edit a consumed key of the ConfigMap');
-  await shell(['patch', 'configmap', 'app-config', '-n', NS, '--type=merge', '-p', '{"data":{"LOG_LEVEL":"debug"}}']);
+  step('Edit a consumed key of the ConfigMap (the file the app reads)');
+  await shell(['patch', 'configmap', 'app-config', '-n', NS, '--type=merge', '-p', '{"data":{"app.conf":"log_level=debug"}}']);
 
   step('confighash rolled the Deployment: a new ReplicaSet, and an Event that says why');
   await waitFor('a second ReplicaSet', async () => (await replicaSets()) === 2 || undefined);
@@ -71,6 +77,20 @@ async function demo(): Promise<void> {
   step('Each revision records the configuration it ran');
   const revision = await shell(['rollout', 'history', 'deployment/app', '-n', NS, '--revision=2']);
   if (!/confighash\.dev\/sources: configmap\/app-config=/.test(revision)) throw new Error('revision 2 does not record its sources');
+
+  step('The rollout completed; the running app serves the new value');
+  await waitForRolledOut(NS, 'Deployment', 'app', 2);
+  await shell(['get', 'pods', '-n', NS]);
+  await showServed({ env: 'hello', file: 'log_level=debug' });
+}
+
+/** What each running pod serves, and a failure unless it is `expected`. */
+async function showServed(expected: { env: string; file: string }): Promise<void> {
+  for (const pod of await pods(NS, 'app')) {
+    const { env, file } = await served(NS, pod.metadata.name);
+    show(`${pod.metadata.name}: GET /config → CONFIG_ENV=${JSON.stringify(env)}, /etc/app/config=${JSON.stringify(file)}`);
+    if (env !== expected.env || file !== expected.file) throw new Error(`${pod.metadata.name} serves ${JSON.stringify({ env, file })}, not ${JSON.stringify(expected)}`);
+  }
 }
 
 async function replicaSets(): Promise<number> {
@@ -90,8 +110,8 @@ function confighash(args: string[]): Promise<string> {
   });
 }
 
-step('Start a local control plane (etcd, kube-apiserver, kube-controller-manager)');
-const handle = await launchControlPlane(await mkdtemp(join(tmpdir(), 'confighash-demo-')), false, show);
+step('Start a local control plane (etcd, kube-apiserver, kube-controller-manager) and a node (containerd, kubelet)');
+const handle = await launchControlPlane(await mkdtemp(join(tmpdir(), 'confighash-demo-')), false, show, { node: true });
 process.env['KUBECONFIG'] = handle.kubeconfig;
 process.env['PATH'] = `${binaryDir()}${delimiter}${process.env['PATH'] ?? ''}`;
 show(`ready at ${handle.server}`);
