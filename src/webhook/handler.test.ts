@@ -83,6 +83,11 @@ describe('AdmissionHandler', () => {
     const response = await handler().admit(request(object, { operation: 'UPDATE', oldObject: object }));
     assert.deepEqual(patchOf(response), []);
     assert.match(response.warnings?.at(-1) ?? '', /left as they are .*no longer has/);
+
+    // Created with a stamp from elsewhere (an export of another cluster): stamped afresh.
+    const created = await handler().admit(request(object));
+    const ours = stampOf({ envFrom: [{ secretRef: { name: 'db' } }] });
+    assert.deepEqual(patchOf(created).find((op) => op.path.endsWith('checksum'))?.value, ours[ANNOTATION.checksum]);
   });
 
   it('fails open, counted once as an error, when a read fails or anything else goes wrong', async () => {

@@ -70,7 +70,8 @@ export class AdmissionHandler {
     const namespace = request.namespace ?? '';
     const subject = await this.#read(namespace, workload).catch((error: unknown) => error as Error);
     if (subject instanceof Error) return this.#failOpen(request, 'could not read configuration', subject);
-    const desired = this.#desiredAnnotations(subject, templateStamp(workload) ?? templateStamp(request.oldObject));
+    const existing = templateStamp(workload) ?? templateStamp(request.oldObject);
+    const desired = this.#desiredAnnotations(subject, existing, request.operation === 'CREATE');
     const warnings = [...missingWarnings(subject), ...(desired.warning ? [desired.warning] : [])];
     const response: AdmissionResponse = warnings.length > 0 ? { ...allowed, warnings } : allowed;
     return patched(response, desired.annotations && templateAnnotationsPatch(workload, desired.annotations));
@@ -87,12 +88,13 @@ export class AdmissionHandler {
    * The annotations the template should carry: its stamp (or the previous
    * version's) while that still describes the configuration in its own format,
    * so a new format or signing key changes no template; else the current stamp.
-   * A stamp this replica cannot verify (a key it has not seen yet) is left alone.
+   * On an update, a stamp this replica cannot verify (a key it has not seen yet)
+   * is left alone; a created workload has no rollout to spare, so it is stamped.
    */
-  #desiredAnnotations(subject: Subject, existing: Stamp | undefined): { annotations?: Record<string, string>; warning?: string } {
+  #desiredAnnotations(subject: Subject, existing: Stamp | undefined, creating: boolean): { annotations?: Record<string, string>; warning?: string } {
     const { hasher } = this.#options;
     const verdict = existing ? verify(hasher, existing, subject) : undefined;
-    if (verdict?.kind === 'unverifiable') {
+    if (verdict?.kind === 'unverifiable' && !creating) {
       return { warning: `confighash: checksum annotations left as they are (${verdict.reason}); the controller will update them` };
     }
     const stamp = verdict?.kind === 'current' ? existing : currentFingerprint(hasher, subject)?.stamp;
