@@ -6,6 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { type ConfighashProcess, startConfighash } from '../support/confighash.ts';
 import { apply, testNamespace } from '../support/kube.ts';
 import { settledRevisions, waitForRevisions } from '../support/rollouts.ts';
+import { NODE_TOLERATION } from '../cluster/node.ts';
 import { pods, served, testappContainer, waitForRolledOut } from '../support/served.ts';
 
 const ENABLED = { 'confighash.dev/enabled': 'true' };
@@ -31,6 +32,7 @@ function app(kind: Kind, source: 'configmap' | 'secret'): object {
         metadata: { labels: { app: 'web' } },
         spec: {
           terminationGracePeriodSeconds: 1,
+          tolerations: [NODE_TOLERATION],
           containers: [testappContainer([{ name: 'CONFIG_ENV', valueFrom: keyRef }])],
           volumes: [volume],
         },

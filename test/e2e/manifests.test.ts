@@ -100,7 +100,8 @@ describe('install manifests', () => {
     await kubectl(['patch', 'configmap', 'app', '-n', ns, '--type=merge', '-p', '{"data":{"a":"2"}}']);
     await waitForRevisions(ns, 'Deployment', 'web', 2);
     assert.equal(await settledRevisions(ns, 'Deployment', 'web', confighash.metricsUrl), 2);
-    assert.equal(confighash.logs.some((line) => /forbidden/i.test(line)), false, 'no permission was missing');
+    // An RBAC denial reads `… is forbidden: User "…" cannot <verb> resource …`.
+    assert.equal(confighash.logs.some((line) => /forbidden: User ".*" cannot /.test(line)), false, 'no permission was missing');
   });
 });
 
