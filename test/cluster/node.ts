@@ -22,6 +22,10 @@ const PACKAGES: [name: string, proof: string][] = [
 ];
 const CNI_BIN_DIR = '/usr/lib/cni';
 const BRIDGE = 'chbr0';
+/**
+ * Where the bridge plugin assigns pod addresses. Nothing here ever sends to them:
+ * tests and the demo reach pods by port-forward and exec, probes run inside the pod.
+ */
 const POD_SUBNET = '10.244.0.0/24';
 /** Pods' cgroups go below this one, so the sweep finds every container process. */
 const CGROUP_ROOT = '/confighash-node';
