@@ -1,5 +1,6 @@
 // The confighash command line: `run` (the webhook and controller), and the
 // inspection commands. Also installed as the kubectl plugin `kubectl-confighash`.
+import { agentCommand } from './agent.ts';
 import { explain, status } from './inspect-commands.ts';
 import { rotateKeyCommand } from './rotate-key.ts';
 import { run } from './run.ts';
@@ -12,6 +13,7 @@ commands:
   status    every tracked workload: sources, stored vs current checksum, state
   explain   one workload's sources: consumed keys, references, stored and current digests
   rotate-key  sign new Secret digests with a new HMAC key (rolls nothing)
+  agent     the reload agent: reloads a program in place when its mounted configuration changes
 
 Run "confighash <command> --help" for a command's flags.
 `;
@@ -20,6 +22,7 @@ const SUBCOMMANDS: Record<string, (argv: readonly string[]) => Promise<number>> 
   status,
   explain,
   'rotate-key': rotateKeyCommand,
+  agent: agentCommand,
 };
 
 async function main(argv: readonly string[]): Promise<number> {

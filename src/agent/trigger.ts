@@ -1,0 +1,79 @@
+// How the agent asks a program to take its new configuration: a signal to its
+// main process (`signal:SIGHUP`; the pod shares its process namespace), or a POST
+// to a loopback endpoint (`http://127.0.0.1:9090/-/reload`; any 2xx is success).
+import { readdir, readFile } from 'node:fs/promises';
+import { setTimeout as delay } from 'node:timers/promises';
+import { constants } from 'node:os';
+
+export interface Trigger {
+  /** For logs and status: `signal:SIGHUP` or the URL. */
+  readonly description: string;
+  /** Resolves once the program took the reload; rejects saying why not. */
+  fire(): Promise<void>;
+}
+
+export interface SignalTarget {
+  /** The process to signal: a fixed pid (tests), or the first process with this name. */
+  pid?: number;
+  processName?: string;
+  /** A signalled process must still be alive this long afterwards. */
+  verifyMs: number;
+}
+
+const HTTP_TIMEOUT_MS = 10_000;
+
+/** Parses a trigger annotation value; throws with the accepted forms. */
+export function parseTrigger(text: string, target: SignalTarget): Trigger {
+  const signal = /^signal:(SIG[A-Z0-9]+)$/.exec(text)?.[1];
+  if (signal) {
+    if (!(signal in constants.signals)) throw new Error(`unknown signal ${signal}`);
+    return signalTrigger(signal as NodeJS.Signals, target);
+  }
+  if (URL.canParse(text) && new URL(text).protocol === 'http:' && new URL(text).hostname === '127.0.0.1') return httpTrigger(text);
+  throw new Error(`a reload trigger is signal:SIGNAME (e.g. signal:SIGHUP) or http://127.0.0.1:PORT/PATH, got "${text}"`);
+}
+
+function signalTrigger(signal: NodeJS.Signals, target: SignalTarget): Trigger {
+  return {
+    description: `signal:${signal}`,
+    async fire() {
+      const pid = target.pid ?? (await findProcess(target.processName ?? ''));
+      process.kill(pid, signal);
+      await delay(target.verifyMs);
+      if (!alive(pid)) throw new Error(`process ${pid} died after ${signal}`);
+    },
+  };
+}
+
+function httpTrigger(url: string): Trigger {
+  return {
+    description: url,
+    async fire() {
+      const response = await fetch(url, { method: 'POST', signal: AbortSignal.timeout(HTTP_TIMEOUT_MS) }).catch((error: unknown) => {
+        throw new Error(`POST ${url}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+      });
+      await response.body?.cancel();
+      if (response.status < 200 || response.status > 299) throw new Error(`POST ${url}: HTTP ${response.status}`);
+    },
+  };
+}
+
+/** The lowest pid whose command is `name` (the container's main process in a shared namespace). */
+async function findProcess(name: string): Promise<number> {
+  const pids = (await readdir('/proc')).filter((entry) => /^\d+$/.test(entry)).map(Number).sort((a, b) => a - b);
+  for (const pid of pids) {
+    if (pid === process.pid) continue;
+    const comm = await readFile(`/proc/${pid}/comm`, 'utf8').catch(() => '');
+    if (comm.trim() === name) return pid;
+  }
+  throw new Error(`no process named ${name}`);
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
