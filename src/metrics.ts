@@ -4,8 +4,9 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
 const WEBHOOK_RESULTS = ['patched', 'unchanged', 'skipped', 'error', 'rejected'] as const;
 export type WebhookResult = (typeof WEBHOOK_RESULTS)[number];
-const RECONCILE_RESULTS = ['current', 'rolled', 'adopted', 'deferred', 'missing-source', 'skipped', 'gone', 'conflict', 'error'] as const;
+const RECONCILE_RESULTS = ['current', 'rolled', 'adopted', 'deferred', 'missing-source', 'skipped', 'gone', 'conflict', 'error', 'rejected'] as const;
 export type ReconcileResult = (typeof RECONCILE_RESULTS)[number];
+const EVENT_RESULTS = ['created', 'updated', 'spam_filtered', 'queue_full', 'failed'] as const;
 const SUPPRESSION_REASONS = ['coalescing', 'rate_limit', 'missing_source'] as const;
 export type SuppressionReason = (typeof SUPPRESSION_REASONS)[number];
 
@@ -23,6 +24,7 @@ export class Metrics {
   readonly watchRestarts: Counter<'resource'>;
   readonly leader: Gauge;
   readonly selfRepairs: Counter<'object'>;
+  readonly events: Counter<'result'>;
 
   readonly registry: Registry;
 
@@ -60,7 +62,7 @@ export class Metrics {
     });
     this.reconciles = new Counter({
       name: 'confighash_reconcile_total',
-      help: 'Workload reconciles, by result: current, rolled, adopted, deferred, skipped, gone, conflict, error.',
+      help: 'Workload reconciles, by result: current, rolled, adopted, deferred, missing-source, skipped, gone, conflict, error, rejected (the API server refused the patch; not retried until something changes).',
       labelNames: ['result'],
       registers,
     });
@@ -99,8 +101,14 @@ export class Metrics {
     });
     this.selfRepairs = new Counter({
       name: 'confighash_self_repairs_total',
-      help: "confighash's own objects restored after they were deleted or damaged, by object (hmac-key, webhook-tls).",
+      help: "confighash's own objects restored after they were deleted or damaged, by object (hmac-key, webhook-tls, webhook-configuration).",
       labelNames: ['object'],
+      registers,
+    });
+    this.events = new Counter({
+      name: 'confighash_events_total',
+      help: 'Kubernetes Events, by result: created, updated (the count of an existing one bumped), spam_filtered (the object used up its budget), queue_full (dropped), failed (the API refused).',
+      labelNames: ['result'],
       registers,
     });
     // Every known label value is exported from the start, at 0: a dashboard (or a
@@ -109,6 +117,7 @@ export class Metrics {
     for (const result of RECONCILE_RESULTS) this.reconciles.inc({ result }, 0);
     for (const reason of SUPPRESSION_REASONS) this.rolloutsSuppressed.inc({ reason }, 0);
     for (const what of ['ca', 'serving']) this.certificateRotations.inc({ what }, 0);
-    for (const object of ['hmac-key', 'webhook-tls']) this.selfRepairs.inc({ object }, 0);
+    for (const object of ['hmac-key', 'webhook-tls', 'webhook-configuration']) this.selfRepairs.inc({ object }, 0);
+    for (const result of EVENT_RESULTS) this.events.inc({ result }, 0);
   }
 }

@@ -42,7 +42,8 @@ type ConnectOptions = Extract<DispatcherOptions, { type: 'agent' }>['connect'];
  */
 class PooledKubeConfig extends KubeConfig {
   #connect: ConnectOptions | undefined;
-  #shared: { identity: (string | Buffer)[]; agent: Agent } | undefined;
+  /** Pool name → its Agent: `shared` for most requests, others kept apart (the leader's lease). */
+  readonly #pools = new Map<string, { identity: (string | Buffer)[]; agent: Agent }>();
 
   // client-node calls this on every request, just before it builds the Agent.
   override createDispatcherOptions(cluster: Cluster | null, agentOptions: AgentOptions): DispatcherOptions {
@@ -52,20 +53,36 @@ class PooledKubeConfig extends KubeConfig {
   }
 
   override async applySecurityAuthentication(context: RequestContext): Promise<void> {
-    await super.applySecurityAuthentication(context);
-    // Proxied and plain connections stay as client-node makes them.
-    if (this.#connect) context.setDispatcher(this.#agentFor(this.#connect));
+    await this.authenticate(context, 'shared');
   }
 
-  #agentFor(connect: ConnectOptions): Agent {
-    const identity = tlsIdentity(connect);
-    if (!this.#shared || !sameIdentity(this.#shared.identity, identity)) {
-      void this.#shared?.agent.close();
-      // The same undici options client-node passes to its Agent; only its optional-property typing differs.
-      this.#shared = { identity, agent: new Agent({ connect: connect as NonNullable<Agent.Options['connect']> }) };
-    }
-    return this.#shared.agent;
+  /** Authenticates a request and sends it over the connections of `pool`. */
+  async authenticate(context: RequestContext, pool: string): Promise<void> {
+    await super.applySecurityAuthentication(context);
+    // Proxied and plain connections stay as client-node makes them.
+    if (this.#connect) context.setDispatcher(this.#agentFor(this.#connect, pool));
   }
+
+  #agentFor(connect: ConnectOptions, pool: string): Agent {
+    const identity = tlsIdentity(connect);
+    const existing = this.#pools.get(pool);
+    if (existing && sameIdentity(existing.identity, identity)) return existing.agent;
+    void existing?.agent.close();
+    // The same undici options client-node passes to its Agent; only its optional-property typing differs.
+    const agent = new Agent({ connect: connect as NonNullable<Agent.Options['connect']> });
+    this.#pools.set(pool, { identity, agent });
+    return agent;
+  }
+}
+
+/**
+ * Authenticates `context` for `config`; with `pool`, its connections are apart
+ * from every other request's, so that a burst of requests (a reconcile's
+ * writes) never delays this one (the leader's lease renewal).
+ */
+export async function authenticate(config: KubeConfig, context: RequestContext, pool?: string): Promise<void> {
+  if (pool && config instanceof PooledKubeConfig) await config.authenticate(context, pool);
+  else await config.applySecurityAuthentication(context);
 }
 
 /** What the connections' TLS depends on: the fields client-node sets from a kubeconfig. */

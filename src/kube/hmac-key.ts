@@ -18,6 +18,7 @@ import type { Metrics } from '../metrics.ts';
 import { withTimeout } from './client.ts';
 import { describeApiError, isConflict, isNotFound } from './errors.ts';
 import type { EventRecorder } from './events.ts';
+import { apiPath } from './raw.ts';
 import { type ListWatchClient, ResourceWatcher } from './watcher.ts';
 
 const VALUE_KEY = 'key';
@@ -130,7 +131,7 @@ export class KeyCustodian {
       options.listWatch,
       {
         name: 'hmac-key',
-        path: `/api/v1/namespaces/${encodeURIComponent(options.namespace)}/secrets`,
+        path: apiPath('/api/v1', 'namespaces', options.namespace, 'secrets'),
         pageSize: 1,
         fieldSelector: `metadata.name=${HMAC_KEY_SECRET}`,
       },
@@ -182,7 +183,7 @@ export class KeyCustodian {
       if (!isConflict(error)) logger.error({ err: describeApiError(`restore secret ${namespace}/${HMAC_KEY_SECRET}`, error) }, 'could not restore the HMAC key Secret; retrying on the next watch event');
       return;
     }
-    await events.record(
+    events.record(
       { apiVersion: 'v1', kind: 'Secret', namespace, name: HMAC_KEY_SECRET, uid: '' },
       'Warning',
       'KeyRestored',

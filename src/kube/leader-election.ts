@@ -9,7 +9,7 @@ import { HttpMethod } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { apiStatus, describeApiError } from './errors.ts';
 import { sleep } from '../sleep.ts';
-import { requestJson } from './raw.ts';
+import { apiPath, requestJson } from './raw.ts';
 
 export interface LeaderElectionOptions {
   leases: LeaseClient;
@@ -46,6 +46,8 @@ export interface Lease {
 }
 
 const REQUEST_TIMEOUT_MS = 5_000;
+/** The lease's connections are its own: a burst of other requests must not delay a renewal. */
+const LEASE_POOL = 'lease';
 
 export class LeaderElector {
   readonly #options: LeaderElectionOptions;
@@ -182,21 +184,21 @@ export class LeaderElector {
 
 /** Leases in `namespace` over the API server, as raw JSON (a MicroTime must keep its six digits). */
 export function apiLeaseClient(config: KubeConfig, namespace: string): LeaseClient {
-  const base = `/apis/coordination.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/leases`;
-  const path = (name: string): string => `${base}/${encodeURIComponent(name)}`;
+  const base = apiPath('/apis/coordination.k8s.io/v1', 'namespaces', namespace, 'leases');
+  const path = (name: string): string => apiPath(base, name);
   return {
     async get(name) {
       try {
-        return await requestJson<Lease>(config, { method: HttpMethod.GET, path: path(name), timeoutMs: REQUEST_TIMEOUT_MS });
+        return await requestJson<Lease>(config, { method: HttpMethod.GET, path: path(name), timeoutMs: REQUEST_TIMEOUT_MS, pool: LEASE_POOL });
       } catch (error) {
         if (apiStatus(error) === 404) return undefined;
         throw error;
       }
     },
     create: (lease) =>
-      requestJson<Lease>(config, { method: HttpMethod.POST, path: base, body: { ...lease, metadata: { ...lease.metadata, namespace } }, timeoutMs: REQUEST_TIMEOUT_MS }),
+      requestJson<Lease>(config, { method: HttpMethod.POST, path: base, body: { ...lease, metadata: { ...lease.metadata, namespace } }, timeoutMs: REQUEST_TIMEOUT_MS, pool: LEASE_POOL }),
     replace: (lease) =>
-      requestJson<Lease>(config, { method: HttpMethod.PUT, path: path(lease.metadata.name), body: lease, timeoutMs: REQUEST_TIMEOUT_MS }),
+      requestJson<Lease>(config, { method: HttpMethod.PUT, path: path(lease.metadata.name), body: lease, timeoutMs: REQUEST_TIMEOUT_MS, pool: LEASE_POOL }),
   };
 }
 

@@ -1,5 +1,5 @@
-// The cluster-wide rollout rate limit: a token bucket refilled at `ratePerSecond`
-// up to `burst`. Taking a token never waits; the caller is told when to come back.
+// A token bucket refilled at `ratePerSecond` up to `burst` (the cluster-wide
+// rollout rate limit, the Event budgets). Taking a token never waits; the caller is told when to come back.
 
 export class TokenBucket {
   readonly #ratePerMs: number;
