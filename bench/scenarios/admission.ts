@@ -220,7 +220,8 @@ async function processingTimes(namespace: string, iterations: number): Promise<L
     hasher,
     logger: createLogger('error'),
     metrics: new Metrics(new Registry()),
-    excludedNamespaces: new Set(),
+    scope: { tracks: () => true },
+    deadlineMs: 5000,
   });
   const body = reviewBody(namespace);
   const once = async (): Promise<number> => {

@@ -4,6 +4,7 @@ import { describe, it } from 'node:test';
 import {
   combinedChecksum,
   encode,
+  MAX_SOURCES_SUMMARY_LENGTH,
   MISSING,
   parseFormat,
   parseSourcesSummary,
@@ -200,5 +201,18 @@ describe('combined checksum and sources summary', () => {
       [...parseSourcesSummary(summary)],
       [['configmap/app', 'cdcdcdcdcdcd'], ['configmap/flags', 'missing'], ['secret/db', 'abababababab']],
     );
+  });
+
+  it('keeps the summary within its bound, counting what it leaves out; the checksum still covers every source', () => {
+    const many = Array.from({ length: 256 }, (_, i) => ({ id: `configmap/${'n'.repeat(200)}-${i}` as const, digest: 'ab'.repeat(32) }));
+    const summary = sourcesSummary(many, MAX_SOURCES_SUMMARY_LENGTH);
+    assert.ok(summary.length <= MAX_SOURCES_SUMMARY_LENGTH, `${summary.length} characters`);
+    const listed = parseSourcesSummary(summary).size;
+    assert.ok(listed > 10);
+    assert.match(summary, new RegExp(`,\\+${256 - listed} more$`));
+    const changed = many.map((d, i) => (i === 255 ? { ...d, digest: 'cd'.repeat(32) } : d));
+    assert.equal(sourcesSummary(changed, MAX_SOURCES_SUMMARY_LENGTH), summary, 'the change is beyond the summary');
+    assert.notEqual(combinedChecksum(V2, changed), combinedChecksum(V2, many));
+    assert.equal(sourcesSummary(digests, MAX_SOURCES_SUMMARY_LENGTH), sourcesSummary(digests), 'short summaries are whole');
   });
 });

@@ -140,12 +140,29 @@ export function parseFormat(checksum: string | undefined): StampFormat | undefin
   return v2?.[1] ? { version: 'v2', keyId: v2[1] } : undefined;
 }
 
-/** The sources annotation: `id=<12 hex>|missing`, sorted by id, comma-separated. */
-export function sourcesSummary(digests: readonly SourceDigest[]): string {
-  return [...digests]
+/**
+ * The longest sources annotation written in the v2 format: beyond it, entries
+ * are left out and counted (`+12 more`), and only the checksum covers them, so
+ * the stamp never pushes a valid object past the API server's annotation limit.
+ */
+export const MAX_SOURCES_SUMMARY_LENGTH = 4096;
+
+/** The sources annotation: `id=<12 hex>|missing`, sorted by id, comma-separated, at most `maxLength` long. */
+export function sourcesSummary(digests: readonly SourceDigest[], maxLength = Infinity): string {
+  const entries = [...digests]
     .sort((a, b) => compareStrings(a.id, b.id))
-    .map((d) => `${d.id}=${d.digest === MISSING ? MISSING : d.digest.slice(0, SHORT_DIGEST_LENGTH)}`)
-    .join(',');
+    .map((d) => `${d.id}=${d.digest === MISSING ? MISSING : d.digest.slice(0, SHORT_DIGEST_LENGTH)}`);
+  const whole = entries.join(',');
+  if (whole.length <= maxLength) return whole;
+  const marker = (left: number): string => `+${left} more`;
+  const kept: string[] = [];
+  let length = 0;
+  for (const entry of entries) {
+    if (length + entry.length + 1 + marker(entries.length).length > maxLength) break;
+    kept.push(entry);
+    length += entry.length + 1;
+  }
+  return [...kept, marker(entries.length - kept.length)].join(',');
 }
 
 /** Parses the sources annotation back into id → short digest (for status and events). */

@@ -61,6 +61,20 @@ interface ItemsRef extends NameRef {
   items?: readonly { key?: string }[] | null;
 }
 
+/**
+ * A workload consuming more sources than this is not tracked: neither stamped
+ * nor rolled. Every source is a read at admission and a line of the stamp, so
+ * without a bound one workload (an `include` of 10,000 names) could make the
+ * webhook miss its deadline and the stamp outgrow the API server's annotation
+ * limit. Real pod specs consume a handful.
+ */
+export const MAX_SOURCES_PER_WORKLOAD = 256;
+
+/** What the webhook, the controller and `status` say of a workload over the bound. */
+export function tooManySourcesMessage(count: number): string {
+  return `it consumes ${count} ConfigMaps and Secrets, more than the ${MAX_SOURCES_PER_WORKLOAD} confighash tracks per workload: it is not stamped or rolled (split its configuration, or set confighash.dev/ignore: "true")`;
+}
+
 const ALL_KEYS: KeySelection = { all: true };
 const KIND_ALIASES = new Map<string, SourceKind>([
   ['configmap', 'configmap'],
@@ -106,6 +120,18 @@ export function parseSourceList(value: string | undefined): SourceId[] {
 
 export function sourceId(kind: SourceKind, name: string): SourceId {
   return `${kind}/${name}`;
+}
+
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+/**
+ * Whether `name` can name a ConfigMap or Secret (a DNS subdomain, as the API
+ * server requires). Pod specs may reference names no object can have (`.`,
+ * `..`, `A`): such a source is recorded as missing and never requested, since
+ * `secret/.` in a request path is normalised into a list of every Secret.
+ */
+export function isValidObjectName(name: string): boolean {
+  return name.length <= 253 && DNS_SUBDOMAIN.test(name);
 }
 
 interface Reference {

@@ -4,7 +4,7 @@
 // as it is; otherwise the current configuration is stamped in the current format.
 // So a new format or a new signing key rolls nothing, and only an effective change
 // of configuration changes a template.
-import { combinedChecksum, MISSING, parseFormat, parseSourcesSummary, type SourceDigest, type SourceState, type StampFormat, sourcesSummary, type ValueHasher } from './digest.ts';
+import { combinedChecksum, MAX_SOURCES_SUMMARY_LENGTH, MISSING, parseFormat, parseSourcesSummary, type SourceDigest, type SourceState, type StampFormat, sourcesSummary, type ValueHasher } from './digest.ts';
 import type { ConsumedSource, SourceId } from './sources.ts';
 
 export interface Stamp {
@@ -42,7 +42,9 @@ export function fingerprint(hasher: ValueHasher, format: StampFormat, subject: S
     digests.push(digest);
   }
   const checksum = combinedChecksum(format, digests);
-  return checksum === undefined ? undefined : { stamp: { checksum, sources: sourcesSummary(digests) }, digests };
+  // v1 summaries were never shortened: a v1 stamp is verified as it was written.
+  const summary = sourcesSummary(digests, format.version === 'v1' ? Infinity : MAX_SOURCES_SUMMARY_LENGTH);
+  return checksum === undefined ? undefined : { stamp: { checksum, sources: summary }, digests };
 }
 
 /** The current configuration, stamped in the current format. */

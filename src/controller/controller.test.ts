@@ -6,8 +6,9 @@ import { hasherWith } from '../../test/support/hasher.ts';
 import { ANNOTATION, consumedSources, currentFingerprint, type SourceState } from '../checksum/index.ts';
 import type { ListPage } from '../kube/raw.ts';
 import type { ListWatchClient } from '../kube/watcher.ts';
-import { ConflictError, type WorkloadRef } from '../kube/workload-patcher.ts';
+import { ConflictError, PatchRejectedError, type WorkloadRef } from '../kube/workload-patcher.ts';
 import { Metrics } from '../metrics.ts';
+import { NamespaceScope } from '../scope/namespace-scope.ts';
 import { Controller } from './controller.ts';
 import { until } from '../../test/support/until.ts';
 
@@ -53,7 +54,10 @@ function deployment(level: string): object {
 }
 
 
-function setup(patch: (ref: WorkloadRef) => Promise<void>): { api: FakeApi; controller: Controller; metrics: Metrics; registry: Registry; live: { level: string } } {
+function setup(
+  patch: (ref: WorkloadRef) => Promise<void>,
+  events: string[] = [],
+): { api: FakeApi; controller: Controller; metrics: Metrics; registry: Registry; live: { level: string } } {
   const api = new FakeApi();
   const live = { level: 'info' };
   api.objects.set('/api/v1/namespaces', [{ metadata: { name: 'app', labels: { 'confighash.dev/enabled': 'true' } } }]);
@@ -64,11 +68,12 @@ function setup(patch: (ref: WorkloadRef) => Promise<void>): { api: FakeApi; cont
   const controller = new Controller({
     listWatch: api,
     patcher: { patch },
-    events: { record: async () => undefined },
+    events: { record: (_target, _type, reason) => void events.push(reason) },
     reader: {
       read: async (_ns, sources) => new Map(sources.map((s) => [s.id, { exists: true, keys: hasher.keyDigests('configmap', { data: { LEVEL: live.level } }) }])),
     },
     hasher,
+    scope: new NamespaceScope({ excluded: new Set(['kube-system']) }),
     excludedNamespaces: new Set(['kube-system']),
     coalesceWindowMs: 0,
     rolloutRatePerSecond: 100,
@@ -115,6 +120,26 @@ describe('Controller', () => {
     api.push('/api/v1/configmaps', 'MODIFIED', { ...configMap('debug', '4'), metadata: { namespace: 'app', name: 'app', resourceVersion: '4', labels: { a: 'b' } } });
     await controller.stop();
     assert.equal(patched.length, 1);
+  });
+
+  it('does not retry a patch the API server refuses for what it is, and says so in an Event', async () => {
+    let attempts = 0;
+    const events: string[] = [];
+    const { api, controller, registry, live } = setup(async () => {
+      attempts++;
+      throw new PatchRejectedError('patch deployment app/web: HTTP 422: metadata.annotations: Too long');
+    }, events);
+    controller.start();
+    await controller.startReconciling(new AbortController().signal);
+    await until(async () => (await sample(registry, 'confighash_reconcile_total', { result: 'current' })) === 1, 'the first pass');
+    live.level = 'debug';
+    api.push('/api/v1/configmaps', 'MODIFIED', configMap('debug', '3'));
+    await until(async () => (await sample(registry, 'confighash_reconcile_total', { result: 'rejected' })) === 1, 'the refusal');
+    // A retry would come within 100 ms; an idle queue after the refusal means none is due.
+    await until(async () => (await sample(registry, 'confighash_queue_depth')) === 0, 'an idle queue');
+    await controller.stop();
+    assert.equal(attempts, 1);
+    assert.deepEqual(events, ['PatchRejected']);
   });
 
   it('counts source-triggered work in the queue-depth gauge, and forgets a deleted workload', async () => {

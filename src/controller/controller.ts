@@ -1,18 +1,20 @@
-// The restart controller's entry: watches Namespaces, ConfigMaps, Secrets and the
-// three workload kinds into compact stores; turns source changes into queued
+// The restart controller's entry: watches Namespaces (unless the install is
+// namespaced), ConfigMaps, Secrets and the three workload kinds into compact
+// stores (in every namespace, or in each watched one); turns source changes into queued
 // workload keys (coalesced per workload); and, while leading, runs workers that
 // reconcile them. Data flows one way: API events → stores and index → queue → patch.
 import type { Logger } from 'pino';
 import { type SourceId, type ValueHasher, WORKLOAD_KINDS, type WorkloadKind } from '../checksum/index.ts';
 import type { EventRecorder } from '../kube/events.ts';
 import type { SourceReader } from '../kube/source-reader.ts';
-import { ConflictError, type WorkloadPatcher } from '../kube/workload-patcher.ts';
-import { type KubeObject, type ListWatchClient, ResourceWatcher, type WatchHandler } from '../kube/watcher.ts';
+import { ConflictError, PatchRejectedError, type WorkloadPatcher } from '../kube/workload-patcher.ts';
+import { apiPath } from '../kube/raw.ts';
+import { type KubeObject, type ListWatchClient, ResourceWatcher, type WatchedResource, type WatchHandler } from '../kube/watcher.ts';
 import type { Metrics } from '../metrics.ts';
-import { NamespaceStore } from './namespace-store.ts';
-import { Reconciler } from './reconciler.ts';
+import type { NamespaceScope } from '../scope/namespace-scope.ts';
+import { Reconciler, workloadEventTarget } from './reconciler.ts';
 import { SourceStore } from './source-store.ts';
-import { TokenBucket } from './token-bucket.ts';
+import { TokenBucket } from '../token-bucket.ts';
 import { WorkQueue } from './work-queue.ts';
 import { WorkloadStore } from './workload-store.ts';
 
@@ -23,7 +25,9 @@ export interface ControllerOptions {
   /** Live reads, to confirm a change before rolling. */
   reader: SourceReader;
   hasher: ValueHasher;
-  /** confighash's own namespace and kube-system: never acted in. */
+  /** Which namespaces confighash acts in. */
+  scope: NamespaceScope;
+  /** confighash's own namespace and kube-system: never acted in, their sources never kept. */
   excludedNamespaces: ReadonlySet<string>;
   coalesceWindowMs: number;
   rolloutRatePerSecond: number;
@@ -34,10 +38,10 @@ export interface ControllerOptions {
   metrics: Metrics;
 }
 
-const WORKLOAD_PATHS: Record<WorkloadKind, string> = {
-  Deployment: '/apis/apps/v1/deployments',
-  StatefulSet: '/apis/apps/v1/statefulsets',
-  DaemonSet: '/apis/apps/v1/daemonsets',
+const WORKLOAD_RESOURCES: Record<WorkloadKind, { prefix: string; resource: string }> = {
+  Deployment: { prefix: '/apis/apps/v1', resource: 'deployments' },
+  StatefulSet: { prefix: '/apis/apps/v1', resource: 'statefulsets' },
+  DaemonSet: { prefix: '/apis/apps/v1', resource: 'daemonsets' },
 };
 const INITIAL_RETRY_MS = 100;
 /**
@@ -50,7 +54,6 @@ const MAX_RETRY_MS = 60_000;
 
 export class Controller {
   readonly #options: ControllerOptions;
-  readonly #namespaces = new NamespaceStore();
   readonly #sources: SourceStore;
   readonly #workloads = new WorkloadStore();
   readonly #queue = new WorkQueue();
@@ -68,25 +71,26 @@ export class Controller {
     this.#reconciler = new Reconciler({
       workloads: this.#workloads,
       sources: this.#sources,
-      namespaces: this.#namespaces,
+      scope: options.scope,
       hasher: options.hasher,
       reader: options.reader,
       patcher: options.patcher,
       events: options.events,
       limiter: new TokenBucket(options.rolloutRatePerSecond, options.rolloutBurst),
       coalesceWindowMs: options.coalesceWindowMs,
-      excludedNamespaces: options.excludedNamespaces,
       logger: options.logger.child({ component: 'reconciler' }),
       metrics: options.metrics,
     });
+    const { scope } = options;
     this.#watchers = [
-      this.#watcher('namespaces', '/api/v1/namespaces', 500, this.#namespaces.handler()),
-      this.#watcher('configmaps', '/api/v1/configmaps', 250, this.#sources.handler('configmap')),
+      ...(scope.watchesLabels ? [this.#watcher({ name: 'namespaces', path: '/api/v1/namespaces', pageSize: 500 }, scope.handler())] : []),
+      ...this.#watchersOf('/api/v1', 'configmaps', 250, this.#sources.handler('configmap')),
       // Secrets can be large (Helm releases): small pages bound the memory of a list.
-      this.#watcher('secrets', '/api/v1/secrets', 50, this.#sources.handler('secret')),
-      ...WORKLOAD_KINDS.map((kind) =>
-        this.#watcher(`${kind.toLowerCase()}s`, WORKLOAD_PATHS[kind], 250, this.#workloads.handler(kind)),
-      ),
+      ...this.#watchersOf('/api/v1', 'secrets', 50, this.#sources.handler('secret')),
+      ...WORKLOAD_KINDS.flatMap((kind) => {
+        const { prefix, resource } = WORKLOAD_RESOURCES[kind];
+        return this.#watchersOf(prefix, resource, 250, this.#workloads.handler(kind));
+      }),
     ];
     this.#sources.onChange((namespace, id) => {
       this.#sourceChanged(namespace, id);
@@ -94,7 +98,7 @@ export class Controller {
     this.#workloads.onChange((key) => {
       this.#enqueue(key);
     });
-    this.#namespaces.onChange((namespace) => {
+    scope.onChange((namespace) => {
       for (const key of this.#workloads.inNamespace(namespace)) this.#enqueue(key);
     });
   }
@@ -140,9 +144,18 @@ export class Controller {
     await Promise.all([...this.#workers, ...this.#watchers.map((w) => w.stop())]);
   }
 
-  #watcher<T extends KubeObject>(name: string, path: string, pageSize: number, handler: WatchHandler<T>): ResourceWatcher<KubeObject> {
+  /** One watcher of `resource` across the cluster, or one per watched namespace. */
+  #watchersOf<T extends KubeObject>(prefix: string, resource: string, pageSize: number, handler: WatchHandler<T>): ResourceWatcher<KubeObject>[] {
+    const namespaces = this.#options.scope.watchNamespaces;
+    if (!namespaces) return [this.#watcher({ name: resource, path: apiPath(prefix, resource), pageSize }, handler)];
+    return namespaces.map((namespace) =>
+      this.#watcher({ name: resource, path: apiPath(prefix, 'namespaces', namespace, resource), namespace, pageSize }, handler),
+    );
+  }
+
+  #watcher<T extends KubeObject>(resource: WatchedResource, handler: WatchHandler<T>): ResourceWatcher<KubeObject> {
     const { listWatch, relistIntervalMs, logger, metrics } = this.#options;
-    return new ResourceWatcher(listWatch, { name, path, pageSize }, handler, {
+    return new ResourceWatcher(listWatch, resource, handler, {
       relistIntervalMs,
       onRestart: (resource) => {
         metrics.watchRestarts.inc({ resource });
@@ -195,6 +208,10 @@ export class Controller {
       this.#changedAt.delete(key);
       if (outcome.result === 'gone') this.#failures.delete(key);
     } catch (error) {
+      if (error instanceof PatchRejectedError) {
+        this.#rejected(key, error);
+        return;
+      }
       const conflict = error instanceof ConflictError;
       metrics.reconciles.inc({ result: conflict ? 'conflict' : 'error' });
       const failures = (this.#failures.get(key) ?? 0) + 1;
@@ -203,5 +220,16 @@ export class Controller {
       if (!conflict) logger.warn({ workload: key, err: (error as Error).message, retryInMs: retryMs }, 'reconcile failed; retrying');
       this.#add(key, retryMs);
     }
+  }
+
+  /** Not retried: the next change of the workload or its sources queues it again. */
+  #rejected(key: string, error: PatchRejectedError): void {
+    const { metrics, logger, events } = this.#options;
+    metrics.reconciles.inc({ result: 'rejected' });
+    this.#failures.delete(key);
+    this.#changedAt.delete(key);
+    logger.error({ workload: key, err: error.message }, 'the API server refused the patch; not retrying until the workload or its sources change');
+    const record = this.#workloads.get(key);
+    if (record) events.record(workloadEventTarget(record), 'Warning', 'PatchRejected', `confighash could not update the workload: ${error.message}`);
   }
 }

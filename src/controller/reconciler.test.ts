@@ -18,7 +18,7 @@ import {
 import type { SourceReader } from '../kube/source-reader.ts';
 import type { WorkloadRef } from '../kube/workload-patcher.ts';
 import { Metrics } from '../metrics.ts';
-import { NamespaceStore } from './namespace-store.ts';
+import { NamespaceScope } from '../scope/namespace-scope.ts';
 import { Reconciler } from './reconciler.ts';
 import { SourceStore } from './source-store.ts';
 import { type WorkloadObject, WorkloadStore } from './workload-store.ts';
@@ -40,13 +40,15 @@ interface Patch {
 class Fixture {
   readonly hasher: ValueHasher;
   readonly workloads = new WorkloadStore();
-  readonly namespaces = new NamespaceStore();
+  readonly scope = new NamespaceScope({ excluded: new Set(['kube-system']) });
   readonly store: SourceStore;
   readonly live = new Map<SourceId, SourceObject>();
   readonly patches: Patch[] = [];
   readonly events: { type: string; reason: string; message: string }[] = [];
   readonly reads: string[] = [];
   readonly metrics = new Metrics(new Registry());
+  /** The next patch is applied, and then its answer is lost (a timeout). */
+  loseNextAnswer = false;
   readonly reconciler: Reconciler;
   #version = 1;
   #workload: WorkloadObject = {};
@@ -54,7 +56,7 @@ class Fixture {
   constructor(hasher: ValueHasher = hasherWith(VALUE_KEY)) {
     this.hasher = hasher;
     this.store = new SourceStore(hasher, new Set());
-    this.namespaces.handler().upsert({ metadata: { name: 'app', labels: { 'confighash.dev/enabled': 'true' } } });
+    this.scope.handler().upsert({ metadata: { name: 'app', labels: { 'confighash.dev/enabled': 'true' } } });
     const reader: SourceReader = {
       read: async (namespace, sources) => {
         this.reads.push(namespace);
@@ -67,14 +69,13 @@ class Fixture {
     this.reconciler = new Reconciler({
       workloads: this.workloads,
       sources: this.store,
-      namespaces: this.namespaces,
+      scope: this.scope,
       hasher,
       reader,
       patcher: { patch: async (ref: WorkloadRef, patch: object) => this.#applyPatch(ref, patch) },
-      events: { record: async (_target, type, reason, message) => void this.events.push({ type, reason, message }) },
+      events: { record: (_target, type, reason, message) => void this.events.push({ type, reason, message }) },
       limiter: { take: () => 0 },
       coalesceWindowMs: 0,
-      excludedNamespaces: new Set(['kube-system']),
       logger: pino({ level: 'silent' }),
       metrics: this.metrics,
     });
@@ -139,6 +140,14 @@ class Fixture {
   }
 
   async #applyPatch(_ref: WorkloadRef, patch: Patch): Promise<void> {
+    this.#apply(patch);
+    if (this.loseNextAnswer) {
+      this.loseNextAnswer = false;
+      throw new DOMException('no answer within 10000ms', 'TimeoutError');
+    }
+  }
+
+  #apply(patch: Patch): void {
     this.patches.push(patch);
     const metadata = this.#workload.metadata ?? {};
     const merged = { ...metadata.annotations, ...patch.metadata?.annotations };
@@ -290,6 +299,47 @@ describe('Reconciler', () => {
     assert.equal(f.rollouts(), 0);
     assert.equal((await f.reconcile()).result, 'current');
     assert.ok(f.patches[0]?.metadata?.annotations?.[BASELINE_ANNOTATION]?.startsWith(`v2:${f.hasher.keyring.signingId}:`));
+  });
+
+  it('reports every required source found missing in one Event, listing ten, once', async () => {
+    const names = Array.from({ length: 30 }, (_, i) => `cm-${String(i).padStart(2, '0')}`);
+    f.stamped({ envFrom: names.map((name) => ({ configMapRef: { name } })) });
+    await f.reconcile();
+    await f.reconcile();
+    assert.equal(f.events.length, 1, 'one Event for thirty sources, and none on the next reconcile');
+    assert.match(f.events[0]?.message ?? '', /^configmap\/cm-00, .*configmap\/cm-09 and 20 more do not exist; their digests are "missing"/);
+  });
+
+  it('says a source whose name no object can have is not a valid name', async () => {
+    f.stamped(envFrom('..'));
+    await f.reconcile();
+    assert.match(f.events[0]?.message ?? '', /^configmap\/\.\. is not a valid name for a ConfigMap or Secret/);
+  });
+
+  it('does not track a workload consuming more sources than the bound: no reads, no patch, one Warning', async () => {
+    const include = Array.from({ length: 300 }, (_, i) => `configmap/c${i}`).join(',');
+    f.workload(envFrom('app'), {}, { [ANNOTATION.include]: include });
+    assert.equal((await f.reconcile()).result, 'skipped');
+    assert.equal((await f.reconcile()).result, 'skipped');
+    assert.deepEqual([f.reads.length, f.patches.length], [0, 0]);
+    assert.deepEqual(f.events.map((e) => e.reason), ['TooManySources']);
+    assert.match(f.events[0]?.message ?? '', /consumes 301 ConfigMaps and Secrets, more than the 256/);
+    assert.equal(f.workloads.consumersOf('app', 'configmap/c1').size, 0, 'nothing indexed');
+  });
+
+  it('records a rollout whose patch was applied though its answer was lost', async () => {
+    f.source('configmap/app', { LEVEL: 'info' });
+    f.stamped(envFrom('app'));
+    f.source('configmap/app', { LEVEL: 'debug' });
+    f.loseNextAnswer = true;
+    await assert.rejects(f.reconcile(), /no answer/);
+    assert.equal(f.events.length, 0);
+    assert.equal((await f.reconcile()).result, 'current', 'the retry finds the stamp in place');
+    assert.deepEqual(f.events.map((e) => e.reason), ['ConfigChanged']);
+    assert.match(f.events[0]?.message ?? '', /configmap\/app \([0-9a-f]{12} → [0-9a-f]{12}\)/);
+    assert.equal(f.rollouts(), 1);
+    assert.equal((await f.reconcile()).result, 'current');
+    assert.equal(f.events.length, 1, 'recorded once');
   });
 
   it('forgets a deleted workload', async () => {

@@ -17,6 +17,11 @@
 //   adopted: its stamp is recorded in the workload's metadata
 //   (confighash.dev/baseline), which rolls nothing, and the template is stamped on
 //   the next effective change.
+// - Every rollout it causes has its audit record (a ConfigChanged Event and a log
+//   line), even when the patch's answer is lost (a timeout after the API server
+//   applied it): the intent is kept until the template is seen carrying it.
+// - What is reported (missing sources, too many sources) is reported once per
+//   condition and workload, in one Event, however many sources it concerns.
 import type { Logger } from 'pino';
 import {
   ANNOTATION,
@@ -26,12 +31,14 @@ import {
   disappearedRequired,
   type Fingerprint,
   formatBaseline,
+  isValidObjectName,
   MISSING,
   parseBaseline,
   parseSourcesSummary,
   type SourceId,
   type Stamp,
   type Subject,
+  tooManySourcesMessage,
   type ValueHasher,
   type Verdict,
   verify,
@@ -40,15 +47,15 @@ import type { EventRecorder } from '../kube/events.ts';
 import type { SourceReader } from '../kube/source-reader.ts';
 import type { WorkloadPatcher } from '../kube/workload-patcher.ts';
 import type { Metrics, ReconcileResult } from '../metrics.ts';
-import type { NamespaceStore } from './namespace-store.ts';
+import type { NamespaceScope } from '../scope/namespace-scope.ts';
 import type { SourceStore } from './source-store.ts';
-import type { TokenBucket } from './token-bucket.ts';
+import type { TokenBucket } from '../token-bucket.ts';
 import type { WorkloadRecord, WorkloadStore } from './workload-store.ts';
 
 export interface ReconcilerOptions {
   workloads: WorkloadStore;
   sources: SourceStore;
-  namespaces: NamespaceStore;
+  scope: Pick<NamespaceScope, 'tracks'>;
   hasher: ValueHasher;
   /** Live reads, to confirm a change before rolling. */
   reader: SourceReader;
@@ -57,7 +64,6 @@ export interface ReconcilerOptions {
   limiter: Pick<TokenBucket, 'take'>;
   /** No workload rolls twice within this window. */
   coalesceWindowMs: number;
-  excludedNamespaces: ReadonlySet<string>;
   logger: Logger;
   metrics: Metrics;
   now?: () => number;
@@ -76,12 +82,27 @@ interface Reference {
   verdict: Exclude<Verdict, { kind: 'unverifiable' }>;
 }
 
+/** A rollout patched (or being patched), and what its audit record says. */
+interface Rollout {
+  checksum: string;
+  sources: string;
+  changed: string[];
+  changedAt: number | undefined;
+}
+
+/** Source ids listed in one Event; the rest are counted. */
+const MAX_LISTED = 10;
+
 export class Reconciler {
   readonly #options: ReconcilerOptions;
   readonly #now: () => number;
   readonly #lastRollout = new Map<string, number>();
   /** Per workload, the sources already reported missing (one Warning per disappearance). */
   readonly #reportedMissing = new Map<string, Set<string>>();
+  /** Workloads already reported as consuming too many sources. */
+  readonly #reportedTooMany = new Set<string>();
+  /** Per workload, a rollout whose patch has not been confirmed (its answer may have been lost). */
+  readonly #unconfirmed = new Map<string, Rollout>();
 
   constructor(options: ReconcilerOptions) {
     this.#options = options;
@@ -95,7 +116,9 @@ export class Reconciler {
       this.forget(key);
       return { result: 'gone' };
     }
+    this.#confirm(record);
     if (!this.#tracked(record)) return { result: 'skipped' };
+    if (record.consumedCount > record.sources.length) return this.#tooMany(record);
     const stored = this.#storedSubject(record);
     const current = currentFingerprint(this.#options.hasher, stored);
     if (!current) return this.#withoutSources(record);
@@ -113,11 +136,34 @@ export class Reconciler {
   forget(key: string): void {
     this.#lastRollout.delete(key);
     this.#reportedMissing.delete(key);
+    this.#reportedTooMany.delete(key);
+    this.#unconfirmed.delete(key);
+  }
+
+  /**
+   * A rollout whose patch failed without an answer (a timeout) may have been
+   * applied: if the template carries its stamp, it was, and its audit record is
+   * written now. Otherwise it is dropped; a retry that patches keeps a new one.
+   */
+  #confirm(record: WorkloadRecord): void {
+    const rollout = this.#unconfirmed.get(record.key);
+    if (!rollout) return;
+    this.#unconfirmed.delete(record.key);
+    if (record.stamped.checksum === rollout.checksum) this.#rolledOut(record, rollout, 'the patch was applied, though its answer was lost');
+  }
+
+  #tooMany(record: WorkloadRecord): Outcome {
+    if (!this.#reportedTooMany.has(record.key)) {
+      this.#reportedTooMany.add(record.key);
+      const message = `Not tracked: ${tooManySourcesMessage(record.consumedCount)}.`;
+      this.#options.logger.warn({ workload: record.key, sources: record.consumedCount }, 'not tracking the workload: it consumes too many sources');
+      this.#options.events.record(workloadEventTarget(record), 'Warning', 'TooManySources', message);
+    }
+    return { result: 'skipped' };
   }
 
   #tracked(record: WorkloadRecord): boolean {
-    const { namespaces, excludedNamespaces } = this.#options;
-    return namespaces.isOptedIn(record.namespace) && !excludedNamespaces.has(record.namespace) && !record.ignored;
+    return this.#options.scope.tracks(record.namespace) && !record.ignored;
   }
 
   #storedSubject(record: WorkloadRecord): Subject {
@@ -168,20 +214,28 @@ export class Reconciler {
     const limited = this.#rateLimited();
     if (limited) return limited;
 
-    const { patcher, events, logger, metrics } = this.#options;
     const { checksum = '', sources } = live.current.stamp;
-    await patcher.patch(record, {
+    const rollout: Rollout = { checksum, sources, changed: describeChanges(live.changed, reference.stamp.sources, sources), changedAt };
+    this.#unconfirmed.set(record.key, rollout);
+    await this.#options.patcher.patch(record, {
       metadata: { annotations: { [BASELINE_ANNOTATION]: null } },
       spec: { template: { metadata: { annotations: { [ANNOTATION.checksum]: checksum, [ANNOTATION.sources]: sources } } } },
     });
+    this.#unconfirmed.delete(record.key);
+    this.#rolledOut(record, rollout);
+    return { result: 'rolled' };
+  }
+
+  /** The audit record of a rollout: metrics, a log line and a ConfigChanged Event. */
+  #rolledOut(record: WorkloadRecord, rollout: Rollout, note?: string): void {
+    const { events, logger, metrics } = this.#options;
     const now = this.#now();
     this.#lastRollout.set(record.key, now);
     metrics.rollouts.inc();
-    if (changedAt !== undefined) metrics.rolloutLatency.observe((now - changedAt) / 1000);
-    const changed = describeChanges(live.changed, reference.stamp.sources, sources);
-    logger.info({ workload: record.key, changed, checksum, sources }, 'rolling out workload: its configuration changed');
-    await events.record(eventTarget(record), 'Normal', 'ConfigChanged', `Rolling out: configuration changed: ${changed.join(', ')}`);
-    return { result: 'rolled' };
+    if (rollout.changedAt !== undefined) metrics.rolloutLatency.observe((now - rollout.changedAt) / 1000);
+    const { checksum, sources, changed } = rollout;
+    logger.info({ workload: record.key, changed, checksum, sources, ...(note ? { note } : {}) }, 'rolling out workload: its configuration changed');
+    events.record(workloadEventTarget(record), 'Normal', 'ConfigChanged', `Rolling out: configuration changed: ${changed.join(', ')}`);
   }
 
   /**
@@ -226,37 +280,75 @@ export class Reconciler {
     return { result: 'deferred', retryAfterMs: wait };
   }
 
-  /** One Warning per required source per disappearance; optional sources may be absent by design. */
+  /**
+   * One Warning per required source per disappearance, all of a reconcile's in
+   * one Event; optional sources may be absent by design.
+   */
   #reportMissing(record: WorkloadRecord, current: Fingerprint, previous: Stamp | undefined): void {
     const reported = this.#reportedMissing.get(record.key) ?? new Set<string>();
     const required = new Set(record.sources.filter((s) => !s.optional).map((s) => s.id));
     const before = parseSourcesSummary(previous?.sources);
+    const news: MissingSources = { deleted: [], absent: [], invalid: [] };
     for (const { id, digest } of current.digests) {
       if (digest !== MISSING || !required.has(id)) {
         reported.delete(id);
-        continue;
+      } else if (!reported.has(id)) {
+        reported.add(id);
+        news[missingKind(id, before)].push(id);
       }
-      if (reported.has(id)) continue;
-      reported.add(id);
-      const deleted = before.has(id) && before.get(id) !== MISSING;
-      this.#options.logger.warn({ workload: record.key, source: id, deleted }, 'a required source of the workload does not exist');
-      const message = deleted
-        ? `${id} was deleted: the workload is not rolled (new pods could not start); it rolls once when ${id} exists again with different content`
-        : `${id} does not exist; its digest is "missing" until it is created, and then the workload rolls once`;
-      void this.#options.events.record(eventTarget(record), 'Warning', 'MissingSource', message);
     }
     if (reported.size > 0) this.#reportedMissing.set(record.key, reported);
     else this.#reportedMissing.delete(record.key);
+    const message = missingMessage(news);
+    if (!message) return;
+    this.#options.logger.warn({ workload: record.key, missing: message }, 'required sources of the workload do not exist');
+    this.#options.events.record(workloadEventTarget(record), 'Warning', 'MissingSource', message);
   }
+}
+
+interface MissingSources {
+  deleted: SourceId[];
+  absent: SourceId[];
+  invalid: SourceId[];
+}
+
+/** Why a required source is missing: deleted (it was there before), never created, or a name no object can have. */
+function missingKind(id: SourceId, before: ReadonlyMap<string, string>): keyof MissingSources {
+  if (!isValidObjectName(id.slice(id.indexOf('/') + 1))) return 'invalid';
+  return before.has(id) && before.get(id) !== MISSING ? 'deleted' : 'absent';
+}
+
+/** What each kind of missing source means, said of one source or of several. */
+const MISSING_PHRASES: Record<keyof MissingSources, (one: boolean, first: string) => string> = {
+  deleted: (one, first) =>
+    `${one ? 'was' : 'were'} deleted: the workload is not rolled (new pods could not start); it rolls once when ${one ? `${first} exists` : 'they exist'} again with different content`,
+  absent: (one) => `${one ? 'does' : 'do'} not exist; ${one ? 'its digest is' : 'their digests are'} "missing" until created, and then the workload rolls once`,
+  invalid: (one) => `${one ? 'is not a valid name' : 'are not valid names'} for a ConfigMap or Secret: recorded as "missing", never read`,
+};
+
+/** One message for every source newly found missing, by what that means; undefined when there are none. */
+function missingMessage(missing: MissingSources): string | undefined {
+  const parts = (Object.keys(MISSING_PHRASES) as (keyof MissingSources)[])
+    .filter((kind) => missing[kind].length > 0)
+    .map((kind) => `${listed(missing[kind])} ${MISSING_PHRASES[kind](missing[kind].length === 1, missing[kind][0] ?? '')}`);
+  return parts.length > 0 ? parts.join('. ') : undefined;
+}
+
+/** `a, b, c and 12 more`. */
+function listed(ids: readonly SourceId[]): string {
+  const shown = ids.slice(0, MAX_LISTED).join(', ');
+  return ids.length > MAX_LISTED ? `${shown} and ${ids.length - MAX_LISTED} more` : shown;
 }
 
 /** `configmap/app (1f3a9c0e2b7d → 5e0c2f7a1b3d)` for each changed source: short digests as stamped before and now. */
 function describeChanges(changed: readonly SourceId[], before: string, after: string): string[] {
   const was = parseSourcesSummary(before);
   const now = parseSourcesSummary(after);
+  // The summaries list only their first sources when there are very many (see sourcesSummary).
+  if (changed.length === 0) return ['sources the sources annotation does not list'];
   return changed.map((id) => `${id} (${was.get(id) ?? 'untracked'} → ${now.get(id) ?? 'untracked'})`);
 }
 
-function eventTarget(record: WorkloadRecord): { apiVersion: string; kind: string; namespace: string; name: string; uid: string } {
+export function workloadEventTarget(record: WorkloadRecord): { apiVersion: string; kind: string; namespace: string; name: string; uid: string } {
   return { apiVersion: 'apps/v1', kind: record.kind, namespace: record.namespace, name: record.name, uid: record.uid };
 }

@@ -9,6 +9,7 @@ import {
   type ConsumedSource,
   consumedSources,
   isIgnored,
+  MAX_SOURCES_PER_WORKLOAD,
   type PodSpecLike,
   type SourceId,
   type WorkloadKind,
@@ -24,7 +25,10 @@ export interface WorkloadRecord {
   uid: string;
   resourceVersion: string;
   ignored: boolean;
+  /** What the workload consumes; empty when it consumes more than confighash tracks. */
   sources: readonly ConsumedSource[];
+  /** How many sources it consumes (more than `sources` holds when over the bound). */
+  consumedCount: number;
   /** The pod template's confighash annotations. */
   stamped: { checksum: string | undefined; sources: string | undefined };
   baseline: string | undefined;
@@ -79,9 +83,10 @@ export class WorkloadStore {
       remove: (object) => {
         this.#remove(workloadKey(kind, object.metadata?.namespace ?? '', object.metadata?.name ?? ''));
       },
-      prune: (seen) => {
+      prune: (seen, namespace) => {
         for (const record of [...this.#records.values()]) {
-          if (record.kind === kind && !seen.has(`${record.namespace}/${record.name}`)) this.#remove(record.key);
+          if (record.kind !== kind || (namespace !== undefined && record.namespace !== namespace)) continue;
+          if (!seen.has(`${record.namespace}/${record.name}`)) this.#remove(record.key);
         }
       },
     };
@@ -133,12 +138,15 @@ function toRecord(kind: WorkloadKind, object: WorkloadObject): WorkloadRecord | 
   const annotations = object.metadata?.annotations ?? {};
   const template = object.spec?.template ?? {};
   const templateAnnotations = template.metadata?.annotations ?? {};
+  const sources = consumedSources(template.spec ?? {}, annotations);
   return {
     key: workloadKey(kind, identity.namespace, identity.name),
     kind,
     ...identity,
     ignored: isIgnored(annotations),
-    sources: consumedSources(template.spec ?? {}, annotations),
+    // Over the bound, nothing is kept or indexed: such a workload is not tracked.
+    sources: sources.length > MAX_SOURCES_PER_WORKLOAD ? [] : sources,
+    consumedCount: sources.length,
     stamped: { checksum: templateAnnotations[ANNOTATION.checksum], sources: templateAnnotations[ANNOTATION.sources] },
     baseline: annotations[BASELINE_ANNOTATION],
   };
@@ -158,6 +166,7 @@ function sameTracking(a: WorkloadRecord, b: WorkloadRecord): boolean {
     a.uid === b.uid &&
     a.ignored === b.ignored &&
     a.baseline === b.baseline &&
+    a.consumedCount === b.consumedCount &&
     a.stamped.checksum === b.stamped.checksum &&
     a.stamped.sources === b.stamped.sources &&
     isDeepStrictEqual(a.sources, b.sources)

@@ -4,6 +4,7 @@
 // fields the generated client would reformat (a Lease's MicroTime).
 import { type KubeConfig, RequestContext, HttpMethod } from '@kubernetes/client-node';
 import { request as httpRequest } from 'undici';
+import { authenticate } from './client.ts';
 
 /** An API error with its HTTP status and the apiserver's message. */
 export class ApiRequestError extends Error {
@@ -14,6 +15,27 @@ export class ApiRequestError extends Error {
     super(message);
     this.status = status;
   }
+}
+
+/** A path segment the API server could not mean as a name. */
+export class InvalidPathError extends Error {
+  override name = 'InvalidPathError';
+}
+
+/**
+ * An API path from a fixed prefix and segments that are each checked and
+ * encoded, e.g. `apiPath('/api/v1', 'namespaces', ns, 'secrets', name)`. An
+ * empty, `.` or `..` segment is refused: URL parsing drops it (`secrets/.`
+ * becomes the collection `secrets/`), which turns the read of one object into
+ * a list of every object.
+ */
+export function apiPath(prefix: string, ...segments: readonly string[]): string {
+  for (const segment of segments) {
+    if (segment === '' || segment === '.' || segment === '..') {
+      throw new InvalidPathError(`"${segment}" is not a valid name in an API path`);
+    }
+  }
+  return [prefix, ...segments.map(encodeURIComponent)].join('/');
 }
 
 export interface ListPage<T> {
@@ -39,18 +61,17 @@ export interface JsonRequest {
   /** Defaults to application/json. */
   contentType?: string;
   timeoutMs: number;
+  /** Connections of its own, apart from other requests' (see kube/client.ts). */
+  pool?: string;
+  /** Aborts the request, e.g. when the admission it serves has run out of time. */
+  signal?: AbortSignal;
 }
 
 export async function requestJson<T>(config: KubeConfig, request: JsonRequest): Promise<T> {
   const url = requestUrl(config, request);
   const context = new RequestContext(url.toString(), request.method);
-  await config.applySecurityAuthentication(context);
-  // Not AbortSignal.timeout(): its timer outlives the request, and at hundreds of
-  // requests a second the expired timers cost more CPU than the requests.
-  const timeout = new AbortController();
-  const timer = setTimeout(() => {
-    timeout.abort(new DOMException(`no answer within ${request.timeoutMs}ms`, 'TimeoutError'));
-  }, request.timeoutMs);
+  await authenticate(config, context, request.pool);
+  const abort = abortAfter(request.timeoutMs, request.signal);
   const dispatcher = context.getDispatcher();
   try {
     // undici's request, not fetch: the same connections at a fraction of the CPU per call.
@@ -63,7 +84,7 @@ export async function requestJson<T>(config: KubeConfig, request: JsonRequest): 
       },
       ...(request.body === undefined ? {} : { body: JSON.stringify(request.body) }),
       ...(dispatcher ? { dispatcher } : {}),
-      signal: timeout.signal,
+      signal: abort.signal,
     });
     const text = await response.body.text();
     if (response.statusCode < 200 || response.statusCode > 299) {
@@ -71,14 +92,40 @@ export async function requestJson<T>(config: KubeConfig, request: JsonRequest): 
     }
     return JSON.parse(text) as T;
   } finally {
-    clearTimeout(timer);
+    abort.done();
   }
+}
+
+/**
+ * A signal that aborts after `timeoutMs`, or when `signal` does; done() releases
+ * both. Not AbortSignal.timeout(): its timer outlives the request, and at
+ * hundreds of requests a second the expired timers cost more CPU than the requests.
+ */
+function abortAfter(timeoutMs: number, signal: AbortSignal | undefined): { signal: AbortSignal; done(): void } {
+  const controller = new AbortController();
+  const timer = setTimeout(() => {
+    controller.abort(new DOMException(`no answer within ${timeoutMs}ms`, 'TimeoutError'));
+  }, timeoutMs);
+  const cancel = (): void => {
+    controller.abort(signal?.reason);
+  };
+  signal?.addEventListener('abort', cancel, { once: true });
+  if (signal?.aborted) cancel();
+  return {
+    signal: controller.signal,
+    done: () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', cancel);
+    },
+  };
 }
 
 function requestUrl(config: KubeConfig, request: JsonRequest): URL {
   const server = config.getCurrentCluster()?.server;
   if (!server) throw new Error('no current cluster in the kubeconfig');
   const url = new URL(server + request.path);
+  // Defence in depth: a path URL parsing rewrote (dot segments) is not the one asked for.
+  if (!url.pathname.endsWith(request.path)) throw new InvalidPathError(`request path ${request.path} would be sent as ${url.pathname}`);
   for (const [key, value] of Object.entries(request.query ?? {})) {
     if (value !== undefined) url.searchParams.set(key, String(value));
   }

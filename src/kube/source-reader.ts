@@ -1,10 +1,10 @@
 // Live reads of a workload's sources from the API server, as the webhook needs
 // them (SPEC: consistent reads at admission): concurrent up to a bound, each with
 // a timeout, and reduced to per-key digests as soon as they arrive.
-import type { KubeConfig } from '@kubernetes/client-node';
-import type { ConsumedSource, SourceId, SourceObject, SourceState, ValueHasher } from '../checksum/index.ts';
+import { HttpMethod, type KubeConfig } from '@kubernetes/client-node';
+import { type ConsumedSource, isValidObjectName, type SourceId, type SourceObject, type SourceState, type ValueHasher } from '../checksum/index.ts';
 import { describeApiError, isNotFound } from './errors.ts';
-import { getJson } from './raw.ts';
+import { apiPath, requestJson } from './raw.ts';
 
 export interface SourceReaderOptions {
   /** Reads in flight at once for one workload. */
@@ -20,7 +20,8 @@ export class SourceReadError extends Error {
 
 /** The current state of each of a workload's sources, as the webhook reads them. */
 export interface SourceReader {
-  read(namespace: string, sources: readonly ConsumedSource[]): Promise<Map<SourceId, SourceState>>;
+  /** Rejects when any read fails, or when `signal` aborts (the caller ran out of time). */
+  read(namespace: string, sources: readonly ConsumedSource[], signal?: AbortSignal): Promise<Map<SourceId, SourceState>>;
 }
 
 export class LiveSourceReader implements SourceReader {
@@ -35,19 +36,22 @@ export class LiveSourceReader implements SourceReader {
   }
 
   /** The current state of each source; throws SourceReadError if any read fails. */
-  async read(namespace: string, sources: readonly ConsumedSource[]): Promise<Map<SourceId, SourceState>> {
+  async read(namespace: string, sources: readonly ConsumedSource[], signal?: AbortSignal): Promise<Map<SourceId, SourceState>> {
     const states = new Map<SourceId, SourceState>();
     await forEachConcurrently(sources, this.#options.concurrency, async (source) => {
-      states.set(source.id, await this.#readOne(namespace, source));
+      signal?.throwIfAborted();
+      states.set(source.id, await this.#readOne(namespace, source, signal));
     });
     return states;
   }
 
-  async #readOne(namespace: string, source: ConsumedSource): Promise<SourceState> {
-    const path = `/api/v1/namespaces/${encodeURIComponent(namespace)}/${source.kind}s/${encodeURIComponent(source.name)}`;
+  async #readOne(namespace: string, source: ConsumedSource, signal: AbortSignal | undefined): Promise<SourceState> {
+    // No object can have an invalid name: it is missing, and never requested.
+    if (!isValidObjectName(source.name)) return { exists: false };
     try {
+      const path = apiPath('/api/v1', 'namespaces', namespace, `${source.kind}s`, source.name);
       // Raw JSON, not the generated client: no model classes to build for data about to be digested.
-      const object = await getJson<SourceObject>(this.#config, path, {}, this.#options.timeoutMs);
+      const object = await requestJson<SourceObject>(this.#config, { method: HttpMethod.GET, path, timeoutMs: this.#options.timeoutMs, ...(signal ? { signal } : {}) });
       return { exists: true, keys: this.#hasher.keyDigests(source.kind, object) };
     } catch (error) {
       if (isNotFound(error)) return { exists: false };

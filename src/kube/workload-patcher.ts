@@ -4,7 +4,7 @@
 import type { AppsV1Api } from '@kubernetes/client-node';
 import type { WorkloadKind } from '../checksum/index.ts';
 import { PatchStrategy, patchAs, withTimeout } from './client.ts';
-import { describeApiError, isConflict } from './errors.ts';
+import { apiStatus, describeApiError, isConflict } from './errors.ts';
 
 export interface WorkloadRef {
   kind: WorkloadKind;
@@ -16,6 +16,18 @@ export interface WorkloadRef {
 export class ConflictError extends Error {
   override name = 'ConflictError';
 }
+
+/**
+ * The API server refused the patch for what it is (invalid, too large, the
+ * object gone): sending it again would be refused again, so it is not retried
+ * until the workload or its sources change.
+ */
+export class PatchRejectedError extends Error {
+  override name = 'PatchRejectedError';
+}
+
+/** Answers that no retry of the same patch can change. */
+const PERMANENT_STATUSES: ReadonlySet<number> = new Set([400, 404, 413, 415, 422]);
 
 const REQUEST_TIMEOUT_MS = 10_000;
 
@@ -38,6 +50,7 @@ export class WorkloadPatcher {
     } catch (error) {
       const what = `patch ${ref.kind.toLowerCase()} ${ref.namespace}/${ref.name}`;
       if (isConflict(error)) throw new ConflictError(`${what}: it changed since it was read`, { cause: error });
+      if (PERMANENT_STATUSES.has(apiStatus(error) ?? 0)) throw new PatchRejectedError(describeApiError(what, error), { cause: error });
       throw new Error(describeApiError(what, error), { cause: error });
     }
   }

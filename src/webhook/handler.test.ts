@@ -21,7 +21,7 @@ function stateOf(id: SourceId): SourceState {
 const liveReader: SourceReader = { read: async (_ns, sources) => new Map(sources.map((s) => [s.id, stateOf(s.id)])) };
 
 function handler(reader: SourceReader = liveReader, metrics = new Metrics(new Registry())): AdmissionHandler {
-  return new AdmissionHandler({ reader, hasher, logger: pino({ level: 'silent' }), metrics, excludedNamespaces: new Set(['kube-system']) });
+  return new AdmissionHandler({ reader, hasher, logger: pino({ level: 'silent' }), metrics, scope: { tracks: (ns) => ns === 'app' }, deadlineMs: 1000 });
 }
 
 function deployment(container: object, templateAnnotations?: Record<string, string>): WorkloadObject {
@@ -107,11 +107,40 @@ describe('AdmissionHandler', () => {
     assert.equal(errors?.value, 2);
   });
 
-  it('skips what is not its to mutate: kube-system, other kinds, subresources, ignored workloads', async () => {
+  it('reads nothing, stamps nothing and says why, for a workload over the bound of sources', async () => {
+    let reads = 0;
+    const counting: SourceReader = { read: async (ns, sources) => { reads++; return liveReader.read(ns, sources); } };
+    const include = Array.from({ length: 10_000 }, (_, i) => `configmap/c${i}`).join(',');
+    const object = { ...deployment(envFrom('app')), metadata: { name: 'web', annotations: { 'confighash.dev/include': include } } };
+    const response = await handler(counting).admit(request(object));
+    assert.equal(reads, 0);
+    assert.equal(response.patch, undefined);
+    assert.match(response.warnings?.[0] ?? '', /consumes 10001 ConfigMaps and Secrets, more than the 256 confighash tracks per workload/);
+  });
+
+  it('answers within its deadline when reads hang, allowed with a warning', async () => {
+    const hanging: SourceReader = {
+      read: (_ns, _sources, signal) => new Promise((_resolve, reject) => signal?.addEventListener('abort', () => { reject(signal.reason as Error); })),
+    };
+    const started = Date.now();
+    const response = await new AdmissionHandler({ reader: hanging, hasher, logger: pino({ level: 'silent' }), metrics: new Metrics(new Registry()), scope: { tracks: () => true }, deadlineMs: 200 }).admit(request(deployment(envFrom('app'))));
+    assert.ok(Date.now() - started < 2000);
+    assert.match(response.warnings?.[0] ?? '', /could not read configuration \(not all read within 200ms\)/);
+  });
+
+  it('counts missing sources beyond five in one warning', async () => {
+    const envFromMany = { envFrom: Array.from({ length: 8 }, (_, i) => ({ configMapRef: { name: `nope-${i}` } })) };
+    const response = await handler().admit(request(deployment(envFromMany)));
+    assert.equal(response.warnings?.length, 6);
+    assert.match(response.warnings[5] ?? '', /3 more required sources do not exist/);
+  });
+
+  it('skips what is not its to mutate: namespaces out of scope (kube-system, not opted in), other kinds, subresources, ignored workloads', async () => {
     const h = handler();
     const object = deployment(envFrom('app'));
     for (const r of [
       request(object, { namespace: 'kube-system' }),
+      request(object, { namespace: 'not-opted-in' }),
       request(object, { kind: { group: '', version: 'v1', kind: 'Pod' } }),
       request(object, { subResource: 'scale' }),
       request({ ...object, metadata: { name: 'web', annotations: { 'confighash.dev/ignore': 'true' } } }),

@@ -1,7 +1,8 @@
 // Answers one admission request: decides whether the workload is confighash's to
-// mutate, reads its sources live, and returns the patch that stamps the checksum
-// annotations. Fails open: when anything goes wrong, the request is allowed
-// unpatched with a warning, and the controller catches up afterwards.
+// mutate (a tracked namespace, a workload it handles), reads its sources live
+// within a deadline inside the API server's own timeout, and returns the patch
+// that stamps the checksum annotations. Fails open: when anything goes wrong, the
+// request is allowed unpatched with a warning, and the controller catches up.
 import { isDeepStrictEqual } from 'node:util';
 import type { Logger } from 'pino';
 import {
@@ -9,14 +10,18 @@ import {
   consumedSources,
   currentFingerprint,
   isIgnored,
+  isValidObjectName,
+  MAX_SOURCES_PER_WORKLOAD,
   type Stamp,
   type Subject,
+  tooManySourcesMessage,
   type ValueHasher,
   verify,
   WORKLOAD_KINDS,
 } from '../checksum/index.ts';
 import type { SourceReader } from '../kube/source-reader.ts';
 import type { Metrics, WebhookResult } from '../metrics.ts';
+import type { NamespaceScope } from '../scope/namespace-scope.ts';
 import { templateAnnotationsPatch } from './patch.ts';
 import type { AdmissionRequest, AdmissionResponse, PodTemplate, WorkloadObject } from './review.ts';
 
@@ -34,8 +39,10 @@ export interface AdmissionHandlerOptions {
   hasher: ValueHasher;
   logger: Logger;
   metrics: Metrics;
-  /** Namespaces never acted in: confighash's own and kube-system. */
-  excludedNamespaces: ReadonlySet<string>;
+  /** The namespaces confighash acts in; the webhook answers for no other. */
+  scope: Pick<NamespaceScope, 'tracks'>;
+  /** The live reads of one admission must be done by then: well inside the API server's timeout. */
+  deadlineMs: number;
 }
 
 export class AdmissionHandler {
@@ -67,21 +74,35 @@ export class AdmissionHandler {
     const allowed: AdmissionResponse = { uid: request.uid, allowed: true };
     const workload = this.#workloadToMutate(request);
     if (!workload) return { result: 'skipped', response: allowed };
-    const namespace = request.namespace ?? '';
-    const subject = await this.#read(namespace, workload).catch((error: unknown) => error as Error);
+    const sources = consumedSources(workload.spec.template.spec ?? {}, workload.metadata?.annotations ?? {});
+    if (sources.length > MAX_SOURCES_PER_WORKLOAD) return tooMany(allowed, sources.length);
+    const subject = await this.#read(request.namespace ?? '', sources).catch((error: unknown) => error as Error);
     if (subject instanceof Error) return this.#failOpen(request, 'could not read configuration', subject);
+    return this.#stamp(request, workload, subject);
+  }
+
+  /** The patch that stamps the workload from what its sources hold, and the warnings to print. */
+  #stamp(request: AdmissionRequest, workload: MutableWorkload, subject: Subject): Outcome {
     const existing = templateStamp(workload) ?? templateStamp(request.oldObject);
     const desired = this.#desiredAnnotations(subject, existing, request.operation === 'CREATE');
     const warnings = [...missingWarnings(subject), ...(desired.warning ? [desired.warning] : [])];
-    const response: AdmissionResponse = warnings.length > 0 ? { ...allowed, warnings } : allowed;
+    const response: AdmissionResponse = { uid: request.uid, allowed: true, ...(warnings.length > 0 ? { warnings } : {}) };
     return patched(response, desired.annotations && templateAnnotationsPatch(workload, desired.annotations));
   }
 
-  /** The workload's sources, read live. */
-  async #read(namespace: string, workload: MutableWorkload): Promise<Subject> {
-    const sources = consumedSources(workload.spec.template.spec ?? {}, workload.metadata?.annotations ?? {});
-    const states = await this.#options.reader.read(namespace, sources);
-    return { namespace, sources, stateOf: (id) => states.get(id) ?? { exists: false } };
+  /** The workload's sources, read live before the deadline. */
+  async #read(namespace: string, sources: Subject['sources']): Promise<Subject> {
+    const { reader, deadlineMs } = this.#options;
+    const deadline = new AbortController();
+    const timer = setTimeout(() => {
+      deadline.abort(new DOMException(`not all read within ${deadlineMs}ms`, 'TimeoutError'));
+    }, deadlineMs);
+    try {
+      const states = await reader.read(namespace, sources, deadline.signal);
+      return { namespace, sources, stateOf: (id) => states.get(id) ?? { exists: false } };
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /**
@@ -129,9 +150,14 @@ export class AdmissionHandler {
       WORKLOAD_KIND_SET.has(kind) &&
       (request.operation === 'CREATE' || request.operation === 'UPDATE') &&
       !request.subResource &&
-      !this.#options.excludedNamespaces.has(request.namespace ?? '')
+      this.#options.scope.tracks(request.namespace ?? '')
     );
   }
+}
+
+/** Not read, not stamped: every source would be a read, and the stamp could outgrow the annotation limit. */
+function tooMany(allowed: AdmissionResponse, count: number): Outcome {
+  return { result: 'skipped', response: { ...allowed, warnings: [`confighash: ${tooManySourcesMessage(count)}`] } };
 }
 
 /** The answer: `response`, with `patch` if there is anything to patch. */
@@ -141,11 +167,19 @@ function patched(response: AdmissionResponse, patch: readonly object[] | undefin
   return { result: 'patched', response: { ...response, patchType: 'JSONPatch', patch: encoded } };
 }
 
+/** Warnings listed one by one; beyond, they are counted (the API server keeps only a few KiB of them). */
+const MAX_WARNINGS = 5;
+
 /** A warning per required source that does not exist (optional ones may be absent by design). */
 function missingWarnings({ namespace, sources, stateOf }: Subject): string[] {
-  return sources
-    .filter((s) => !s.optional && !stateOf(s.id).exists)
-    .map((s) => `confighash: ${s.id} does not exist in namespace ${namespace}; the workload rolls once when it appears`);
+  const missing = sources.filter((s) => !s.optional && !stateOf(s.id).exists);
+  const warnings = missing.slice(0, MAX_WARNINGS).map((s) =>
+    isValidObjectName(s.name)
+      ? `confighash: ${s.id} does not exist in namespace ${namespace}; the workload rolls once when it appears`
+      : `confighash: ${s.id} is not a valid name for a ConfigMap or Secret; it is recorded as missing and never read`,
+  );
+  if (missing.length > MAX_WARNINGS) warnings.push(`confighash: ${missing.length - MAX_WARNINGS} more required sources do not exist in namespace ${namespace}`);
+  return warnings;
 }
 
 /** The checksum annotations a workload's template carries, if it carries them. */

@@ -1,6 +1,10 @@
 // AdmissionReview v1: parsing and validating what the apiserver sends, and the
 // response shapes. Anything that is not a well-formed review is a BadReviewError,
-// which the server answers with HTTP 400 and a clear message.
+// which the server answers with HTTP 400 and a clear message: an envelope that is
+// not a review, objects nested deeper than any Kubernetes object is, or a
+// workload whose fields confighash reads have the wrong types.
+import { WORKLOAD_KINDS } from '../checksum/index.ts';
+import { workloadShapeProblem } from './workload-shape.ts';
 
 export const ADMISSION_API_VERSION = 'admission.k8s.io/v1';
 
@@ -63,6 +67,8 @@ export function parseAdmissionReview(body: unknown): AdmissionRequest {
   }
   const request = body['request'];
   if (!isObject(request)) throw new BadReviewError('the AdmissionReview has no request');
+  // Checked first: everything after it may walk the objects recursively.
+  if (nestedDeeperThan(request, MAX_DEPTH)) throw new BadReviewError(`the AdmissionReview's objects are nested deeper than ${MAX_DEPTH} levels; no Kubernetes object is`);
   const problem = requestProblem(request);
   if (problem) throw new BadReviewError(problem);
   return request as unknown as AdmissionRequest;
@@ -75,7 +81,28 @@ function requestProblem(request: Record<string, unknown>): string | undefined {
   if (typeof request['operation'] !== 'string') return 'request.operation must be a string';
   const object = request['object'];
   if (object !== undefined && object !== null && !isObject(object)) return 'request.object must be an object';
-  return undefined;
+  return isWorkload(request['kind']) ? workloadShapeProblem(object, 'request.object') ?? workloadShapeProblem(request['oldObject'], 'request.oldObject') : undefined;
+}
+
+/** A kind whose objects confighash reads (and so checks the shape of). */
+function isWorkload({ group, kind }: GroupVersionKind): boolean {
+  return group === 'apps' && WORKLOAD_KIND_SET.has(kind);
+}
+
+/** Far deeper than any workload (about 25 levels, managedFields included), far shallower than the stack. */
+const MAX_DEPTH = 100;
+const WORKLOAD_KIND_SET: ReadonlySet<string> = new Set(WORKLOAD_KINDS);
+
+/** Whether `value` has objects or arrays nested more than `limit` deep; walks without recursion. */
+function nestedDeeperThan(value: unknown, limit: number): boolean {
+  const pending: [unknown, number][] = [[value, 0]];
+  for (let next = pending.pop(); next; next = pending.pop()) {
+    const [item, depth] = next;
+    if (typeof item !== 'object' || item === null) continue;
+    if (depth >= limit) return true;
+    for (const child of Object.values(item)) pending.push([child, depth + 1]);
+  }
+  return false;
 }
 
 export function reviewResponse(response: AdmissionResponse): AdmissionReviewResponse {
