@@ -1,5 +1,7 @@
 // What the webhook and observability servers share: the port a server listens
-// on, and a shutdown that does not wait on clients' idle keep-alive connections.
+// on, bounds on what clients may hold of it, and a shutdown that does not wait on
+// clients' idle keep-alive connections.
+import type { Server } from 'node:http';
 
 export interface RunningServer {
   port: number;
@@ -28,4 +30,33 @@ export async function closeWithin(
   } finally {
     clearTimeout(force);
   }
+}
+
+/**
+ * What clients may hold of a server. The API servers and scrapers need few
+ * connections, so the bounds are far above real use and far below what exhausts
+ * memory or file descriptors; each phase of a connection has its own deadline,
+ * so a client that stalls is dropped, not waited on.
+ */
+export interface ConnectionLimits {
+  /** Connections open at once; more are closed on accept. */
+  maxConnections: number;
+  /** To complete the TLS handshake (HTTPS servers). */
+  handshakeTimeoutMs: number;
+  /** To send the request's headers. */
+  headersTimeoutMs: number;
+  /** To send the whole request. */
+  requestTimeoutMs: number;
+  /** An idle kept-alive connection is closed after this. */
+  keepAliveTimeoutMs: number;
+}
+
+/** Applies `limits` to a listening-to-be Node server (the handshake deadline is an HTTPS option). */
+export function applyConnectionLimits(server: Pick<Server, 'maxConnections' | 'headersTimeout' | 'requestTimeout' | 'keepAliveTimeout'>, limits: ConnectionLimits): void {
+  server.maxConnections = limits.maxConnections;
+  server.headersTimeout = limits.headersTimeoutMs;
+  server.requestTimeout = limits.requestTimeoutMs;
+  server.keepAliveTimeout = limits.keepAliveTimeoutMs;
+  // How often Node checks the headers and request deadlines.
+  Reflect.set(server, 'connectionsCheckingInterval', Math.min(1000, limits.headersTimeoutMs / 2));
 }

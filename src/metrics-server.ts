@@ -5,7 +5,7 @@
 import Fastify, { LogController } from 'fastify';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import { closeWithin, listeningPort, type RunningServer } from './http-server.ts';
+import { applyConnectionLimits, closeWithin, type ConnectionLimits, listeningPort, type RunningServer } from './http-server.ts';
 
 /** A named check: undefined when fine, else what is wrong. */
 export type ReadinessCheck = () => string | undefined;
@@ -22,11 +22,21 @@ export interface MetricsServerOptions {
   logger: Logger;
 }
 
+const OBSERVABILITY_LIMITS: ConnectionLimits = {
+  maxConnections: 128,
+  handshakeTimeoutMs: 0,
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+  keepAliveTimeoutMs: 30_000,
+};
+
 export async function startMetricsServer(options: MetricsServerOptions): Promise<RunningServer> {
   const server = Fastify({
     loggerInstance: options.logger.child({ component: 'metrics-server' }),
     logController: new LogController({ disableRequestLogging: true }),
   });
+  // Bounded like the webhook's, so a flood of this port cannot exhaust the process either.
+  applyConnectionLimits(server.server, OBSERVABILITY_LIMITS);
   server.get('/metrics', async (_request, reply) => {
     const body = await options.registry.metrics();
     return reply.type(options.registry.contentType).send(body);

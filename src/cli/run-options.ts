@@ -26,6 +26,10 @@ export interface RunOptions {
   rolloutBurst: number;
   workers: number;
   relistIntervalMs: number;
+  /** A namespaced install: only these namespaces (empty: every namespace labelled confighash.dev/enabled=true). */
+  watchNamespaces: string[];
+  clientCaFile: string | undefined;
+  clientNames: string[];
   logLevel: LogLevel;
 }
 
@@ -58,6 +62,9 @@ export const RUN_FLAGS = {
   'rollout-burst': { help: 'rollouts that may be triggered at once before --rollout-rate applies', default: '20' },
   workers: { help: 'workloads reconciled concurrently', default: '4' },
   'relist-interval': { help: 'how often every watched resource is listed again, to correct anything missed', default: '10m' },
+  'watch-namespace': { help: 'a namespaced install: act in these namespaces only (comma-separated), with Role-only access to them; default: every namespace labelled confighash.dev/enabled=true' },
+  'client-ca-file': { help: "serve only clients with a certificate signed by this CA (the API server's webhook client certificate)" },
+  'client-names': { help: 'with --client-ca-file: accept only client certificates with one of these common or DNS names (comma-separated)' },
   'log-level': { help: `one of ${LOG_LEVELS.join(', ')}`, default: 'info' },
 } satisfies Record<string, Flag>;
 
@@ -95,6 +102,7 @@ export function parseRunOptions(argv: readonly string[], env: NodeJS.ProcessEnv)
   };
   const logLevel = get('log-level') as LogLevel;
   if (!LOG_LEVELS.includes(logLevel)) throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}`);
+  if (get('client-names') && !get('client-ca-file')) throw new UsageError('--client-names needs --client-ca-file');
   const webhookTimeoutMs = duration('webhook-timeout', get);
   if (webhookTimeoutMs < 1000 || webhookTimeoutMs > 30_000) throw new UsageError('--webhook-timeout must be 1s to 30s');
   return {
@@ -118,6 +126,9 @@ export function parseRunOptions(argv: readonly string[], env: NodeJS.ProcessEnv)
     rolloutBurst: integer('rollout-burst', get, 1, 10_000),
     workers: integer('workers', get, 1, 64),
     relistIntervalMs: positiveDuration('relist-interval', get),
+    watchNamespaces: namespaceList(get('watch-namespace')),
+    clientCaFile: get('client-ca-file'),
+    clientNames: list(get('client-names')),
     logLevel,
   };
 }
@@ -151,6 +162,17 @@ function positiveDuration(name: FlagName, get: (name: FlagName) => string | unde
   const value = duration(name, get);
   if (value <= 0) throw new UsageError(`--${name} must be longer than 0, got "${get(name) ?? ''}"`);
   return value;
+}
+
+function list(text: string | undefined): string[] {
+  return (text ?? '').split(',').map((item) => item.trim()).filter((item) => item !== '');
+}
+
+function namespaceList(text: string | undefined): string[] {
+  const names = list(text);
+  const bad = names.find((name) => !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(name) || name.length > 63);
+  if (bad !== undefined) throw new UsageError(`--watch-namespace: "${bad}" is not a namespace name`);
+  return names;
 }
 
 function url(text: string | undefined): string | undefined {

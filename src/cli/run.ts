@@ -1,18 +1,18 @@
 // `confighash run`: wires the parts together (logger, metrics, Kubernetes
-// clients, HMAC key, TLS, webhook, controller, leader election, observability)
-// and runs until SIGTERM.
+// clients, Events, HMAC key, namespace scope, TLS, webhook and its configuration,
+// controller, leader election, observability) and runs until SIGTERM.
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { AdmissionregistrationV1Api, AppsV1Api, CoreV1Api } from '@kubernetes/client-node';
+import { AppsV1Api, CoreV1Api } from '@kubernetes/client-node';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { HmacKeyring, ValueHasher } from '../checksum/index.ts';
 import { loadKubeConfig } from '../kube/client.ts';
 import { Controller } from '../controller/controller.ts';
-import { EventRecorder } from '../kube/events.ts';
+import { apiEventApi, EventRecorder } from '../kube/events.ts';
 import { KeyCustodian, loadOrCreateKeys } from '../kube/hmac-key.ts';
 import { apiLeaseClient, LeaderElector } from '../kube/leader-election.ts';
 import { LiveSourceReader } from '../kube/source-reader.ts';
-import { apiListWatchClient } from '../kube/watcher.ts';
+import { apiListWatchClient, type ListWatchClient } from '../kube/watcher.ts';
 import { WorkloadPatcher } from '../kube/workload-patcher.ts';
 import { createLogger, type Logger } from '../log.ts';
 import { startMetricsServer } from '../metrics-server.ts';
@@ -21,9 +21,11 @@ import type { RunningServer } from '../http-server.ts';
 import { jitter, sleep } from '../sleep.ts';
 import type { CertificateSource } from '../tls/certificate-source.ts';
 import { FileCertificates } from '../tls/file-source.ts';
+import { ClientAuthority } from '../tls/client-ca.ts';
 import { SelfManagedCertificates } from '../tls/self-managed.ts';
+import { NamespaceScope } from '../scope/namespace-scope.ts';
 import { AdmissionHandler } from '../webhook/handler.ts';
-import { applyWebhookConfiguration, type WebhookRegistration } from '../webhook/registration.ts';
+import { type WebhookRegistration, WebhookConfigurationKeeper } from '../webhook/registration.ts';
 import { startWebhookServer } from '../webhook/server.ts';
 import type { RunOptions } from './run-options.ts';
 
@@ -32,6 +34,8 @@ const CA_PROMOTION_DELAY_MS = 10 * 60_000;
 /** List and watch requests: a list page of large Secrets can take a while. */
 const LIST_TIMEOUT_MS = 60_000;
 const TLS_RETRY_MS = { initial: 1000, max: 60_000 };
+/** The share of the webhook's timeoutSeconds its live reads may take. */
+const ADMISSION_DEADLINE_SHARE = 0.8;
 
 export async function run(options: RunOptions): Promise<void> {
   const logger = createLogger(options.logLevel);
@@ -41,10 +45,9 @@ export async function run(options: RunOptions): Promise<void> {
 
   const kubeConfig = loadKubeConfig(options.kubeconfig);
   const core = kubeConfig.makeApiClient(CoreV1Api);
-  const admission = kubeConfig.makeApiClient(AdmissionregistrationV1Api);
   const apps = kubeConfig.makeApiClient(AppsV1Api);
   const listWatch = apiListWatchClient(kubeConfig, LIST_TIMEOUT_MS);
-  const events = new EventRecorder(core, logger);
+  const events = new EventRecorder({ api: apiEventApi(kubeConfig), logger: logger.child({ component: 'events' }), metrics });
   logger.info({ server: kubeConfig.getCurrentCluster()?.server, namespace: options.namespace }, 'starting confighash');
 
   const keys = await loadOrCreateKeys(core, options.namespace);
@@ -57,13 +60,17 @@ export async function run(options: RunOptions): Promise<void> {
     timeoutMs: options.sourceReadTimeoutMs,
   });
   const excludedNamespaces = new Set([options.namespace, 'kube-system']);
-  const handler = new AdmissionHandler({ reader, hasher, logger, metrics, excludedNamespaces });
+  const scope = new NamespaceScope({ excluded: excludedNamespaces, ...(options.watchNamespaces.length > 0 ? { watchNamespaces: options.watchNamespaces } : {}) });
+  // Answered well inside the API server's own timeout, or it fails open without a word.
+  const deadlineMs = options.webhookTimeoutSeconds * 1000 * ADMISSION_DEADLINE_SHARE;
+  const handler = new AdmissionHandler({ reader, hasher, logger, metrics, scope, deadlineMs });
   const controller = new Controller({
     listWatch,
     patcher: new WorkloadPatcher(apps),
     events,
     reader,
     hasher,
+    scope,
     excludedNamespaces,
     coalesceWindowMs: options.coalesceWindowMs,
     rolloutRatePerSecond: options.rolloutRate,
@@ -75,10 +82,19 @@ export async function run(options: RunOptions): Promise<void> {
   });
   controller.start();
 
-  const registration = webhookRegistration(options);
-  const certificates = certificateSource(options, { core, events, logger, metrics }, (bundle) =>
-    applyWebhookConfiguration(admission, registration, bundle),
-  );
+  const keeper = new WebhookConfigurationKeeper({
+    config: kubeConfig,
+    listWatch,
+    registration: webhookRegistration(options, scope),
+    events,
+    logger: logger.child({ component: 'webhook-configuration' }),
+    metrics,
+  });
+  keeper.start();
+  const certificates = certificateSource(options, { core, listWatch, events, logger, metrics }, (bundle) => keeper.publish(bundle));
+  const clientAuthority = options.clientCaFile
+    ? new ClientAuthority({ file: options.clientCaFile, names: options.clientNames, pollIntervalMs: options.tlsCheckIntervalMs, logger })
+    : undefined;
   const stopping = new AbortController();
   let webhook: RunningServer | undefined;
   // Ready means "the webhook can serve": what the controller's watches are doing
@@ -91,6 +107,8 @@ export async function run(options: RunOptions): Promise<void> {
     readiness: {
       webhook: () => (webhook ? undefined : 'not serving yet (waiting for its certificate)'),
       certificates: () => (webhook && !certificates.healthy() ? 'no valid serving certificate' : undefined),
+      // The webhook answers only for namespaces in scope: it must know them first (once; later watch trouble keeps the last list).
+      namespaces: () => (scope.synced ? undefined : 'namespaces not listed yet'),
     },
     information: { controller: () => controller.problem() },
     observedVersion: (key) => controller.observedVersion(key),
@@ -105,7 +123,16 @@ export async function run(options: RunOptions): Promise<void> {
   });
   const serving = startTls(certificates, logger, stopping.signal).then(async (started) => {
     if (!started) return;
-    webhook = await startWebhookServer({ host: options.bindAddress, port: options.webhookPort, certificates, handler, logger, metrics });
+    await clientAuthority?.start();
+    webhook = await startWebhookServer({
+      host: options.bindAddress,
+      port: options.webhookPort,
+      certificates,
+      handler,
+      logger,
+      metrics,
+      ...(clientAuthority ? { clientAuthority } : {}),
+    });
     logger.info({ webhookPort: webhook.port, metricsPort: observability.port }, 'confighash is serving');
   }).catch((error: unknown) => {
     logger.fatal({ err: error instanceof Error ? error.message : String(error) }, 'could not start the webhook server; exiting');
@@ -116,7 +143,9 @@ export async function run(options: RunOptions): Promise<void> {
   const t0 = Date.now();
   stopping.abort();
   certificates.stop();
-  await Promise.all([controller.stop(), custodian.stop(), serving]);
+  clientAuthority?.stop();
+  await Promise.all([controller.stop(), custodian.stop(), keeper.stop(), serving]);
+  await events.stop();
   const t1 = Date.now();
   await elector?.stop();
   const t2 = Date.now();
@@ -162,16 +191,16 @@ function lead(elector: LeaderElector | undefined, logger: Logger): Promise<boole
   });
 }
 
-function webhookRegistration(options: RunOptions): WebhookRegistration {
+function webhookRegistration(options: RunOptions, scope: NamespaceScope): WebhookRegistration {
   const endpoint = options.webhookUrl
     ? { url: options.webhookUrl }
     : { service: { name: options.serviceName, namespace: options.namespace, port: 443 } };
-  return { namespace: options.namespace, endpoint, timeoutSeconds: options.webhookTimeoutSeconds };
+  return { endpoint, namespaceSelector: scope.webhookSelector(), timeoutSeconds: options.webhookTimeoutSeconds };
 }
 
 function certificateSource(
   options: RunOptions,
-  deps: { core: CoreV1Api; events: EventRecorder; logger: Logger; metrics: Metrics },
+  deps: { core: CoreV1Api; listWatch: ListWatchClient; events: EventRecorder; logger: Logger; metrics: Metrics },
   publishCaBundle: (bundle: string | undefined) => Promise<void>,
 ): CertificateSource {
   if (options.certDir) {

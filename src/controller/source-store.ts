@@ -63,8 +63,8 @@ export class SourceStore {
       remove: (object) => {
         this.#remove(kind, object);
       },
-      prune: (seen) => {
-        this.#prune(kind, seen);
+      prune: (seen, namespace) => {
+        this.#prune(kind, seen, namespace);
       },
     };
   }
@@ -100,9 +100,10 @@ export class SourceStore {
     this.#listener(namespace, id);
   }
 
-  #prune(kind: SourceKind, seen: ReadonlySet<string>): void {
+  #prune(kind: SourceKind, seen: ReadonlySet<string>, listed: string | undefined): void {
     const prefix = `${kind}/`;
     for (const [namespace, byId] of [...this.#entries]) {
+      if (listed !== undefined && namespace !== listed) continue;
       for (const id of [...byId.keys()]) {
         const name = id.slice(prefix.length);
         if (id.startsWith(prefix) && !seen.has(`${namespace}/${name}`)) {

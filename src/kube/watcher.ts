@@ -20,15 +20,20 @@ export interface KubeObject {
 export interface WatchHandler<T extends KubeObject> {
   upsert(object: T): void;
   remove(object: T): void;
-  /** After a full list: forget every object whose key (namespace/name) is not in `seen`. */
-  prune(seen: ReadonlySet<string>): void;
+  /**
+   * After a full list: forget every object whose key (namespace/name) is not in
+   * `seen`; only those of `namespace` when the list was of one namespace.
+   */
+  prune(seen: ReadonlySet<string>, namespace?: string): void;
 }
 
 export interface WatchedResource {
   /** For logs and metrics, e.g. `secrets`. */
   name: string;
-  /** Collection path, e.g. `/api/v1/secrets`. */
+  /** Collection path, e.g. `/api/v1/secrets` or `/api/v1/namespaces/app/secrets`. */
   path: string;
+  /** The namespace `path` lists, when it lists one. */
+  namespace?: string;
   /** Objects per list page: smaller for resources whose objects can be large. */
   pageSize: number;
   /** Only the objects matching this field selector, e.g. `metadata.name=x`. */
@@ -182,7 +187,7 @@ export class ResourceWatcher<T extends KubeObject> {
       continueToken = page.metadata.continue || undefined;
       this.#resourceVersion = page.metadata.resourceVersion;
     } while (continueToken);
-    this.#handler.prune(seen);
+    this.#handler.prune(seen, this.#resource.namespace);
     this.#synced = true;
     this.#firstSync.resolve(undefined);
     this.#problem = undefined;

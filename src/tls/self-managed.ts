@@ -2,13 +2,17 @@
 // with node-forge and kept in the Secret confighash-webhook-tls, so every replica
 // serves from the same CA; the CA bundle is published (to the webhook
 // configuration) before any certificate it signs is served; certificates are
-// renewed well before expiry and swapped into the running server.
+// renewed well before expiry and swapped into the running server. The Secret is
+// watched: deleted, it is restored from memory at once (the same CA, so the
+// published bundle stays valid); unusable, it is replaced with a new CA.
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import type { CoreV1Api, V1Secret } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { withTimeout } from '../kube/client.ts';
 import { describeApiError, isConflict, isNotFound } from '../kube/errors.ts';
 import type { EventRecorder } from '../kube/events.ts';
+import { apiPath } from '../kube/raw.ts';
+import { type ListWatchClient, ResourceWatcher } from '../kube/watcher.ts';
 import type { Metrics } from '../metrics.ts';
 import type { CertificateSource } from './certificate-source.ts';
 import { type CertifiedKey, createCertificateAuthority, issueCertificate } from './pki.ts';
@@ -29,6 +33,7 @@ const REQUEST_TIMEOUT_MS = 10_000;
 
 export interface SelfManagedOptions {
   core: CoreV1Api;
+  listWatch: ListWatchClient;
   namespace: string;
   policy: RotationPolicy;
   /** How often to check for renewal, here or by another replica. */
@@ -48,6 +53,8 @@ export class SelfManagedCertificates implements CertificateSource {
   #served: TlsState | undefined;
   #published: string | undefined;
   #timer: NodeJS.Timeout | undefined;
+  #watcher: ResourceWatcher<V1Secret & { metadata?: { name?: string } }> | undefined;
+  #reconciling: Promise<void> = Promise.resolve();
 
   constructor(options: SelfManagedOptions) {
     this.#options = options;
@@ -57,15 +64,44 @@ export class SelfManagedCertificates implements CertificateSource {
   async start(): Promise<void> {
     await this.reconcile();
     this.#timer = setInterval(() => {
-      this.reconcile().catch((error: unknown) => {
-        this.#options.logger.error({ err: String(error) }, 'webhook certificate check failed; retrying at next check');
-      });
+      this.#check();
     }, this.#options.checkIntervalMs);
     this.#timer.unref();
+    this.#watcher = this.#watchSecret();
+    this.#watcher.start();
   }
 
   stop(): void {
     clearInterval(this.#timer);
+    void this.#watcher?.stop();
+  }
+
+  /** A check now, after any in progress. */
+  #check(): void {
+    this.#reconciling = this.#reconciling.then(() => this.reconcile()).catch((error: unknown) => {
+      this.#options.logger.error({ err: String(error) }, 'webhook certificate check failed; retrying at next check');
+    });
+  }
+
+  /** Any change of the Secret (a deletion above all) is checked at once, not at the next interval. */
+  #watchSecret(): ResourceWatcher<V1Secret & { metadata?: { name?: string } }> {
+    const { listWatch, namespace, logger } = this.#options;
+    return new ResourceWatcher(
+      listWatch,
+      { name: 'webhook-tls', path: apiPath('/api/v1', 'namespaces', namespace, 'secrets'), pageSize: 1, fieldSelector: `metadata.name=${TLS_SECRET}` },
+      {
+        upsert: () => {
+          this.#check();
+        },
+        remove: () => {
+          this.#check();
+        },
+        prune: (seen) => {
+          if (seen.size === 0) this.#check();
+        },
+      },
+      { relistIntervalMs: 10 * 60_000, onRestart: () => undefined, logger },
+    );
   }
 
   current(): CertifiedKey {
@@ -92,7 +128,7 @@ export class SelfManagedCertificates implements CertificateSource {
       const { state, secret } = await this.#read();
       const next = await this.#rotate(state);
       // On a conflict another replica renewed first: start over from what it wrote.
-      if (next !== state && !(await this.#write(next, secret))) continue;
+      if ((next !== state || !secret) && !(await this.#write(next, secret))) continue;
       if (next) await this.#adopt(next);
       return;
     }
@@ -162,8 +198,10 @@ export class SelfManagedCertificates implements CertificateSource {
       await this.#options.publishCaBundle(state.bundle);
       this.#published = state.bundle;
     }
-    if (state.serving.certificate === this.#served?.serving.certificate) return;
+    const renewed = state.serving.certificate !== this.#served?.serving.certificate;
+    // All of it is kept, next CA included: it is what a deleted Secret is restored from.
     this.#served = state;
+    if (!renewed) return;
     this.#options.metrics.certificateExpiry.set(
       new Date(new X509Certificate(state.serving.certificate).validTo).getTime() / 1000,
     );
@@ -177,22 +215,36 @@ export class SelfManagedCertificates implements CertificateSource {
     try {
       secret = await core.readNamespacedSecret({ name: TLS_SECRET, namespace }, withTimeout(REQUEST_TIMEOUT_MS));
     } catch (error) {
-      if (isNotFound(error)) return { state: undefined, secret: undefined };
-      throw new Error(describeApiError(`read secret ${namespace}/${TLS_SECRET}`, error), { cause: error });
+      if (!isNotFound(error)) throw new Error(describeApiError(`read secret ${namespace}/${TLS_SECRET}`, error), { cause: error });
+      if (this.#served) this.#restoring();
+      return { state: this.#served, secret: undefined };
     }
     try {
       return { state: usable(fromSecret(secret)), secret };
     } catch (error) {
-      await this.#replacing(secret, (error as Error).message);
+      this.#replacing(secret, (error as Error).message);
       return { state: undefined, secret };
     }
   }
 
-  async #replacing(secret: V1Secret, why: string): Promise<void> {
+  /** The Secret is gone while this replica serves from it: it is written back as it was. */
+  #restoring(): void {
+    const { namespace, logger, metrics, events } = this.#options;
+    logger.error({ secret: `${namespace}/${TLS_SECRET}` }, 'the webhook TLS Secret was deleted; restoring it from memory');
+    metrics.selfRepairs.inc({ object: 'webhook-tls' });
+    events.record(
+      { apiVersion: 'v1', kind: 'Secret', namespace, name: TLS_SECRET, uid: '' },
+      'Warning',
+      'CertificateRestored',
+      'The Secret was deleted; confighash restored it from memory (the same CA and certificate, so nothing is re-trusted).',
+    );
+  }
+
+  #replacing(secret: V1Secret, why: string): void {
     const { namespace, logger, metrics, events } = this.#options;
     logger.error({ secret: `${namespace}/${TLS_SECRET}`, why }, 'the webhook TLS Secret cannot be used; replacing it with a new CA and certificate');
     metrics.selfRepairs.inc({ object: 'webhook-tls' });
-    await events.record(
+    events.record(
       { apiVersion: 'v1', kind: 'Secret', namespace, name: TLS_SECRET, uid: secret.metadata?.uid ?? '' },
       'Warning',
       'CertificateReplaced',

@@ -1,11 +1,14 @@
 // The webhook's HTTPS server: POST /mutate takes an AdmissionReview v1 and answers
 // one. Malformed requests get a 4xx with a clear message; certificates are
-// swapped in place when the certificate source renews them.
+// swapped in place when the certificate source renews them; with a client CA,
+// only clients presenting a certificate it signed (the API server) are served.
 import Fastify, { type FastifyError, LogController } from 'fastify';
 import type { Logger } from 'pino';
 import type { Metrics } from '../metrics.ts';
 import type { CertificateSource } from '../tls/certificate-source.ts';
-import { closeWithin, listeningPort, type RunningServer } from '../http-server.ts';
+import type { TLSSocket } from 'node:tls';
+import { applyConnectionLimits, closeWithin, type ConnectionLimits, listeningPort, type RunningServer } from '../http-server.ts';
+import type { ClientAuthority } from '../tls/client-ca.ts';
 import type { AdmissionHandler } from './handler.ts';
 import { BadReviewError, parseAdmissionReview, reviewResponse } from './review.ts';
 
@@ -15,25 +18,6 @@ export const MUTATE_PATH = '/mutate';
 const BODY_LIMIT_BYTES = 7 * 1024 * 1024;
 /** On shutdown, how long requests in flight may take to finish. */
 const CLOSE_GRACE_MS = 5_000;
-
-/**
- * What one client may hold of the server. The API servers need few connections
- * (each keeps a handful alive), so the bounds are far above real use and far
- * below what exhausts memory or file descriptors; each phase of a connection
- * has its own deadline, so a client that stalls is dropped, not waited on.
- */
-export interface ConnectionLimits {
-  /** Connections open at once; more are closed on accept. */
-  maxConnections: number;
-  /** To complete the TLS handshake. */
-  handshakeTimeoutMs: number;
-  /** To send the request's headers. */
-  headersTimeoutMs: number;
-  /** To send the whole request (past the webhook's timeoutSeconds, an answer is useless). */
-  requestTimeoutMs: number;
-  /** An idle kept-alive connection is closed after this. */
-  keepAliveTimeoutMs: number;
-}
 
 export const DEFAULT_CONNECTION_LIMITS: ConnectionLimits = {
   maxConnections: 256,
@@ -51,32 +35,45 @@ export interface WebhookServerOptions {
   logger: Logger;
   metrics: Metrics;
   limits?: ConnectionLimits;
+  /** Require a client certificate signed by this CA (and with one of its accepted names). */
+  clientAuthority?: ClientAuthority;
 }
 
 export async function startWebhookServer(options: WebhookServerOptions): Promise<RunningServer> {
-  const { certificates, handler, logger, metrics } = options;
-  const { certificate, privateKey } = certificates.current();
+  const { certificates, handler, logger, metrics, clientAuthority } = options;
   const limits = options.limits ?? DEFAULT_CONNECTION_LIMITS;
+  const secureContext = (): { cert: string; key: string; ca?: string } => {
+    const { certificate, privateKey } = certificates.current();
+    return { cert: certificate, key: privateKey, ...(clientAuthority ? { ca: clientAuthority.pem } : {}) };
+  };
   const server = Fastify({
-    https: { cert: certificate, key: privateKey, handshakeTimeout: limits.handshakeTimeoutMs },
+    https: {
+      ...secureContext(),
+      handshakeTimeout: limits.handshakeTimeoutMs,
+      // Without a verified certificate the handshake fails: nothing of confighash is reached.
+      ...(clientAuthority ? { requestCert: true, rejectUnauthorized: true } : {}),
+    },
     loggerInstance: logger.child({ component: 'webhook-server' }),
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: BODY_LIMIT_BYTES,
-    requestTimeout: limits.requestTimeoutMs,
-    keepAliveTimeout: limits.keepAliveTimeoutMs,
     return503OnClosing: true,
   });
-  server.server.maxConnections = limits.maxConnections;
-  server.server.headersTimeout = limits.headersTimeoutMs;
-  // How often Node checks the headers and request deadlines.
-  Reflect.set(server.server, 'connectionsCheckingInterval', Math.min(1000, limits.headersTimeoutMs / 2));
+  applyConnectionLimits(server.server, limits);
   // AdmissionReviews are JSON; anything else is answered 415.
   server.removeContentTypeParser('text/plain');
   certificates.onChange(() => {
-    const renewed = certificates.current();
-    server.server.setSecureContext({ cert: renewed.certificate, key: renewed.privateKey });
+    server.server.setSecureContext(secureContext());
     logger.info('serving renewed webhook certificate');
   });
+  clientAuthority?.onChange(() => {
+    server.server.setSecureContext(secureContext());
+  });
+  if (clientAuthority) {
+    server.addHook('onRequest', async (request, reply) => {
+      const refusal = clientAuthority.refusal((request.raw.socket as TLSSocket).getPeerCertificate());
+      if (refusal) await reply.code(403).send({ error: 'Forbidden', message: refusal });
+    });
+  }
 
   server.post(MUTATE_PATH, async (request) => {
     const review = parseAdmissionReview(request.body);
@@ -101,8 +98,6 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
   await server.listen({ host: options.host, port: options.port });
   return { port: listeningPort(server.server.address()), close: () => closeWithin(server, CLOSE_GRACE_MS) };
 }
-
-
 
 function statusText(status: number): string {
   const texts: Record<number, string> = {
