@@ -40,6 +40,7 @@ export async function startControlPlane(dir: string, bin: BinaryPaths, nodeImage
   await mkdir(join(dir, 'pki'), { recursive: true });
   const pki = await writeControlPlanePki(join(dir, 'pki'));
   await writeFile(join(dir, AUDIT_POLICY), JSON.stringify(auditPolicy()));
+  await writeWebhookClientConfig(dir, pki);
   const [etcdPort, etcdPeerPort, apiPort] = await Promise.all([freePort(), freePort(), freePort()]);
   const server = `https://127.0.0.1:${apiPort}`;
   const kubeconfig = join(dir, 'kubeconfig');
@@ -193,10 +194,33 @@ function apiserverArgs(dir: string, pki: ControlPlanePki, etcdPort: number, port
     `--audit-policy-file=${join(dir, AUDIT_POLICY)}`,
     `--audit-log-path=${auditLogPath(dir)}`,
     '--audit-log-format=json',
+    `--admission-control-config-file=${join(dir, ADMISSION_CONFIG)}`,
     // Its client identity towards the kubelet (logs, exec, port-forward).
     `--kubelet-client-certificate=${pki.adminCert}`,
     `--kubelet-client-key=${pki.adminKey}`,
   ];
+}
+
+const ADMISSION_CONFIG = 'admission-config.json';
+
+/**
+ * The apiserver presents a client certificate to every admission webhook (the
+ * kubeconfig user `*` matches any), as a cluster that authenticates itself to
+ * webhooks does; a webhook that does not ask for one never sees it.
+ */
+async function writeWebhookClientConfig(dir: string, pki: ControlPlanePki): Promise<void> {
+  const kubeconfig = join(dir, 'webhook-client.kubeconfig');
+  await writeFile(kubeconfig, JSON.stringify({
+    apiVersion: 'v1',
+    kind: 'Config',
+    users: [{ name: '*', user: { 'client-certificate': pki.webhookClientCert, 'client-key': pki.webhookClientKey } }],
+  }));
+  const webhookConfiguration = { apiVersion: 'apiserver.config.k8s.io/v1', kind: 'WebhookAdmissionConfiguration', kubeConfigFile: kubeconfig };
+  await writeFile(join(dir, ADMISSION_CONFIG), JSON.stringify({
+    apiVersion: 'apiserver.config.k8s.io/v1',
+    kind: 'AdmissionConfiguration',
+    plugins: ['MutatingAdmissionWebhook', 'ValidatingAdmissionWebhook'].map((name) => ({ name, configuration: webhookConfiguration })),
+  }));
 }
 
 /** The ServiceAccount the install manifests create, under which benchmarks run confighash. */

@@ -1,5 +1,7 @@
 // The local control plane's PKI: a CA, the apiserver's serving certificate, an
-// admin client certificate in system:masters and a service-account key pair.
+// admin client certificate in system:masters, a service-account key pair, and the
+// client certificate the apiserver presents to admission webhooks, from a CA of
+// its own (what confighash's --client-ca-file trusts).
 import { generateKeyPairSync } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -13,14 +15,26 @@ export interface ControlPlanePki {
   adminKey: string;
   serviceAccountPublicKey: string;
   serviceAccountPrivateKey: string;
+  webhookClientCaCert: string;
+  webhookClientCert: string;
+  webhookClientKey: string;
 }
+
+/** The CA that signs the apiserver's webhook client certificate, in the control plane's directory. */
+export function webhookClientCaPath(controlPlaneDir: string): string {
+  return join(controlPlaneDir, 'pki', 'webhook-client-ca.crt');
+}
+
+/** The common name of the apiserver's webhook client certificate. */
+export const WEBHOOK_CLIENT_NAME = 'kube-apiserver-webhook-client';
 
 const VALIDITY_MS = 30 * DAY_MS;
 
 /** Generates the PKI and writes it, one PEM file each, into `dir`. */
 export async function writeControlPlanePki(dir: string): Promise<ControlPlanePki> {
   const ca = await createCertificateAuthority('confighash-local-ca', VALIDITY_MS);
-  const [serving, admin] = await Promise.all([
+  const webhookClientCa = await createCertificateAuthority('confighash-local-webhook-client-ca', VALIDITY_MS);
+  const [serving, admin, webhookClient] = await Promise.all([
     issueCertificate(ca, {
       commonName: 'kube-apiserver',
       dnsNames: ['localhost', 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc'],
@@ -34,6 +48,7 @@ export async function writeControlPlanePki(dir: string): Promise<ControlPlanePki
       usage: 'client',
       validityMs: VALIDITY_MS,
     }),
+    issueCertificate(webhookClientCa, { commonName: WEBHOOK_CLIENT_NAME, usage: 'client', validityMs: VALIDITY_MS }),
   ]);
   const serviceAccount = generateKeyPairSync('rsa', {
     modulusLength: 2048,
@@ -48,6 +63,9 @@ export async function writeControlPlanePki(dir: string): Promise<ControlPlanePki
     adminKey: join(dir, 'admin.key'),
     serviceAccountPublicKey: join(dir, 'sa.pub'),
     serviceAccountPrivateKey: join(dir, 'sa.key'),
+    webhookClientCaCert: join(dir, 'webhook-client-ca.crt'),
+    webhookClientCert: join(dir, 'webhook-client.crt'),
+    webhookClientKey: join(dir, 'webhook-client.key'),
   };
   const contents: Record<keyof ControlPlanePki, string> = {
     caCert: ca.certificate,
@@ -57,6 +75,9 @@ export async function writeControlPlanePki(dir: string): Promise<ControlPlanePki
     adminKey: admin.privateKey,
     serviceAccountPublicKey: serviceAccount.publicKey,
     serviceAccountPrivateKey: serviceAccount.privateKey,
+    webhookClientCaCert: webhookClientCa.certificate,
+    webhookClientCert: webhookClient.certificate,
+    webhookClientKey: webhookClient.privateKey,
   };
   await Promise.all(
     (Object.keys(files) as (keyof ControlPlanePki)[]).map((key) =>

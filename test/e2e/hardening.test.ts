@@ -7,26 +7,16 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { CONFIGHASH_NAMESPACE, metricValue, startConfighashForTest } from '../support/confighash.ts';
 import { restartApiserver } from '../support/control-plane.ts';
-import { getWorkload, templateAnnotations } from '../support/kube-objects.ts';
-import { apply, kubectl, kubectlJson, testNamespace, waitFor } from '../support/kube.ts';
+import { eventsOf, getWorkload, templateAnnotations, waitForEvents } from '../support/kube-objects.ts';
+import { apply, kubectl, testNamespace, waitFor } from '../support/kube.ts';
 import { settledRevisions, waitForRevisions } from '../support/rollouts.ts';
-import { configMap, type ObjectList, secret, workload } from '../support/workloads.ts';
+import { configMap, secret, workload } from '../support/workloads.ts';
 
 const ENABLED = { 'confighash.dev/enabled': 'true' };
 const SOURCES = 'confighash.dev/sources';
 const CHECKSUM = 'confighash.dev/checksum';
 const MAIN = join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts');
 
-interface Event {
-  reason: string;
-  type: string;
-  message: string;
-  involvedObject: { kind: string; name: string };
-}
-
-async function events(ns: string, reason: string): Promise<Event[]> {
-  return (await kubectlJson<ObjectList<Event>>(['get', 'events', '-n', ns, '--field-selector', `reason=${reason}`])).items;
-}
 
 async function secretData(name: string): Promise<string> {
   return kubectl(['get', 'secret', name, '-n', CONFIGHASH_NAMESPACE, '-o', 'jsonpath={.data}']);
@@ -65,10 +55,7 @@ describe('hardening', () => {
     assert.equal(await settledRevisions(ns, 'Deployment', 'web', confighash.metricsUrl), 1);
 
     await kubectl(['delete', 'configmap', 'app', '-n', ns]);
-    const [warning] = await waitFor('a MissingSource Warning', async () => {
-      const found = await events(ns, 'MissingSource');
-      return found.length > 0 ? found : undefined;
-    });
+    const [warning] = await waitForEvents(ns, 'MissingSource');
     assert.match(warning?.message ?? '', /configmap\/app was deleted: the workload is not rolled/);
     assert.ok((await metricValue(confighash.metricsUrl, 'confighash_rollouts_suppressed_total{reason="missing_source"}')) >= 1);
     assert.equal(await settledRevisions(ns, 'Deployment', 'web', confighash.metricsUrl), 1, 'rolled into pods that cannot start');
@@ -97,7 +84,7 @@ describe('hardening', () => {
     });
     assert.equal(restored, before, 'restored with the same keys');
     assert.equal(await metricValue(confighash.metricsUrl, 'confighash_self_repairs_total{object="hmac-key"}'), 1);
-    const [event] = (await events(CONFIGHASH_NAMESPACE, 'KeyRestored'));
+    const [event] = await waitForEvents(CONFIGHASH_NAMESPACE, 'KeyRestored');
     assert.match(event?.message ?? '', /Restored from memory/);
 
     await confighash.stop();
@@ -145,7 +132,42 @@ describe('hardening', () => {
     const confighash = await startConfighashForTest(t);
     assert.notEqual(await secretData('confighash-webhook-tls'), JSON.stringify(corrupt.data));
     assert.equal(await metricValue(confighash.metricsUrl, 'confighash_self_repairs_total{object="webhook-tls"}'), 1);
-    assert.ok((await events(CONFIGHASH_NAMESPACE, 'CertificateReplaced')).length > 0);
+    assert.ok((await waitForEvents(CONFIGHASH_NAMESPACE, 'CertificateReplaced')).length > 0);
+  });
+
+  it('restores its webhook configuration when it is deleted or changed, and keeps stamping', async (t) => {
+    const confighash = await startConfighashForTest(t);
+    const ns = await testNamespace(t, ENABLED);
+    // Event times have a resolution of a second; the Events of other tests' repairs are older.
+    const since = Math.floor(Date.now() / 1000) * 1000;
+    const webhook = async (): Promise<{ failurePolicy?: string; clientConfig?: { url?: string } } | undefined> => {
+      const out = await kubectl(['get', 'mutatingwebhookconfiguration', 'confighash', '-o', 'jsonpath={.webhooks[0]}', '--ignore-not-found']);
+      return out ? (JSON.parse(out) as { failurePolicy?: string }) : undefined;
+    };
+    await kubectl(['delete', 'mutatingwebhookconfiguration', 'confighash']);
+    await waitFor('the configuration to be restored', async () => (await webhook())?.clientConfig?.url === confighash.webhookUrl || undefined);
+    await kubectl(['patch', 'mutatingwebhookconfiguration', 'confighash', '--type=json', '-p', '[{"op":"replace","path":"/webhooks/0/failurePolicy","value":"Fail"}]']);
+    await waitFor('failurePolicy Ignore again', async () => (await webhook())?.failurePolicy === 'Ignore' || undefined);
+    assert.equal(await metricValue(confighash.metricsUrl, 'confighash_self_repairs_total{object="webhook-configuration"}'), 2);
+    const restored = await waitFor('two Events', async () => {
+      const found = (await eventsOf('default', 'WebhookConfigurationRestored')).filter((e) => Date.parse(e.lastTimestamp ?? '') >= since);
+      return found.length === 2 ? found : undefined;
+    });
+    assert.deepEqual(restored.map((e) => /\((.*)\)/.exec(e.message)?.[1]).sort(), ['it did not exist', 'its failurePolicy changed']);
+    await apply(ns, configMap('app', { LEVEL: 'info' }), USES_APP);
+    assert.match(templateAnnotations(await getWorkload(ns, 'Deployment', 'web'))[SOURCES] ?? '', /^configmap\/app=/, 'the restored webhook stamps');
+  });
+
+  it('restores a deleted webhook TLS Secret from memory: the same CA, nothing re-trusted', async (t) => {
+    const confighash = await startConfighashForTest(t);
+    const tlsData = (): Promise<string> => kubectl(['get', 'secret', 'confighash-webhook-tls', '-n', CONFIGHASH_NAMESPACE, '-o', 'jsonpath={.data.ca\\.crt}', '--ignore-not-found']);
+    const before = await tlsData();
+    assert.ok(before);
+    await kubectl(['delete', 'secret', 'confighash-webhook-tls', '-n', CONFIGHASH_NAMESPACE]);
+    assert.equal(await waitFor('the Secret to be restored', async () => (await tlsData()) || undefined), before);
+    assert.equal(await metricValue(confighash.metricsUrl, 'confighash_self_repairs_total{object="webhook-tls"}'), 1);
+    const [event] = await waitForEvents(CONFIGHASH_NAMESPACE, 'CertificateRestored');
+    assert.match(event?.message ?? '', /restored it from memory/);
   });
 
   it('stays ready while the API server restarts: readiness is the webhook\'s, the controller\'s watches are reported', async (t) => {
@@ -154,7 +176,7 @@ describe('hardening', () => {
       const response = await fetch(`${confighash.metricsUrl}/readyz`);
       return { status: response.status, body: await response.text() };
     };
-    assert.match((await readyz()).body, /\[\+\]webhook ok\n\[\+\]certificates ok\n\[i\]controller: ok\nok/);
+    assert.match((await readyz()).body, /\[\+\]webhook ok\n\[\+\]certificates ok\n\[\+\]namespaces ok\n\[i\]controller: ok\nok/);
     const restart = restartApiserver();
     const seen = new Set<number>();
     let sawWatchProblem = false;

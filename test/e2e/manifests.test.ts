@@ -23,8 +23,10 @@ interface Manifest {
   spec?: Record<string, unknown>;
 }
 
-async function render(dir: string): Promise<Manifest[]> {
-  return loadAllYaml(await kubectl(['kustomize', dir])) as Manifest[];
+/** The overlay's objects, and its YAML document by document (applied as written: client-node's models rename fields, `from` to `_from`). */
+async function render(dir: string): Promise<{ objects: Manifest[]; documents: string[] }> {
+  const yaml = await kubectl(['kustomize', dir]);
+  return { objects: loadAllYaml(yaml) as Manifest[], documents: yaml.split(/^---$/m) };
 }
 
 /** Installs the base's RBAC and ServiceAccount for real; removed when the test ends. */
@@ -39,16 +41,16 @@ describe('install manifests', () => {
 
   it('apply to the local control plane (server-side dry run)', async () => {
     const out = await kubectl(['apply', '-k', MANIFESTS, '--dry-run=server']);
-    for (const kind of ['namespace', 'serviceaccount', 'clusterrole', 'deployment', 'mutatingwebhookconfiguration']) {
+    for (const kind of ['namespace', 'serviceaccount', 'clusterrole', 'deployment', 'networkpolicy', 'mutatingwebhookconfiguration']) {
       assert.match(out, new RegExp(`^${kind}[^ ]*/confighash(-system)? (created|configured|unchanged) \\(server dry run\\)$`, 'm'));
     }
   });
 
   for (const overlay of ['cert-manager', 'prometheus']) {
     it(`overlay ${overlay}: its core objects apply (server dry run), and its custom resources are well-formed`, async () => {
-      const objects = await render(join(MANIFESTS, 'overlays', overlay));
-      const core = objects.filter((o) => !CRD_KINDS.has(o.kind));
-      await kubectl(['apply', '--dry-run=server', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items: core }));
+      const { objects, documents } = await render(join(MANIFESTS, 'overlays', overlay));
+      const core = documents.filter((document) => !CRD_KINDS.has(/^kind: (\w+)$/m.exec(document)?.[1] ?? ''));
+      await kubectl(['apply', '--dry-run=server', '-f', '-'], core.join('---\n'));
       const custom = objects.filter((o) => CRD_KINDS.has(o.kind));
       assert.ok(custom.length > 0);
       for (const object of custom) checkCustomResource(object, objects);
@@ -89,9 +91,10 @@ describe('install manifests', () => {
   });
 
   it('run confighash under its ServiceAccount with exactly those permissions', async (t) => {
-    await installBase(t);
+    const uninstall = await installManifests();
     const kubeconfig = await serviceAccountKubeconfig();
-    const confighash = await startConfighashForTest(t, [`--kubeconfig=${kubeconfig}`, '--leader-elect', '--coalesce-window=1s']);
+    // Removed after confighash stops (hooks run in order): a leader without RBAC could not release its Lease.
+    const confighash = await startConfighashForTest(t, [`--kubeconfig=${kubeconfig}`, '--leader-elect', '--coalesce-window=1s']).finally(() => { t.after(uninstall); });
     const ns = await testNamespace(t, { 'confighash.dev/enabled': 'true' });
     await apply(ns, configMap('app', { a: '1' }), workload('Deployment', 'web', { envFrom: [{ configMapRef: { name: 'app' } }] }));
     assert.match(templateAnnotations(await getWorkload(ns, 'Deployment', 'web'))['confighash.dev/sources'] ?? '', /^configmap\/app=/);

@@ -41,11 +41,30 @@ describe('webhook requests', () => {
     },
     { name: 'no request.uid', body: review({ kind: { group: 'apps', version: 'v1', kind: 'Deployment' } }), status: 400, message: /no uid/ },
     { name: 'the wrong content type', body: review({ uid: 'u' }), contentType: 'text/plain', status: 415, message: /text\/plain/ },
+    {
+      name: 'a Deployment whose containers are an object',
+      body: review({ uid: 'u', kind: { group: 'apps', version: 'v1', kind: 'Deployment' }, operation: 'CREATE', object: { spec: { template: { spec: { containers: { name: 'a' } } } } } }),
+      status: 400,
+      message: /request\.object\.spec\.template\.spec\.containers must be an array, got an object/,
+    },
+    {
+      name: 'a Deployment with a null container',
+      body: review({ uid: 'u', kind: { group: 'apps', version: 'v1', kind: 'Deployment' }, operation: 'CREATE', object: { spec: { template: { spec: { containers: [null] } } } } }),
+      status: 400,
+      message: /containers\[0\] must be an object, got null/,
+    },
+    {
+      name: 'objects nested 10,000 deep',
+      // Written as text: serialising it would overflow this process's stack too.
+      body: review({ uid: 'u', kind: { group: 'apps', version: 'v1', kind: 'Deployment' }, operation: 'UPDATE', object: {} }).replace('"object":{}', `"object":${'{"a":'.repeat(10_000)}1${'}'.repeat(10_000)}`),
+      status: 400,
+      message: /nested deeper than 100 levels/,
+    },
     { name: 'a body over 7 MiB', body: Buffer.alloc(8 * 1024 * 1024, 0x20), status: 413, message: /too large|exceeded/i },
   ];
   for (const { name, body, contentType, status, message } of cases) {
     it(`answers ${name} with HTTP ${status} and a clear message`, async () => {
-      const result = await post(confighash.webhookUrl, ca, body, contentType);
+      const result = await post(confighash.webhookUrl, ca, body, contentType ? { contentType } : {});
       assert.equal(result.status, status, result.body);
       assert.match((JSON.parse(result.body) as { message: string }).message, message);
     });

@@ -11,6 +11,8 @@ import { kubectl, waitFor } from './kube.ts';
 export const CONFIGHASH_NAMESPACE = 'confighash-system';
 const MAIN = join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts');
 const PROBE_NAMESPACE = 'confighash-e2e-probe';
+/** The processes started here and not yet stopped: the last one out removes the webhook configuration. */
+const running = new Set<ChildProcess>();
 
 export interface ConfighashProcess {
   webhookUrl: string;
@@ -27,8 +29,8 @@ export interface ConfighashProcess {
 }
 
 /** Starts confighash for one test; stopped, and its webhook removed, when the test ends. */
-export async function startConfighashForTest(t: TestContext, args: readonly string[] = []): Promise<ConfighashProcess> {
-  const confighash = await startConfighash(args);
+export async function startConfighashForTest(t: TestContext, args: readonly string[] = [], launch: LaunchOptions = {}): Promise<ConfighashProcess> {
+  const confighash = await startConfighash(args, launch);
   t.after(() => confighash.cleanup());
   return confighash;
 }
@@ -40,6 +42,8 @@ export interface LaunchOptions {
   nodeArgs?: readonly string[];
   /** Environment added to this process's, e.g. the image's ENV. */
   env?: Record<string, string>;
+  /** Where to probe that the API server calls the webhook (an opted-in namespace of its own by default). */
+  probeNamespace?: string;
 }
 
 /** Starts confighash; `args` are extra `run` flags. The caller calls cleanup(). */
@@ -63,6 +67,7 @@ export async function startConfighash(args: readonly string[] = [], launch: Laun
     ],
     { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...launch.env } },
   );
+  running.add(child);
   const logs: string[] = [];
   createInterface({ input: child.stdout }).on('line', (line) => logs.push(line));
   createInterface({ input: child.stderr }).on('line', (line) => logs.push(line));
@@ -70,17 +75,20 @@ export async function startConfighash(args: readonly string[] = [], launch: Laun
   const signal = async (name: NodeJS.Signals): Promise<void> => {
     if (child.exitCode === null && child.signalCode === null) child.kill(name);
     await exited;
+    running.delete(child);
   };
   const stop = (): Promise<void> => signal('SIGTERM');
   const cleanup = async (): Promise<void> => {
     const stopping = Date.now();
     await stop();
+    running.delete(child);
     // Stopping takes milliseconds; say so when it does not, to make a slow test explicable.
     if (Date.now() - stopping > 5000) {
       const stopped = logs.findLast((line) => line.includes('"msg":"stopped"')) ?? '(no "stopped" log line)';
       process.stderr.write(`confighash took ${Date.now() - stopping}ms to stop: ${stopped}\n`);
     }
-    await kubectl(['delete', 'mutatingwebhookconfiguration', 'confighash', '--ignore-not-found']);
+    // Another confighash of this test still running keeps (and would restore) it.
+    if (running.size === 0) await kubectl(['delete', 'mutatingwebhookconfiguration', 'confighash', '--ignore-not-found']);
   };
   const metricsUrl = `http://127.0.0.1:${metricsPort}`;
   try {
@@ -88,7 +96,7 @@ export async function startConfighash(args: readonly string[] = [], launch: Laun
       if (child.exitCode !== null) throw new Error(`confighash exited (${child.exitCode}):\n${logs.join('\n')}`);
       return (await fetch(`${metricsUrl}/readyz`)).ok || undefined;
     });
-    await waitForWebhook(child);
+    await waitForWebhook(child, launch.probeNamespace);
   } catch (error) {
     await cleanup();
     throw error;
@@ -97,12 +105,12 @@ export async function startConfighash(args: readonly string[] = [], launch: Laun
 }
 
 /** Probes with server-side dry runs until the apiserver has picked up the webhook configuration. */
-async function waitForWebhook(child: ChildProcess): Promise<void> {
-  await kubectl(['apply', '-f', '-'], JSON.stringify(namespaceManifest(PROBE_NAMESPACE, { 'confighash.dev/enabled': 'true' })));
+async function waitForWebhook(child: ChildProcess, namespace?: string): Promise<void> {
+  if (!namespace) await kubectl(['apply', '-f', '-'], JSON.stringify(namespaceManifest(PROBE_NAMESPACE, { 'confighash.dev/enabled': 'true' })));
   const probe = {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
-    metadata: { name: 'probe', namespace: PROBE_NAMESPACE },
+    metadata: { name: 'probe', namespace: namespace ?? PROBE_NAMESPACE },
     spec: {
       selector: { matchLabels: { app: 'probe' } },
       template: {

@@ -26,17 +26,19 @@ export interface HttpResult {
  * never sent: a server must refuse it from the headers alone (413), and an HTTP
  * client would report only EPIPE for the answer it sends before reading the body.
  */
-export function post(url: string, ca: string, body: string | Buffer, contentType = 'application/json'): Promise<HttpResult> {
+export function post(url: string, ca: string, body: string | Buffer, options: { contentType?: string; client?: { cert: string; key: string } } = {}): Promise<HttpResult> {
+  const { contentType = 'application/json', client } = options;
   const { hostname, port, pathname } = new URL(url);
   const payload = typeof body === 'string' ? Buffer.from(body) : body;
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
-    const socket = connect({ host: hostname, port: Number(port), ca }, () => {
+    const socket = connect({ host: hostname, port: Number(port), ca, ...client }, () => {
       socket.write(
         `POST ${pathname} HTTP/1.1\r\nHost: ${hostname}\r\nContent-Type: ${contentType}\r\n` +
           `Content-Length: ${payload.length}\r\nConnection: close\r\n\r\n`,
       );
-      if (payload.length <= 1024 * 1024) socket.end(payload);
+      // Written, not ended: a half-closed connection is closed by the server before an answer that takes a read.
+      if (payload.length <= 1024 * 1024) socket.write(payload);
     });
     socket.on('data', (chunk: Buffer) => chunks.push(chunk));
     socket.on('error', (error: NodeJS.ErrnoException) => {

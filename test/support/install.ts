@@ -17,7 +17,25 @@ export async function installManifests(): Promise<() => Promise<void>> {
     await kubectl(['delete', 'mutatingwebhookconfiguration', 'confighash', '--ignore-not-found']);
     await kubectl([
       'delete', '-n', CONFIGHASH_NAMESPACE, '--ignore-not-found',
-      'deployment,service,poddisruptionbudget,role,rolebinding,serviceaccount', 'confighash',
+      'deployment,service,poddisruptionbudget,networkpolicy,role,rolebinding,serviceaccount', 'confighash',
+    ]);
+  };
+}
+
+/**
+ * The namespaced overlay, for `namespace` in place of its placeholder `my-app`,
+ * applied for real; returns what removes it again.
+ */
+export async function installNamespaced(namespace: string): Promise<() => Promise<void>> {
+  const rendered = (await kubectl(['kustomize', join(MANIFESTS, 'overlays', 'namespaced')])).replaceAll('my-app', namespace);
+  await kubectl(['apply', '-f', '-'], rendered);
+  return async () => {
+    await kubectl(['delete', 'clusterrole,clusterrolebinding', 'confighash-webhook', '--ignore-not-found']);
+    await kubectl(['delete', '-n', namespace, 'role,rolebinding', 'confighash', '--ignore-not-found']);
+    await kubectl(['delete', 'mutatingwebhookconfiguration', 'confighash', '--ignore-not-found']);
+    await kubectl([
+      'delete', '-n', CONFIGHASH_NAMESPACE, '--ignore-not-found',
+      'deployment,service,poddisruptionbudget,networkpolicy,role,rolebinding,serviceaccount', 'confighash',
     ]);
   };
 }

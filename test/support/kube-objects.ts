@@ -1,5 +1,5 @@
-// Reads of workloads and their revisions, for assertions in end-to-end tests.
-import { kubectlJson } from './kube.ts';
+// Reads of workloads, their revisions and Events, for assertions in end-to-end tests.
+import { kubectlJson, waitFor } from './kube.ts';
 import type { ObjectList, OwnedObject, Workload, WorkloadKind } from './workloads.ts';
 
 export function getWorkload(namespace: string, kind: WorkloadKind, name: string): Promise<Workload> {
@@ -20,4 +20,27 @@ export async function revisions(namespace: string, kind: WorkloadKind, name: str
     namespace,
   ]);
   return list.items.filter((item) => item.metadata.ownerReferences?.some((owner) => owner.name === name));
+}
+
+export interface KubeEvent {
+  metadata: { name: string };
+  reason: string;
+  type: string;
+  message: string;
+  count?: number;
+  lastTimestamp?: string;
+  involvedObject: { kind: string; name: string };
+}
+
+/** The Events in `namespace` with `reason`. */
+export async function eventsOf(namespace: string, reason: string): Promise<KubeEvent[]> {
+  return (await kubectlJson<ObjectList<KubeEvent>>(['get', 'events', '-n', namespace, '--field-selector', `reason=${reason}`])).items;
+}
+
+/** Waits for at least one Event with `reason` (confighash writes Events in the background); returns them all. */
+export async function waitForEvents(namespace: string, reason: string): Promise<KubeEvent[]> {
+  return waitFor(`an Event ${reason} in ${namespace}`, async () => {
+    const found = await eventsOf(namespace, reason);
+    return found.length > 0 ? found : undefined;
+  });
 }
