@@ -2,14 +2,16 @@
 // new configuration in place. It watches the program's configuration volumes,
 // waits until every changed volume has settled (the kubelet updates volumes one
 // by one), triggers one reload per new configuration, verifies it, retries with
-// backoff, and reports what it last reloaded. It holds no API credentials: the
-// controller reads its status through the API server's pod proxy.
+// backoff, and reports what it last reloaded. It holds no API credentials: each
+// change of its status is also a log line (`agent status`), which the controller
+// and `confighash status` read through the API server's pod log endpoint.
 import { type FSWatcher, watch } from 'node:fs';
 import type { Logger } from 'pino';
 import { jitter, sleep } from '../sleep.ts';
 import type { AgentMetrics } from './metrics.ts';
 import type { Trigger } from './trigger.ts';
 import { readVolume, volumesDigest } from './volume.ts';
+import { AGENT_STATUS_MESSAGE } from '../checksum/index.ts';
 
 export interface AgentOptions {
   volumes: readonly string[];
@@ -33,9 +35,15 @@ export interface AgentStatus {
   /** The configuration on disk now. */
   currentDigest: string;
   reloads: number;
-  lastError?: string;
+  /** When the agent started: what was on disk then is what the program started with. */
+  startedAt: string;
+  /** When a reload was last tried: a failure older than a change is not about it. */
+  lastAttempt?: string;
+  lastError?: string | undefined;
   lastSuccess?: string;
 }
+
+
 
 export class Agent {
   readonly #options: AgentOptions;
@@ -47,7 +55,7 @@ export class Agent {
 
   constructor(options: AgentOptions) {
     this.#options = options;
-    this.#status = { state: 'current', trigger: options.trigger.description, reloadedDigest: '', currentDigest: '', reloads: 0 };
+    this.#status = { state: 'current', trigger: options.trigger.description, reloadedDigest: '', currentDigest: '', reloads: 0, startedAt: new Date().toISOString() };
   }
 
   get status(): AgentStatus {
@@ -57,7 +65,7 @@ export class Agent {
   /** Reads what the program started with (that is what it runs), then watches. */
   async start(): Promise<void> {
     const digest = await this.#digest();
-    this.#status = { ...this.#status, reloadedDigest: digest, currentDigest: digest };
+    this.#set({ ...this.#status, reloadedDigest: digest, currentDigest: digest });
     this.#options.metrics.reloaded(digest);
     for (const dir of this.#options.volumes) {
       this.#watchers.push(watch(dir, () => this.#wake?.()));
@@ -89,7 +97,7 @@ export class Agent {
       if (digest !== candidate) {
         candidate = digest;
         since = Date.now();
-        this.#status = { ...this.#status, currentDigest: digest, state: digest === this.#status.reloadedDigest ? 'current' : 'waiting' };
+        this.#set({ ...this.#status, currentDigest: digest, state: digest === this.#status.reloadedDigest ? 'current' : 'waiting' });
         continue;
       }
       if (candidate !== this.#status.reloadedDigest && Date.now() - since >= this.#options.settleMs) return candidate;
@@ -100,27 +108,34 @@ export class Agent {
   /** Triggers the reload until it works or the attempts run out; counted and reported either way. */
   async #reload(digest: string): Promise<void> {
     const { trigger, retry, logger, metrics } = this.#options;
-    this.#status = { ...this.#status, state: 'reloading' };
+    this.#set({ ...this.#status, state: 'reloading', lastAttempt: new Date().toISOString() });
     let waitMs = retry.initialMs;
     for (let attempt = 1; attempt <= retry.attempts && !this.#stopped.signal.aborted; attempt++) {
       try {
         await trigger.fire();
         metrics.reloadResult('success', digest);
-        this.#status = { ...this.#status, state: 'current', reloadedDigest: digest, reloads: this.#status.reloads + 1, lastSuccess: new Date().toISOString() };
-        delete this.#status.lastError;
+        this.#set({ ...this.#status, state: 'current', reloadedDigest: digest, reloads: this.#status.reloads + 1, lastSuccess: new Date().toISOString(), lastError: undefined });
         logger.info({ trigger: trigger.description, digest: digest.slice(0, 12) }, 'reloaded the new configuration');
         return;
       } catch (error) {
         const reason = error instanceof Error ? error.message : String(error);
         metrics.reloadResult('failure', digest);
-        this.#status = { ...this.#status, lastError: reason };
+        this.#set({ ...this.#status, lastError: reason });
         logger.warn({ trigger: trigger.description, attempt, err: reason, retryInMs: waitMs }, 'reload failed');
         await sleep(jitter(waitMs, 0.2), this.#stopped.signal);
         waitMs = Math.min(waitMs * 2, retry.maxMs);
       }
     }
     // Given up on this configuration: the next change is tried afresh.
-    this.#status = { ...this.#status, state: 'failed', reloadedDigest: digest };
+    this.#set({ ...this.#status, state: 'failed', reloadedDigest: digest });
+  }
+
+  /** Sets the status; a change that matters is also logged, which is how the controller reads it. */
+  #set(status: AgentStatus): void {
+    const previous = this.#status;
+    this.#status = status;
+    const fields = ['state', 'reloadedDigest', 'currentDigest', 'lastError'] as const;
+    if (fields.some((field) => previous[field] !== status[field])) this.#options.logger.info({ status: this.status }, AGENT_STATUS_MESSAGE);
   }
 
   async #digest(): Promise<string> {

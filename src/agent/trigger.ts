@@ -13,9 +13,14 @@ export interface Trigger {
 }
 
 export interface SignalTarget {
-  /** The process to signal: a fixed pid (tests), or the first process with this name. */
+  /**
+   * The process to signal: a fixed pid (tests), the first process with this
+   * name, or the first whose environment holds `NAME=VALUE` (the marker the
+   * webhook gives the reloaded container: its main process is the lowest pid).
+   */
   pid?: number;
   processName?: string;
+  environment?: string;
   /** A signalled process must still be alive this long afterwards. */
   verifyMs: number;
 }
@@ -37,7 +42,7 @@ function signalTrigger(signal: NodeJS.Signals, target: SignalTarget): Trigger {
   return {
     description: `signal:${signal}`,
     async fire() {
-      const pid = target.pid ?? (await findProcess(target.processName ?? ''));
+      const pid = target.pid ?? (await findProcess(target));
       process.kill(pid, signal);
       await delay(target.verifyMs);
       if (!alive(pid)) throw new Error(`process ${pid} died after ${signal}`);
@@ -58,15 +63,22 @@ function httpTrigger(url: string): Trigger {
   };
 }
 
-/** The lowest pid whose command is `name` (the container's main process in a shared namespace). */
-async function findProcess(name: string): Promise<number> {
+/** The lowest pid matching the target (the container's main process in a shared namespace). */
+async function findProcess(target: SignalTarget): Promise<number> {
   const pids = (await readdir('/proc')).filter((entry) => /^\d+$/.test(entry)).map(Number).sort((a, b) => a - b);
   for (const pid of pids) {
-    if (pid === process.pid) continue;
-    const comm = await readFile(`/proc/${pid}/comm`, 'utf8').catch(() => '');
-    if (comm.trim() === name) return pid;
+    if (pid !== process.pid && (await matches(pid, target))) return pid;
   }
-  throw new Error(`no process named ${name}`);
+  throw new Error(target.environment ? `no process with ${target.environment} in its environment` : `no process named ${target.processName ?? ''}`);
+}
+
+async function matches(pid: number, target: SignalTarget): Promise<boolean> {
+  if (target.environment) {
+    // Readable only for processes of the agent's own user: the app's, by construction.
+    const environ = await readFile(`/proc/${pid}/environ`, 'utf8').catch(() => '');
+    return environ.split('\0').includes(target.environment);
+  }
+  return (await readFile(`/proc/${pid}/comm`, 'utf8').catch(() => '')).trim() === target.processName;
 }
 
 function alive(pid: number): boolean {

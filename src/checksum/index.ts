@@ -4,5 +4,6 @@
 export * from './annotations.ts';
 export * from './digest.ts';
 export * from './keyring.ts';
+export * from './reload.ts';
 export * from './sources.ts';
 export * from './stamp.ts';

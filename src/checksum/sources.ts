@@ -37,6 +37,7 @@ export interface PodSpecLike {
 
 interface ContainerLike {
   name?: string;
+  volumeMounts?: readonly { name?: string; mountPath?: string; subPath?: string; subPathExpr?: string }[] | null;
   env?: readonly {
     valueFrom?: { configMapKeyRef?: KeyRef | null; secretKeyRef?: KeyRef | null } | null;
   }[] | null;
@@ -85,21 +86,30 @@ const KIND_ALIASES = new Map<string, SourceKind>([
 /**
  * The sources a pod template consumes, sorted by id. `annotations` are the
  * workload's own (`confighash.dev/include` adds every key of the named sources,
- * `confighash.dev/exclude` removes sources).
+ * `confighash.dev/exclude` removes sources). What `reloadedVolumes` consume is
+ * left out: it is reloaded in place (see reload.ts), and only the rest rolls.
  */
 export function consumedSources(
   spec: PodSpecLike,
   annotations: Readonly<Record<string, string>> = {},
+  reloadedVolumes: ReadonlySet<string> = new Set(),
 ): ConsumedSource[] {
   const found = new Collector();
   collectContainers(found, spec.initContainers ?? [], 'initContainers');
   collectContainers(found, spec.containers ?? [], 'containers');
-  collectVolumes(found, spec.volumes ?? []);
+  collectVolumes(found, (spec.volumes ?? []).filter((v) => !reloadedVolumes.has(v.name ?? '')));
   for (const id of parseSourceList(annotations[ANNOTATION.include])) {
     found.add({ id, keys: ALL_KEYS, site: `annotation ${ANNOTATION.include}`, optional: true });
   }
   const excluded = new Set(parseSourceList(annotations[ANNOTATION.exclude]));
   return found.sources().filter((source) => !excluded.has(source.id));
+}
+
+/** What the volumes named `volumes` consume: the sources reloaded in place, when a workload has the reload strategy. */
+export function volumeSources(spec: PodSpecLike, volumes: ReadonlySet<string>): ConsumedSource[] {
+  const found = new Collector();
+  collectVolumes(found, (spec.volumes ?? []).filter((v) => volumes.has(v.name ?? '')));
+  return found.sources();
 }
 
 /**

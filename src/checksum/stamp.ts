@@ -96,3 +96,16 @@ export function parseBaseline(value: string | undefined): Stamp | undefined {
   const space = value.indexOf(' ');
   return space < 0 ? { sources: value } : { checksum: value.slice(0, space), sources: value.slice(space + 1) };
 }
+
+/**
+ * `configmap/app (1f3a9c0e2b7d → 5e0c2f7a1b3d)` for each of `changed` (default:
+ * every source whose short digest differs): short digests as stamped before and now.
+ */
+export function describeChanges(before: string | undefined, after: string, changed?: readonly SourceId[]): string[] {
+  const was = parseSourcesSummary(before);
+  const now = parseSourcesSummary(after);
+  const ids = changed ?? changedIds(before ?? '', after);
+  // The summaries list only their first sources when there are very many (see sourcesSummary).
+  if (ids.length === 0) return ['sources the sources annotation does not list'];
+  return ids.map((id) => `${id} (${was.get(id) ?? 'untracked'} → ${now.get(id) ?? 'untracked'})`);
+}

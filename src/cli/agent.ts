@@ -18,6 +18,7 @@ Watches configuration volumes and reloads a program in place when they change.
 
   --volume DIR            a mounted configMap, secret or projected volume (repeatable)
   --reload TRIGGER        signal:SIGHUP (any signal) or http://127.0.0.1:PORT/PATH (POST)
+  --target-env NAME=VALUE for a signal: the process whose environment holds NAME=VALUE
   --target-process NAME   for a signal: the process to signal (its command name)
   --target-pid PID        for a signal: the pid to signal
   --settle DURATION       how long the volumes must stay unchanged (default 2s)
@@ -29,6 +30,7 @@ Watches configuration volumes and reloads a program in place when they change.
 const OPTIONS = {
   volume: { type: 'string', multiple: true },
   reload: { type: 'string' },
+  'target-env': { type: 'string' },
   'target-process': { type: 'string' },
   'target-pid': { type: 'string' },
   settle: { type: 'string', default: '2s' },
@@ -55,6 +57,7 @@ export async function agentCommand(argv: readonly string[]): Promise<number> {
   const trigger = parseTrigger(values.reload, {
     ...(values['target-pid'] ? { pid: Number(values['target-pid']) } : {}),
     ...(values['target-process'] ? { processName: values['target-process'] } : {}),
+    ...(values['target-env'] ? { environment: values['target-env'] } : {}),
     verifyMs: 2000,
   });
   const agent = new Agent({
@@ -62,7 +65,8 @@ export async function agentCommand(argv: readonly string[]): Promise<number> {
     trigger,
     settleMs,
     pollMs: 500,
-    retry: { initialMs: 500, maxMs: 30_000, attempts: 8 },
+    // About 15 s of retries; the next change of configuration is tried afresh.
+    retry: { initialMs: 500, maxMs: 8_000, attempts: 5 },
     logger,
     metrics: new AgentMetrics(registry),
   });
@@ -83,3 +87,4 @@ export async function agentCommand(argv: readonly string[]): Promise<number> {
   await closeWithin(server, 1000);
   return 0;
 }
+

@@ -1,10 +1,8 @@
 // The confighash command line: `run` (the webhook and controller), and the
 // inspection commands. Also installed as the kubectl plugin `kubectl-confighash`.
-import { agentCommand } from './agent.ts';
-import { explain, status } from './inspect-commands.ts';
-import { rotateKeyCommand } from './rotate-key.ts';
-import { run } from './run.ts';
-import { parseRunOptions, runUsage, UsageError } from './run-options.ts';
+// Each command is loaded when it runs: the reload agent (and its probe, run in
+// the agent's small container) must not load the Kubernetes client it never uses.
+import { UsageError } from './run-options.ts';
 
 const USAGE = `usage: confighash <command> [flags]      (or: kubectl confighash <command> [flags])
 
@@ -19,16 +17,18 @@ Run "confighash <command> --help" for a command's flags.
 `;
 
 const SUBCOMMANDS: Record<string, (argv: readonly string[]) => Promise<number>> = {
-  status,
-  explain,
-  'rotate-key': rotateKeyCommand,
-  agent: agentCommand,
+  status: async (argv) => (await import('./inspect-commands.ts')).status(argv),
+  explain: async (argv) => (await import('./inspect-commands.ts')).explain(argv),
+  'rotate-key': async (argv) => (await import('./rotate-key.ts')).rotateKeyCommand(argv),
+  agent: async (argv) => (await import('./agent.ts')).agentCommand(argv),
 };
 
 async function main(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (command === 'run') {
+    const { parseRunOptions, runUsage } = await import('./run-options.ts');
     if (rest.includes('--help') || rest.includes('-h')) return print(runUsage(), 0);
+    const { run } = await import('./run.ts');
     await run(parseRunOptions(rest, process.env));
     return 0;
   }

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
+import fastJsonPatch from 'fast-json-patch';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { hasherWith } from '../../test/support/hasher.ts';
@@ -147,5 +148,54 @@ describe('AdmissionHandler', () => {
     ]) {
       assert.deepEqual(await h.admit(r), { uid: 'u1', allowed: true });
     }
+  });
+});
+
+describe('AdmissionHandler with the reload strategy', () => {
+  live.set('configmap/env', { LEVEL: 'info' });
+  const reloading = (image: string): AdmissionHandler =>
+    new AdmissionHandler({ reader: liveReader, hasher, logger: pino({ level: 'silent' }), metrics: new Metrics(new Registry()), scope: { tracks: () => true }, deadlineMs: 1000, agentImage: image });
+  const workloadAnnotations = { 'confighash.dev/reload': 'signal:SIGHUP' };
+  /** A Deployment reading LEVEL from configmap/env by env, and configmap/app as a file. */
+  function reloadable(annotations: Record<string, string> = workloadAnnotations): WorkloadObject {
+    return {
+      metadata: { name: 'web', annotations },
+      spec: {
+        template: {
+          metadata: {},
+          spec: {
+            securityContext: { runAsUser: 1000 },
+            containers: [{ name: 'app', env: [{ name: 'LEVEL', valueFrom: { configMapKeyRef: { name: 'env', key: 'LEVEL' } } }], volumeMounts: [{ name: 'config', mountPath: '/etc/app' }] }],
+            volumes: [{ name: 'config', configMap: { name: 'app' } }],
+          },
+        },
+      },
+    };
+  }
+  const admitted = async (h: AdmissionHandler, object: WorkloadObject, oldObject?: WorkloadObject): Promise<WorkloadObject> => {
+    const response = await h.admit(request(object, oldObject ? { operation: 'UPDATE', oldObject } : {}));
+    return fastJsonPatch.applyPatch(structuredClone(object), patchOf(response) as fastJsonPatch.Operation[], true, false).newDocument;
+  };
+  const agentImage = (w: WorkloadObject): unknown => (w.spec?.template?.spec as { initContainers?: { image?: string }[] } | undefined)?.initContainers?.[0]?.image;
+
+  it('injects the agent, and stamps only what rolls: the env key, not the reloaded file', async () => {
+    const created = await admitted(reloading('image:1'), reloadable());
+    assert.equal(agentImage(created), 'image:1');
+    assert.match(created.spec?.template?.metadata?.annotations?.[ANNOTATION.sources] ?? '', /^configmap\/env=[0-9a-f]{12}$/);
+  });
+
+  it('keeps the agent it injected when nothing else changed, even with a new agent image: an upgrade rolls nothing', async () => {
+    const created = await admitted(reloading('image:1'), reloadable());
+    const response = await reloading('image:2').admit(request(created, { operation: 'UPDATE', oldObject: created }));
+    assert.deepEqual(patchOf(response), []);
+    const replaced = await admitted(reloading('image:2'), reloadable(), created);
+    assert.deepEqual(replaced.spec?.template, created.spec?.template, 'a replace without the agent gets the same one back');
+  });
+
+  it('takes the agent out when the annotation goes, and stamps every source again', async () => {
+    const created = await admitted(reloading('image:1'), reloadable());
+    const removed = await admitted(reloading('image:1'), { ...created, metadata: { name: 'web' } }, created);
+    assert.equal(agentImage(removed), undefined);
+    assert.match(removed.spec?.template?.metadata?.annotations?.[ANNOTATION.sources] ?? '', /^configmap\/app=[0-9a-f]{12},configmap\/env=/);
   });
 });

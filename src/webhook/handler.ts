@@ -1,7 +1,8 @@
 // Answers one admission request: decides whether the workload is confighash's to
-// mutate (a tracked namespace, a workload it handles), reads its sources live
-// within a deadline inside the API server's own timeout, and returns the patch
-// that stamps the checksum annotations. Fails open: when anything goes wrong, the
+// mutate (a tracked namespace, a workload it handles), shapes its template (the
+// reload agent injected, kept or taken out), reads its sources live within a
+// deadline inside the API server's own timeout, and returns the patch that stamps
+// the checksum annotations. Fails open: when anything goes wrong, the
 // request is allowed unpatched with a warning, and the controller catches up.
 import { isDeepStrictEqual } from 'node:util';
 import type { Logger } from 'pino';
@@ -12,6 +13,7 @@ import {
   isIgnored,
   isValidObjectName,
   MAX_SOURCES_PER_WORKLOAD,
+  reloadedVolumes,
   type Stamp,
   type Subject,
   tooManySourcesMessage,
@@ -22,7 +24,8 @@ import {
 import type { SourceReader } from '../kube/source-reader.ts';
 import type { Metrics, WebhookResult } from '../metrics.ts';
 import type { NamespaceScope } from '../scope/namespace-scope.ts';
-import { templateAnnotationsPatch } from './patch.ts';
+import { templatePatch } from './patch.ts';
+import { shapeTemplate, type ShapedTemplate } from './reload-agent.ts';
 import type { AdmissionRequest, AdmissionResponse, PodTemplate, WorkloadObject } from './review.ts';
 
 type MutableWorkload = WorkloadObject & { spec: { template: PodTemplate } };
@@ -43,6 +46,8 @@ export interface AdmissionHandlerOptions {
   scope: Pick<NamespaceScope, 'tracks'>;
   /** The live reads of one admission must be done by then: well inside the API server's timeout. */
   deadlineMs: number;
+  /** The image the reload agent runs (confighash's own); without it, nothing is reloaded in place. */
+  agentImage?: string;
 }
 
 export class AdmissionHandler {
@@ -74,20 +79,29 @@ export class AdmissionHandler {
     const allowed: AdmissionResponse = { uid: request.uid, allowed: true };
     const workload = this.#workloadToMutate(request);
     if (!workload) return { result: 'skipped', response: allowed };
-    const sources = consumedSources(workload.spec.template.spec ?? {}, workload.metadata?.annotations ?? {});
+    const annotations = workload.metadata?.annotations ?? {};
+    const shaped = shapeTemplate(workload.spec.template, previousTemplate(request), annotations, this.#options.agentImage);
+    const spec = shaped.fresh.spec ?? {};
+    const sources = consumedSources(spec, annotations, reloadedVolumes(spec, annotations));
     if (sources.length > MAX_SOURCES_PER_WORKLOAD) return tooMany(allowed, sources.length);
     const subject = await this.#read(request.namespace ?? '', sources).catch((error: unknown) => error as Error);
     if (subject instanceof Error) return this.#failOpen(request, 'could not read configuration', subject);
-    return this.#stamp(request, workload, subject);
+    return this.#stamp(request, workload, shaped, subject);
   }
 
-  /** The patch that stamps the workload from what its sources hold, and the warnings to print. */
-  #stamp(request: AdmissionRequest, workload: MutableWorkload, subject: Subject): Outcome {
-    const existing = templateStamp(workload) ?? templateStamp(request.oldObject);
+  /**
+   * The patch that stamps the workload from what its sources hold (and shapes its
+   * agent), and the warnings to print. The agent is written afresh only when the
+   * workload rolls anyway (its stamp changes, or its template did).
+   */
+  #stamp(request: AdmissionRequest, workload: MutableWorkload, shaped: ShapedTemplate, subject: Subject): Outcome {
+    const previous = templateStamp(request.oldObject);
+    const existing = templateStamp(workload) ?? previous;
     const desired = this.#desiredAnnotations(subject, existing, request.operation === 'CREATE');
-    const warnings = [...missingWarnings(subject), ...(desired.warning ? [desired.warning] : [])];
+    const rolling = desired.annotations !== undefined && desired.annotations[ANNOTATION.checksum] !== previous?.checksum;
+    const warnings = [...missingWarnings(subject), ...[desired.warning, shaped.warning].filter((w): w is string => w !== undefined)];
     const response: AdmissionResponse = { uid: request.uid, allowed: true, ...(warnings.length > 0 ? { warnings } : {}) };
-    return patched(response, desired.annotations && templateAnnotationsPatch(workload, desired.annotations));
+    return patched(response, templatePatch(workload, rolling ? shaped.fresh : shaped.kept, desired.annotations));
   }
 
   /** The workload's sources, read live before the deadline. */
@@ -180,6 +194,10 @@ function missingWarnings({ namespace, sources, stateOf }: Subject): string[] {
   );
   if (missing.length > MAX_WARNINGS) warnings.push(`confighash: ${missing.length - MAX_WARNINGS} more required sources do not exist in namespace ${namespace}`);
   return warnings;
+}
+
+function previousTemplate(request: AdmissionRequest): PodTemplate | undefined {
+  return request.oldObject?.spec?.template ?? undefined;
 }
 
 /** The checksum annotations a workload's template carries, if it carries them. */

@@ -21,7 +21,7 @@ export interface WorkloadObject {
 }
 
 export interface PodTemplate {
-  metadata?: { annotations?: Record<string, string> | null } | null;
+  metadata?: { labels?: Record<string, string> | null; annotations?: Record<string, string> | null } | null;
   spec?: object | null;
 }
 
