@@ -25,6 +25,7 @@ export class Metrics {
   readonly leader: Gauge;
   readonly selfRepairs: Counter<'object'>;
   readonly events: Counter<'result'>;
+  readonly reloads: Counter<'result'>;
 
   readonly registry: Registry;
 
@@ -111,6 +112,12 @@ export class Metrics {
       labelNames: ['result'],
       registers,
     });
+    this.reloads = new Counter({
+      name: 'confighash_reloads_total',
+      help: 'Reloads in place followed to their end, by result: reloaded (every pod runs the new configuration), failed (an agent gave up, or time ran out).',
+      labelNames: ['result'],
+      registers,
+    });
     // Every known label value is exported from the start, at 0: a dashboard (or a
     // test) can tell "none yet" from "not exported".
     for (const result of WEBHOOK_RESULTS) this.webhookRequests.inc({ result }, 0);
@@ -119,5 +126,6 @@ export class Metrics {
     for (const what of ['ca', 'serving']) this.certificateRotations.inc({ what }, 0);
     for (const object of ['hmac-key', 'webhook-tls', 'webhook-configuration']) this.selfRepairs.inc({ object }, 0);
     for (const result of EVENT_RESULTS) this.events.inc({ result }, 0);
+    for (const result of ['reloaded', 'failed']) this.reloads.inc({ result }, 0);
   }
 }

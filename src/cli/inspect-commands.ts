@@ -9,7 +9,10 @@ import { type Colour, renderTable, useColour } from './table.ts';
 export const STATUS_USAGE = `usage: confighash status [-n NAMESPACE | -A] [-o table|json] [--check]
 
 Every tracked workload: its sources, stored vs current checksum, and its state:
-current, pending (a rollout is due), missing-source, ignored, or not-adopted.
+current, pending (a rollout is due), missing-source, ignored, not-adopted,
+too-many-sources; with the reload strategy, reloaded (every pod runs its files as
+they are now), reloading (the kubelet or the agents are not there yet) or
+reload-failed.
 
   -n, --namespace NS         one namespace (default: the kubeconfig context's)
   -A, --all-namespaces       every namespace that opted in
@@ -21,9 +24,10 @@ current, pending (a rollout is due), missing-source, ignored, or not-adopted.
 
 export const EXPLAIN_USAGE = `usage: confighash explain KIND/NAME [-n NAMESPACE] [-o table|json]
 
-Per source of one workload: the consumed keys, where they are referenced, and the
-stored and current digests. KIND is deployment, statefulset or daemonset (or
-deploy, sts, ds).
+Per source of one workload: the consumed keys, where they are referenced, how a
+change reaches the pods (a rollout, or a reload in place), and the stored and
+current digests; with the reload strategy, what each pod's agent reports. KIND is
+deployment, statefulset or daemonset (or deploy, sts, ds).
 `;
 
 const OPTIONS = {
@@ -38,8 +42,12 @@ const OPTIONS = {
 
 const STATE_COLOURS: Record<WorkloadState, Colour> = {
   current: 'green',
+  reloaded: 'green',
   pending: 'yellow',
+  reloading: 'yellow',
   'missing-source': 'red',
+  'reload-failed': 'red',
+  'too-many-sources': 'red',
   ignored: 'grey',
   'not-adopted': 'grey',
 };
@@ -82,7 +90,7 @@ export async function status(argv: readonly string[]): Promise<number> {
   if (values.output === 'json') write(`${JSON.stringify(reports, null, 2)}\n`, 0);
   else if (reports.length === 0) write(`No tracked workloads in ${values['all-namespaces'] ? 'any opted-in namespace' : `namespace ${namespace}`}.\n`, 0);
   else write(statusTable(reports), 0);
-  const failing = reports.some((r) => r.state === 'pending' || r.state === 'missing-source');
+  const failing = reports.some((r) => ['pending', 'missing-source', 'reload-failed'].includes(r.state));
   return values.check && failing ? 1 : 0;
 }
 
@@ -124,14 +132,14 @@ function checksumCell(report: WorkloadReport): string {
 
 function explainText(report: WorkloadReport): string {
   const header = `${report.kind} ${report.namespace}/${report.name}: ${report.state}\n\n`;
-  const rows = report.sources.map((s) => [
-    s.id,
-    s.keys === '*' ? '*' : s.keys.join(','),
-    s.referencedBy.join(', '),
-    s.stored ?? '-',
-    s.current,
-  ]);
-  return header + renderTable(['SOURCE', 'KEYS', 'REFERENCED BY', 'STORED', 'CURRENT'], rows);
+  // How a change is delivered is worth a column only where it is not always a rollout.
+  const delivery = (s: WorkloadReport['sources'][number]): string[] => (report.reload ? [s.delivery === 'reload' ? 'reload in place' : 'rollout'] : []);
+  const rows = report.sources.map((s) => [s.id, s.keys === '*' ? '*' : s.keys.join(','), s.referencedBy.join(', '), ...delivery(s), s.stored ?? '-', s.current]);
+  const sources = renderTable(['SOURCE', 'KEYS', 'REFERENCED BY', ...(report.reload ? ['A CHANGE IS'] : []), 'STORED', 'CURRENT'], rows);
+  if (!report.reload) return header + sources;
+  const pods = report.reload.pods.map((p) => [p.pod, p.state, String(p.reloads), p.lastSuccess ?? '-', p.error ?? '']);
+  const agents = pods.length > 0 ? renderTable(['POD', 'AGENT', 'RELOADS', 'LAST RELOAD', 'ERROR'], pods) : 'No running pod has the agent yet.\n';
+  return `${header}${sources}\nReloaded in place by ${report.reload.trigger} (container ${report.reload.container}):\n${agents}`;
 }
 
 function write(text: string, code: number, stream: NodeJS.WriteStream = process.stdout): number {

@@ -10,26 +10,37 @@ import {
   consumedSources,
   currentFingerprint,
   isIgnored,
+  MAX_SOURCES_PER_WORKLOAD,
   MISSING,
   NAMESPACE_LABEL,
   parseBaseline,
   parseSourcesSummary,
+  type PodSpecLike,
+  RELOADED_ANNOTATION,
+  reloadDecision,
+  reloadedVolumes,
+  type SourceId,
+  type SourceState,
   type Stamp,
   type Subject,
   ValueHasher,
   verify,
+  volumeSources,
   type WorkloadKind,
 } from '../checksum/index.ts';
+import { type AgentStatusReader, apiAgentStatusReader } from '../kube/agent-status.ts';
 import { loadKeyring } from '../kube/hmac-key.ts';
 import { forEachConcurrently, LiveSourceReader } from '../kube/source-reader.ts';
 
 /** Workloads reported on at once, each reading up to 8 sources at once. */
 const WORKLOADS_AT_ONCE = 8;
 
-export type WorkloadState = 'current' | 'pending' | 'missing-source' | 'ignored' | 'not-adopted';
+export type WorkloadState = 'current' | 'pending' | 'missing-source' | 'ignored' | 'not-adopted' | 'too-many-sources' | 'reloaded' | 'reloading' | 'reload-failed';
 
 export interface SourceReport {
   id: string;
+  /** How a change of it reaches the pods: a rollout, or a reload in place by the agent. */
+  delivery: 'rollout' | 'reload';
   /** `*` for every key, else the consumed keys. */
   keys: string[] | '*';
   referencedBy: string[];
@@ -45,6 +56,17 @@ export interface WorkloadReport {
   storedChecksum: string | undefined;
   currentChecksum: string;
   sources: SourceReport[];
+  /** With the reload strategy: the trigger, and what each pod's agent reports. */
+  reload?: { trigger: string; container: string; pods: PodReload[] };
+}
+
+export interface PodReload {
+  pod: string;
+  /** `reloaded` (runs what its agent last reloaded or started with), `waiting`, `reloading`, `failed`, or `unknown` (no status logged). */
+  state: string;
+  reloads: number;
+  lastSuccess?: string;
+  error?: string;
 }
 
 export interface Inspector {
@@ -56,14 +78,14 @@ export interface Inspector {
 
 interface WorkloadLike {
   metadata?: { name?: string; annotations?: Record<string, string> };
-  spec?: { template?: { metadata?: { annotations?: Record<string, string> }; spec?: object } };
+  spec?: { selector?: { matchLabels?: Record<string, string> }; template?: { metadata?: { annotations?: Record<string, string> }; spec?: object } };
 }
 
 export async function createInspector(config: KubeConfig, confighashNamespace: string): Promise<Inspector> {
   const core = config.makeApiClient(CoreV1Api);
   const apps = config.makeApiClient(AppsV1Api);
   const hasher = new ValueHasher(await loadKeyring(core, confighashNamespace));
-  const reporter = new WorkloadReporter(hasher, new LiveSourceReader(config, hasher, { concurrency: 8, timeoutMs: 10_000 }));
+  const reporter = new WorkloadReporter(hasher, new LiveSourceReader(config, hasher, { concurrency: 8, timeoutMs: 10_000 }), apiAgentStatusReader(config));
   return {
     async optedInNamespaces() {
       const list = await core.listNamespace({ labelSelector: `${NAMESPACE_LABEL}=true` });
@@ -93,45 +115,80 @@ export async function createInspector(config: KubeConfig, confighashNamespace: s
 class WorkloadReporter {
   readonly #hasher: ValueHasher;
   readonly #reader: LiveSourceReader;
+  readonly #agents: AgentStatusReader;
 
-  constructor(hasher: ValueHasher, reader: LiveSourceReader) {
+  constructor(hasher: ValueHasher, reader: LiveSourceReader, agents: AgentStatusReader) {
     this.#hasher = hasher;
     this.#reader = reader;
+    this.#agents = agents;
   }
 
   /** The report on `workload`, or undefined when it consumes nothing. */
   async report(namespace: string, kind: WorkloadKind, workload: WorkloadLike): Promise<WorkloadReport | undefined> {
-    const { annotations, templateAnnotations, podSpec } = partsOf(workload);
-    const sources = consumedSources(podSpec, annotations);
-    if (sources.length === 0) return undefined;
-    const states = await this.#reader.read(namespace, sources);
-    const subject: Subject = { namespace, sources, stateOf: (id) => states.get(id) ?? { exists: false } };
-    const stored = storedStamp(annotations, templateAnnotations);
-    const { current, upToDate } = this.#compare(stored, subject);
-    const currentShort = parseSourcesSummary(current?.sources);
-    const storedShort = parseSourcesSummary(stored?.sources);
-    const state = stateOf({
-      ignored: isIgnored(annotations),
-      adopted: stored !== undefined,
-      missing: sources.some((s) => !s.optional && !subject.stateOf(s.id).exists),
+    const parts = partsOf(workload);
+    const volumes = reloadedVolumes(parts.podSpec, parts.annotations);
+    const sources = consumedSources(parts.podSpec, parts.annotations, volumes);
+    const reloaded = volumeSources(parts.podSpec, volumes);
+    if (sources.length + reloaded.length === 0) return undefined;
+    const base = { namespace, kind, name: workload.metadata?.name ?? '' };
+    if (sources.length > MAX_SOURCES_PER_WORKLOAD) return { ...base, state: 'too-many-sources', storedChecksum: undefined, currentChecksum: '', sources: [] };
+    const states = await this.#reader.read(namespace, [...sources, ...reloaded]);
+    const stateOf = (id: SourceId): SourceState => states.get(id) ?? { exists: false };
+    const reload = reloaded.length > 0 ? await this.#reload(namespace, workload, parts) : undefined;
+    return { ...base, ...this.#assess(parts, { namespace, sources, stateOf }, { namespace, sources: reloaded, stateOf }, reload) };
+  }
+
+  /** State, checksums and sources of a workload whose sources are read: `rolling` what rolls, `reloaded` what its agent reloads. */
+  #assess(parts: ReturnType<typeof partsOf>, rolling: Subject, reloaded: Subject, reload: WorkloadReport['reload']): Omit<WorkloadReport, 'namespace' | 'kind' | 'name'> {
+    const stored = storedStamp(parts.annotations, parts.templateAnnotations);
+    const { current, upToDate } = this.#compare(stored, rolling);
+    const mark = parseBaseline(parts.annotations[RELOADED_ANNOTATION]);
+    const state = workloadState({
+      ignored: isIgnored(parts.annotations),
+      adopted: stored !== undefined || rolling.sources.length === 0,
+      missing: [...rolling.sources, ...reloaded.sources].some((s) => !s.optional && !rolling.stateOf(s.id).exists),
       upToDate,
+      reload: this.#reloadState(reload, mark, reloaded),
     });
-    return {
-      namespace,
-      kind,
-      name: workload.metadata?.name ?? '',
-      state,
-      storedChecksum: stored?.checksum,
-      currentChecksum: current?.checksum ?? '',
-      sources: sources.map((source) => sourceReport(source, storedShort.get(source.id), currentShort.get(source.id) ?? MISSING)),
-    };
+    const reloadedNow = currentFingerprint(this.#hasher, reloaded)?.stamp;
+    const sources = [...sourceReports(rolling.sources, 'rollout', stored?.sources, current?.sources), ...sourceReports(reloaded.sources, 'reload', mark?.sources, reloadedNow?.sources)];
+    return { state, storedChecksum: stored?.checksum, currentChecksum: current?.checksum ?? '', sources, ...optional('reload', reload) };
   }
 
   /** The stamp the template should carry now; a stamp current in its own format is kept, so it is what is current. */
   #compare(stored: Stamp | undefined, subject: Subject): { current: Stamp | undefined; upToDate: boolean } {
+    if (subject.sources.length === 0) return { current: undefined, upToDate: true };
     if (stored && verify(this.#hasher, stored, subject).kind === 'current') return { current: stored, upToDate: true };
     return { current: currentFingerprint(this.#hasher, subject)?.stamp, upToDate: false };
   }
+
+  async #reload(namespace: string, workload: WorkloadLike, { podSpec, annotations }: ReturnType<typeof partsOf>): Promise<WorkloadReport['reload']> {
+    const decision = reloadDecision(podSpec, annotations);
+    const selector = Object.entries(workload.spec?.selector?.matchLabels ?? {}).map(([k, v]) => `${k}=${v}`).join(',');
+    const agents = await this.#agents.agents(namespace, selector).catch(() => []);
+    const pods = agents.map(({ name, report }): PodReload => ({
+      pod: name,
+      state: report ? (report.state === 'current' ? 'reloaded' : report.state) : 'unknown',
+      reloads: report?.reloads ?? 0,
+      ...(report?.lastSuccess ? { lastSuccess: report.lastSuccess } : {}),
+      ...(report?.lastError ? { error: report.lastError } : {}),
+    }));
+    return decision.kind === 'plan' ? { trigger: decision.plan.triggerText, container: decision.plan.container, pods } : undefined;
+  }
+
+  /** Where the reload of the reloaded sources stands: delivered to every pod, under way, or failed. */
+  #reloadState(reload: WorkloadReport['reload'], mark: Stamp | undefined, subject: Subject): WorkloadState | undefined {
+    if (!reload) return undefined;
+    const { pods } = reload;
+    if (pods.some((p) => p.state === 'failed')) return 'reload-failed';
+    const delivered = mark !== undefined && verify(this.#hasher, mark, subject).kind === 'current';
+    return delivered && pods.every((p) => p.state === 'reloaded') ? 'reloaded' : 'reloading';
+  }
+}
+
+/** `{ [key]: value }`, or nothing when `value` is undefined. */
+function optional<K extends string, V>(key: K, value: V | undefined): Partial<Record<K, V>> {
+  return value === undefined ? {} : ({ [key]: value } as Record<K, V>);
 }
 
 /** The template's stamp, else the baseline recorded when the workload was adopted. */
@@ -144,7 +201,7 @@ function storedStamp(annotations: Record<string, string>, templateAnnotations: R
 function partsOf(workload: WorkloadLike): {
   annotations: Record<string, string>;
   templateAnnotations: Record<string, string>;
-  podSpec: object;
+  podSpec: PodSpecLike;
 } {
   const template = workload.spec?.template;
   return {
@@ -154,16 +211,24 @@ function partsOf(workload: WorkloadLike): {
   };
 }
 
-function stateOf(facts: { ignored: boolean; adopted: boolean; missing: boolean; upToDate: boolean }): WorkloadState {
+function workloadState(facts: { ignored: boolean; adopted: boolean; missing: boolean; upToDate: boolean; reload: WorkloadState | undefined }): WorkloadState {
   if (facts.ignored) return 'ignored';
   if (!facts.adopted) return 'not-adopted';
   if (facts.missing) return 'missing-source';
-  return facts.upToDate ? 'current' : 'pending';
+  if (!facts.upToDate) return 'pending';
+  return facts.reload ?? 'current';
 }
 
-function sourceReport(source: ConsumedSource, stored: string | undefined, current: string): SourceReport {
+function sourceReports(sources: readonly ConsumedSource[], delivery: SourceReport['delivery'], stored: string | undefined, current: string | undefined): SourceReport[] {
+  const storedShort = parseSourcesSummary(stored);
+  const currentShort = parseSourcesSummary(current);
+  return sources.map((source) => sourceReport(source, delivery, storedShort.get(source.id), currentShort.get(source.id) ?? MISSING));
+}
+
+function sourceReport(source: ConsumedSource, delivery: SourceReport['delivery'], stored: string | undefined, current: string): SourceReport {
   return {
     id: source.id,
+    delivery,
     keys: source.keys.all ? '*' : [...source.keys.keys].sort(),
     referencedBy: [...source.sites],
     stored,

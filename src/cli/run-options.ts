@@ -30,6 +30,8 @@ export interface RunOptions {
   watchNamespaces: string[];
   clientCaFile: string | undefined;
   clientNames: string[];
+  agentImage: string | undefined;
+  reloadTimeoutMs: number;
   logLevel: LogLevel;
 }
 
@@ -64,6 +66,8 @@ export const RUN_FLAGS = {
   'relist-interval': { help: 'how often every watched resource is listed again, to correct anything missed', default: '10m' },
   'watch-namespace': { help: 'a namespaced install: act in these namespaces only (comma-separated), with Role-only access to them; default: every namespace labelled confighash.dev/enabled=true' },
   'client-ca-file': { help: "serve only clients with a certificate signed by this CA (the API server's webhook client certificate)" },
+  'agent-image': { help: "the reload agent's image (confighash's own); without it, workloads asking for confighash.dev/reload are rolled instead" },
+  'reload-timeout': { help: 'how long a reload in place may take (the kubelet can take a minute to update a volume) before it counts as failed', default: '5m' },
   'client-names': { help: 'with --client-ca-file: accept only client certificates with one of these common or DNS names (comma-separated)' },
   'log-level': { help: `one of ${LOG_LEVELS.join(', ')}`, default: 'info' },
 } satisfies Record<string, Flag>;
@@ -129,6 +133,8 @@ export function parseRunOptions(argv: readonly string[], env: NodeJS.ProcessEnv)
     watchNamespaces: namespaceList(get('watch-namespace')),
     clientCaFile: get('client-ca-file'),
     clientNames: list(get('client-names')),
+    agentImage: get('agent-image'),
+    reloadTimeoutMs: positiveDuration('reload-timeout', get),
     logLevel,
   };
 }

@@ -11,7 +11,8 @@ import { Controller } from '../controller/controller.ts';
 import { apiEventApi, EventRecorder } from '../kube/events.ts';
 import { KeyCustodian, loadOrCreateKeys } from '../kube/hmac-key.ts';
 import { apiLeaseClient, LeaderElector } from '../kube/leader-election.ts';
-import { LiveSourceReader } from '../kube/source-reader.ts';
+import { LiveSourceReader, sourcesChangedAt } from '../kube/source-reader.ts';
+import { apiAgentStatusReader } from '../kube/agent-status.ts';
 import { apiListWatchClient, type ListWatchClient } from '../kube/watcher.ts';
 import { WorkloadPatcher } from '../kube/workload-patcher.ts';
 import { createLogger, type Logger } from '../log.ts';
@@ -34,6 +35,8 @@ const CA_PROMOTION_DELAY_MS = 10 * 60_000;
 /** List and watch requests: a list page of large Secrets can take a while. */
 const LIST_TIMEOUT_MS = 60_000;
 const TLS_RETRY_MS = { initial: 1000, max: 60_000 };
+/** How often the agents of a reload under way are asked how far it got. */
+const RELOAD_POLL_MS = 3_000;
 /** The share of the webhook's timeoutSeconds its live reads may take. */
 const ADMISSION_DEADLINE_SHARE = 0.8;
 
@@ -63,12 +66,18 @@ export async function run(options: RunOptions): Promise<void> {
   const scope = new NamespaceScope({ excluded: excludedNamespaces, ...(options.watchNamespaces.length > 0 ? { watchNamespaces: options.watchNamespaces } : {}) });
   // Answered well inside the API server's own timeout, or it fails open without a word.
   const deadlineMs = options.webhookTimeoutSeconds * 1000 * ADMISSION_DEADLINE_SHARE;
-  const handler = new AdmissionHandler({ reader, hasher, logger, metrics, scope, deadlineMs });
+  const handler = new AdmissionHandler({ reader, hasher, logger, metrics, scope, deadlineMs, ...(options.agentImage ? { agentImage: options.agentImage } : {}) });
   const controller = new Controller({
     listWatch,
     patcher: new WorkloadPatcher(apps),
     events,
     reader,
+    reloadStatus: {
+      agents: apiAgentStatusReader(kubeConfig),
+      changedAt: (record) => sourcesChangedAt(kubeConfig, record.namespace, record.reload?.sources ?? [], options.sourceReadTimeoutMs),
+      pollMs: RELOAD_POLL_MS,
+      deadlineMs: options.reloadTimeoutMs,
+    },
     hasher,
     scope,
     excludedNamespaces,

@@ -5,6 +5,7 @@
 // reconcile them. Data flows one way: API events → stores and index → queue → patch.
 import type { Logger } from 'pino';
 import { type SourceId, type ValueHasher, WORKLOAD_KINDS, type WorkloadKind } from '../checksum/index.ts';
+import type { AgentStatusReader } from '../kube/agent-status.ts';
 import type { EventRecorder } from '../kube/events.ts';
 import type { SourceReader } from '../kube/source-reader.ts';
 import { ConflictError, PatchRejectedError, type WorkloadPatcher } from '../kube/workload-patcher.ts';
@@ -13,10 +14,11 @@ import { type KubeObject, type ListWatchClient, ResourceWatcher, type WatchedRes
 import type { Metrics } from '../metrics.ts';
 import type { NamespaceScope } from '../scope/namespace-scope.ts';
 import { Reconciler, workloadEventTarget } from './reconciler.ts';
+import { ReloadTracker } from './reload-tracker.ts';
 import { SourceStore } from './source-store.ts';
 import { TokenBucket } from '../token-bucket.ts';
 import { WorkQueue } from './work-queue.ts';
-import { WorkloadStore } from './workload-store.ts';
+import { type WorkloadRecord, WorkloadStore } from './workload-store.ts';
 
 export interface ControllerOptions {
   listWatch: ListWatchClient;
@@ -24,6 +26,8 @@ export interface ControllerOptions {
   events: Pick<EventRecorder, 'record'>;
   /** Live reads, to confirm a change before rolling. */
   reader: SourceReader;
+  /** The reload agents' status, and when reloaded sources last changed: to follow reloads in place. */
+  reloadStatus?: { agents: AgentStatusReader; changedAt: (record: WorkloadRecord) => Promise<number | undefined>; pollMs: number; deadlineMs: number };
   hasher: ValueHasher;
   /** Which namespaces confighash acts in. */
   scope: NamespaceScope;
@@ -58,6 +62,7 @@ export class Controller {
   readonly #workloads = new WorkloadStore();
   readonly #queue = new WorkQueue();
   readonly #reconciler: Reconciler;
+  readonly #reloads: ReloadTracker | undefined;
   readonly #watchers: ResourceWatcher<KubeObject>[];
   /** Per queued workload: when the source change that queued it was seen. */
   readonly #changedAt = new Map<string, number>();
@@ -68,6 +73,14 @@ export class Controller {
   constructor(options: ControllerOptions) {
     this.#options = { ...options, logger: options.logger.child({ component: 'controller' }) };
     this.#sources = new SourceStore(options.hasher, options.excludedNamespaces);
+    this.#reloads = options.reloadStatus && new ReloadTracker({
+      ...options.reloadStatus,
+      workloads: this.#workloads,
+      patcher: options.patcher,
+      events: options.events,
+      logger: options.logger.child({ component: 'reload-tracker' }),
+      metrics: options.metrics,
+    });
     this.#reconciler = new Reconciler({
       workloads: this.#workloads,
       sources: this.#sources,
@@ -77,6 +90,7 @@ export class Controller {
       patcher: options.patcher,
       events: options.events,
       limiter: new TokenBucket(options.rolloutRatePerSecond, options.rolloutBurst),
+      ...(this.#reloads ? { reloads: this.#reloads } : {}),
       coalesceWindowMs: options.coalesceWindowMs,
       logger: options.logger.child({ component: 'reconciler' }),
       metrics: options.metrics,
@@ -141,7 +155,7 @@ export class Controller {
 
   async stop(): Promise<void> {
     this.#queue.close();
-    await Promise.all([...this.#workers, ...this.#watchers.map((w) => w.stop())]);
+    await Promise.all([...this.#workers, ...this.#watchers.map((w) => w.stop()), this.#reloads?.stop()]);
   }
 
   /** One watcher of `resource` across the cluster, or one per watched namespace. */

@@ -10,6 +10,7 @@ import {
   consumedSources,
   fingerprint,
   keyId,
+  reloadedVolumes,
   type SourceId,
   type SourceObject,
   type SourceState,
@@ -49,6 +50,8 @@ class Fixture {
   readonly metrics = new Metrics(new Registry());
   /** The next patch is applied, and then its answer is lost (a timeout). */
   loseNextAnswer = false;
+  /** Reloads handed to the tracker: the reloaded sources' summary before and now. */
+  readonly followed: { before: string | undefined; now: string }[] = [];
   readonly reconciler: Reconciler;
   #version = 1;
   #workload: WorkloadObject = {};
@@ -75,6 +78,7 @@ class Fixture {
       patcher: { patch: async (ref: WorkloadRef, patch: object) => this.#applyPatch(ref, patch) },
       events: { record: (_target, type, reason, message) => void this.events.push({ type, reason, message }) },
       limiter: { take: () => 0 },
+      reloads: { track: (_record, stamp, before) => void this.followed.push({ before, now: stamp.sources }), forget: () => undefined },
       coalesceWindowMs: 0,
       logger: pino({ level: 'silent' }),
       metrics: this.metrics,
@@ -102,18 +106,24 @@ class Fixture {
     else this.store.handler(kind).remove({ metadata });
   }
 
-  workload(container: object, templateAnnotations: Record<string, string> = {}, annotations: Record<string, string> = {}): void {
+  workload(container: object, templateAnnotations: Record<string, string> = {}, annotations: Record<string, string> = {}, pod: object = {}): void {
     this.#workload = {
       metadata: { namespace: 'app', name: 'web', uid: 'u1', annotations },
-      spec: { template: { metadata: { annotations: templateAnnotations }, spec: { containers: [{ name: 'app', ...container }] } } },
+      spec: { template: { metadata: { annotations: templateAnnotations }, spec: { containers: [{ name: 'app', ...container }], ...pod } } },
     };
     this.#storeWorkload();
+  }
+
+  /** Metadata annotations of the workload as patched. */
+  annotations(): Record<string, string> {
+    return this.#workload.metadata?.annotations ?? {};
   }
 
   /** The stamp the webhook would write now, from live reads, in `format` (default: current). */
   webhookStamp(format = this.hasher.currentFormat()): Record<string, string> {
     const spec = this.#workload.spec?.template?.spec ?? {};
-    const subject = { namespace: 'app', sources: consumedSources(spec), stateOf: (id: SourceId): SourceState => {
+    const annotations = this.#workload.metadata?.annotations ?? {};
+    const subject = { namespace: 'app', sources: consumedSources(spec, annotations, reloadedVolumes(spec, annotations)), stateOf: (id: SourceId): SourceState => {
       const object = this.live.get(id);
       return object ? { exists: true, keys: this.hasher.keyDigests(id.startsWith('secret/') ? 'secret' : 'configmap', object) } : { exists: false };
     } };
@@ -340,6 +350,43 @@ describe('Reconciler', () => {
     assert.equal(f.rollouts(), 1);
     assert.equal((await f.reconcile()).result, 'current');
     assert.equal(f.events.length, 1, 'recorded once');
+  });
+
+  describe('with the reload strategy', () => {
+    const reload = { 'confighash.dev/reload': 'signal:SIGHUP' };
+    const container = { env: [{ name: 'LEVEL', valueFrom: { configMapKeyRef: { name: 'env', key: 'LEVEL' } } }], volumeMounts: [{ name: 'config', mountPath: '/etc/app' }] };
+    const pod = { initContainers: [{ name: 'confighash-agent' }], volumes: [{ name: 'config', configMap: { name: 'app' } }] };
+    /** The workload with its agent, stamped by the webhook, and seen once (its reload mark recorded). */
+    async function reloading(): Promise<void> {
+      f.source('configmap/env', { LEVEL: 'info' });
+      f.source('configmap/app', { 'app.conf': 'a' });
+      f.workload(container, {}, reload, pod);
+      f.workload(container, f.webhookStamp(), reload, pod);
+      assert.equal((await f.reconcile()).result, 'current');
+      assert.match(f.annotations()['confighash.dev/reloaded'] ?? '', /^v2:\S+ configmap\/app=[0-9a-f]{12}$/, 'first seen, the mark is recorded');
+      f.patches.length = 0;
+    }
+
+    it('does not roll for a change of a reloaded file: it follows the reload to the agents', async () => {
+      await reloading();
+      f.source('configmap/app', { 'app.conf': 'b' });
+      assert.equal((await f.reconcile()).result, 'current');
+      assert.equal(f.rollouts(), 0);
+      assert.equal(f.followed.length, 1);
+      assert.match(f.followed[0]?.now ?? '', /^configmap\/app=/);
+      assert.notEqual(f.followed[0]?.now, f.followed[0]?.before);
+    });
+
+    it('rolls once for an env key, and marks the reloaded files as delivered by the rollout; a change of both rolls once', async () => {
+      await reloading();
+      f.source('configmap/env', { LEVEL: 'debug' });
+      f.source('configmap/app', { 'app.conf': 'b' });
+      assert.equal((await f.reconcile()).result, 'rolled');
+      assert.equal((await f.reconcile()).result, 'current');
+      assert.equal(f.rollouts(), 1);
+      assert.deepEqual(f.followed, [], 'the rollout delivers the files; nothing to reload');
+      assert.match(f.templateAnnotations()[ANNOTATION.sources] ?? '', /^configmap\/env=[0-9a-f]{12}$/, 'only what rolls is stamped');
+    });
   });
 
   it('forgets a deleted workload', async () => {

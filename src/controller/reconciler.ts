@@ -28,6 +28,7 @@ import {
   BASELINE_ANNOTATION,
   changedIds,
   currentFingerprint,
+  describeChanges,
   disappearedRequired,
   type Fingerprint,
   formatBaseline,
@@ -35,6 +36,7 @@ import {
   MISSING,
   parseBaseline,
   parseSourcesSummary,
+  RELOADED_ANNOTATION,
   type SourceId,
   type Stamp,
   type Subject,
@@ -50,6 +52,7 @@ import type { Metrics, ReconcileResult } from '../metrics.ts';
 import type { NamespaceScope } from '../scope/namespace-scope.ts';
 import type { SourceStore } from './source-store.ts';
 import type { TokenBucket } from '../token-bucket.ts';
+import type { ReloadTracker } from './reload-tracker.ts';
 import type { WorkloadRecord, WorkloadStore } from './workload-store.ts';
 
 export interface ReconcilerOptions {
@@ -62,6 +65,8 @@ export interface ReconcilerOptions {
   patcher: Pick<WorkloadPatcher, 'patch'>;
   events: Pick<EventRecorder, 'record'>;
   limiter: Pick<TokenBucket, 'take'>;
+  /** Follows reloads in place to their end (workloads with the reload strategy). */
+  reloads?: Pick<ReloadTracker, 'track' | 'forget'>;
   /** No workload rolls twice within this window. */
   coalesceWindowMs: number;
   logger: Logger;
@@ -119,6 +124,13 @@ export class Reconciler {
     this.#confirm(record);
     if (!this.#tracked(record)) return { result: 'skipped' };
     if (record.consumedCount > record.sources.length) return this.#tooMany(record);
+    const outcome = await this.#reconcileRolling(record, changedAt);
+    if (record.reload && outcome.result === 'current') await this.#reconcileReload(record);
+    return outcome;
+  }
+
+  /** What rolls: the template's stamp against the sources it covers. */
+  async #reconcileRolling(record: WorkloadRecord, changedAt: number | undefined): Promise<Outcome> {
     const stored = this.#storedSubject(record);
     const current = currentFingerprint(this.#options.hasher, stored);
     if (!current) return this.#withoutSources(record);
@@ -132,8 +144,37 @@ export class Reconciler {
     return this.#rollout(record, reference, changedAt);
   }
 
+  /**
+   * What is reloaded in place: the workload's confighash.dev/reloaded mark
+   * against its reloaded sources now. First seen, the mark is recorded (its pods
+   * started with them); a difference is a reload to follow to its end.
+   */
+  async #reconcileReload(record: WorkloadRecord): Promise<void> {
+    const current = this.#reloadStamp(record);
+    if (!current) return;
+    const mark = parseBaseline(record.reloadedMark);
+    const verdict = mark && verify(this.#options.hasher, mark, this.#reloadSubject(record));
+    if (verdict?.kind === 'current') return;
+    if (mark && verdict?.kind === 'changed') {
+      this.#options.reloads?.track(record, current, mark.sources);
+      return;
+    }
+    await this.#options.patcher.patch(record, { metadata: { annotations: { [RELOADED_ANNOTATION]: formatBaseline(current) } } });
+  }
+
+  #reloadSubject(record: WorkloadRecord): Subject {
+    const { sources } = this.#options;
+    return { namespace: record.namespace, sources: record.reload?.sources ?? [], stateOf: (id) => sources.state(record.namespace, id) };
+  }
+
+  /** The reloaded sources' stamp now, from the stores. */
+  #reloadStamp(record: WorkloadRecord): Stamp | undefined {
+    return record.reload ? currentFingerprint(this.#options.hasher, this.#reloadSubject(record))?.stamp : undefined;
+  }
+
   /** Drops what is remembered of a workload that no longer exists. */
   forget(key: string): void {
+    this.#options.reloads?.forget(key);
     this.#lastRollout.delete(key);
     this.#reportedMissing.delete(key);
     this.#reportedTooMany.delete(key);
@@ -215,13 +256,17 @@ export class Reconciler {
     if (limited) return limited;
 
     const { checksum = '', sources } = live.current.stamp;
-    const rollout: Rollout = { checksum, sources, changed: describeChanges(live.changed, reference.stamp.sources, sources), changedAt };
+    const rollout: Rollout = { checksum, sources, changed: describeChanges(reference.stamp.sources, sources, live.changed), changedAt };
     this.#unconfirmed.set(record.key, rollout);
+    // New pods start with the reloaded sources as they are: the rollout delivers those too.
+    const reloaded = this.#reloadStamp(record);
     await this.#options.patcher.patch(record, {
-      metadata: { annotations: { [BASELINE_ANNOTATION]: null } },
+      metadata: { annotations: { [BASELINE_ANNOTATION]: null, ...(reloaded ? { [RELOADED_ANNOTATION]: formatBaseline(reloaded) } : {}) } },
       spec: { template: { metadata: { annotations: { [ANNOTATION.checksum]: checksum, [ANNOTATION.sources]: sources } } } },
     });
     this.#unconfirmed.delete(record.key);
+    // A reload under way is superseded: the new pods start with the new configuration.
+    this.#options.reloads?.forget(record.key);
     this.#rolledOut(record, rollout);
     return { result: 'rolled' };
   }
@@ -338,15 +383,6 @@ function missingMessage(missing: MissingSources): string | undefined {
 function listed(ids: readonly SourceId[]): string {
   const shown = ids.slice(0, MAX_LISTED).join(', ');
   return ids.length > MAX_LISTED ? `${shown} and ${ids.length - MAX_LISTED} more` : shown;
-}
-
-/** `configmap/app (1f3a9c0e2b7d → 5e0c2f7a1b3d)` for each changed source: short digests as stamped before and now. */
-function describeChanges(changed: readonly SourceId[], before: string, after: string): string[] {
-  const was = parseSourcesSummary(before);
-  const now = parseSourcesSummary(after);
-  // The summaries list only their first sources when there are very many (see sourcesSummary).
-  if (changed.length === 0) return ['sources the sources annotation does not list'];
-  return changed.map((id) => `${id} (${was.get(id) ?? 'untracked'} → ${now.get(id) ?? 'untracked'})`);
 }
 
 export function workloadEventTarget(record: WorkloadRecord): { apiVersion: string; kind: string; namespace: string; name: string; uid: string } {

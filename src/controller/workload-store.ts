@@ -11,6 +11,11 @@ import {
   isIgnored,
   MAX_SOURCES_PER_WORKLOAD,
   type PodSpecLike,
+  RELOADED_ANNOTATION,
+  reloadDecision,
+  reloadedVolumes,
+  type ReloadPlan,
+  volumeSources,
   type SourceId,
   type WorkloadKind,
 } from '../checksum/index.ts';
@@ -29,6 +34,12 @@ export interface WorkloadRecord {
   sources: readonly ConsumedSource[];
   /** How many sources it consumes (more than `sources` holds when over the bound). */
   consumedCount: number;
+  /** With the reload strategy (and its agent in the template): what is reloaded in place, and how. Not in `sources`. */
+  reload: { plan: ReloadPlan; sources: readonly ConsumedSource[] } | undefined;
+  /** Its pods' label selector (`a=b,c=d`), to find them for their agents' status. */
+  selector: string;
+  /** Its confighash.dev/reloaded annotation: the reloaded sources' stamp every pod confirmed. */
+  reloadedMark: string | undefined;
   /** The pod template's confighash annotations. */
   stamped: { checksum: string | undefined; sources: string | undefined };
   baseline: string | undefined;
@@ -36,7 +47,10 @@ export interface WorkloadRecord {
 
 export interface WorkloadObject extends KubeObject {
   metadata?: (KubeObject['metadata'] & { annotations?: Record<string, string> | null }) | null;
-  spec?: { template?: { metadata?: { annotations?: Record<string, string> | null } | null; spec?: PodSpecLike | null } | null } | null;
+  spec?: {
+    selector?: { matchLabels?: Record<string, string> | null } | null;
+    template?: { metadata?: { annotations?: Record<string, string> | null } | null; spec?: PodSpecLike | null } | null;
+  } | null;
 }
 
 export type WorkloadChangeListener = (key: string) => void;
@@ -114,7 +128,7 @@ export class WorkloadStore {
   }
 
   #index(record: WorkloadRecord): void {
-    for (const source of record.sources) {
+    for (const source of trackedSources(record)) {
       const indexKey = `${record.namespace}/${source.id}`;
       let keys = this.#consumers.get(indexKey);
       if (!keys) this.#consumers.set(indexKey, (keys = new Set()));
@@ -123,7 +137,7 @@ export class WorkloadStore {
   }
 
   #unindex(record: WorkloadRecord): void {
-    for (const source of record.sources) {
+    for (const source of trackedSources(record)) {
       const indexKey = `${record.namespace}/${source.id}`;
       const keys = this.#consumers.get(indexKey);
       keys?.delete(record.key);
@@ -132,24 +146,46 @@ export class WorkloadStore {
   }
 }
 
+/** Every source whose change concerns the workload: what rolls, and what its agent reloads. */
+export function trackedSources(record: WorkloadRecord): readonly ConsumedSource[] {
+  return record.reload ? [...record.sources, ...record.reload.sources] : record.sources;
+}
+
 function toRecord(kind: WorkloadKind, object: WorkloadObject): WorkloadRecord | undefined {
   const identity = identityOf(object);
   if (!identity) return undefined;
   const annotations = object.metadata?.annotations ?? {};
   const template = object.spec?.template ?? {};
   const templateAnnotations = template.metadata?.annotations ?? {};
-  const sources = consumedSources(template.spec ?? {}, annotations);
   return {
     key: workloadKey(kind, identity.namespace, identity.name),
     kind,
     ...identity,
     ignored: isIgnored(annotations),
-    // Over the bound, nothing is kept or indexed: such a workload is not tracked.
-    sources: sources.length > MAX_SOURCES_PER_WORKLOAD ? [] : sources,
-    consumedCount: sources.length,
+    ...consumption(template.spec ?? {}, annotations),
+    selector: selectorOf(object),
     stamped: { checksum: templateAnnotations[ANNOTATION.checksum], sources: templateAnnotations[ANNOTATION.sources] },
     baseline: annotations[BASELINE_ANNOTATION],
+    reloadedMark: annotations[RELOADED_ANNOTATION],
   };
+}
+
+/** `a=b,c=d`, from the workload's matchLabels. */
+function selectorOf(object: WorkloadObject): string {
+  return Object.entries(object.spec?.selector?.matchLabels ?? {}).map(([key, value]) => `${key}=${value}`).join(',');
+}
+
+/** What the workload consumes: what rolls, and what is reloaded in place. */
+function consumption(spec: PodSpecLike, annotations: Record<string, string>): Pick<WorkloadRecord, 'sources' | 'consumedCount' | 'reload'> {
+  const reloaded = reloadedVolumes(spec, annotations);
+  const sources = consumedSources(spec, annotations, reloaded);
+  // Over the bound, nothing is kept or indexed: such a workload is not tracked.
+  return { sources: sources.length > MAX_SOURCES_PER_WORKLOAD ? [] : sources, consumedCount: sources.length, reload: reloadOf(spec, annotations, reloaded) };
+}
+
+function reloadOf(spec: PodSpecLike, annotations: Record<string, string>, volumes: ReadonlySet<string>): WorkloadRecord['reload'] {
+  const decision = reloadDecision(spec, annotations);
+  return decision.kind === 'plan' && volumes.size > 0 ? { plan: decision.plan, sources: volumeSources(spec, volumes) } : undefined;
 }
 
 function identityOf(
@@ -166,7 +202,9 @@ function sameTracking(a: WorkloadRecord, b: WorkloadRecord): boolean {
     a.uid === b.uid &&
     a.ignored === b.ignored &&
     a.baseline === b.baseline &&
+    a.reloadedMark === b.reloadedMark &&
     a.consumedCount === b.consumedCount &&
+    isDeepStrictEqual(a.reload, b.reload) &&
     a.stamped.checksum === b.stamped.checksum &&
     a.stamped.sources === b.stamped.sources &&
     isDeepStrictEqual(a.sources, b.sources)

@@ -60,6 +60,8 @@ export interface JsonRequest {
   body?: unknown;
   /** Defaults to application/json. */
   contentType?: string;
+  /** Defaults to application/json. */
+  accept?: string;
   timeoutMs: number;
   /** Connections of its own, apart from other requests' (see kube/client.ts). */
   pool?: string;
@@ -68,6 +70,15 @@ export interface JsonRequest {
 }
 
 export async function requestJson<T>(config: KubeConfig, request: JsonRequest): Promise<T> {
+  return JSON.parse(await requestText(config, request)) as T;
+}
+
+/** GETs `path` and returns the body as text (a pod's log); throws ApiRequestError on a non-2xx status. */
+export function getText(config: KubeConfig, path: string, query: Record<string, string | number | undefined>, timeoutMs: number): Promise<string> {
+  return requestText(config, { method: HttpMethod.GET, path, query, timeoutMs, accept: 'application/json, */*' });
+}
+
+async function requestText(config: KubeConfig, request: JsonRequest): Promise<string> {
   const url = requestUrl(config, request);
   const context = new RequestContext(url.toString(), request.method);
   await authenticate(config, context, request.pool);
@@ -79,7 +90,7 @@ export async function requestJson<T>(config: KubeConfig, request: JsonRequest): 
       method: request.method,
       headers: {
         ...context.getHeaders(),
-        accept: 'application/json',
+        accept: request.accept ?? 'application/json',
         ...(request.body === undefined ? {} : { 'content-type': request.contentType ?? 'application/json' }),
       },
       ...(request.body === undefined ? {} : { body: JSON.stringify(request.body) }),
@@ -90,7 +101,7 @@ export async function requestJson<T>(config: KubeConfig, request: JsonRequest): 
     if (response.statusCode < 200 || response.statusCode > 299) {
       throw new ApiRequestError(response.statusCode, `${request.method} ${url.pathname}: HTTP ${response.statusCode}: ${statusMessage(text)}`);
     }
-    return JSON.parse(text) as T;
+    return text;
   } finally {
     abort.done();
   }

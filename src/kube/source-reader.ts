@@ -62,6 +62,23 @@ export class LiveSourceReader implements SourceReader {
   }
 }
 
+/**
+ * When `sources` last changed, as the API server recorded it (the newest time in
+ * their managedFields, to the second); undefined when none says.
+ */
+export async function sourcesChangedAt(config: KubeConfig, namespace: string, sources: readonly ConsumedSource[], timeoutMs: number): Promise<number | undefined> {
+  const times: number[] = [];
+  await forEachConcurrently(sources.filter((s) => isValidObjectName(s.name)), 4, async (source) => {
+    const path = apiPath('/api/v1', 'namespaces', namespace, `${source.kind}s`, source.name);
+    // Metadata only: a Secret's data is not needed to know when it changed.
+    const accept = 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1';
+    const object = await requestJson<{ metadata?: { managedFields?: { time?: string }[] } }>(config, { method: HttpMethod.GET, path, timeoutMs, accept }).catch(() => undefined);
+    for (const entry of object?.metadata?.managedFields ?? []) times.push(Date.parse(entry.time ?? ''));
+  });
+  const newest = Math.max(...times.filter((t) => !Number.isNaN(t)));
+  return Number.isFinite(newest) ? newest : undefined;
+}
+
 /** Runs `task` for every item, at most `limit` at a time; rejects with the first failure. */
 export async function forEachConcurrently<T>(
   items: readonly T[],

@@ -1,0 +1,171 @@
+// Follows a reload in place to its end: after the reloaded sources of a `reload`
+// workload changed, polls the agents of its pods (their status lines, read from
+// their logs) until every pod reports it runs a configuration reloaded (or started
+// with) since the change, or one reports a failure, or time runs out. Then it
+// records the outcome: the workload's confighash.dev/reloaded annotation and a
+// ConfigReloaded Event; or a ReloadFailed Warning naming the pods and why, and,
+// with confighash.dev/reload-fallback: rollout, one rollout in its stead.
+import type { Logger } from 'pino';
+import { describeChanges, formatBaseline, RELOAD_FALLBACK_ANNOTATION, RELOADED_ANNOTATION, type Stamp } from '../checksum/index.ts';
+import type { AgentPod, AgentReport, AgentStatusReader } from '../kube/agent-status.ts';
+import type { EventRecorder } from '../kube/events.ts';
+import type { WorkloadPatcher } from '../kube/workload-patcher.ts';
+import type { Metrics } from '../metrics.ts';
+import { sleep } from '../sleep.ts';
+import { workloadEventTarget } from './reconciler.ts';
+import type { WorkloadRecord, WorkloadStore } from './workload-store.ts';
+
+export interface ReloadTrackerOptions {
+  agents: AgentStatusReader;
+  /** When the workload's reloaded sources last changed (ms since epoch), as the API server says; undefined if unknown. */
+  changedAt: (record: WorkloadRecord) => Promise<number | undefined>;
+  workloads: Pick<WorkloadStore, 'get'>;
+  patcher: Pick<WorkloadPatcher, 'patch'>;
+  events: Pick<EventRecorder, 'record'>;
+  logger: Logger;
+  metrics: Metrics;
+  pollMs: number;
+  /** How long the kubelet and the agents may take (the kubelet can take a minute to update a volume). */
+  deadlineMs: number;
+  now?: () => number;
+}
+
+/** The API server records times to the second: a pod started a full second after the recorded change started after it. */
+const TIME_RESOLUTION_MS = 1_000;
+
+interface Tracking {
+  stamp: Stamp;
+  /** Short digests of the reloaded sources before, for the Event. */
+  before: string | undefined;
+}
+
+export class ReloadTracker {
+  readonly #options: ReloadTrackerOptions;
+  readonly #now: () => number;
+  readonly #tracking = new Map<string, Tracking>();
+  /** Per workload, the stamp whose reload was given up on: it is not followed again until it changes. */
+  readonly #given = new Map<string, string>();
+  readonly #stopped = new AbortController();
+  readonly #loops = new Set<Promise<void>>();
+
+  constructor(options: ReloadTrackerOptions) {
+    this.#options = options;
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** Follows the reload of `stamp` (the reloaded sources now) in `record`'s pods, unless it is followed, or was given up on, already. */
+  track(record: WorkloadRecord, stamp: Stamp, before: string | undefined): void {
+    const key = record.key;
+    const id = formatBaseline(stamp);
+    if (this.#current(key, id) || this.#given.get(key) === id) return;
+    this.#tracking.set(key, { stamp, before });
+    const loop = this.#follow(record, id).finally(() => this.#loops.delete(loop));
+    this.#loops.add(loop);
+  }
+
+  /** Whether a reload of `record` is being followed. */
+  following(key: string): boolean {
+    return this.#tracking.has(key);
+  }
+
+  forget(key: string): void {
+    this.#tracking.delete(key);
+    this.#given.delete(key);
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped.abort();
+    await Promise.all(this.#loops);
+  }
+
+  async #follow(record: WorkloadRecord, id: string): Promise<void> {
+    const { logger, pollMs, deadlineMs } = this.#options;
+    const since = (await this.#options.changedAt(record).catch(() => undefined)) ?? this.#now();
+    const deadline = this.#now() + deadlineMs;
+    logger.debug({ workload: record.key, since: new Date(since).toISOString() }, 'following a reload in place');
+    let agents: AgentPod[] = [];
+    /** The pods there when following began: a pod that came later mounted the new configuration. */
+    let present: Set<string> | undefined;
+    while (!this.#stopped.signal.aborted && this.#current(record.key, id)) {
+      agents = await this.#options.agents.agents(record.namespace, record.selector).catch((error: unknown) => {
+        logger.warn({ workload: record.key, err: (error as Error).message }, 'could not read the reload agents\' status; retrying');
+        return agents;
+      });
+      const there = (present ??= new Set(agents.map((a) => a.name)));
+      const failed = agents.filter((a) => failedSince(a.report, since));
+      if (failed.length > 0) return this.#failed(record, id, failed.map((a) => `pod ${a.name}: ${a.report?.lastError ?? 'failed'}`));
+      const waiting = agents.filter((a) => !runsChange(a, since, there));
+      logger.debug({ workload: record.key, pods: agents.length, waiting: waiting.length }, 'reload in place under way');
+      // No pod running: the next ones mount the configuration as it is.
+      if (waiting.length === 0) return this.#reloaded(record, id, agents.length);
+      if (this.#now() >= deadline) {
+        const names = waiting.map((a) => a.name).join(', ');
+        return this.#failed(record, id, [`timed out after ${Math.round(deadlineMs / 1000)}s: ${names} still wait for the kubelet to update their volumes, or for their agent`]);
+      }
+      await sleep(pollMs, this.#stopped.signal);
+    }
+  }
+
+  /** Still the reload this loop follows (a newer change replaces it). */
+  #current(key: string, id: string): boolean {
+    const tracking = this.#tracking.get(key);
+    return tracking !== undefined && formatBaseline(tracking.stamp) === id;
+  }
+
+  async #reloaded(record: WorkloadRecord, id: string, pods: number): Promise<void> {
+    const { events, logger, metrics } = this.#options;
+    const tracking = this.#tracking.get(record.key);
+    this.#tracking.delete(record.key);
+    metrics.reloads.inc({ result: 'reloaded' });
+    await this.#patch(record, { metadata: { annotations: { [RELOADED_ANNOTATION]: id } } });
+    const changed = describeChanges(tracking?.before, tracking?.stamp.sources ?? '').join(', ');
+    logger.info({ workload: record.key, pods, changed }, 'reloaded in place');
+    if (pods === 0) return;
+    events.record(workloadEventTarget(record), 'Normal', 'ConfigReloaded', `Reloaded in place in ${pods} pod${pods === 1 ? '' : 's'}: ${changed}`);
+  }
+
+  async #failed(record: WorkloadRecord, id: string, reasons: readonly string[]): Promise<void> {
+    const { events, logger, metrics } = this.#options;
+    this.#tracking.delete(record.key);
+    this.#given.set(record.key, id);
+    metrics.reloads.inc({ result: 'failed' });
+    const fallback = record.reload?.plan.fallback === 'rollout';
+    const shown = reasons.slice(0, 5).join('; ') + (reasons.length > 5 ? `; and ${reasons.length - 5} more` : '');
+    logger.warn({ workload: record.key, reasons: shown, fallback }, 'the reload in place failed');
+    events.record(workloadEventTarget(record), 'Warning', 'ReloadFailed', `Reload in place failed: ${shown}${fallback ? '; rolling the workload instead (reload-fallback: rollout)' : ''}`);
+    if (!fallback) return;
+    metrics.rollouts.inc();
+    await this.#patch(record, {
+      metadata: { annotations: { [RELOADED_ANNOTATION]: id } },
+      spec: { template: { metadata: { annotations: { [RELOAD_FALLBACK_ANNOTATION]: id.split(' ')[0] ?? id } } } },
+    });
+    events.record(workloadEventTarget(record), 'Normal', 'ConfigChanged', 'Rolling out: the reload in place failed, and confighash.dev/reload-fallback is rollout');
+  }
+
+  /** Patches the workload as it is now (a few tries: its status changes under it). */
+  async #patch(record: WorkloadRecord, patch: { metadata?: object; spec?: object }): Promise<void> {
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      const latest = this.#options.workloads.get(record.key);
+      if (!latest) return;
+      try {
+        await this.#options.patcher.patch(latest, patch);
+        return;
+      } catch (error) {
+        if (attempt === 3) this.#options.logger.warn({ workload: record.key, err: (error as Error).message }, 'could not record the outcome of the reload');
+        await sleep(100 * attempt, this.#stopped.signal);
+      }
+    }
+  }
+}
+
+/** Whether the pod runs the change made at `since`: its agent reloaded since, or the pod started after it. */
+function runsChange({ name, report }: AgentPod, since: number, present: ReadonlySet<string>): boolean {
+  if (report?.state !== 'current') return false;
+  if (Date.parse(report.lastSuccess ?? '') >= since) return true;
+  return !present.has(name) || Date.parse(report.startedAt) >= since + TIME_RESOLUTION_MS;
+}
+
+/** Whether the agent gave up on a reload it tried since `since` (an older failure is about an older change). */
+function failedSince(report: AgentReport | undefined, since: number): boolean {
+  return report?.state === 'failed' && Date.parse(report.lastAttempt ?? '') >= since;
+}
