@@ -6,6 +6,7 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { ensureBinaries } from './binaries.ts';
+import { ensureConfighashImage } from './confighash-image.ts';
 import { ensureImages, ensureNodePackages, nodePaths, sweepNode } from './node.ts';
 import type { SupervisorMessage } from './supervisor.ts';
 
@@ -95,7 +96,8 @@ export async function stopControlPlane(handle: ControlPlaneHandle): Promise<void
 
 async function nodeImages(log: (line: string) => void): Promise<string[]> {
   await ensureNodePackages(log);
-  return ensureImages(log);
+  const { tarballs, imagepack } = await ensureImages(log);
+  return [...tarballs, await ensureConfighashImage(imagepack, log)];
 }
 
 /** True while any process of the group led by `pid` is alive. */

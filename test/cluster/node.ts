@@ -76,21 +76,22 @@ export async function ensureNodePackages(log: (line: string) => void): Promise<v
   await run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...missing], { DEBIAN_FRONTEND: 'noninteractive' });
 }
 
-/** Builds the node's images from test/node/ into a cache keyed by their sources; returns the tarballs. */
-export async function ensureImages(log: (line: string) => void): Promise<string[]> {
+/** Builds the node's images from test/node/ into a cache keyed by their sources; returns the tarballs, and imagepack. */
+export async function ensureImages(log: (line: string) => void): Promise<{ tarballs: string[]; imagepack: string }> {
   const hash = createHash('sha256');
   for (const file of await sourceFiles(NODE_MODULE)) hash.update(file).update(await readFile(join(NODE_MODULE, file)));
   const cache = join(homedir(), '.cache', 'confighash', `node-images-${hash.digest('hex').slice(0, 16)}`);
   const tarballs = Object.keys(IMAGES).map((name) => join(cache, `${name}.tar`));
-  if ((await Promise.all(tarballs.map(exists))).every(Boolean)) return tarballs;
+  const imagepack = join(cache, 'bin', 'imagepack');
+  if ((await Promise.all([...tarballs, imagepack].map(exists))).every(Boolean)) return { tarballs, imagepack };
   log(`Building the node's images (pause, testapp) into ${cache}`);
   const bin = join(cache, 'bin');
   await mkdir(bin, { recursive: true });
   await run('go', ['build', '-trimpath', '-ldflags', '-s -w', '-o', `${bin}/`, './pause', './testapp', './imagepack'], { CGO_ENABLED: '0', GOWORK: 'off', GOFLAGS: '-mod=readonly' }, NODE_MODULE);
   for (const [name, tag] of Object.entries(IMAGES)) {
-    await run(join(bin, 'imagepack'), ['-tag', tag, '-out', join(cache, `${name}.tar`), '-entrypoint', `/${name}`, `${name}=${join(bin, name)}`]);
+    await run(imagepack, ['-tag', tag, '-out', join(cache, `${name}.tar`), '-entrypoint', `/${name}`, `${name}=${join(bin, name)}`]);
   }
-  return tarballs;
+  return { tarballs, imagepack };
 }
 
 /** Records the host state the node will change, and writes the node's configuration. */
@@ -340,11 +341,11 @@ async function sourceFiles(dir: string, prefix = ''): Promise<string[]> {
   return files;
 }
 
-async function exists(path: string): Promise<boolean> {
+export async function exists(path: string): Promise<boolean> {
   return access(path).then(() => true, () => false);
 }
 
-function run(command: string, args: readonly string[], env: Record<string, string> = {}, cwd?: string): Promise<string> {
+export function run(command: string, args: readonly string[], env: Record<string, string> = {}, cwd?: string): Promise<string> {
   return new Promise((resolve, reject) => {
     execFile(command, args, { env: { ...process.env, ...env }, cwd, maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
       if (error) reject(new Error(`${command} ${args.join(' ')}: ${stderr.trim() || error.message}`));

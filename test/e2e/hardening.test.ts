@@ -3,9 +3,8 @@
 // into broken pods, confighash's own Secrets repair themselves, rotating the key
 // rolls nothing, and readiness means "the webhook can serve".
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { CONFIGHASH_NAMESPACE, metricValue, startConfighashForTest } from '../support/confighash.ts';
+import { CONFIGHASH_NAMESPACE, confighashCli, metricValue, startConfighashForTest } from '../support/confighash.ts';
 import { restartApiserver } from '../support/control-plane.ts';
 import { eventsOf, getWorkload, templateAnnotations, waitForEvents } from '../support/kube-objects.ts';
 import { apply, kubectl, testNamespace, waitFor } from '../support/kube.ts';
@@ -15,23 +14,12 @@ import { configMap, secret, workload } from '../support/workloads.ts';
 const ENABLED = { 'confighash.dev/enabled': 'true' };
 const SOURCES = 'confighash.dev/sources';
 const CHECKSUM = 'confighash.dev/checksum';
-const MAIN = join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts');
 
 
 async function secretData(name: string): Promise<string> {
   return kubectl(['get', 'secret', name, '-n', CONFIGHASH_NAMESPACE, '-o', 'jsonpath={.data}']);
 }
 
-function runCli(args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    void import('node:child_process').then(({ execFile }) => {
-      execFile(process.execPath, [MAIN, ...args], (error, stdout, stderr) => {
-        if (error) reject(new Error(`confighash ${args.join(' ')}: ${stderr || error.message}`));
-        else resolve(stdout);
-      });
-    });
-  });
-}
 
 const USES_DB = workload('Deployment', 'web', { env: [{ name: 'PIN', valueFrom: { secretKeyRef: { name: 'db', key: 'pin' } } }] });
 const USES_APP = workload('Deployment', 'web', { envFrom: [{ configMapRef: { name: 'app' } }] });
@@ -59,7 +47,7 @@ describe('hardening', () => {
     assert.match(warning?.message ?? '', /configmap\/app was deleted: the workload is not rolled/);
     assert.ok((await metricValue(confighash.metricsUrl, 'confighash_rollouts_suppressed_total{reason="missing_source"}')) >= 1);
     assert.equal(await settledRevisions(ns, 'Deployment', 'web', confighash.metricsUrl), 1, 'rolled into pods that cannot start');
-    const status = JSON.parse(await runCli(['status', '-n', ns, '-o', 'json', `--confighash-namespace=${CONFIGHASH_NAMESPACE}`])) as { state: string }[];
+    const status = JSON.parse(await confighashCli(['status', '-n', ns, '-o', 'json', `--confighash-namespace=${CONFIGHASH_NAMESPACE}`])) as { state: string }[];
     assert.equal(status[0]?.state, 'missing-source');
 
     // Back with the same content: nothing to roll. Then a real change: one rollout.
@@ -99,7 +87,7 @@ describe('hardening', () => {
     assert.equal(await settledRevisions(ns, 'Deployment', 'web', confighash.metricsUrl), 1);
     const oldKey = templateAnnotations(await getWorkload(ns, 'Deployment', 'web'))[CHECKSUM]?.split(':')[1];
 
-    const out = await runCli(['rotate-key', `--confighash-namespace=${CONFIGHASH_NAMESPACE}`]);
+    const out = await confighashCli(['rotate-key', `--confighash-namespace=${CONFIGHASH_NAMESPACE}`]);
     const newKey = /signed with key ([0-9a-f]{8})/.exec(out)?.[1];
     assert.ok(newKey && newKey !== oldKey, out);
     await waitFor('confighash to sign with the new key', async () => {

@@ -83,7 +83,8 @@ describe('install manifests', () => {
     };
     const canI = async ([verb, resource, namespace]: [string, string, string]): Promise<string> => {
       const scope = namespace === 'any' ? ['--all-namespaces'] : namespace ? ['-n', namespace] : [];
-      const args = ['auth', 'can-i', verb, resource, ...scope, `--as=${expectations.serviceAccount}`];
+      // A resource may carry a flag: `pods --subresource=log`.
+      const args = ['auth', 'can-i', verb, ...resource.split(' '), ...scope, `--as=${expectations.serviceAccount}`];
       return kubectl(args).then((out) => out.trim(), () => 'no');
     };
     for (const check of expectations.allowed) assert.equal(await canI(check), 'yes', `should be allowed: ${check.join(' ')}`);

@@ -15,7 +15,7 @@ const SERVICE_ACCOUNT = `system:serviceaccount:${CONFIGHASH_NAMESPACE}:confighas
 
 async function canI(verb: string, resource: string, namespace?: string): Promise<boolean> {
   const scope = namespace === undefined ? [] : namespace === 'any' ? ['--all-namespaces'] : ['-n', namespace];
-  const answer = await kubectl(['auth', 'can-i', verb, resource, ...scope, `--as=${SERVICE_ACCOUNT}`]).then((out) => out.trim(), () => 'no');
+  const answer = await kubectl(['auth', 'can-i', verb, ...resource.split(' '), ...scope, `--as=${SERVICE_ACCOUNT}`]).then((out) => out.trim(), () => 'no');
   return answer === 'yes';
 }
 
@@ -26,6 +26,7 @@ describe('namespaced install', () => {
     const allowed: [string, string, string?][] = [
       ['list', 'secrets', watched], ['watch', 'configmaps', watched], ['patch', 'deployments.apps', watched],
       ['patch', 'statefulsets.apps', watched], ['create', 'events', watched], ['patch', 'events', watched],
+      ['list', 'pods', watched], ['get', 'pods --subresource=log', watched],
       ['update', 'secrets/confighash-hmac-key', CONFIGHASH_NAMESPACE], ['watch', 'secrets/confighash-webhook-tls', CONFIGHASH_NAMESPACE],
       ['create', 'events', CONFIGHASH_NAMESPACE], ['update', 'leases.coordination.k8s.io/confighash-controller', CONFIGHASH_NAMESPACE],
       ['patch', 'mutatingwebhookconfigurations.admissionregistration.k8s.io/confighash'],
@@ -33,6 +34,7 @@ describe('namespaced install', () => {
     const denied: [string, string, string?][] = [
       ['list', 'secrets', 'any'], ['get', 'secrets', other], ['list', 'configmaps', other], ['patch', 'deployments.apps', other],
       ['patch', 'deployments.apps', 'kube-system'], ['list', 'namespaces'], ['get', 'secrets/other', CONFIGHASH_NAMESPACE],
+      ['get', 'pods --subresource=log', other],
       ['patch', 'mutatingwebhookconfigurations.admissionregistration.k8s.io/other'],
     ];
     for (const [verb, resource, namespace] of allowed) assert.ok(await canI(verb, resource, namespace), `should be allowed: ${verb} ${resource} in ${namespace ?? 'the cluster'}`);

@@ -1,10 +1,11 @@
 // Runs confighash next to the local control plane the way the demo and a user
 // outside the cluster would: `confighash run --webhook-url https://127.0.0.1:PORT/mutate`.
 // Waits until the apiserver actually calls the webhook, and stops it when the test ends.
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { TestContext } from 'node:test';
+import { CONFIGHASH_IMAGE } from '../cluster/confighash-image.ts';
 import { freePort } from '../cluster/controlplane.ts';
 import { kubectl, waitFor } from './kube.ts';
 
@@ -62,6 +63,8 @@ export async function startConfighash(args: readonly string[] = [], launch: Laun
       `--webhook-port=${webhookPort}`,
       `--metrics-port=${metricsPort}`,
       `--webhook-url=${webhookUrl}`,
+      // The image the real node has (test/cluster/confighash-image.ts); the agent runs from it.
+      `--agent-image=${CONFIGHASH_IMAGE}`,
       '--log-level=debug',
       ...args,
     ],
@@ -146,4 +149,14 @@ export async function metricValue(metricsUrl: string, sample: string): Promise<n
 export async function observedVersion(metricsUrl: string, kind: string, namespace: string, name: string): Promise<string | undefined> {
   const response = await fetch(`${metricsUrl}/debug/observed/${kind}/${namespace}/${name}`);
   return response.ok ? (await response.text()).trim() : undefined;
+}
+
+/** Runs a `confighash` command (status, explain, rotate-key, …) from the sources; resolves with its stdout. */
+export function confighashCli(args: readonly string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, [MAIN, ...args], (error, stdout, stderr) => {
+      if (error) reject(new Error(`confighash ${args.join(' ')}: ${stderr || error.message}`));
+      else resolve(stdout);
+    });
+  });
 }

@@ -38,9 +38,9 @@ export async function eventsOf(namespace: string, reason: string): Promise<KubeE
 }
 
 /** Waits for at least one Event with `reason` (confighash writes Events in the background); returns them all. */
-export async function waitForEvents(namespace: string, reason: string): Promise<KubeEvent[]> {
+export async function waitForEvents(namespace: string, reason: string, timeoutMs?: number): Promise<KubeEvent[]> {
   return waitFor(`an Event ${reason} in ${namespace}`, async () => {
     const found = await eventsOf(namespace, reason);
     return found.length > 0 ? found : undefined;
-  });
+  }, timeoutMs);
 }

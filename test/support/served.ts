@@ -16,7 +16,7 @@ export interface Served {
 
 export interface Pod {
   metadata: { name: string; uid: string; labels?: Record<string, string>; deletionTimestamp?: string };
-  status?: { conditions?: { type: string; status: string }[]; containerStatuses?: { restartCount: number }[] };
+  status?: { conditions?: { type: string; status: string }[]; containerStatuses?: { name: string; restartCount: number }[] };
 }
 
 /** GET /config of one pod, through a port-forward that lives for this one request. */

@@ -1,0 +1,65 @@
+// confighash's own image for the real node, built here the way the Dockerfile
+// builds it, without Docker or a registry: the Node.js that runs this checkout at
+// /nodejs/bin/node with the shared libraries it links, and /app holding dist/
+// (compiled from src/), package.json and the production dependencies; run as
+// 65532 with the Dockerfile's memory settings. The reload agent runs from it.
+// Cached by a hash of what goes into it; the previous one is removed.
+import { createHash } from 'node:crypto';
+import { copyFile, mkdir, readdir, readFile, rm } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { exists, run } from './node.ts';
+
+export const CONFIGHASH_IMAGE = 'confighash.dev/confighash:e2e';
+const ROOT = join(import.meta.dirname, '..', '..');
+const CACHE_PARENT = join(homedir(), '.cache', 'confighash');
+const CACHE_PREFIX = 'confighash-image-';
+/** The Dockerfile's ENTRYPOINT and ENV. */
+const ENTRYPOINT = '/nodejs/bin/node --max-semi-space-size=4 --max-old-space-size=256 /app/dist/cli/main.js';
+const ENV = ['MALLOC_MMAP_THRESHOLD_=131072', 'MALLOC_TRIM_THRESHOLD_=131072'];
+
+/** Builds the image (unless cached) with `imagepack`; returns its tarball. */
+export async function ensureConfighashImage(imagepack: string, log: (line: string) => void): Promise<string> {
+  const cache = join(CACHE_PARENT, `${CACHE_PREFIX}${await inputsHash()}`);
+  const tarball = join(cache, 'confighash.tar');
+  if (await exists(tarball)) return tarball;
+  log(`Building confighash's image for the node into ${cache}`);
+  for (const entry of await readdir(CACHE_PARENT)) if (entry.startsWith(CACHE_PREFIX)) await rm(join(CACHE_PARENT, entry), { recursive: true, force: true });
+  const app = join(cache, 'app');
+  await mkdir(app, { recursive: true });
+  for (const file of ['package.json', 'package-lock.json']) await copyFile(join(ROOT, file), join(app, file));
+  await run('npm', ['ci', '--omit=dev', '--ignore-scripts', '--no-audit', '--no-fund', '--prefer-offline'], {}, app);
+  await run(join(ROOT, 'node_modules', '.bin', 'tsc'), ['-p', 'tsconfig.build.json', '--outDir', join(app, 'dist'), '--sourceMap', 'false'], {}, ROOT);
+  await rm(join(app, 'package-lock.json'));
+  const libraries = (await sharedLibraries(process.execPath)).map((path) => `${path}=${path}`);
+  await run(imagepack, [
+    '-tag', CONFIGHASH_IMAGE, '-out', tarball, '-entrypoint', ENTRYPOINT, '-workdir', '/app', '-user', '65532:65532',
+    ...ENV.flatMap((env) => ['-env', env]),
+    `/nodejs/bin/node=${process.execPath}`, `/app=${app}`, ...libraries,
+  ]);
+  return tarball;
+}
+
+/** What the image is made of: the sources, the dependency lock, the compiler settings, the Node.js version. */
+async function inputsHash(): Promise<string> {
+  const hash = createHash('sha256').update(process.version).update(process.execPath);
+  for (const file of ['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', ...(await sources(join(ROOT, 'src'), 'src'))]) {
+    hash.update(file).update(await readFile(join(ROOT, file)));
+  }
+  return hash.digest('hex').slice(0, 16);
+}
+
+async function sources(dir: string, prefix: string): Promise<string[]> {
+  const found: string[] = [];
+  for (const entry of (await readdir(dir, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name))) {
+    if (entry.isDirectory()) found.push(...(await sources(join(dir, entry.name), join(prefix, entry.name))));
+    else if (entry.name.endsWith('.ts') && !entry.name.endsWith('.test.ts')) found.push(join(prefix, entry.name));
+  }
+  return found;
+}
+
+/** The shared libraries `binary` loads, the dynamic loader included, as `ldd` lists them. */
+async function sharedLibraries(binary: string): Promise<string[]> {
+  const out = await run('ldd', [binary]);
+  return [...out.matchAll(/(?:=>\s*)?(\/\S+)\s+\(0x/g)].map((match) => match[1] ?? '').filter(Boolean);
+}
