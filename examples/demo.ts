@@ -1,8 +1,10 @@
 // `npm run demo`: confighash's main job, end to end, on the local control plane
 // with a real node. Starts them and confighash (--webhook-url), opts a namespace
-// in, applies examples/app.yaml, shows the annotations, the status table and what
-// the running app serves, edits the ConfigMap, and shows the new ReplicaSet, the
-// Event that explains it, and the app serving the new value.
+// in, applies examples/app.yaml (the same app twice: `app` rolls, `app-reload`
+// reloads in place), shows the annotations, the status table and what the running
+// apps serve, edits the file both read, and shows the two strategies side by side:
+// a new ReplicaSet and the Event that explains it for one; the same pods, reloaded,
+// for the other; and both serving the new value.
 // Exits non-zero if any step does not behave as expected.
 import { spawn } from 'node:child_process';
 import { mkdtemp } from 'node:fs/promises';
@@ -53,12 +55,17 @@ async function demo(): Promise<void> {
   if (!/^configmap\/app-config=[0-9a-f]{12},secret\/app-db=[0-9a-f]{12}$/.test(annotations['confighash.dev/sources'] ?? '')) {
     throw new Error('the Deployment has no confighash.dev/sources annotation');
   }
-  await waitFor('the first ReplicaSet', async () => (await replicaSets()) === 1 || undefined);
+  await waitFor('a ReplicaSet of each', async () => (await replicaSets()) === 2 || undefined);
   await shell(['get', 'replicasets', '-n', NS]);
 
-  step('The app runs on the node; what it serves (kubectl port-forward, GET /config)');
+  step('Both apps run on the node; what they serve (kubectl port-forward, GET /config)');
   await waitForRolledOut(NS, 'Deployment', 'app', 2);
-  await showServed({ env: 'hello', file: 'log_level=info' });
+  await waitForRolledOut(NS, 'Deployment', 'app-reload', 2);
+  await showServed('app', { env: 'hello', file: 'log_level=info' });
+  const reloading = await showServed('app-reload', { env: 'hello', file: 'log_level=info' });
+
+  step('app-reload got the reload agent, a native sidecar, from the webhook');
+  await shell(['get', 'deployment', 'app-reload', '-n', NS, '-o', 'jsonpath={.spec.template.spec.initContainers[*].name}{"\\n"}']);
 
   step('confighash status');
   show(`$ confighash status -n ${NS}`);
@@ -67,8 +74,8 @@ async function demo(): Promise<void> {
   step('Edit a consumed key of the ConfigMap (the file the app reads)');
   await shell(['patch', 'configmap', 'app-config', '-n', NS, '--type=merge', '-p', '{"data":{"app.conf":"log_level=debug"}}']);
 
-  step('confighash rolled the Deployment: a new ReplicaSet, and an Event that says why');
-  await waitFor('a second ReplicaSet', async () => (await replicaSets()) === 2 || undefined);
+  step('confighash rolled app: a new ReplicaSet, and an Event that says why; app-reload kept its ReplicaSet');
+  await waitFor('a second ReplicaSet of app', async () => (await replicaSets()) === 3 || undefined);
   await shell(['get', 'replicasets', '-n', NS]);
   const events = await shell(['get', 'events', '-n', NS, '--field-selector', 'reason=ConfigChanged']);
   if (!events.includes('configmap/app-config')) throw new Error('no ConfigChanged event names configmap/app-config');
@@ -78,19 +85,34 @@ async function demo(): Promise<void> {
   const revision = await shell(['rollout', 'history', 'deployment/app', '-n', NS, '--revision=2']);
   if (!/confighash\.dev\/sources: configmap\/app-config=/.test(revision)) throw new Error('revision 2 does not record its sources');
 
-  step('The rollout completed; the running app serves the new value');
+  step('app rolled out and serves the new value from new pods');
   await waitForRolledOut(NS, 'Deployment', 'app', 2);
-  await shell(['get', 'pods', '-n', NS]);
-  await showServed({ env: 'hello', file: 'log_level=debug' });
+  await shell(['get', 'pods', '-n', NS, '-l', 'app=app']);
+  await showServed('app', { env: 'hello', file: 'log_level=debug' });
+
+  step('app-reload serves it from the same pods, reloaded in place (kubelet, then the agent\'s SIGHUP)');
+  await waitFor('app-reload to reload', async () => {
+    const names = await Promise.all((await pods(NS, 'app-reload')).map(async (p) => (await served(NS, p.metadata.name)).file));
+    return names.every((file) => file === 'log_level=debug') || undefined;
+  }, 90_000);
+  const reloaded = await showServed('app-reload', { env: 'hello', file: 'log_level=debug' });
+  if (reloaded.join() !== reloading.join()) throw new Error('app-reload was restarted, not reloaded');
+  await shell(['get', 'pods', '-n', NS, '-l', 'app=app-reload']);
+  await waitFor('the ConfigReloaded Event', async () => (await kubectl(['get', 'events', '-n', NS, '--field-selector', 'reason=ConfigReloaded', '-o', 'name'])).trim() || undefined, 60_000);
+  await shell(['get', 'events', '-n', NS, '--field-selector', 'reason=ConfigReloaded']);
+  show(`$ confighash explain deployment/app-reload -n ${NS}`);
+  show(await confighash(['explain', 'deployment/app-reload', '-n', NS]));
 }
 
-/** What each running pod serves, and a failure unless it is `expected`. */
-async function showServed(expected: { env: string; file: string }): Promise<void> {
-  for (const pod of await pods(NS, 'app')) {
-    const { env, file } = await served(NS, pod.metadata.name);
-    show(`${pod.metadata.name}: GET /config → CONFIG_ENV=${JSON.stringify(env)}, /etc/app/config=${JSON.stringify(file)}`);
+/** What each running pod of `app` serves, and a failure unless it is `expected`; returns the pods' UIDs. */
+async function showServed(app: string, expected: { env: string; file: string }): Promise<string[]> {
+  const running = await pods(NS, app);
+  for (const pod of running) {
+    const { env, file, reloads } = await served(NS, pod.metadata.name);
+    show(`${pod.metadata.name}: GET /config → CONFIG_ENV=${JSON.stringify(env)}, /etc/app/config=${JSON.stringify(file)}${reloads > 0 ? ` (reloaded ${reloads}×)` : ''}`);
     if (env !== expected.env || file !== expected.file) throw new Error(`${pod.metadata.name} serves ${JSON.stringify({ env, file })}, not ${JSON.stringify(expected)}`);
   }
+  return running.map((p) => p.metadata.uid).sort();
 }
 
 async function replicaSets(): Promise<number> {
@@ -121,7 +143,7 @@ try {
   confighashProcess = await startConfighash(['--log-level=warn']);
   show(`serving the webhook at ${confighashProcess.webhookUrl}`);
   await demo();
-  process.stdout.write(`\n${styled(process.stdout, 32, 'Demo complete: one edit, one rollout, and the reason recorded.')}\n`);
+  process.stdout.write(`\n${styled(process.stdout, 32, 'Demo complete: one edit; one rollout where it must, a reload in place where it can, and the reason recorded.')}\n`);
 } catch (error) {
   process.stderr.write(`\n${styled(process.stderr, 31, `Demo failed: ${error instanceof Error ? error.message : String(error)}`)}\n`);
   process.exitCode = 1;
