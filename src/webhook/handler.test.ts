@@ -64,6 +64,17 @@ describe('AdmissionHandler', () => {
     assert.deepEqual(patchOf(response), []);
   });
 
+  it('keeps the stamp on an update that leaves the template alone, even with a change pending: no bypass of a window', async () => {
+    const before = stampOf(envFrom('app'));
+    live.set('configmap/app', { LEVEL: 'debug' });
+    try {
+      const object = { ...deployment(envFrom('app'), before), metadata: { name: 'web', annotations: { team: 'a' } } };
+      assert.deepEqual(patchOf(await handler().admit(request(object, { operation: 'UPDATE', oldObject: deployment(envFrom('app'), before) }))), []);
+    } finally {
+      live.set('configmap/app', { LEVEL: 'info' });
+    }
+  });
+
   it('puts back the previous stamp when an update drops it and nothing changed (kubectl replace)', async () => {
     const stamped = deployment(envFrom('app'), stampOf(envFrom('app'), { version: 'v1' }));
     const response = await handler().admit(request(deployment(envFrom('app')), { operation: 'UPDATE', oldObject: stamped }));
@@ -81,7 +92,9 @@ describe('AdmissionHandler', () => {
     const other = hasherWith(randomBytes(32));
     const foreign = stampOf({ envFrom: [{ secretRef: { name: 'db' } }] }, other.currentFormat(), other);
     const object = deployment({ envFrom: [{ secretRef: { name: 'db' } }] }, foreign);
-    const response = await handler().admit(request(object, { operation: 'UPDATE', oldObject: object }));
+    assert.deepEqual(patchOf(await handler().admit(request(object, { operation: 'UPDATE', oldObject: object }))), [], 'an update that is no rollout keeps the stamp');
+    const edited = deployment({ envFrom: [{ secretRef: { name: 'db' } }], image: 'v2' }, foreign);
+    const response = await handler().admit(request(edited, { operation: 'UPDATE', oldObject: object }));
     assert.deepEqual(patchOf(response), []);
     assert.match(response.warnings?.at(-1) ?? '', /left as they are .*no longer has/);
 

@@ -96,10 +96,15 @@ export class AdmissionHandler {
    */
   #stamp(request: AdmissionRequest, workload: MutableWorkload, shaped: ShapedTemplate, subject: Subject): Outcome {
     const previous = templateStamp(request.oldObject);
-    const existing = templateStamp(workload) ?? previous;
-    const desired = this.#desiredAnnotations(subject, existing, request.operation === 'CREATE');
+    const own = templateStamp(workload);
+    const old = previousTemplate(request);
+    // Only a change of the template is the user's own rollout: any other update (a label, a scale,
+    // confighash's own records) keeps the stamp, so it cannot bypass a window or an approval.
+    const desired = previous && old && sameButStamp(shaped.kept, old)
+      ? this.#keptStamp(subject, own, previous)
+      : this.#desiredAnnotations(subject, own ?? previous, request.operation === 'CREATE');
     const rolling = desired.annotations !== undefined && desired.annotations[ANNOTATION.checksum] !== previous?.checksum;
-    const warnings = [...missingWarnings(subject), ...[desired.warning, shaped.warning].filter((w): w is string => w !== undefined)];
+    const warnings = [...missingWarnings(subject), ...[desired.warning, shaped.warning, undoWarning(request, own, desired.annotations)].filter((w): w is string => w !== undefined)];
     const response: AdmissionResponse = { uid: request.uid, allowed: true, ...(warnings.length > 0 ? { warnings } : {}) };
     return patched(response, templatePatch(workload, rolling ? shaped.fresh : shaped.kept, desired.annotations));
   }
@@ -134,6 +139,12 @@ export class AdmissionHandler {
     }
     const stamp = verdict?.kind === 'current' ? existing : currentFingerprint(hasher, subject)?.stamp;
     if (!stamp) return { annotations: {} };
+    return { annotations: { [ANNOTATION.checksum]: stamp.checksum ?? '', [ANNOTATION.sources]: stamp.sources } };
+  }
+
+  /** The stamp of an update that leaves the template as it was: its own if that is current (the controller's rollout), else the previous one. */
+  #keptStamp(subject: Subject, own: Stamp | undefined, previous: Stamp): { annotations?: Record<string, string>; warning?: string } {
+    const stamp = own && verify(this.#options.hasher, own, subject).kind === 'current' ? own : previous;
     return { annotations: { [ANNOTATION.checksum]: stamp.checksum ?? '', [ANNOTATION.sources]: stamp.sources } };
   }
 
@@ -194,6 +205,29 @@ function missingWarnings({ namespace, sources, stateOf }: Subject): string[] {
   );
   if (missing.length > MAX_WARNINGS) warnings.push(`confighash: ${missing.length - MAX_WARNINGS} more required sources do not exist in namespace ${namespace}`);
   return warnings;
+}
+
+/**
+ * An update that brings back the stamp of an earlier revision (`kubectl rollout
+ * undo` copies a ReplicaSet's template, stamp included) rolls back the pods, not
+ * the configuration: confighash stamps the configuration as it is now, so
+ * without this warning kubectl would say "rolled back" and nothing would change.
+ */
+function undoWarning(request: AdmissionRequest, existing: Stamp | undefined, desired: Record<string, string> | undefined): string | undefined {
+  const previous = templateStamp(request.oldObject);
+  if (request.operation !== 'UPDATE' || !existing || !previous || !desired) return undefined;
+  if (existing.checksum === previous.checksum || existing.checksum === desired[ANNOTATION.checksum]) return undefined;
+  const kind = request.kind.kind.toLowerCase();
+  return `confighash: this template carries the configuration stamp of an earlier revision (kubectl rollout undo?): a rollback does not bring back configuration, and the template is stamped with the ConfigMaps and Secrets as they are now. To run an earlier configuration, restore the ConfigMap or Secret; \`confighash history ${kind}/${request.name ?? ''}\` shows what each revision ran`;
+}
+
+/** Whether the template to admit is the previous one but for the stamp: then the update is no rollout of the user's. */
+function sameButStamp(a: PodTemplate, b: PodTemplate): boolean {
+  const unstamped = (t: PodTemplate): PodTemplate => ({
+    ...t,
+    metadata: { ...t.metadata, annotations: Object.fromEntries(Object.entries(t.metadata?.annotations ?? {}).filter(([key]) => key !== ANNOTATION.checksum && key !== ANNOTATION.sources)) },
+  });
+  return isDeepStrictEqual(unstamped(a), unstamped(b));
 }
 
 function previousTemplate(request: AdmissionRequest): PodTemplate | undefined {

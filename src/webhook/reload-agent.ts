@@ -187,11 +187,16 @@ function injection(base: PodTemplate, annotations: Readonly<Record<string, strin
 /** `base` with `old`'s agent, exactly, when nothing else of the template changed; else undefined. */
 function keptAgent(base: PodTemplate, old: PodTemplate | undefined): PodTemplate | undefined {
   const marker = old?.metadata?.annotations?.[AGENT_ANNOTATION];
-  if (!old || marker === undefined || !isDeepStrictEqual(comparable(base), comparable(withoutAgent(old)))) return undefined;
+  if (!old || marker === undefined || !sameTemplate(base, old)) return undefined;
   return { ...base, metadata: withAnnotation(base.metadata, marker), spec: old.spec ?? {} };
 }
 
-/** A template as the user wrote it: without what confighash adds. */
+/** Whether two templates are the same apart from what confighash adds (its annotations, its agent): no rollout of the user's. */
+export function sameTemplate(a: PodTemplate, b: PodTemplate): boolean {
+  return isDeepStrictEqual(comparable(withoutAgent(a)), comparable(withoutAgent(b)));
+}
+
+/** A template as the user wrote it: without confighash's annotations. */
 function comparable(template: PodTemplate): PodTemplate {
   const annotations = Object.fromEntries(Object.entries(template.metadata?.annotations ?? {}).filter(([key]) => !key.startsWith('confighash.dev/')));
   return { ...template, metadata: { ...template.metadata, annotations } };
