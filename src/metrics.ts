@@ -7,7 +7,7 @@ export type WebhookResult = (typeof WEBHOOK_RESULTS)[number];
 const RECONCILE_RESULTS = ['current', 'rolled', 'adopted', 'deferred', 'missing-source', 'skipped', 'gone', 'conflict', 'error', 'rejected'] as const;
 export type ReconcileResult = (typeof RECONCILE_RESULTS)[number];
 const EVENT_RESULTS = ['created', 'updated', 'spam_filtered', 'queue_full', 'failed'] as const;
-const SUPPRESSION_REASONS = ['coalescing', 'rate_limit', 'missing_source'] as const;
+const SUPPRESSION_REASONS = ['coalescing', 'rate_limit', 'missing_source', 'window', 'min_interval', 'previous_rollout', 'approval'] as const;
 export type SuppressionReason = (typeof SUPPRESSION_REASONS)[number];
 
 export class Metrics {
@@ -26,6 +26,8 @@ export class Metrics {
   readonly selfRepairs: Counter<'object'>;
   readonly events: Counter<'result'>;
   readonly reloads: Counter<'result'>;
+  readonly rolloutResults: Counter<'result'>;
+  readonly rolloutDuration: Histogram;
 
   readonly registry: Registry;
 
@@ -74,7 +76,7 @@ export class Metrics {
     });
     this.rolloutsSuppressed = new Counter({
       name: 'confighash_rollouts_suppressed_total',
-      help: 'Rollouts held back, by reason: coalescing (folded into a pending one), rate_limit (delayed), missing_source (a required source was deleted; held until it exists again).',
+      help: 'Rollouts held back, by reason: coalescing (folded into a pending one), rate_limit (delayed), missing_source (a required source was deleted; held until it exists again), window (outside a maintenance window), min_interval (paced), previous_rollout (waiting for it), approval (the hook has not allowed it). Counted each time they are looked at.',
       labelNames: ['reason'],
       registers,
     });
@@ -118,6 +120,18 @@ export class Metrics {
       labelNames: ['result'],
       registers,
     });
+    this.rolloutResults = new Counter({
+      name: 'confighash_rollout_results_total',
+      help: 'Config rollouts followed to their end, by result: complete, failed (a Deployment past its progress deadline; a StatefulSet or DaemonSet not complete within --rollout-progress-deadline).',
+      labelNames: ['result'],
+      registers,
+    });
+    this.rolloutDuration = new Histogram({
+      name: 'confighash_rollout_duration_seconds',
+      help: 'Time from patching a workload to its rollout complete.',
+      buckets: [1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600],
+      registers,
+    });
     // Every known label value is exported from the start, at 0: a dashboard (or a
     // test) can tell "none yet" from "not exported".
     for (const result of WEBHOOK_RESULTS) this.webhookRequests.inc({ result }, 0);
@@ -127,5 +141,6 @@ export class Metrics {
     for (const object of ['hmac-key', 'webhook-tls', 'webhook-configuration']) this.selfRepairs.inc({ object }, 0);
     for (const result of EVENT_RESULTS) this.events.inc({ result }, 0);
     for (const result of ['reloaded', 'failed']) this.reloads.inc({ result }, 0);
+    for (const result of ['complete', 'failed']) this.rolloutResults.inc({ result }, 0);
   }
 }

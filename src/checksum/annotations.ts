@@ -20,6 +20,16 @@ export const NAMESPACE_LABEL = `${PREFIX}/enabled`;
 /** Workload metadata annotation: the sources summary when an unstamped workload was adopted. */
 export const BASELINE_ANNOTATION = `${PREFIX}/baseline`;
 
+/** Workload metadata annotations that record confighash's config rollouts, so that any replica can follow them. */
+export const ROLLOUT_ANNOTATION = {
+  /** `<checksum> <RFC 3339>`: the config rollout confighash last started, and when. */
+  started: `${PREFIX}/rollout`,
+  /** `complete <RFC 3339>` or `failed <RFC 3339> <reason>`: how it ended. */
+  result: `${PREFIX}/rollout-result`,
+  /** `<checksum> <reason> <detail>`: why a config rollout to `<checksum>` is held back. */
+  deferred: `${PREFIX}/deferred`,
+} as const;
+
 /** The apps/v1 kinds confighash tracks. */
 export const WORKLOAD_KINDS = ['Deployment', 'StatefulSet', 'DaemonSet'] as const;
 export type WorkloadKind = (typeof WORKLOAD_KINDS)[number];

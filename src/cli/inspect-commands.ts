@@ -9,10 +9,12 @@ import { type Colour, renderTable, useColour } from './table.ts';
 export const STATUS_USAGE = `usage: confighash status [-n NAMESPACE | -A] [-o table|json] [--check]
 
 Every tracked workload: its sources, stored vs current checksum, and its state:
-current, pending (a rollout is due), missing-source, ignored, not-adopted,
-too-many-sources; with the reload strategy, reloaded (every pod runs its files as
-they are now), reloading (the kubelet or the agents are not there yet) or
-reload-failed.
+current, pending (a rollout is due), deferred (held by a maintenance window,
+min-interval or the previous rollout), awaiting-approval, rolling (confighash's
+rollout is under way), failed (it did not complete), missing-source, ignored,
+not-adopted, too-many-sources; with the reload strategy, reloaded (every pod runs
+its files as they are now), reloading (the kubelet or the agents are not there
+yet) or reload-failed.
 
   -n, --namespace NS         one namespace (default: the kubeconfig context's)
   -A, --all-namespaces       every namespace that opted in
@@ -44,6 +46,10 @@ const STATE_COLOURS: Record<WorkloadState, Colour> = {
   current: 'green',
   reloaded: 'green',
   pending: 'yellow',
+  deferred: 'yellow',
+  'awaiting-approval': 'yellow',
+  rolling: 'yellow',
+  failed: 'red',
   reloading: 'yellow',
   'missing-source': 'red',
   'reload-failed': 'red',
@@ -90,7 +96,7 @@ export async function status(argv: readonly string[]): Promise<number> {
   if (values.output === 'json') write(`${JSON.stringify(reports, null, 2)}\n`, 0);
   else if (reports.length === 0) write(`No tracked workloads in ${values['all-namespaces'] ? 'any opted-in namespace' : `namespace ${namespace}`}.\n`, 0);
   else write(statusTable(reports), 0);
-  const failing = reports.some((r) => ['pending', 'missing-source', 'reload-failed'].includes(r.state));
+  const failing = reports.some((r) => ['pending', 'deferred', 'awaiting-approval', 'failed', 'missing-source', 'reload-failed'].includes(r.state));
   return values.check && failing ? 1 : 0;
 }
 
@@ -113,13 +119,13 @@ function statusTable(reports: readonly WorkloadReport[]): string {
   const rows = reports.map((r) => [
     r.namespace,
     `${r.kind.toLowerCase()}/${r.name}`,
-    r.state,
+    r.detail ? `${r.state} (${r.detail})` : r.state,
     r.sources.map((s) => `${s.id}=${s.current}`).join(','),
     checksumCell(r),
   ]);
   const colour = useColour(process.stdout);
   return renderTable(['NAMESPACE', 'WORKLOAD', 'STATE', 'SOURCES (current)', 'CHECKSUM (stored → current)'], rows, (column, value) =>
-    colour && column === 2 ? STATE_COLOURS[value as WorkloadState] : undefined,
+    colour && column === 2 ? STATE_COLOURS[value.split(' ')[0] as WorkloadState] : undefined,
   );
 }
 
@@ -131,7 +137,7 @@ function checksumCell(report: WorkloadReport): string {
 }
 
 function explainText(report: WorkloadReport): string {
-  const header = `${report.kind} ${report.namespace}/${report.name}: ${report.state}\n\n`;
+  const header = `${report.kind} ${report.namespace}/${report.name}: ${report.state}${report.detail ? ` (${report.detail})` : ''}\n\n`;
   // How a change is delivered is worth a column only where it is not always a rollout.
   const delivery = (s: WorkloadReport['sources'][number]): string[] => (report.reload ? [s.delivery === 'reload' ? 'reload in place' : 'rollout'] : []);
   const rows = report.sources.map((s) => [s.id, s.keys === '*' ? '*' : s.keys.join(','), s.referencedBy.join(', '), ...delivery(s), s.stored ?? '-', s.current]);

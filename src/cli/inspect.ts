@@ -19,6 +19,7 @@ import {
   RELOADED_ANNOTATION,
   reloadDecision,
   reloadedVolumes,
+  ROLLOUT_ANNOTATION,
   type SourceId,
   type SourceState,
   type Stamp,
@@ -29,13 +30,27 @@ import {
   type WorkloadKind,
 } from '../checksum/index.ts';
 import { type AgentStatusReader, apiAgentStatusReader } from '../kube/agent-status.ts';
+import { type Progress, type RawWorkload, rolloutProgress, statusOf } from '../policy/progress.ts';
 import { loadKeyring } from '../kube/hmac-key.ts';
 import { forEachConcurrently, LiveSourceReader } from '../kube/source-reader.ts';
 
 /** Workloads reported on at once, each reading up to 8 sources at once. */
 const WORKLOADS_AT_ONCE = 8;
 
-export type WorkloadState = 'current' | 'pending' | 'missing-source' | 'ignored' | 'not-adopted' | 'too-many-sources' | 'reloaded' | 'reloading' | 'reload-failed';
+export type WorkloadState =
+  | 'current'
+  | 'pending'
+  | 'deferred'
+  | 'awaiting-approval'
+  | 'rolling'
+  | 'failed'
+  | 'missing-source'
+  | 'ignored'
+  | 'not-adopted'
+  | 'too-many-sources'
+  | 'reloaded'
+  | 'reloading'
+  | 'reload-failed';
 
 export interface SourceReport {
   id: string;
@@ -53,6 +68,8 @@ export interface WorkloadReport {
   kind: WorkloadKind;
   name: string;
   state: WorkloadState;
+  /** What the state says more: `window opens Sat 02:00 UTC`, `2/5 updated`, why a rollout failed or awaits approval. */
+  detail?: string;
   storedChecksum: string | undefined;
   currentChecksum: string;
   sources: SourceReport[];
@@ -76,9 +93,9 @@ export interface Inspector {
   workloads(namespace: string): Promise<WorkloadReport[]>;
 }
 
-interface WorkloadLike {
-  metadata?: { name?: string; annotations?: Record<string, string> };
-  spec?: { selector?: { matchLabels?: Record<string, string> }; template?: { metadata?: { annotations?: Record<string, string> }; spec?: object } };
+interface WorkloadLike extends RawWorkload {
+  metadata?: { name?: string; annotations?: Record<string, string>; generation?: number };
+  spec?: NonNullable<RawWorkload['spec']> & { selector?: { matchLabels?: Record<string, string> }; template?: { metadata?: { annotations?: Record<string, string> }; spec?: object } };
 }
 
 export async function createInspector(config: KubeConfig, confighashNamespace: string): Promise<Inspector> {
@@ -135,7 +152,8 @@ class WorkloadReporter {
     const states = await this.#reader.read(namespace, [...sources, ...reloaded]);
     const stateOf = (id: SourceId): SourceState => states.get(id) ?? { exists: false };
     const reload = reloaded.length > 0 ? await this.#reload(namespace, workload, parts) : undefined;
-    return { ...base, ...this.#assess(parts, { namespace, sources, stateOf }, { namespace, sources: reloaded, stateOf }, reload) };
+    const assessed = this.#assess(parts, { namespace, sources, stateOf }, { namespace, sources: reloaded, stateOf }, reload);
+    return { ...base, ...assessed, ...rolloutState(assessed, parts.annotations, rolloutProgress(kind, statusOf(kind, workload))) };
   }
 
   /** State, checksums and sources of a workload whose sources are read: `rolling` what rolls, `reloaded` what its agent reloads. */
@@ -209,6 +227,32 @@ function partsOf(workload: WorkloadLike): {
     templateAnnotations: template?.metadata?.annotations ?? {},
     podSpec: template?.spec ?? {},
   };
+}
+
+/**
+ * The state of confighash's own rollout, where it says more than `current` or
+ * `pending`: held back (deferred, awaiting approval, as the controller recorded
+ * it for the configuration due now), under way, or failed.
+ */
+function rolloutState(report: Pick<WorkloadReport, 'state' | 'storedChecksum' | 'currentChecksum'>, annotations: Record<string, string>, progress: Progress): Partial<Pick<WorkloadReport, 'state' | 'detail'>> {
+  if (report.state === 'pending') return held(annotations[ROLLOUT_ANNOTATION.deferred], report.currentChecksum);
+  if (report.state !== 'current' && report.state !== 'reloaded') return {};
+  const [checksum] = (annotations[ROLLOUT_ANNOTATION.started] ?? '').split(' ');
+  return checksum && checksum === report.storedChecksum ? followed(annotations[ROLLOUT_ANNOTATION.result], progress) : {};
+}
+
+/** A pending rollout the controller holds back for `due` (confighash.dev/deferred: `<checksum> <reason> <detail>`). */
+function held(deferred: string | undefined, due: string): Partial<Pick<WorkloadReport, 'state' | 'detail'>> {
+  const [checksum = '', reason = '', ...detail] = (deferred ?? '').split(' ');
+  if (checksum !== due) return {};
+  return { state: reason === 'approval' ? 'awaiting-approval' : 'deferred', detail: detail.join(' ') };
+}
+
+/** confighash's last rollout of the template as it is: failed (confighash.dev/rollout-result), or still under way. */
+function followed(result: string | undefined, progress: Progress): Partial<Pick<WorkloadReport, 'state' | 'detail'>> {
+  const [outcome = '', , ...why] = (result ?? '').split(' ');
+  if (outcome === 'failed') return { state: 'failed', detail: why.join(' ') };
+  return !outcome && progress.state === 'progressing' ? { state: 'rolling', detail: `${progress.updated}/${progress.desired} updated` } : {};
 }
 
 function workloadState(facts: { ignored: boolean; adopted: boolean; missing: boolean; upToDate: boolean; reload: WorkloadState | undefined }): WorkloadState {

@@ -10,6 +10,7 @@ commands:
   run       run the admission webhook and the controller (the image's entrypoint)
   status    every tracked workload: sources, stored vs current checksum, state
   explain   one workload's sources: consumed keys, references, stored and current digests
+  history   one workload's revisions, with the configuration each ran
   rotate-key  sign new Secret digests with a new HMAC key (rolls nothing)
   agent     the reload agent: reloads a program in place when its mounted configuration changes
 
@@ -19,6 +20,7 @@ Run "confighash <command> --help" for a command's flags.
 const SUBCOMMANDS: Record<string, (argv: readonly string[]) => Promise<number>> = {
   status: async (argv) => (await import('./inspect-commands.ts')).status(argv),
   explain: async (argv) => (await import('./inspect-commands.ts')).explain(argv),
+  history: async (argv) => (await import('./history.ts')).history(argv),
   'rotate-key': async (argv) => (await import('./rotate-key.ts')).rotateKeyCommand(argv),
   agent: async (argv) => (await import('./agent.ts')).agentCommand(argv),
 };

@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { LOG_LEVELS, type LogLevel } from '../log.ts';
-import { parseDuration } from './duration.ts';
+import { parseDuration } from '../duration.ts';
 
 export interface RunOptions {
   kubeconfig: string | undefined;
@@ -32,6 +32,11 @@ export interface RunOptions {
   clientNames: string[];
   agentImage: string | undefined;
   reloadTimeoutMs: number;
+  waitForRollout: boolean;
+  progressDeadlineMs: number;
+  approvalUrl: string | undefined;
+  approvalTimeoutMs: number;
+  approvalFailurePolicy: 'allow' | 'defer';
   logLevel: LogLevel;
 }
 
@@ -62,6 +67,11 @@ export const RUN_FLAGS = {
   'coalesce-window': { help: 'changes to one workload within this window roll it once (0 to roll at once)', default: '2s' },
   'rollout-rate': { help: 'rollouts triggered per second, cluster-wide', default: '10' },
   'rollout-burst': { help: 'rollouts that may be triggered at once before --rollout-rate applies', default: '20' },
+  'wait-for-rollout': { help: 'a config rollout waits until the previous rollout of the workload is complete (a workload\'s confighash.dev/wait-for-rollout says otherwise)', default: 'true' },
+  'rollout-progress-deadline': { help: 'a StatefulSet or DaemonSet rollout not complete within this counts as failed (Deployments have progressDeadlineSeconds)', default: '10m' },
+  'approval-url': { help: 'before each config rollout, POST its description here and roll only on an allow (docs/rollout-policies.md)' },
+  'approval-timeout': { help: 'how long the approval hook may take to answer', default: '10s' },
+  'approval-failure-policy': { help: 'when the approval hook fails or times out: allow (roll) or defer (hold, and ask again)', default: 'defer' },
   workers: { help: 'workloads reconciled concurrently', default: '4' },
   'relist-interval': { help: 'how often every watched resource is listed again, to correct anything missed', default: '10m' },
   'watch-namespace': { help: 'a namespaced install: act in these namespaces only (comma-separated), with Role-only access to them; default: every namespace labelled confighash.dev/enabled=true' },
@@ -135,6 +145,11 @@ export function parseRunOptions(argv: readonly string[], env: NodeJS.ProcessEnv)
     clientNames: list(get('client-names')),
     agentImage: get('agent-image'),
     reloadTimeoutMs: positiveDuration('reload-timeout', get),
+    waitForRollout: boolean('wait-for-rollout', get),
+    progressDeadlineMs: positiveDuration('rollout-progress-deadline', get),
+    approvalUrl: approvalUrl(get('approval-url')),
+    approvalTimeoutMs: positiveDuration('approval-timeout', get),
+    approvalFailurePolicy: oneOf('approval-failure-policy', get, ['allow', 'defer'] as const),
     logLevel,
   };
 }
@@ -168,6 +183,23 @@ function positiveDuration(name: FlagName, get: (name: FlagName) => string | unde
   const value = duration(name, get);
   if (value <= 0) throw new UsageError(`--${name} must be longer than 0, got "${get(name) ?? ''}"`);
   return value;
+}
+
+function boolean(name: FlagName, get: (name: FlagName) => string | undefined): boolean {
+  return oneOf(name, get, ['true', 'false'] as const) === 'true';
+}
+
+function oneOf<T extends string>(name: FlagName, get: (name: FlagName) => string | undefined, values: readonly T[]): T {
+  const text = get(name) ?? '';
+  if (!(values as readonly string[]).includes(text)) throw new UsageError(`--${name} must be one of ${values.join(', ')}, got "${text}"`);
+  return text as T;
+}
+
+function approvalUrl(text: string | undefined): string | undefined {
+  if (text !== undefined && (!URL.canParse(text) || !['http:', 'https:'].includes(new URL(text).protocol))) {
+    throw new UsageError(`--approval-url must be an http:// or https:// URL, got "${text}"`);
+  }
+  return text;
 }
 
 function list(text: string | undefined): string[] {

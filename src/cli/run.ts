@@ -25,6 +25,8 @@ import { FileCertificates } from '../tls/file-source.ts';
 import { ClientAuthority } from '../tls/client-ca.ts';
 import { SelfManagedCertificates } from '../tls/self-managed.ts';
 import { NamespaceScope } from '../scope/namespace-scope.ts';
+import { HttpApprover } from '../policy/approval.ts';
+import { POLICY_ANNOTATION } from '../policy/gate.ts';
 import { AdmissionHandler } from '../webhook/handler.ts';
 import { type WebhookRegistration, WebhookConfigurationKeeper } from '../webhook/registration.ts';
 import { startWebhookServer } from '../webhook/server.ts';
@@ -63,7 +65,12 @@ export async function run(options: RunOptions): Promise<void> {
     timeoutMs: options.sourceReadTimeoutMs,
   });
   const excludedNamespaces = new Set([options.namespace, 'kube-system']);
-  const scope = new NamespaceScope({ excluded: excludedNamespaces, ...(options.watchNamespaces.length > 0 ? { watchNamespaces: options.watchNamespaces } : {}) });
+  const scope = new NamespaceScope({
+    excluded: excludedNamespaces,
+    // A namespace's rollout policies are its workloads' defaults.
+    defaultKeys: [POLICY_ANNOTATION.window, POLICY_ANNOTATION.timeZone, POLICY_ANNOTATION.minInterval],
+    ...(options.watchNamespaces.length > 0 ? { watchNamespaces: options.watchNamespaces } : {}),
+  });
   // Answered well inside the API server's own timeout, or it fails open without a word.
   const deadlineMs = options.webhookTimeoutSeconds * 1000 * ADMISSION_DEADLINE_SHARE;
   const handler = new AdmissionHandler({ reader, hasher, logger, metrics, scope, deadlineMs, ...(options.agentImage ? { agentImage: options.agentImage } : {}) });
@@ -82,6 +89,11 @@ export async function run(options: RunOptions): Promise<void> {
     scope,
     excludedNamespaces,
     coalesceWindowMs: options.coalesceWindowMs,
+    waitForRollout: options.waitForRollout,
+    progressDeadlineMs: options.progressDeadlineMs,
+    ...(options.approvalUrl
+      ? { approver: new HttpApprover({ url: options.approvalUrl, timeoutMs: options.approvalTimeoutMs, failurePolicy: options.approvalFailurePolicy, logger: logger.child({ component: 'approval' }) }) }
+      : {}),
     rolloutRatePerSecond: options.rolloutRate,
     rolloutBurst: options.rolloutBurst,
     workers: options.workers,

@@ -76,6 +76,8 @@ function setup(
     scope: new NamespaceScope({ excluded: new Set(['kube-system']) }),
     excludedNamespaces: new Set(['kube-system']),
     coalesceWindowMs: 0,
+    waitForRollout: false,
+    progressDeadlineMs: 600_000,
     rolloutRatePerSecond: 100,
     rolloutBurst: 100,
     workers: 2,

@@ -12,9 +12,12 @@ import { ConflictError, PatchRejectedError, type WorkloadPatcher } from '../kube
 import { apiPath } from '../kube/raw.ts';
 import { type KubeObject, type ListWatchClient, ResourceWatcher, type WatchedResource, type WatchHandler } from '../kube/watcher.ts';
 import type { Metrics } from '../metrics.ts';
+import type { Approver } from '../policy/approval.ts';
 import type { NamespaceScope } from '../scope/namespace-scope.ts';
 import { Reconciler, workloadEventTarget } from './reconciler.ts';
+import { Gatekeeper } from './gatekeeper.ts';
 import { ReloadTracker } from './reload-tracker.ts';
+import { RolloutFollower } from './rollout-follower.ts';
 import { SourceStore } from './source-store.ts';
 import { TokenBucket } from '../token-bucket.ts';
 import { WorkQueue } from './work-queue.ts';
@@ -34,6 +37,12 @@ export interface ControllerOptions {
   /** confighash's own namespace and kube-system: never acted in, their sources never kept. */
   excludedNamespaces: ReadonlySet<string>;
   coalesceWindowMs: number;
+  /** Whether a config rollout waits for the previous rollout, unless the workload says. */
+  waitForRollout: boolean;
+  /** How long a StatefulSet's or DaemonSet's rollout may take before it counts as failed. */
+  progressDeadlineMs: number;
+  /** The approval hook (--approval-url), if there is one. */
+  approver?: Approver;
   rolloutRatePerSecond: number;
   rolloutBurst: number;
   workers: number;
@@ -55,6 +64,7 @@ const INITIAL_RETRY_MS = 100;
  */
 const INITIAL_CONFLICT_RETRY_MS = 10;
 const MAX_RETRY_MS = 60_000;
+const DAY_MS = 86_400_000;
 
 export class Controller {
   readonly #options: ControllerOptions;
@@ -67,6 +77,8 @@ export class Controller {
   /** Per queued workload: when the source change that queued it was seen. */
   readonly #changedAt = new Map<string, number>();
   readonly #failures = new Map<string, number>();
+  /** Per workload, the timer that queues it again when a hold may end or a deadline passes. */
+  readonly #lookAgain = new Map<string, NodeJS.Timeout>();
   #reconciling = false;
   #workers: Promise<void>[] = [];
 
@@ -91,6 +103,22 @@ export class Controller {
       events: options.events,
       limiter: new TokenBucket(options.rolloutRatePerSecond, options.rolloutBurst),
       ...(this.#reloads ? { reloads: this.#reloads } : {}),
+      gatekeeper: new Gatekeeper({
+        scope: options.scope,
+        waitForRollout: options.waitForRollout,
+        ...(options.approver ? { approver: options.approver } : {}),
+        patcher: options.patcher,
+        events: options.events,
+        logger: options.logger.child({ component: 'gatekeeper' }),
+        metrics: options.metrics,
+      }),
+      follower: new RolloutFollower({
+        progressDeadlineMs: options.progressDeadlineMs,
+        patcher: options.patcher,
+        events: options.events,
+        logger: options.logger.child({ component: 'rollout-follower' }),
+        metrics: options.metrics,
+      }),
       coalesceWindowMs: options.coalesceWindowMs,
       logger: options.logger.child({ component: 'reconciler' }),
       metrics: options.metrics,
@@ -155,6 +183,8 @@ export class Controller {
 
   async stop(): Promise<void> {
     this.#queue.close();
+    for (const timer of this.#lookAgain.values()) clearTimeout(timer);
+    this.#lookAgain.clear();
     await Promise.all([...this.#workers, ...this.#watchers.map((w) => w.stop()), this.#reloads?.stop()]);
   }
 
@@ -215,6 +245,7 @@ export class Controller {
       const outcome = await this.#reconciler.reconcile(key, changedAt);
       metrics.reconciles.inc({ result: outcome.result });
       this.#failures.delete(key);
+      if (outcome.lookAgainAfterMs !== undefined) this.#scheduleLook(key, outcome.lookAgainAfterMs);
       if (outcome.retryAfterMs !== undefined) {
         this.#add(key, outcome.retryAfterMs);
         return;
@@ -234,6 +265,18 @@ export class Controller {
       if (!conflict) logger.warn({ workload: key, err: (error as Error).message, retryInMs: retryMs }, 'reconcile failed; retrying');
       this.#add(key, retryMs);
     }
+  }
+
+  /** Queues `key` after `ms` (one timer per workload; a later look replaces an earlier one). */
+  #scheduleLook(key: string, ms: number): void {
+    clearTimeout(this.#lookAgain.get(key));
+    // At least once a day: a longer timer would overflow, and a look recomputes when to look next.
+    const timer = setTimeout(() => {
+      this.#lookAgain.delete(key);
+      this.#add(key);
+    }, Math.min(ms, DAY_MS));
+    timer.unref();
+    this.#lookAgain.set(key, timer);
   }
 
   /** Not retried: the next change of the workload or its sources queues it again. */

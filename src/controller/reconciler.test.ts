@@ -191,7 +191,7 @@ describe('Reconciler', () => {
     assert.deepEqual(f.templateAnnotations(), f.webhookStamp());
     assert.equal((await f.reconcile()).result, 'current');
     assert.equal(f.rollouts(), 1);
-    assert.match(f.events[0]?.message ?? '', /^Rolling out: configuration changed: configmap\/app \([0-9a-f]{12} → [0-9a-f]{12}\)$/);
+    assert.match(f.events[0]?.message ?? '', /^Rolling out: configuration changed: configmap\/app \([0-9a-f]{12} → [0-9a-f]{12}: keys LEVEL\)$/, 'the changed key named, never its value');
   });
 
   it('never moves a stamp backwards when the workload event arrives before the source event', async () => {
@@ -346,7 +346,7 @@ describe('Reconciler', () => {
     assert.equal(f.events.length, 0);
     assert.equal((await f.reconcile()).result, 'current', 'the retry finds the stamp in place');
     assert.deepEqual(f.events.map((e) => e.reason), ['ConfigChanged']);
-    assert.match(f.events[0]?.message ?? '', /configmap\/app \([0-9a-f]{12} → [0-9a-f]{12}\)/);
+    assert.match(f.events[0]?.message ?? '', /configmap\/app \([0-9a-f]{12} → [0-9a-f]{12}: keys LEVEL\)/);
     assert.equal(f.rollouts(), 1);
     assert.equal((await f.reconcile()).result, 'current');
     assert.equal(f.events.length, 1, 'recorded once');

@@ -28,7 +28,6 @@ import {
   BASELINE_ANNOTATION,
   changedIds,
   currentFingerprint,
-  describeChanges,
   disappearedRequired,
   type Fingerprint,
   formatBaseline,
@@ -37,6 +36,7 @@ import {
   parseBaseline,
   parseSourcesSummary,
   RELOADED_ANNOTATION,
+  ROLLOUT_ANNOTATION,
   type SourceId,
   type Stamp,
   type Subject,
@@ -52,7 +52,10 @@ import type { Metrics, ReconcileResult } from '../metrics.ts';
 import type { NamespaceScope } from '../scope/namespace-scope.ts';
 import type { SourceStore } from './source-store.ts';
 import type { TokenBucket } from '../token-bucket.ts';
+import type { ApprovalChange } from '../policy/approval.ts';
+import type { Gatekeeper } from './gatekeeper.ts';
 import type { ReloadTracker } from './reload-tracker.ts';
+import type { RolloutFollower } from './rollout-follower.ts';
 import type { WorkloadRecord, WorkloadStore } from './workload-store.ts';
 
 export interface ReconcilerOptions {
@@ -67,6 +70,10 @@ export interface ReconcilerOptions {
   limiter: Pick<TokenBucket, 'take'>;
   /** Follows reloads in place to their end (workloads with the reload strategy). */
   reloads?: Pick<ReloadTracker, 'track' | 'forget'>;
+  /** Holds config rollouts back while their policies or the approval hook say so. */
+  gatekeeper?: Pick<Gatekeeper, 'hold' | 'forget'>;
+  /** Follows config rollouts to their end. */
+  follower?: Pick<RolloutFollower, 'follow'>;
   /** No workload rolls twice within this window. */
   coalesceWindowMs: number;
   logger: Logger;
@@ -76,8 +83,13 @@ export interface ReconcilerOptions {
 
 export interface Outcome {
   result: ReconcileResult;
-  /** Reconcile again after this long (a rollout held back). */
+  /** Reconcile again after this long: work still waiting (coalescing, the rate limit), kept in the queue. */
   retryAfterMs?: number;
+  /**
+   * Look at the workload again after this long: a hold that may end (a window, a
+   * pace, an approval), or a deadline to check. Not queued work: a timer queues it then.
+   */
+  lookAgainAfterMs?: number;
 }
 
 /** The stamp the workload's configuration is compared with, and where it was found. */
@@ -124,9 +136,10 @@ export class Reconciler {
     this.#confirm(record);
     if (!this.#tracked(record)) return { result: 'skipped' };
     if (record.consumedCount > record.sources.length) return this.#tooMany(record);
+    const lookAgainMs = await this.#options.follower?.follow(record);
     const outcome = await this.#reconcileRolling(record, changedAt);
     if (record.reload && outcome.result === 'current') await this.#reconcileReload(record);
-    return outcome;
+    return lookAgain(outcome, lookAgainMs);
   }
 
   /** What rolls: the template's stamp against the sources it covers. */
@@ -137,10 +150,7 @@ export class Reconciler {
     const reference = this.#reference(record, stored);
     this.#reportMissing(record, current, reference?.stamp);
     if (!reference) return this.#adopt(record, current);
-    if (reference.verdict.kind === 'current') {
-      const clear = reference.from === 'template' && record.baseline !== undefined;
-      return clear ? this.#clearBaseline(record) : { result: 'current' };
-    }
+    if (reference.verdict.kind === 'current') return this.#current(record, reference);
     return this.#rollout(record, reference, changedAt);
   }
 
@@ -172,9 +182,20 @@ export class Reconciler {
     return record.reload ? currentFingerprint(this.#options.hasher, this.#reloadSubject(record))?.stamp : undefined;
   }
 
+  /** What changed between two stamps: per source, the short digests, and the consumed keys whose values changed when the stores know them. */
+  #changes(record: WorkloadRecord, before: string, after: string, changed: readonly SourceId[]): ApprovalChange[] {
+    const was = parseSourcesSummary(before);
+    const now = parseSourcesSummary(after);
+    return changed.map((id) => {
+      const keys = this.#options.sources.changedKeys(record.namespace, id, record.sources.find((s) => s.id === id)?.keys);
+      return { source: id, from: was.get(id), to: now.get(id), ...(keys ? { keys } : {}) };
+    });
+  }
+
   /** Drops what is remembered of a workload that no longer exists. */
   forget(key: string): void {
     this.#options.reloads?.forget(key);
+    this.#options.gatekeeper?.forget(key);
     this.#lastRollout.delete(key);
     this.#reportedMissing.delete(key);
     this.#reportedTooMany.delete(key);
@@ -228,6 +249,16 @@ export class Reconciler {
     return undefined;
   }
 
+  /** Nothing to roll; only a baseline made stale by a stamp, or a hold made stale by a user's own rollout, to clear. */
+  async #current(record: WorkloadRecord, reference: Reference): Promise<Outcome> {
+    const stale: Record<string, null> = {
+      ...(reference.from === 'template' && record.baseline !== undefined ? { [BASELINE_ANNOTATION]: null } : {}),
+      ...(record.deferred !== undefined ? { [ROLLOUT_ANNOTATION.deferred]: null } : {}),
+    };
+    if (Object.keys(stale).length > 0) await this.#options.patcher.patch(record, { metadata: { annotations: stale } });
+    return { result: 'current' };
+  }
+
   /** Nothing to track; only a stale baseline to clear. Removing references is the user's rollout, not ours. */
   async #withoutSources(record: WorkloadRecord): Promise<Outcome> {
     return record.baseline === undefined ? { result: 'current' } : this.#clearBaseline(record);
@@ -252,16 +283,28 @@ export class Reconciler {
     if (!live) return { result: 'current' };
     const gone = disappearedRequired(reference.stamp, live.current, record.sources);
     if (gone.length > 0) return this.#holdForMissing(record, gone);
+    const { checksum = '', sources } = live.current.stamp;
+    const changes = this.#changes(record, reference.stamp.sources, sources, live.changed);
+    const held = await this.#options.gatekeeper?.hold(record, { checksum, from: reference.stamp.checksum, changes });
+    if (held) return { result: 'deferred', lookAgainAfterMs: held.retryAfterMs };
     const limited = this.#rateLimited();
     if (limited) return limited;
 
-    const { checksum = '', sources } = live.current.stamp;
-    const rollout: Rollout = { checksum, sources, changed: describeChanges(reference.stamp.sources, sources, live.changed), changedAt };
+    const rollout: Rollout = { checksum, sources, changed: describeChangeList(changes), changedAt };
     this.#unconfirmed.set(record.key, rollout);
     // New pods start with the reloaded sources as they are: the rollout delivers those too.
     const reloaded = this.#reloadStamp(record);
     await this.#options.patcher.patch(record, {
-      metadata: { annotations: { [BASELINE_ANNOTATION]: null, ...(reloaded ? { [RELOADED_ANNOTATION]: formatBaseline(reloaded) } : {}) } },
+      metadata: {
+        annotations: {
+          [BASELINE_ANNOTATION]: null,
+          // Where this rollout is followed from, by this replica or the next leader (see rollout-follower.ts).
+          [ROLLOUT_ANNOTATION.started]: `${checksum} ${new Date(this.#now()).toISOString()}`,
+          [ROLLOUT_ANNOTATION.result]: null,
+          [ROLLOUT_ANNOTATION.deferred]: null,
+          ...(reloaded ? { [RELOADED_ANNOTATION]: formatBaseline(reloaded) } : {}),
+        },
+      },
       spec: { template: { metadata: { annotations: { [ANNOTATION.checksum]: checksum, [ANNOTATION.sources]: sources } } } },
     });
     this.#unconfirmed.delete(record.key);
@@ -383,6 +426,19 @@ function missingMessage(missing: MissingSources): string | undefined {
 function listed(ids: readonly SourceId[]): string {
   const shown = ids.slice(0, MAX_LISTED).join(', ');
   return ids.length > MAX_LISTED ? `${shown} and ${ids.length - MAX_LISTED} more` : shown;
+}
+
+/** A reconcile's outcome, looked at again no later than `afterMs` (a rollout's deadline) when one is given. */
+function lookAgain(outcome: Outcome, afterMs: number | undefined): Outcome {
+  if (afterMs === undefined) return outcome;
+  return { ...outcome, lookAgainAfterMs: Math.min(outcome.lookAgainAfterMs ?? afterMs, afterMs) };
+}
+
+/** `configmap/app (1f3a9c0e2b7d → 5e0c2f7a1b3d: keys LOG_LEVEL, timeout.conf)`, key names only, never values. */
+function describeChangeList(changes: readonly ApprovalChange[]): string[] {
+  // The summaries list only their first sources when there are very many (see sourcesSummary).
+  if (changes.length === 0) return ['sources the sources annotation does not list'];
+  return changes.map(({ source, from, to, keys }) => `${source} (${from ?? 'untracked'} → ${to ?? 'untracked'}${keys && keys.length > 0 ? `: keys ${keys.join(', ')}` : ''})`);
 }
 
 export function workloadEventTarget(record: WorkloadRecord): { apiVersion: string; kind: string; namespace: string; name: string; uid: string } {

@@ -20,6 +20,7 @@ function record(fallback?: 'rollout'): WorkloadRecord {
     key: 'Deployment/app/web', kind: 'Deployment', namespace: 'app', name: 'web', uid: 'u', resourceVersion: '1', ignored: false,
     sources: [], consumedCount: 0, reload: { plan, sources: [] }, selector: 'app=web', reloadedMark: undefined,
     stamped: { checksum: undefined, sources: undefined }, baseline: undefined,
+    policy: {}, progress: { state: 'complete' }, rollout: undefined, rolloutResult: undefined, deferred: undefined,
   };
 }
 

@@ -4,6 +4,7 @@
 // annotations) do not count.
 import {
   type KeyDigests,
+  type KeySelection,
   type SourceId,
   type SourceKind,
   type SourceObject,
@@ -22,11 +23,16 @@ interface Entry {
 
 type SourceResource = KubeObject & SourceObject;
 
+/** Sources whose previous digests are kept, to name the keys a rollout is for. */
+const PREVIOUS_KEPT = 4096;
+
 export class SourceStore {
   readonly #hasher: ValueHasher;
   readonly #ignoredNamespaces: ReadonlySet<string>;
   /** namespace → source id → entry */
   readonly #entries = new Map<string, Map<SourceId, Entry>>();
+  /** `namespace/id` → the digests a source held before its last change, for the most recently changed sources. */
+  readonly #previous = new Map<string, KeyDigests>();
   #listener: SourceChangeListener = () => undefined;
 
   constructor(hasher: ValueHasher, ignoredNamespaces: ReadonlySet<string>) {
@@ -78,7 +84,33 @@ export class SourceStore {
     if (existing?.resourceVersion === resourceVersion) return;
     const keys = this.#hasher.keyDigests(kind, object);
     byId.set(id, { resourceVersion, keys });
-    if (!existing || !sameDigests(existing.keys, keys)) this.#listener(namespace, id);
+    this.#changed(namespace, id, existing?.keys, keys);
+  }
+
+  /** Tells the listener of a change of digests (not of metadata only), and keeps what the source held before. */
+  #changed(namespace: string, id: SourceId, before: KeyDigests | undefined, after: KeyDigests): void {
+    if (before && sameDigests(before, after)) return;
+    if (before) this.#remember(`${namespace}/${id}`, before);
+    this.#listener(namespace, id);
+  }
+
+  /**
+   * The keys (among `consumed`, default all) whose values changed in the source's
+   * last change; undefined when this process did not see the source before it.
+   */
+  changedKeys(namespace: string, id: SourceId, consumed?: KeySelection): string[] | undefined {
+    const before = this.#previous.get(`${namespace}/${id}`);
+    const after = this.#entries.get(namespace)?.get(id)?.keys;
+    if (!before || !after) return undefined;
+    const names = new Set([...before.keys(), ...after.keys()]);
+    return [...names].filter((key) => before.get(key) !== after.get(key) && (!consumed || consumed.all || consumed.keys.has(key))).sort();
+  }
+
+  /** Keeps what the source held before, for the most recently changed sources only: memory stays bounded. */
+  #remember(key: string, digests: KeyDigests): void {
+    this.#previous.delete(key);
+    this.#previous.set(key, digests);
+    if (this.#previous.size > PREVIOUS_KEPT) this.#previous.delete(this.#previous.keys().next().value as string);
   }
 
   #namespace(namespace: string): Map<SourceId, Entry> {

@@ -12,6 +12,7 @@ import {
   MAX_SOURCES_PER_WORKLOAD,
   type PodSpecLike,
   RELOADED_ANNOTATION,
+  ROLLOUT_ANNOTATION,
   reloadDecision,
   reloadedVolumes,
   type ReloadPlan,
@@ -20,6 +21,8 @@ import {
   type WorkloadKind,
 } from '../checksum/index.ts';
 import type { KubeObject, WatchHandler } from '../kube/watcher.ts';
+import { POLICY_ANNOTATION } from '../policy/gate.ts';
+import { type Progress, type RawWorkload, rolloutProgress, statusOf } from '../policy/progress.ts';
 
 export interface WorkloadRecord {
   /** `Kind/namespace/name` */
@@ -40,17 +43,26 @@ export interface WorkloadRecord {
   selector: string;
   /** Its confighash.dev/reloaded annotation: the reloaded sources' stamp every pod confirmed. */
   reloadedMark: string | undefined;
+  /** Its rollout policy annotations (window, time zone, min-interval, wait-for-rollout). */
+  policy: Readonly<Record<string, string>>;
+  /** How far its current rollout has got, from its status. */
+  progress: Progress;
+  /** The config rollout confighash last started (confighash.dev/rollout), and how it ended (confighash.dev/rollout-result). */
+  rollout: { checksum: string; startedAt: Date } | undefined;
+  rolloutResult: string | undefined;
+  /** Why confighash holds a config rollout back (confighash.dev/deferred: `<checksum> <reason> <detail>`). */
+  deferred: string | undefined;
   /** The pod template's confighash annotations. */
   stamped: { checksum: string | undefined; sources: string | undefined };
   baseline: string | undefined;
 }
 
-export interface WorkloadObject extends KubeObject {
-  metadata?: (KubeObject['metadata'] & { annotations?: Record<string, string> | null }) | null;
-  spec?: {
+export interface WorkloadObject extends KubeObject, RawWorkload {
+  metadata?: (KubeObject['metadata'] & { annotations?: Record<string, string> | null; generation?: number }) | null;
+  spec?: (NonNullable<RawWorkload['spec']> & {
     selector?: { matchLabels?: Record<string, string> | null } | null;
     template?: { metadata?: { annotations?: Record<string, string> | null } | null; spec?: PodSpecLike | null } | null;
-  } | null;
+  }) | null;
 }
 
 export type WorkloadChangeListener = (key: string) => void;
@@ -167,6 +179,21 @@ function toRecord(kind: WorkloadKind, object: WorkloadObject): WorkloadRecord | 
     stamped: { checksum: templateAnnotations[ANNOTATION.checksum], sources: templateAnnotations[ANNOTATION.sources] },
     baseline: annotations[BASELINE_ANNOTATION],
     reloadedMark: annotations[RELOADED_ANNOTATION],
+    ...rolloutFacts(kind, object, annotations),
+  };
+}
+
+/** What the rollout policies and the following of rollouts read of a workload. */
+function rolloutFacts(kind: WorkloadKind, object: WorkloadObject, annotations: Readonly<Record<string, string>>): Pick<WorkloadRecord, 'policy' | 'progress' | 'rollout' | 'rolloutResult' | 'deferred'> {
+  const policy = Object.fromEntries(Object.values(POLICY_ANNOTATION).flatMap((key) => (annotations[key] === undefined ? [] : [[key, annotations[key]]])));
+  const [checksum, started] = (annotations[ROLLOUT_ANNOTATION.started] ?? '').split(' ');
+  const startedAt = new Date(started ?? '');
+  return {
+    policy,
+    progress: rolloutProgress(kind, statusOf(kind, object)),
+    rollout: checksum && !Number.isNaN(startedAt.getTime()) ? { checksum, startedAt } : undefined,
+    rolloutResult: annotations[ROLLOUT_ANNOTATION.result],
+    deferred: annotations[ROLLOUT_ANNOTATION.deferred],
   };
 }
 
@@ -198,15 +225,5 @@ function identityOf(
 
 /** Equal in everything but resourceVersion. */
 function sameTracking(a: WorkloadRecord, b: WorkloadRecord): boolean {
-  return (
-    a.uid === b.uid &&
-    a.ignored === b.ignored &&
-    a.baseline === b.baseline &&
-    a.reloadedMark === b.reloadedMark &&
-    a.consumedCount === b.consumedCount &&
-    isDeepStrictEqual(a.reload, b.reload) &&
-    a.stamped.checksum === b.stamped.checksum &&
-    a.stamped.sources === b.stamped.sources &&
-    isDeepStrictEqual(a.sources, b.sources)
-  );
+  return isDeepStrictEqual({ ...a, resourceVersion: '' }, { ...b, resourceVersion: '' });
 }

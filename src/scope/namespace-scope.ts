@@ -3,10 +3,11 @@
 // namespaced install (--watch-namespace), exactly the namespaces named; never
 // confighash's own namespace or kube-system. The webhook answers only for these:
 // a caller that reaches its port directly cannot make it read sources anywhere else.
+import { isDeepStrictEqual } from 'node:util';
 import { NAMESPACE_LABEL } from '../checksum/index.ts';
 import type { KubeObject, WatchHandler } from '../kube/watcher.ts';
 
-type NamespaceObject = KubeObject & { metadata?: { name?: string; labels?: Record<string, string> | null } | null };
+type NamespaceObject = KubeObject & { metadata?: { name?: string; labels?: Record<string, string> | null; annotations?: Record<string, string> | null } | null };
 
 /** The MutatingWebhookConfiguration's namespaceSelector for a scope. */
 export interface NamespaceSelector {
@@ -17,6 +18,8 @@ export interface NamespaceSelector {
 export interface NamespaceScopeOptions {
   /** Never acted in, whatever their labels: confighash's own namespace and kube-system. */
   excluded: ReadonlySet<string>;
+  /** Namespace annotations kept as defaults for its workloads (the rollout policies'). */
+  defaultKeys?: readonly string[];
   /** A namespaced install: only these, known without watching Namespaces. */
   watchNamespaces?: readonly string[];
 }
@@ -27,6 +30,9 @@ export class NamespaceScope {
   readonly #excluded: ReadonlySet<string>;
   readonly #fixed: ReadonlySet<string> | undefined;
   readonly #optedIn = new Set<string>();
+  readonly #defaultKeys: readonly string[];
+  /** Per opted-in namespace, its annotations among defaultKeys. */
+  readonly #defaults = new Map<string, Readonly<Record<string, string>>>();
   #synced: boolean;
   #listener: (namespace: string) => void = () => undefined;
 
@@ -34,6 +40,12 @@ export class NamespaceScope {
     this.#excluded = options.excluded;
     this.#fixed = options.watchNamespaces && new Set(options.watchNamespaces.filter((ns) => !options.excluded.has(ns)));
     this.#synced = this.#fixed !== undefined;
+    this.#defaultKeys = options.defaultKeys ?? [];
+  }
+
+  /** The namespace's defaults for its workloads (none in a namespaced install, which cannot read Namespaces). */
+  defaults(namespace: string): Readonly<Record<string, string>> {
+    return this.#defaults.get(namespace) ?? {};
   }
 
   /** The namespaces of a namespaced install; undefined when confighash watches every namespace. */
@@ -56,7 +68,7 @@ export class NamespaceScope {
     return this.#fixed ? this.#fixed.has(namespace) : this.#optedIn.has(namespace);
   }
 
-  /** Called with a namespace that came into or left the scope. */
+  /** Called with a namespace that came into or left the scope, or whose defaults changed. */
   onChange(listener: (namespace: string) => void): void {
     this.#listener = listener;
   }
@@ -74,20 +86,25 @@ export class NamespaceScope {
   handler(): WatchHandler<NamespaceObject> {
     return {
       upsert: (object) => {
-        this.#set(object.metadata?.name, object.metadata?.labels?.[NAMESPACE_LABEL] === 'true');
+        this.#set(object.metadata?.name, object.metadata?.labels?.[NAMESPACE_LABEL] === 'true', object.metadata?.annotations ?? {});
       },
       remove: (object) => {
-        this.#set(object.metadata?.name, false);
+        this.#set(object.metadata?.name, false, {});
       },
       prune: (seen) => {
-        for (const name of [...this.#optedIn]) if (!seen.has(name)) this.#set(name, false);
+        for (const name of [...this.#optedIn]) if (!seen.has(name)) this.#set(name, false, {});
         this.#synced = true;
       },
     };
   }
 
-  #set(name: string | undefined, optedIn: boolean): void {
-    if (!name || this.#optedIn.has(name) === optedIn) return;
+  #set(name: string | undefined, optedIn: boolean, annotations: Readonly<Record<string, string>>): void {
+    if (!name) return;
+    const defaults = optedIn ? Object.fromEntries(this.#defaultKeys.flatMap((key) => (annotations[key] === undefined ? [] : [[key, annotations[key]]]))) : {};
+    const defaultsChanged = !isDeepStrictEqual(defaults, this.#defaults.get(name) ?? {});
+    if (Object.keys(defaults).length > 0) this.#defaults.set(name, defaults);
+    else this.#defaults.delete(name);
+    if (this.#optedIn.has(name) === optedIn && !defaultsChanged) return;
     if (optedIn) this.#optedIn.add(name);
     else this.#optedIn.delete(name);
     this.#listener(name);

@@ -1,0 +1,114 @@
+// Holds a config rollout back while its policies say so (src/policy/gate.ts: a
+// maintenance window, min-interval, the previous rollout still under way) or the
+// approval hook has not allowed it. A held rollout is recorded on the workload
+// (confighash.dev/deferred, which `status` shows), with one Normal Event
+// RolloutDeferred per target and reason, and counted; the reconcile comes back
+// when the hold may end, and rolls once, with everything that changed meanwhile.
+import type { Logger } from 'pino';
+import { ROLLOUT_ANNOTATION } from '../checksum/index.ts';
+import type { EventRecorder } from '../kube/events.ts';
+import type { WorkloadPatcher } from '../kube/workload-patcher.ts';
+import type { Metrics, SuppressionReason } from '../metrics.ts';
+import type { ApprovalChange, Approver } from '../policy/approval.ts';
+import { gate, rolloutPolicy } from '../policy/gate.ts';
+import type { NamespaceScope } from '../scope/namespace-scope.ts';
+import { workloadEventTarget } from './reconciler.ts';
+import type { WorkloadRecord } from './workload-store.ts';
+
+export interface GatekeeperOptions {
+  scope: Pick<NamespaceScope, 'defaults'>;
+  /** Whether a config rollout waits for the previous one, unless the workload says. */
+  waitForRollout: boolean;
+  approver?: Approver;
+  patcher: Pick<WorkloadPatcher, 'patch'>;
+  events: Pick<EventRecorder, 'record'>;
+  logger: Logger;
+  metrics: Metrics;
+  now?: () => number;
+}
+
+/** A config rollout about to start: its target checksum, the checksum it replaces, and what changed. */
+export interface Candidate {
+  checksum: string;
+  from: string | undefined;
+  changes: ApprovalChange[];
+}
+
+/** Held: come back after this long. */
+export interface Hold {
+  retryAfterMs: number;
+}
+
+export class Gatekeeper {
+  readonly #options: GatekeeperOptions;
+  readonly #now: () => number;
+  /** Per workload: the problems of its policy already reported. */
+  readonly #reported = new Map<string, string>();
+  /** Per workload: the hook's last deny, not asked again before retryAt for the same target. */
+  readonly #denied = new Map<string, { checksum: string; reason: string; retryAt: number }>();
+
+  constructor(options: GatekeeperOptions) {
+    this.#options = options;
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** Undefined when the rollout may start now; else the hold, recorded. */
+  async hold(record: WorkloadRecord, candidate: Candidate): Promise<Hold | undefined> {
+    const policy = rolloutPolicy(record.policy, this.#options.scope.defaults(record.namespace), this.#options.waitForRollout);
+    this.#reportProblems(record, policy.problems);
+    const now = this.#now();
+    const held = gate(policy, { now: new Date(now), lastRolledAt: record.rollout?.startedAt, progress: record.progress });
+    if (!held.open) return this.#defer(record, candidate.checksum, { reason: held.reason, detail: held.detail, retryAt: held.retryAt.getTime() });
+    const denied = await this.#approval(record, candidate, now);
+    return denied && this.#defer(record, candidate.checksum, { reason: 'approval', detail: denied.reason, retryAt: denied.retryAt });
+  }
+
+  forget(key: string): void {
+    this.#reported.delete(key);
+    this.#denied.delete(key);
+  }
+
+  /** The hook's deny (asked at most once per target until its retry time), or undefined when it allows or there is none. */
+  async #approval(record: WorkloadRecord, candidate: Candidate, now: number): Promise<{ reason: string; retryAt: number } | undefined> {
+    const { approver } = this.#options;
+    if (!approver) return undefined;
+    const last = this.#denied.get(record.key);
+    if (last?.checksum === candidate.checksum && last.retryAt > now) return last;
+    const decision = await approver.review({
+      workload: { kind: record.kind, namespace: record.namespace, name: record.name, uid: record.uid },
+      checksum: { from: candidate.from, to: candidate.checksum },
+      changes: candidate.changes,
+    });
+    if (decision.allowed) {
+      this.#denied.delete(record.key);
+      return undefined;
+    }
+    const denied = { checksum: candidate.checksum, reason: decision.reason, retryAt: now + decision.retryAfterMs };
+    this.#denied.set(record.key, denied);
+    return denied;
+  }
+
+  async #defer(record: WorkloadRecord, checksum: string, { reason, detail, retryAt }: { reason: SuppressionReason; detail: string; retryAt: number }): Promise<Hold> {
+    const { patcher, events, logger, metrics } = this.#options;
+    metrics.rolloutsSuppressed.inc({ reason });
+    const [heldChecksum, heldReason] = (record.deferred ?? '').split(' ');
+    // Recorded (and told) once per target and reason; a changing detail (2/5, then 3/5 updated) is not news.
+    if (heldChecksum !== checksum || heldReason !== reason) {
+      await patcher.patch(record, { metadata: { annotations: { [ROLLOUT_ANNOTATION.deferred]: `${checksum} ${reason} ${detail}` } } });
+      const message = reason === 'approval' ? `Awaiting approval: ${detail}` : `Not rolling out yet: ${detail}`;
+      logger.info({ workload: record.key, reason, detail }, 'config rollout held back');
+      events.record(workloadEventTarget(record), 'Normal', 'RolloutDeferred', message);
+    }
+    return { retryAfterMs: Math.max(1000, retryAt - this.#now()) };
+  }
+
+  /** A malformed policy is treated as absent (never silently frozen), and reported once. */
+  #reportProblems(record: WorkloadRecord, problems: readonly string[]): void {
+    const text = problems.join('; ');
+    if ((this.#reported.get(record.key) ?? '') === text) return;
+    this.#reported.set(record.key, text);
+    if (!text) return;
+    this.#options.logger.warn({ workload: record.key, problems: text }, 'rollout policy ignored: it is malformed');
+    this.#options.events.record(workloadEventTarget(record), 'Warning', 'InvalidRolloutPolicy', `Ignored, so rollouts are not held back by it: ${text}`);
+  }
+}
