@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { type ConfighashProcess, metricValue, startConfighash } from '../support/confighash.ts';
-import { getWorkload, templateAnnotations } from '../support/kube-objects.ts';
+import { getWorkload, templateAnnotations, waitForEvents } from '../support/kube-objects.ts';
 import { apply, kubectl, kubectlJson, testNamespace, waitFor } from '../support/kube.ts';
 import { barrier, settledRevisions, waitForIdle, waitForRevisions } from '../support/rollouts.ts';
 import { configMap, type ObjectList, secret, workload, type WorkloadKind } from '../support/workloads.ts';
@@ -56,11 +56,8 @@ describe('controller', () => {
     await kubectl(['patch', 'secret', 'db', '-n', ns, '--type=merge', '-p', '{"stringData":{"password":"second-password"}}']);
     await assertRolledOnce(ns, 'Deployment', 'web', 1);
 
-    const events = await kubectlJson<ObjectList<{ reason: string; message: string; involvedObject: { name: string } }>>([
-      'get', 'events', '-n', ns, '--field-selector', 'reason=ConfigChanged',
-    ]);
-    const event = events.items.find((e) => e.involvedObject.name === 'web');
-    assert.match(event?.message ?? '', /^Rolling out: configuration changed: secret\/db \([0-9a-f]{12} → [0-9a-f]{12}\)$/);
+    const event = (await waitForEvents(ns, 'ConfigChanged')).find((e) => e.involvedObject.name === 'web');
+    assert.match(event?.message ?? '', /^Rolling out: configuration changed: secret\/db \([0-9a-f]{12} → [0-9a-f]{12}: keys password\)$/, 'the key named, never its value');
     assert.equal(confighash.logs.some((line) => /first-password|second-password/.test(line)), false);
   });
 

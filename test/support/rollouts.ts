@@ -18,11 +18,12 @@ export async function settledGeneration(ns: string, kind: WorkloadKind, name: st
   });
 }
 
-/** Waits until the workload has at least `count` revisions. */
-export async function waitForRevisions(ns: string, kind: WorkloadKind, name: string, count: number): Promise<void> {
+/** Waits until the workload has at least `count` revisions (within `timeoutMs`, when it is given: a window, a pace). */
+export async function waitForRevisions(ns: string, kind: WorkloadKind, name: string, wanted: number | { count: number; timeoutMs: number }): Promise<void> {
+  const { count, timeoutMs } = typeof wanted === 'number' ? { count: wanted, timeoutMs: undefined } : wanted;
   await waitFor(`${kind} ${ns}/${name} to have ${count} revisions`, async () =>
     (await revisionCount(ns, kind, name)) >= count || undefined,
-  );
+  timeoutMs);
 }
 
 /**
