@@ -17,7 +17,7 @@ import {
   type ValueHasher,
 } from '../checksum/index.ts';
 import type { SourceReader } from '../kube/source-reader.ts';
-import type { WorkloadRef } from '../kube/workload-patcher.ts';
+import { ConflictError, type WorkloadRef } from '../kube/workload-patcher.ts';
 import { Metrics } from '../metrics.ts';
 import { NamespaceScope } from '../scope/namespace-scope.ts';
 import { Reconciler } from './reconciler.ts';
@@ -50,6 +50,8 @@ class Fixture {
   readonly metrics = new Metrics(new Registry());
   /** The next patch is applied, and then its answer is lost (a timeout). */
   loseNextAnswer = false;
+  /** Another writer patches first (with this patch, as the webhook or another replica would), and the next patch conflicts. */
+  preemptNext: Patch | undefined;
   /** Reloads handed to the tracker: the reloaded sources' summary before and now. */
   readonly followed: { before: string | undefined; now: string }[] = [];
   readonly reconciler: Reconciler;
@@ -150,6 +152,12 @@ class Fixture {
   }
 
   async #applyPatch(_ref: WorkloadRef, patch: Patch): Promise<void> {
+    const preempt = this.preemptNext;
+    if (preempt) {
+      this.preemptNext = undefined;
+      this.#apply(preempt);
+      throw new ConflictError('patch deployment app/web: it changed since it was read');
+    }
     this.#apply(patch);
     if (this.loseNextAnswer) {
       this.loseNextAnswer = false;
@@ -350,6 +358,20 @@ describe('Reconciler', () => {
     assert.equal(f.rollouts(), 1);
     assert.equal((await f.reconcile()).result, 'current');
     assert.equal(f.events.length, 1, 'recorded once');
+  });
+
+  it('does not record as its own a rollout another writer made while its patch was refused', async () => {
+    f.source('configmap/app', { LEVEL: 'info' });
+    f.stamped(envFrom('app'));
+    f.source('configmap/app', { LEVEL: 'debug' });
+    // Another replica rolls the same change first, with its own start time.
+    f.preemptNext = {
+      metadata: { annotations: { 'confighash.dev/rollout': `${f.webhookStamp()[ANNOTATION.checksum] ?? ''} 2026-12-01T10:00:00.000Z` } },
+      spec: { template: { metadata: { annotations: f.webhookStamp() } } },
+    };
+    await assert.rejects(f.reconcile(), ConflictError);
+    assert.equal((await f.reconcile()).result, 'current');
+    assert.equal(f.events.length, 0, 'the other writer tells its rollout, not this one');
   });
 
   describe('with the reload strategy', () => {

@@ -104,6 +104,8 @@ interface Rollout {
   checksum: string;
   sources: string;
   changed: string[];
+  /** As written to confighash.dev/rollout. */
+  startedAt: string;
   changedAt: number | undefined;
 }
 
@@ -204,14 +206,17 @@ export class Reconciler {
 
   /**
    * A rollout whose patch failed without an answer (a timeout) may have been
-   * applied: if the template carries its stamp, it was, and its audit record is
-   * written now. Otherwise it is dropped; a retry that patches keeps a new one.
+   * applied: if the workload records this very rollout (its checksum and start
+   * time, which no other writer can have written), it was, and its audit record
+   * is written now. Otherwise it is dropped (a webhook or another replica may
+   * have stamped the same checksum); a retry that patches keeps a new one.
    */
   #confirm(record: WorkloadRecord): void {
     const rollout = this.#unconfirmed.get(record.key);
     if (!rollout) return;
     this.#unconfirmed.delete(record.key);
-    if (record.stamped.checksum === rollout.checksum) this.#rolledOut(record, rollout, 'the patch was applied, though its answer was lost');
+    const recorded = record.rollout;
+    if (recorded?.checksum === rollout.checksum && recorded.startedAt.toISOString() === rollout.startedAt) this.#rolledOut(record, rollout, 'the patch was applied, though its answer was lost');
   }
 
   #tooMany(record: WorkloadRecord): Outcome {
@@ -290,7 +295,7 @@ export class Reconciler {
     const limited = this.#rateLimited();
     if (limited) return limited;
 
-    const rollout: Rollout = { checksum, sources, changed: describeChangeList(changes), changedAt };
+    const rollout: Rollout = { checksum, sources, changed: describeChangeList(changes), startedAt: new Date(this.#now()).toISOString(), changedAt };
     this.#unconfirmed.set(record.key, rollout);
     // New pods start with the reloaded sources as they are: the rollout delivers those too.
     const reloaded = this.#reloadStamp(record);
@@ -299,7 +304,7 @@ export class Reconciler {
         annotations: {
           [BASELINE_ANNOTATION]: null,
           // Where this rollout is followed from, by this replica or the next leader (see rollout-follower.ts).
-          [ROLLOUT_ANNOTATION.started]: `${checksum} ${new Date(this.#now()).toISOString()}`,
+          [ROLLOUT_ANNOTATION.started]: `${checksum} ${rollout.startedAt}`,
           [ROLLOUT_ANNOTATION.result]: null,
           [ROLLOUT_ANNOTATION.deferred]: null,
           ...(reloaded ? { [RELOADED_ANNOTATION]: formatBaseline(reloaded) } : {}),
