@@ -28,6 +28,8 @@ export class Metrics {
   readonly reloads: Counter<'result'>;
   readonly rolloutResults: Counter<'result'>;
   readonly rolloutDuration: Histogram;
+  readonly notifications: Counter<'sink' | 'result'>;
+  readonly notificationQueue: Gauge<'sink'>;
 
   readonly registry: Registry;
 
@@ -130,6 +132,18 @@ export class Metrics {
       name: 'confighash_rollout_duration_seconds',
       help: 'Time from patching a workload to its rollout complete.',
       buckets: [1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600],
+      registers,
+    });
+    this.notifications = new Counter({
+      name: 'confighash_notifications_total',
+      help: 'Notifications, by sink (its configured name) and result: sent, failed (refused by the sink, or given up after its retry time), dropped (its queue was full, or confighash stopped first).',
+      labelNames: ['sink', 'result'],
+      registers,
+    });
+    this.notificationQueue = new Gauge({
+      name: 'confighash_notification_queue_depth',
+      help: 'Notifications waiting to be sent, by sink.',
+      labelNames: ['sink'],
       registers,
     });
     // Every known label value is exported from the start, at 0: a dashboard (or a
