@@ -101,6 +101,13 @@ export function parseBaseline(value: string | undefined): Stamp | undefined {
  * `configmap/app (1f3a9c0e2b7d → 5e0c2f7a1b3d)` for each of `changed` (default:
  * every source whose short digest differs): short digests as stamped before and now.
  */
+/** Each source whose short digest differs between two summaries, with both digests. */
+export function sourceChanges(before: string | undefined, after: string): { source: SourceId; from: string | undefined; to: string | undefined }[] {
+  const was = parseSourcesSummary(before);
+  const now = parseSourcesSummary(after);
+  return changedIds(before ?? '', after).map((source) => ({ source, from: was.get(source), to: now.get(source) }));
+}
+
 export function describeChanges(before: string | undefined, after: string, changed?: readonly SourceId[]): string[] {
   const was = parseSourcesSummary(before);
   const now = parseSourcesSummary(after);

@@ -26,6 +26,8 @@ import { ClientAuthority } from '../tls/client-ca.ts';
 import { SelfManagedCertificates } from '../tls/self-managed.ts';
 import { NamespaceScope } from '../scope/namespace-scope.ts';
 import { HttpApprover } from '../policy/approval.ts';
+import { Notifier } from '../notify/notifier.ts';
+import { NotificationSettingsWatcher } from '../notify/settings-watcher.ts';
 import { POLICY_ANNOTATION } from '../policy/gate.ts';
 import { AdmissionHandler } from '../webhook/handler.ts';
 import { type WebhookRegistration, WebhookConfigurationKeeper } from '../webhook/registration.ts';
@@ -39,6 +41,10 @@ const LIST_TIMEOUT_MS = 60_000;
 const TLS_RETRY_MS = { initial: 1000, max: 60_000 };
 /** How often the agents of a reload under way are asked how far it got. */
 const RELOAD_POLL_MS = 3_000;
+/** How long a stopping leader lets its notifications drain (its successor waits as long for the lease). */
+const NOTIFICATIONS_DRAIN_MS = 5_000;
+/** How long a new leader waits for the notification settings before reconciling regardless. */
+const NOTIFICATIONS_SYNC_MS = 10_000;
 /** The share of the webhook's timeoutSeconds its live reads may take. */
 const ADMISSION_DEADLINE_SHARE = 0.8;
 
@@ -74,10 +80,13 @@ export async function run(options: RunOptions): Promise<void> {
   // Answered well inside the API server's own timeout, or it fails open without a word.
   const deadlineMs = options.webhookTimeoutSeconds * 1000 * ADMISSION_DEADLINE_SHARE;
   const handler = new AdmissionHandler({ reader, hasher, logger, metrics, scope, deadlineMs, ...(options.agentImage ? { agentImage: options.agentImage } : {}) });
+  const notifier = new Notifier({ metrics, logger: logger.child({ component: 'notifications' }) });
+  const notificationSettings = new NotificationSettingsWatcher({ listWatch, namespace: options.namespace, notifier, events, logger: logger.child({ component: 'notifications' }) });
   const controller = new Controller({
     listWatch,
     patcher: new WorkloadPatcher(apps),
     events,
+    notices: notifier,
     reader,
     reloadStatus: {
       agents: apiAgentStatusReader(kubeConfig),
@@ -140,6 +149,9 @@ export async function run(options: RunOptions): Promise<void> {
   void lead(elector, logger).then(async (leading) => {
     if (!leading) return;
     metrics.leader.set(1);
+    // Only the leader notifies; it knows where to before it decides anything (unless the Secret cannot be read).
+    notificationSettings.start();
+    await Promise.race([notificationSettings.whenSynced(), sleep(NOTIFICATIONS_SYNC_MS, stopping.signal)]);
     await controller.startReconciling(stopping.signal);
   });
   const serving = startTls(certificates, logger, stopping.signal).then(async (started) => {
@@ -165,8 +177,9 @@ export async function run(options: RunOptions): Promise<void> {
   stopping.abort();
   certificates.stop();
   clientAuthority?.stop();
-  await Promise.all([controller.stop(), custodian.stop(), keeper.stop(), serving]);
-  await events.stop();
+  await Promise.all([controller.stop(), custodian.stop(), keeper.stop(), notificationSettings.stop(), serving]);
+  // Before the lease is released: what the leader decided is told by it, or not at all.
+  await Promise.all([notifier.stop(NOTIFICATIONS_DRAIN_MS), events.stop()]);
   const t1 = Date.now();
   await elector?.stop();
   const t2 = Date.now();

@@ -17,6 +17,7 @@ import type { NamespaceScope } from '../scope/namespace-scope.ts';
 import { Reconciler, workloadEventTarget } from './reconciler.ts';
 import { Gatekeeper } from './gatekeeper.ts';
 import { ReloadTracker } from './reload-tracker.ts';
+import type { NoticePublisher } from '../notify/notifier.ts';
 import { RolloutFollower } from './rollout-follower.ts';
 import { SourceStore } from './source-store.ts';
 import { TokenBucket } from '../token-bucket.ts';
@@ -27,6 +28,8 @@ export interface ControllerOptions {
   listWatch: ListWatchClient;
   patcher: Pick<WorkloadPatcher, 'patch'>;
   events: Pick<EventRecorder, 'record'>;
+  /** Told what happened to workloads' configuration (src/notify/). */
+  notices?: NoticePublisher;
   /** Live reads, to confirm a change before rolling. */
   reader: SourceReader;
   /** The reload agents' status, and when reloaded sources last changed: to follow reloads in place. */
@@ -85,11 +88,13 @@ export class Controller {
   constructor(options: ControllerOptions) {
     this.#options = { ...options, logger: options.logger.child({ component: 'controller' }) };
     this.#sources = new SourceStore(options.hasher, options.excludedNamespaces);
+    const notices = options.notices ? { notices: options.notices } : {};
     this.#reloads = options.reloadStatus && new ReloadTracker({
       ...options.reloadStatus,
       workloads: this.#workloads,
       patcher: options.patcher,
       events: options.events,
+      ...notices,
       logger: options.logger.child({ component: 'reload-tracker' }),
       metrics: options.metrics,
     });
@@ -101,6 +106,7 @@ export class Controller {
       reader: options.reader,
       patcher: options.patcher,
       events: options.events,
+      ...notices,
       limiter: new TokenBucket(options.rolloutRatePerSecond, options.rolloutBurst),
       ...(this.#reloads ? { reloads: this.#reloads } : {}),
       gatekeeper: new Gatekeeper({
@@ -109,6 +115,7 @@ export class Controller {
         ...(options.approver ? { approver: options.approver } : {}),
         patcher: options.patcher,
         events: options.events,
+        ...notices,
         logger: options.logger.child({ component: 'gatekeeper' }),
         metrics: options.metrics,
       }),
@@ -116,6 +123,7 @@ export class Controller {
         progressDeadlineMs: options.progressDeadlineMs,
         patcher: options.patcher,
         events: options.events,
+        ...notices,
         logger: options.logger.child({ component: 'rollout-follower' }),
         metrics: options.metrics,
       }),
@@ -186,6 +194,7 @@ export class Controller {
     for (const timer of this.#lookAgain.values()) clearTimeout(timer);
     this.#lookAgain.clear();
     await Promise.all([...this.#workers, ...this.#watchers.map((w) => w.stop()), this.#reloads?.stop()]);
+    this.#reconciler.stop();
   }
 
   /** One watcher of `resource` across the cluster, or one per watched namespace. */

@@ -12,6 +12,8 @@ import type { Metrics, SuppressionReason } from '../metrics.ts';
 import type { ApprovalChange, Approver } from '../policy/approval.ts';
 import { gate, rolloutPolicy } from '../policy/gate.ts';
 import type { NamespaceScope } from '../scope/namespace-scope.ts';
+import type { NoticePublisher } from '../notify/notifier.ts';
+import { rolloutDeferred } from './notices.ts';
 import { workloadEventTarget } from './reconciler.ts';
 import type { WorkloadRecord } from './workload-store.ts';
 
@@ -22,6 +24,7 @@ export interface GatekeeperOptions {
   approver?: Approver;
   patcher: Pick<WorkloadPatcher, 'patch'>;
   events: Pick<EventRecorder, 'record'>;
+  notices?: NoticePublisher;
   logger: Logger;
   metrics: Metrics;
   now?: () => number;
@@ -58,9 +61,9 @@ export class Gatekeeper {
     this.#reportProblems(record, policy.problems);
     const now = this.#now();
     const held = gate(policy, { now: new Date(now), lastRolledAt: record.rollout?.startedAt, progress: record.progress });
-    if (!held.open) return this.#defer(record, candidate.checksum, { reason: held.reason, detail: held.detail, retryAt: held.retryAt.getTime() });
+    if (!held.open) return this.#defer(record, candidate, { reason: held.reason, detail: held.detail, retryAt: held.retryAt.getTime() });
     const denied = await this.#approval(record, candidate, now);
-    return denied && this.#defer(record, candidate.checksum, { reason: 'approval', detail: denied.reason, retryAt: denied.retryAt });
+    return denied && this.#defer(record, candidate, { reason: 'approval', detail: denied.reason, retryAt: denied.retryAt });
   }
 
   forget(key: string): void {
@@ -88,8 +91,9 @@ export class Gatekeeper {
     return denied;
   }
 
-  async #defer(record: WorkloadRecord, checksum: string, { reason, detail, retryAt }: { reason: SuppressionReason; detail: string; retryAt: number }): Promise<Hold> {
-    const { patcher, events, logger, metrics } = this.#options;
+  async #defer(record: WorkloadRecord, candidate: Candidate, { reason, detail, retryAt }: { reason: SuppressionReason; detail: string; retryAt: number }): Promise<Hold> {
+    const { patcher, events, notices, logger, metrics } = this.#options;
+    const { checksum } = candidate;
     metrics.rolloutsSuppressed.inc({ reason });
     const [heldChecksum, heldReason] = (record.deferred ?? '').split(' ');
     // Recorded (and told) once per target and reason; a changing detail (2/5, then 3/5 updated) is not news.
@@ -98,6 +102,7 @@ export class Gatekeeper {
       const message = reason === 'approval' ? `Awaiting approval: ${detail}` : `Not rolling out yet: ${detail}`;
       logger.info({ workload: record.key, reason, detail }, 'config rollout held back');
       events.record(workloadEventTarget(record), 'Normal', 'RolloutDeferred', message);
+      notices?.publish(rolloutDeferred(record, { checksum, from: candidate.from, reason, detail, changes: candidate.changes }));
     }
     return { retryAfterMs: Math.max(1000, retryAt - this.#now()) };
   }

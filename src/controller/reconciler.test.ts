@@ -19,6 +19,8 @@ import {
 import type { SourceReader } from '../kube/source-reader.ts';
 import { ConflictError, type WorkloadRef } from '../kube/workload-patcher.ts';
 import { Metrics } from '../metrics.ts';
+import type { Notice } from '../notify/notice.ts';
+import { until } from '../../test/support/until.ts';
 import { NamespaceScope } from '../scope/namespace-scope.ts';
 import { Reconciler } from './reconciler.ts';
 import { SourceStore } from './source-store.ts';
@@ -54,6 +56,7 @@ class Fixture {
   preemptNext: Patch | undefined;
   /** Reloads handed to the tracker: the reloaded sources' summary before and now. */
   readonly followed: { before: string | undefined; now: string }[] = [];
+  readonly notices: Notice[] = [];
   readonly reconciler: Reconciler;
   #version = 1;
   #workload: WorkloadObject = {};
@@ -82,6 +85,8 @@ class Fixture {
       limiter: { take: () => 0 },
       reloads: { track: (_record, stamp, before) => void this.followed.push({ before, now: stamp.sources }), forget: () => undefined },
       coalesceWindowMs: 0,
+      notices: { publish: (notice) => void this.notices.push(notice) },
+      missingNoticeGraceMs: 20,
       logger: pino({ level: 'silent' }),
       metrics: this.metrics,
     });
@@ -200,6 +205,59 @@ describe('Reconciler', () => {
     assert.equal((await f.reconcile()).result, 'current');
     assert.equal(f.rollouts(), 1);
     assert.match(f.events[0]?.message ?? '', /^Rolling out: configuration changed: configmap\/app \([0-9a-f]{12} → [0-9a-f]{12}: keys LEVEL\)$/, 'the changed key named, never its value');
+  });
+
+  it('publishes a rollout.started notice with the changed keys and digests, tied to the rollout it records', async () => {
+    f.source('configmap/app', { LEVEL: 'info', OTHER: 'x' });
+    f.stamped(envFrom('app'));
+    const before = f.templateAnnotations()[ANNOTATION.checksum];
+    f.source('configmap/app', { LEVEL: 'debug', OTHER: 'x' });
+    assert.equal((await f.reconcile()).result, 'rolled');
+    assert.equal(f.notices.length, 1);
+    const [notice] = f.notices;
+    assert.equal(notice?.type, 'rollout.started');
+    assert.equal(notice?.checksum, f.templateAnnotations()[ANNOTATION.checksum]);
+    assert.equal(notice?.previousChecksum, before);
+    assert.deepEqual(notice?.changes?.map((c) => [c.source, c.keys]), [['configmap/app', ['LEVEL']]]);
+    assert.equal(notice?.trigger, 'configuration-change');
+    // Built from what the workload records: another replica would give it the same id.
+    const [checksum, startedAt] = (f.annotations()['confighash.dev/rollout'] ?? '').split(' ');
+    assert.equal(checksum, notice?.checksum);
+    assert.ok(startedAt);
+    assert.ok(!JSON.stringify(notice).includes('debug'), 'no value');
+  });
+
+  it('tells a missing required source only if it is still missing, and its workload still there, after a grace period', async () => {
+    f.source('configmap/app', { LEVEL: 'info' });
+    f.stamped(envFrom('app'));
+    f.source('configmap/app', undefined);
+    await f.reconcile();
+    await until(() => f.notices.length === 1, 'the source.missing notice');
+    assert.deepEqual(f.notices[0]?.missing, [{ source: 'configmap/app', state: 'deleted' }]);
+
+    // helm uninstall: the source and then the workload are deleted.
+    const g = new Fixture();
+    g.source('configmap/app', { LEVEL: 'info' });
+    g.stamped(envFrom('app'));
+    g.source('configmap/app', undefined);
+    await g.reconcile();
+    g.reconciler.forget(KEY);
+    // Back within the grace period: nothing to tell either.
+    const h = new Fixture();
+    h.source('configmap/app', { LEVEL: 'info' });
+    h.stamped(envFrom('app'));
+    h.source('configmap/app', undefined);
+    await h.reconcile();
+    h.source('configmap/app', { LEVEL: 'info' });
+    await h.reconcile();
+    // A third, still missing, published after the same grace: by then the other two would have been too.
+    const control = new Fixture();
+    control.source('configmap/app', { LEVEL: 'info' });
+    control.stamped(envFrom('app'));
+    control.source('configmap/app', undefined);
+    await control.reconcile();
+    await until(() => control.notices.length === 1, 'the control\'s notice');
+    assert.deepEqual([g.notices.length, h.notices.length], [0, 0]);
   });
 
   it('never moves a stamp backwards when the workload event arrives before the source event', async () => {
@@ -371,7 +429,7 @@ describe('Reconciler', () => {
     };
     await assert.rejects(f.reconcile(), ConflictError);
     assert.equal((await f.reconcile()).result, 'current');
-    assert.equal(f.events.length, 0, 'the other writer tells its rollout, not this one');
+    assert.deepEqual([f.events.length, f.notices.length], [0, 0], 'the other writer tells its rollout, not this one');
   });
 
   describe('with the reload strategy', () => {

@@ -53,6 +53,9 @@ import type { NamespaceScope } from '../scope/namespace-scope.ts';
 import type { SourceStore } from './source-store.ts';
 import type { TokenBucket } from '../token-bucket.ts';
 import type { ApprovalChange } from '../policy/approval.ts';
+import type { NoticePublisher } from '../notify/notifier.ts';
+import { HeldNotices } from './held-notices.ts';
+import { rolloutStarted, sourceMissing } from './notices.ts';
 import type { Gatekeeper } from './gatekeeper.ts';
 import type { ReloadTracker } from './reload-tracker.ts';
 import type { RolloutFollower } from './rollout-follower.ts';
@@ -67,6 +70,8 @@ export interface ReconcilerOptions {
   reader: SourceReader;
   patcher: Pick<WorkloadPatcher, 'patch'>;
   events: Pick<EventRecorder, 'record'>;
+  /** Told of each rollout started and each required source found missing. */
+  notices?: NoticePublisher;
   limiter: Pick<TokenBucket, 'take'>;
   /** Follows reloads in place to their end (workloads with the reload strategy). */
   reloads?: Pick<ReloadTracker, 'track' | 'forget'>;
@@ -76,6 +81,8 @@ export interface ReconcilerOptions {
   follower?: Pick<RolloutFollower, 'follow'>;
   /** No workload rolls twice within this window. */
   coalesceWindowMs: number;
+  /** How long a missing-source notice waits to be sure (30 s). */
+  missingNoticeGraceMs?: number;
   logger: Logger;
   metrics: Metrics;
   now?: () => number;
@@ -102,15 +109,18 @@ interface Reference {
 /** A rollout patched (or being patched), and what its audit record says. */
 interface Rollout {
   checksum: string;
-  sources: string;
-  changed: string[];
+  from: string | undefined;
   /** As written to confighash.dev/rollout. */
   startedAt: string;
+  sources: string;
+  changes: ApprovalChange[];
   changedAt: number | undefined;
 }
 
 /** Source ids listed in one Event; the rest are counted. */
 const MAX_LISTED = 10;
+/** A missing source is told if it is still missing, and its workload still there, this much later. */
+const MISSING_NOTICE_GRACE_MS = 30_000;
 
 export class Reconciler {
   readonly #options: ReconcilerOptions;
@@ -122,10 +132,17 @@ export class Reconciler {
   readonly #reportedTooMany = new Set<string>();
   /** Per workload, a rollout whose patch has not been confirmed (its answer may have been lost). */
   readonly #unconfirmed = new Map<string, Rollout>();
+  /** Missing-source notices, told only if still true after a grace period (see held-notices.ts). */
+  readonly #heldMissing: HeldNotices | undefined;
 
   constructor(options: ReconcilerOptions) {
     this.#options = options;
     this.#now = options.now ?? Date.now;
+    this.#heldMissing = options.notices && new HeldNotices(options.notices, options.missingNoticeGraceMs ?? MISSING_NOTICE_GRACE_MS);
+  }
+
+  stop(): void {
+    this.#heldMissing?.stop();
   }
 
   /** `changedAt`: when the source change that queued this workload was seen, if one did. */
@@ -202,6 +219,7 @@ export class Reconciler {
     this.#reportedMissing.delete(key);
     this.#reportedTooMany.delete(key);
     this.#unconfirmed.delete(key);
+    this.#heldMissing?.cancel(key);
   }
 
   /**
@@ -295,7 +313,7 @@ export class Reconciler {
     const limited = this.#rateLimited();
     if (limited) return limited;
 
-    const rollout: Rollout = { checksum, sources, changed: describeChangeList(changes), startedAt: new Date(this.#now()).toISOString(), changedAt };
+    const rollout: Rollout = { checksum, from: reference.stamp.checksum, startedAt: new Date(this.#now()).toISOString(), sources, changes, changedAt };
     this.#unconfirmed.set(record.key, rollout);
     // New pods start with the reloaded sources as they are: the rollout delivers those too.
     const reloaded = this.#reloadStamp(record);
@@ -319,16 +337,18 @@ export class Reconciler {
     return { result: 'rolled' };
   }
 
-  /** The audit record of a rollout: metrics, a log line and a ConfigChanged Event. */
+  /** The audit record of a rollout: metrics, a log line, a ConfigChanged Event and its notice. */
   #rolledOut(record: WorkloadRecord, rollout: Rollout, note?: string): void {
-    const { events, logger, metrics } = this.#options;
+    const { events, logger, metrics, notices } = this.#options;
     const now = this.#now();
     this.#lastRollout.set(record.key, now);
     metrics.rollouts.inc();
     if (rollout.changedAt !== undefined) metrics.rolloutLatency.observe((now - rollout.changedAt) / 1000);
-    const { checksum, sources, changed } = rollout;
+    const { checksum, from, startedAt, sources, changes } = rollout;
+    const changed = describeChangeList(changes);
     logger.info({ workload: record.key, changed, checksum, sources, ...(note ? { note } : {}) }, 'rolling out workload: its configuration changed');
     events.record(workloadEventTarget(record), 'Normal', 'ConfigChanged', `Rolling out: configuration changed: ${changed.join(', ')}`);
+    notices?.publish(rolloutStarted(record, { checksum, from, startedAt, changes, trigger: 'configuration-change' }));
   }
 
   /**
@@ -396,6 +416,9 @@ export class Reconciler {
     if (!message) return;
     this.#options.logger.warn({ workload: record.key, missing: message }, 'required sources of the workload do not exist');
     this.#options.events.record(workloadEventTarget(record), 'Warning', 'MissingSource', message);
+    const missing = (Object.keys(news) as (keyof MissingSources)[]).flatMap((state) => news[state].map((source) => ({ source, state })));
+    const stillMissing = (): boolean => this.#options.workloads.get(record.key) !== undefined && missing.some(({ source }) => this.#reportedMissing.get(record.key)?.has(source));
+    this.#heldMissing?.hold(record.key, sourceMissing(record, missing, current.stamp.checksum), stillMissing);
   }
 }
 

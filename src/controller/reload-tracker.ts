@@ -6,12 +6,15 @@
 // ConfigReloaded Event; or a ReloadFailed Warning naming the pods and why, and,
 // with confighash.dev/reload-fallback: rollout, one rollout in its stead.
 import type { Logger } from 'pino';
-import { describeChanges, formatBaseline, RELOAD_FALLBACK_ANNOTATION, RELOADED_ANNOTATION, type Stamp } from '../checksum/index.ts';
+import { describeChanges, formatBaseline, RELOAD_FALLBACK_ANNOTATION, RELOADED_ANNOTATION, sourceChanges, type Stamp } from '../checksum/index.ts';
 import type { AgentPod, AgentReport, AgentStatusReader } from '../kube/agent-status.ts';
 import type { EventRecorder } from '../kube/events.ts';
 import type { WorkloadPatcher } from '../kube/workload-patcher.ts';
 import type { Metrics } from '../metrics.ts';
 import { sleep } from '../sleep.ts';
+import type { NoticePublisher } from '../notify/notifier.ts';
+import type { SourceChange } from '../notify/notice.ts';
+import { reloadEnded, rolloutStarted } from './notices.ts';
 import { workloadEventTarget } from './reconciler.ts';
 import type { WorkloadRecord, WorkloadStore } from './workload-store.ts';
 
@@ -22,6 +25,7 @@ export interface ReloadTrackerOptions {
   workloads: Pick<WorkloadStore, 'get'>;
   patcher: Pick<WorkloadPatcher, 'patch'>;
   events: Pick<EventRecorder, 'record'>;
+  notices?: NoticePublisher;
   logger: Logger;
   metrics: Metrics;
   pollMs: number;
@@ -32,6 +36,12 @@ export interface ReloadTrackerOptions {
 
 /** The API server records times to the second: a pod started a full second after the recorded change started after it. */
 const TIME_RESOLUTION_MS = 1_000;
+
+/** The reload a loop follows: its stamp's id, and when its sources changed (the same on any replica). */
+interface Followed {
+  id: string;
+  since: number;
+}
 
 interface Tracking {
   stamp: Stamp;
@@ -93,14 +103,14 @@ export class ReloadTracker {
       });
       const there = (present ??= new Set(agents.map((a) => a.name)));
       const failed = agents.filter((a) => failedSince(a.report, since));
-      if (failed.length > 0) return this.#failed(record, id, failed.map((a) => `pod ${a.name}: ${a.report?.lastError ?? 'failed'}`));
+      if (failed.length > 0) return this.#failed(record, { id, since }, failed.map((a) => `pod ${a.name}: ${a.report?.lastError ?? 'failed'}`));
       const waiting = agents.filter((a) => !runsChange(a, since, there));
       logger.debug({ workload: record.key, pods: agents.length, waiting: waiting.length }, 'reload in place under way');
       // No pod running: the next ones mount the configuration as it is.
-      if (waiting.length === 0) return this.#reloaded(record, id, agents.length);
+      if (waiting.length === 0) return this.#reloaded(record, { id, since }, agents.length);
       if (this.#now() >= deadline) {
         const names = waiting.map((a) => a.name).join(', ');
-        return this.#failed(record, id, [`timed out after ${Math.round(deadlineMs / 1000)}s: ${names} still wait for the kubelet to update their volumes, or for their agent`]);
+        return this.#failed(record, { id, since }, [`timed out after ${Math.round(deadlineMs / 1000)}s: ${names} still wait for the kubelet to update their volumes, or for their agent`]);
       }
       await sleep(pollMs, this.#stopped.signal);
     }
@@ -112,8 +122,8 @@ export class ReloadTracker {
     return tracking !== undefined && formatBaseline(tracking.stamp) === id;
   }
 
-  async #reloaded(record: WorkloadRecord, id: string, pods: number): Promise<void> {
-    const { events, logger, metrics } = this.#options;
+  async #reloaded(record: WorkloadRecord, { id, since }: Followed, pods: number): Promise<void> {
+    const { events, notices, logger, metrics } = this.#options;
     const tracking = this.#tracking.get(record.key);
     this.#tracking.delete(record.key);
     metrics.reloads.inc({ result: 'reloaded' });
@@ -122,10 +132,12 @@ export class ReloadTracker {
     logger.info({ workload: record.key, pods, changed }, 'reloaded in place');
     if (pods === 0) return;
     events.record(workloadEventTarget(record), 'Normal', 'ConfigReloaded', `Reloaded in place in ${pods} pod${pods === 1 ? '' : 's'}: ${changed}`);
+    notices?.publish(reloadEnded(record, { id, since, pods, changes: sourceChanges(tracking?.before, tracking?.stamp.sources ?? '') }));
   }
 
-  async #failed(record: WorkloadRecord, id: string, reasons: readonly string[]): Promise<void> {
-    const { events, logger, metrics } = this.#options;
+  async #failed(record: WorkloadRecord, { id, since }: Followed, reasons: readonly string[]): Promise<void> {
+    const { events, notices, logger, metrics } = this.#options;
+    const tracking = this.#tracking.get(record.key);
     this.#tracking.delete(record.key);
     this.#given.set(record.key, id);
     metrics.reloads.inc({ result: 'failed' });
@@ -133,13 +145,22 @@ export class ReloadTracker {
     const shown = reasons.slice(0, 5).join('; ') + (reasons.length > 5 ? `; and ${reasons.length - 5} more` : '');
     logger.warn({ workload: record.key, reasons: shown, fallback }, 'the reload in place failed');
     events.record(workloadEventTarget(record), 'Warning', 'ReloadFailed', `Reload in place failed: ${shown}${fallback ? '; rolling the workload instead (reload-fallback: rollout)' : ''}`);
-    if (!fallback) return;
+    const changes = sourceChanges(tracking?.before, tracking?.stamp.sources ?? '');
+    notices?.publish(reloadEnded(record, { id, since, changes, failure: shown, fallback }));
+    if (fallback) await this.#fallBack(record, { id, since }, changes);
+  }
+
+  /** reload-fallback: rollout: rolls the workload in the reload's stead. */
+  async #fallBack(record: WorkloadRecord, { id, since }: Followed, changes: SourceChange[]): Promise<void> {
+    const { events, notices, metrics } = this.#options;
     metrics.rollouts.inc();
+    const checksum = id.split(' ')[0] ?? id;
     await this.#patch(record, {
       metadata: { annotations: { [RELOADED_ANNOTATION]: id } },
-      spec: { template: { metadata: { annotations: { [RELOAD_FALLBACK_ANNOTATION]: id.split(' ')[0] ?? id } } } },
+      spec: { template: { metadata: { annotations: { [RELOAD_FALLBACK_ANNOTATION]: checksum } } } },
     });
     events.record(workloadEventTarget(record), 'Normal', 'ConfigChanged', 'Rolling out: the reload in place failed, and confighash.dev/reload-fallback is rollout');
+    notices?.publish(rolloutStarted(record, { checksum, from: record.stamped.checksum, startedAt: new Date(since).toISOString(), changes, trigger: 'reload-failed' }));
   }
 
   /** Patches the workload as it is now (a few tries: its status changes under it). */

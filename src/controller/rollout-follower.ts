@@ -11,6 +11,9 @@ import { ROLLOUT_ANNOTATION } from '../checksum/index.ts';
 import type { EventRecorder } from '../kube/events.ts';
 import type { WorkloadPatcher } from '../kube/workload-patcher.ts';
 import type { Metrics } from '../metrics.ts';
+import type { NoticePublisher } from '../notify/notifier.ts';
+import { shortChecksum } from '../notify/notice.ts';
+import { rolloutEnded } from './notices.ts';
 import { workloadEventTarget } from './reconciler.ts';
 import type { WorkloadRecord } from './workload-store.ts';
 
@@ -19,6 +22,7 @@ export interface RolloutFollowerOptions {
   progressDeadlineMs: number;
   patcher: Pick<WorkloadPatcher, 'patch'>;
   events: Pick<EventRecorder, 'record'>;
+  notices?: NoticePublisher;
   logger: Logger;
   metrics: Metrics;
   now?: () => number;
@@ -59,7 +63,7 @@ export class RolloutFollower {
   }
 
   async #record(record: WorkloadRecord, ending: Ending, now: number): Promise<void> {
-    const { patcher, events, logger, metrics } = this.#options;
+    const { patcher, events, notices, logger, metrics } = this.#options;
     const rollout = record.rollout;
     if (!rollout) return;
     const at = new Date(now).toISOString();
@@ -67,8 +71,9 @@ export class RolloutFollower {
     // Guarded by the version judged: a conflict means another look (by this replica or the next leader).
     await patcher.patch(record, { metadata: { annotations: { [ROLLOUT_ANNOTATION.result]: value } } });
     const seconds = Math.max(0, Math.round((now - rollout.startedAt.getTime()) / 1000));
-    const short = `${rollout.checksum.split(':').slice(0, -1).join(':')}:${(rollout.checksum.split(':').at(-1) ?? '').slice(0, 12)}`;
+    const short = shortChecksum(rollout.checksum);
     metrics.rolloutResults.inc({ result: ending.result });
+    notices?.publish(rolloutEnded(record, rollout, { seconds, ...(ending.result === 'failed' ? { failure: ending.reason } : {}) }));
     if (ending.result === 'complete') {
       metrics.rolloutDuration.observe(seconds);
       logger.info({ workload: record.key, checksum: rollout.checksum, seconds }, 'config rollout complete');

@@ -27,7 +27,7 @@ describe('namespaced install', () => {
       ['list', 'secrets', watched], ['watch', 'configmaps', watched], ['patch', 'deployments.apps', watched],
       ['patch', 'statefulsets.apps', watched], ['create', 'events', watched], ['patch', 'events', watched],
       ['list', 'pods', watched], ['get', 'pods --subresource=log', watched],
-      ['update', 'secrets/confighash-hmac-key', CONFIGHASH_NAMESPACE], ['watch', 'secrets/confighash-webhook-tls', CONFIGHASH_NAMESPACE],
+      ['update', 'secrets/confighash-hmac-key', CONFIGHASH_NAMESPACE], ['watch', 'secrets/confighash-webhook-tls', CONFIGHASH_NAMESPACE], ['watch', 'secrets/confighash-notifications', CONFIGHASH_NAMESPACE],
       ['create', 'events', CONFIGHASH_NAMESPACE], ['update', 'leases.coordination.k8s.io/confighash-controller', CONFIGHASH_NAMESPACE],
       ['patch', 'mutatingwebhookconfigurations.admissionregistration.k8s.io/confighash'],
     ];
