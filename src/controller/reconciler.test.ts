@@ -214,15 +214,16 @@ describe('Reconciler', () => {
     f.source('configmap/app', { LEVEL: 'debug', OTHER: 'x' });
     assert.equal((await f.reconcile()).result, 'rolled');
     assert.equal(f.notices.length, 1);
-    const [notice] = f.notices;
-    assert.equal(notice?.type, 'rollout.started');
-    assert.equal(notice?.checksum, f.templateAnnotations()[ANNOTATION.checksum]);
-    assert.equal(notice?.previousChecksum, before);
-    assert.deepEqual(notice?.changes?.map((c) => [c.source, c.keys]), [['configmap/app', ['LEVEL']]]);
-    assert.equal(notice?.trigger, 'configuration-change');
+    const notice = f.notices[0];
+    assert.ok(notice);
+    assert.equal(notice.type, 'rollout.started');
+    assert.equal(notice.checksum, f.templateAnnotations()[ANNOTATION.checksum]);
+    assert.equal(notice.previousChecksum, before);
+    assert.deepEqual(notice.changes?.map((c) => [c.source, c.keys]), [['configmap/app', ['LEVEL']]]);
+    assert.equal(notice.trigger, 'configuration-change');
     // Built from what the workload records: another replica would give it the same id.
     const [checksum, startedAt] = (f.annotations()['confighash.dev/rollout'] ?? '').split(' ');
-    assert.equal(checksum, notice?.checksum);
+    assert.equal(checksum, notice.checksum);
     assert.ok(startedAt);
     assert.ok(!JSON.stringify(notice).includes('debug'), 'no value');
   });
