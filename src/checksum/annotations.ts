@@ -30,10 +30,6 @@ export const ROLLOUT_ANNOTATION = {
   deferred: `${PREFIX}/deferred`,
 } as const;
 
-/** The apps/v1 kinds confighash tracks. */
-export const WORKLOAD_KINDS = ['Deployment', 'StatefulSet', 'DaemonSet'] as const;
-export type WorkloadKind = (typeof WORKLOAD_KINDS)[number];
-
 /** The Secret holding the per-installation HMAC key, in confighash's namespace. */
 export const HMAC_KEY_SECRET = 'confighash-hmac-key';
 

@@ -33,12 +33,24 @@ export type StampFormat = { version: 'v1' } | { version: 'v2'; keyId: string };
 export type KeyDigests = ReadonlyMap<string, string>;
 
 /** What is known of one source object: its per-key digests, or that it does not exist. */
-export type SourceState = { exists: true; keys: KeyDigests } | { exists: false };
+/**
+ * What a source holds now: its per-key digests (none for a source that does not
+ * count: --resource-label-selector does not select it, or it carries
+ * reloader.stakater.com/ignore), and whether it carries reloader.stakater.com/match.
+ */
+export type SourceState = { exists: true; keys: KeyDigests; matched?: boolean } | { exists: false };
 
 export interface SourceDigest {
   id: SourceId;
   /** Full hex digest, or `missing`. */
   digest: string;
+}
+
+const NO_KEYS: KeyDigests = new Map();
+
+/** What an existing source holds, as it counts: Reloader's search counts a source without `match` as holding nothing. */
+function heldKeys(source: ConsumedSource, state: { keys: KeyDigests; matched?: boolean }): KeyDigests {
+  return source.requiresMatch === true && state.matched !== true ? NO_KEYS : state.keys;
 }
 
 /** Hashes values and sources with the algorithm and key their kind and format require. */
@@ -88,10 +100,11 @@ export class ValueHasher {
     const key = source.kind === 'secret' ? this.#signingKey(format) : undefined;
     if (source.kind === 'secret' && !key) return undefined;
     if (!state.exists) return { id: source.id, digest: MISSING };
-    const names = source.keys.all ? [...state.keys.keys()] : [...source.keys.keys];
+    const held = heldKeys(source, state);
+    const names = source.keys.all ? [...held.keys()] : [...source.keys.keys];
     const fields: (string | Buffer)[] = format.version === 'v1' ? ['source', source.id] : ['source/v2', namespace, source.id];
     for (const name of names.sort(compareStrings)) {
-      const digest = state.keys.get(name);
+      const digest = held.get(name);
       // A consumed key the object lacks is encoded as absent, unlike any value.
       fields.push(name, digest === undefined ? 'absent' : 'present', digest === undefined ? Buffer.alloc(0) : Buffer.from(digest, 'base64'));
     }

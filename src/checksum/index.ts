@@ -7,3 +7,5 @@ export * from './keyring.ts';
 export * from './reload.ts';
 export * from './sources.ts';
 export * from './stamp.ts';
+export * from './workload-kinds.ts';
+export * from './reloader.ts';

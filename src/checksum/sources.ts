@@ -1,6 +1,7 @@
 // Which ConfigMaps and Secrets a pod template consumes, and which of their keys:
 // the "sources" of SPEC.md, read from the pod spec plus the include/exclude
 // annotations. Pure: plain objects in, plain objects out.
+import { reloaderSources } from './reloader.ts';
 import { ANNOTATION } from './annotations.ts';
 
 export type SourceKind = 'configmap' | 'secret';
@@ -26,6 +27,11 @@ export interface ConsumedSource {
    * roll the workload, whose new pods could not start.
    */
   optional: boolean;
+  /**
+   * Reloader's `search`: the source counts only while it carries
+   * reloader.stakater.com/match: "true"; otherwise as if it held no keys.
+   */
+  requiresMatch?: boolean;
 }
 
 /** The parts of a pod spec that reference configuration (a structural subset of core/v1). */
@@ -102,7 +108,7 @@ export function consumedSources(
     found.add({ id, keys: ALL_KEYS, site: `annotation ${ANNOTATION.include}`, optional: true });
   }
   const excluded = new Set(parseSourceList(annotations[ANNOTATION.exclude]));
-  return found.sources().filter((source) => !excluded.has(source.id));
+  return [...reloaderSources(found.sources().filter((source) => !excluded.has(source.id)), annotations)];
 }
 
 /** What the volumes named `volumes` consume: the sources reloaded in place, when a workload has the reload strategy. */

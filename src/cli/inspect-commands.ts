@@ -3,6 +3,7 @@
 import { parseArgs } from 'node:util';
 import { loadKubeConfig } from '../kube/client.ts';
 import { createInspector, type WorkloadReport, type WorkloadState } from './inspect.ts';
+import { type LabelSelector, parseLabelSelector } from '../scope/label-selector.ts';
 import { UsageError } from './run-options.ts';
 import { type Colour, renderTable, useColour } from './table.ts';
 
@@ -22,6 +23,10 @@ yet) or reload-failed.
       --check                exit 1 if any workload is pending or missing a source
       --kubeconfig PATH      kubeconfig file (default: $KUBECONFIG, then in-cluster)
       --confighash-namespace NS   where confighash runs (default confighash-system)
+      --namespace-selector SEL    with -A: the namespaces confighash acts in, as its
+                                  --namespace-selector (default confighash.dev/enabled=true)
+      --resource-label-selector SEL   as confighash's, if it runs with one
+      --reloader-annotations false    if confighash runs with it
 `;
 
 export const EXPLAIN_USAGE = `usage: confighash explain KIND/NAME [-n NAMESPACE] [-o table|json]
@@ -29,7 +34,8 @@ export const EXPLAIN_USAGE = `usage: confighash explain KIND/NAME [-n NAMESPACE]
 Per source of one workload: the consumed keys, where they are referenced, how a
 change reaches the pods (a rollout, or a reload in place), and the stored and
 current digests; with the reload strategy, what each pod's agent reports. KIND is
-deployment, statefulset or daemonset (or deploy, sts, ds).
+deployment, statefulset, daemonset or cronjob (or deploy, sts, ds, cj). Takes
+--resource-label-selector as status does.
 `;
 
 const OPTIONS = {
@@ -39,6 +45,9 @@ const OPTIONS = {
   check: { type: 'boolean' },
   kubeconfig: { type: 'string' },
   'confighash-namespace': { type: 'string', default: 'confighash-system' },
+  'namespace-selector': { type: 'string', default: 'confighash.dev/enabled=true' },
+  'resource-label-selector': { type: 'string', default: '' },
+  'reloader-annotations': { type: 'string', default: 'true' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -68,6 +77,9 @@ const KINDS: Record<string, WorkloadReport['kind']> = {
   daemonset: 'DaemonSet',
   daemonsets: 'DaemonSet',
   ds: 'DaemonSet',
+  cronjob: 'CronJob',
+  cronjobs: 'CronJob',
+  cj: 'CronJob',
 };
 
 type Parsed = ReturnType<typeof parse>;
@@ -83,7 +95,19 @@ function parse(argv: readonly string[]): ReturnType<typeof parseArgs<{ options: 
 async function inspector(values: Parsed['values']): Promise<{ inspector: Awaited<ReturnType<typeof createInspector>>; namespace: string }> {
   const config = loadKubeConfig(values.kubeconfig);
   const namespace = values.namespace ?? (config.getContextObject(config.getCurrentContext())?.namespace || 'default');
-  return { inspector: await createInspector(config, values['confighash-namespace']), namespace };
+  const options = {
+    namespaces: selector('namespace-selector', values['namespace-selector']),
+    sources: { selector: selector('resource-label-selector', values['resource-label-selector']), reloaderAnnotations: values['reloader-annotations'] !== 'false' },
+  };
+  return { inspector: await createInspector(config, values['confighash-namespace'], options), namespace };
+}
+
+function selector(flag: string, text: string): LabelSelector {
+  try {
+    return parseLabelSelector(text);
+  } catch (error) {
+    throw new UsageError(`--${flag}: ${(error as Error).message}`, { cause: error });
+  }
 }
 
 export async function status(argv: readonly string[]): Promise<number> {

@@ -2,7 +2,7 @@
 // digests stored in its pod template and the digests its sources have now (read
 // live, with the same checksum engine the webhook and controller use), and so
 // its state.
-import { AppsV1Api, CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { AppsV1Api, BatchV1Api, CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import {
   ANNOTATION,
   BASELINE_ANNOTATION,
@@ -12,10 +12,10 @@ import {
   isIgnored,
   MAX_SOURCES_PER_WORKLOAD,
   MISSING,
-  NAMESPACE_LABEL,
   parseBaseline,
   parseSourcesSummary,
   type PodSpecLike,
+  podTemplateOf,
   RELOADED_ANNOTATION,
   reloadDecision,
   reloadedVolumes,
@@ -24,13 +24,16 @@ import {
   type SourceState,
   type Stamp,
   type Subject,
+  trackingAnnotations,
   ValueHasher,
   verify,
   volumeSources,
   type WorkloadKind,
 } from '../checksum/index.ts';
 import { type AgentStatusReader, apiAgentStatusReader } from '../kube/agent-status.ts';
-import { type Progress, type RawWorkload, rolloutProgress, statusOf } from '../policy/progress.ts';
+import { progressOf, type Progress, type RawWorkload } from '../policy/progress.ts';
+import { type LabelSelector, matchesLabels } from '../scope/label-selector.ts';
+import type { SourceFilter } from '../scope/source-filter.ts';
 import { loadKeyring } from '../kube/hmac-key.ts';
 import { forEachConcurrently, LiveSourceReader } from '../kube/source-reader.ts';
 
@@ -98,26 +101,36 @@ interface WorkloadLike extends RawWorkload {
   spec?: NonNullable<RawWorkload['spec']> & { selector?: { matchLabels?: Record<string, string> }; template?: { metadata?: { annotations?: Record<string, string> }; spec?: object } };
 }
 
-export async function createInspector(config: KubeConfig, confighashNamespace: string): Promise<Inspector> {
+export interface InspectorOptions {
+  /** The namespaces confighash acts in (for every namespace at once). */
+  namespaces: LabelSelector;
+  /** How sources count, as confighash counts them. */
+  sources: SourceFilter;
+}
+
+export async function createInspector(config: KubeConfig, confighashNamespace: string, options: InspectorOptions): Promise<Inspector> {
   const core = config.makeApiClient(CoreV1Api);
   const apps = config.makeApiClient(AppsV1Api);
+  const batch = config.makeApiClient(BatchV1Api);
   const hasher = new ValueHasher(await loadKeyring(core, confighashNamespace));
-  const reporter = new WorkloadReporter(hasher, new LiveSourceReader(config, hasher, { concurrency: 8, timeoutMs: 10_000 }), apiAgentStatusReader(config));
+  const reporter = new WorkloadReporter(hasher, new LiveSourceReader(config, hasher, { concurrency: 8, timeoutMs: 10_000, filter: options.sources }), apiAgentStatusReader(config), options.sources.reloaderAnnotations);
   return {
     async optedInNamespaces() {
-      const list = await core.listNamespace({ labelSelector: `${NAMESPACE_LABEL}=true` });
-      return list.items.flatMap((ns) => (ns.metadata?.name ? [ns.metadata.name] : [])).sort();
+      const list = await core.listNamespace();
+      return list.items.flatMap((ns) => (ns.metadata?.name && matchesLabels(options.namespaces, ns.metadata.labels ?? {}) ? [ns.metadata.name] : [])).sort();
     },
     async workloads(namespace) {
-      const [deployments, statefulSets, daemonSets] = await Promise.all([
+      const [deployments, statefulSets, daemonSets, cronJobs] = await Promise.all([
         apps.listNamespacedDeployment({ namespace }),
         apps.listNamespacedStatefulSet({ namespace }),
         apps.listNamespacedDaemonSet({ namespace }),
+        batch.listNamespacedCronJob({ namespace }),
       ]);
       const all: [WorkloadKind, WorkloadLike][] = [
         ...deployments.items.map((w): [WorkloadKind, WorkloadLike] => ['Deployment', w]),
         ...statefulSets.items.map((w): [WorkloadKind, WorkloadLike] => ['StatefulSet', w]),
         ...daemonSets.items.map((w): [WorkloadKind, WorkloadLike] => ['DaemonSet', w]),
+        ...cronJobs.items.map((w): [WorkloadKind, WorkloadLike] => ['CronJob', w as WorkloadLike]),
       ];
       // A bounded number at a time: thousands of workloads must not mean thousands of reads at once.
       const reports: (WorkloadReport | undefined)[] = new Array<WorkloadReport | undefined>(all.length);
@@ -133,16 +146,18 @@ class WorkloadReporter {
   readonly #hasher: ValueHasher;
   readonly #reader: LiveSourceReader;
   readonly #agents: AgentStatusReader;
+  readonly #reloaderAnnotations: boolean;
 
-  constructor(hasher: ValueHasher, reader: LiveSourceReader, agents: AgentStatusReader) {
+  constructor(hasher: ValueHasher, reader: LiveSourceReader, agents: AgentStatusReader, reloaderAnnotations: boolean) {
     this.#hasher = hasher;
     this.#reader = reader;
     this.#agents = agents;
+    this.#reloaderAnnotations = reloaderAnnotations;
   }
 
   /** The report on `workload`, or undefined when it consumes nothing. */
   async report(namespace: string, kind: WorkloadKind, workload: WorkloadLike): Promise<WorkloadReport | undefined> {
-    const parts = partsOf(workload);
+    const parts = partsOf(kind, workload, this.#reloaderAnnotations);
     const volumes = reloadedVolumes(parts.podSpec, parts.annotations);
     const sources = consumedSources(parts.podSpec, parts.annotations, volumes);
     const reloaded = volumeSources(parts.podSpec, volumes);
@@ -153,7 +168,7 @@ class WorkloadReporter {
     const stateOf = (id: SourceId): SourceState => states.get(id) ?? { exists: false };
     const reload = reloaded.length > 0 ? await this.#reload(namespace, workload, parts) : undefined;
     const assessed = this.#assess(parts, { namespace, sources, stateOf }, { namespace, sources: reloaded, stateOf }, reload);
-    return { ...base, ...assessed, ...rolloutState(assessed, parts.annotations, rolloutProgress(kind, statusOf(kind, workload))) };
+    return { ...base, ...assessed, ...rolloutState(assessed, parts.annotations, progressOf(kind, workload)) };
   }
 
   /** State, checksums and sources of a workload whose sources are read: `rolling` what rolls, `reloaded` what its agent reloads. */
@@ -216,14 +231,14 @@ function storedStamp(annotations: Record<string, string>, templateAnnotations: R
   return { checksum, sources: templateAnnotations[ANNOTATION.sources] ?? '' };
 }
 
-function partsOf(workload: WorkloadLike): {
+function partsOf(kind: WorkloadKind, workload: WorkloadLike, reloaderAnnotations: boolean): {
   annotations: Record<string, string>;
   templateAnnotations: Record<string, string>;
   podSpec: PodSpecLike;
 } {
-  const template = workload.spec?.template;
+  const template = podTemplateOf(kind, workload) as NonNullable<WorkloadLike['spec']>['template'];
   return {
-    annotations: workload.metadata?.annotations ?? {},
+    annotations: { ...trackingAnnotations(kind, workload.metadata?.annotations ?? {}, reloaderAnnotations) },
     templateAnnotations: template?.metadata?.annotations ?? {},
     podSpec: template?.spec ?? {},
   };

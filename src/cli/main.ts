@@ -12,6 +12,7 @@ commands:
   explain   one workload's sources: consumed keys, references, stored and current digests
   history   one workload's revisions, with the configuration each ran
   rotate-key  sign new Secret digests with a new HMAC key (rolls nothing)
+  migrate-check  workloads with stakater Reloader's annotations: what confighash will do, and what differs
   agent     the reload agent: reloads a program in place when its mounted configuration changes
 
 Run "confighash <command> --help" for a command's flags.
@@ -22,6 +23,7 @@ const SUBCOMMANDS: Record<string, (argv: readonly string[]) => Promise<number>> 
   explain: async (argv) => (await import('./inspect-commands.ts')).explain(argv),
   history: async (argv) => (await import('./history.ts')).history(argv),
   'rotate-key': async (argv) => (await import('./rotate-key.ts')).rotateKeyCommand(argv),
+  'migrate-check': async (argv) => (await import('./migrate-check.ts')).migrateCheck(argv),
   agent: async (argv) => (await import('./agent.ts')).agentCommand(argv),
 };
 

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { LOG_LEVELS, type LogLevel } from '../log.ts';
 import { parseDuration } from '../duration.ts';
+import { type LabelSelector, parseLabelSelector } from '../scope/label-selector.ts';
 
 export interface RunOptions {
   kubeconfig: string | undefined;
@@ -26,8 +27,16 @@ export interface RunOptions {
   rolloutBurst: number;
   workers: number;
   relistIntervalMs: number;
-  /** A namespaced install: only these namespaces (empty: every namespace labelled confighash.dev/enabled=true). */
+  /** A namespaced install: only these namespaces (empty: every namespace namespaceSelector selects). */
   watchNamespaces: string[];
+  /** The namespaces acted in, by their labels (without watchNamespaces). */
+  namespaceSelector: LabelSelector;
+  /** Never acted in, whatever their labels. */
+  ignoreNamespaces: string[];
+  /** Only the ConfigMaps and Secrets with these labels count (empty: all). */
+  resourceLabelSelector: LabelSelector;
+  /** Honour stakater Reloader's annotations (docs/reloader.md). */
+  reloaderAnnotations: boolean;
   clientCaFile: string | undefined;
   clientNames: string[];
   agentImage: string | undefined;
@@ -74,7 +83,11 @@ export const RUN_FLAGS = {
   'approval-failure-policy': { help: 'when the approval hook fails or times out: allow (roll) or defer (hold, and ask again)', default: 'defer' },
   workers: { help: 'workloads reconciled concurrently', default: '4' },
   'relist-interval': { help: 'how often every watched resource is listed again, to correct anything missed', default: '10m' },
-  'watch-namespace': { help: 'a namespaced install: act in these namespaces only (comma-separated), with Role-only access to them; default: every namespace labelled confighash.dev/enabled=true' },
+  'watch-namespace': { help: 'a namespaced install: act in these namespaces only (comma-separated), with Role-only access to them; default: every namespace --namespace-selector selects' },
+  'namespace-selector': { help: 'act in the namespaces with these labels (a label selector, e.g. "team in (a,b),!legacy")', default: 'confighash.dev/enabled=true' },
+  'resource-label-selector': { help: 'only ConfigMaps and Secrets with these labels count (a label selector); another source counts as holding no keys, so its changes roll nothing' },
+  'reloader-annotations': { help: "honour stakater Reloader's annotations (reloader.stakater.com/auto, …) with confighash's semantics; their workloads are tracked in any namespace (outside the selected ones, adopted by the controller rather than stamped at admission)", default: 'true' },
+  'ignore-namespaces': { help: 'never act in these namespaces (comma-separated), whatever their labels; confighash\'s own and kube-system always' },
   'client-ca-file': { help: "serve only clients with a certificate signed by this CA (the API server's webhook client certificate)" },
   'agent-image': { help: "the reload agent's image (confighash's own); without it, workloads asking for confighash.dev/reload are rolled instead" },
   'reload-timeout': { help: 'how long a reload in place may take (the kubelet can take a minute to update a volume) before it counts as failed', default: '5m' },
@@ -140,7 +153,11 @@ export function parseRunOptions(argv: readonly string[], env: NodeJS.ProcessEnv)
     rolloutBurst: integer('rollout-burst', get, 1, 10_000),
     workers: integer('workers', get, 1, 64),
     relistIntervalMs: positiveDuration('relist-interval', get),
-    watchNamespaces: namespaceList(get('watch-namespace')),
+    watchNamespaces: namespaceList('watch-namespace', get),
+    namespaceSelector: labelSelector('namespace-selector', get),
+    ignoreNamespaces: namespaceList('ignore-namespaces', get),
+    resourceLabelSelector: labelSelector('resource-label-selector', get),
+    reloaderAnnotations: boolean('reloader-annotations', get),
     clientCaFile: get('client-ca-file'),
     clientNames: list(get('client-names')),
     agentImage: get('agent-image'),
@@ -206,11 +223,19 @@ function list(text: string | undefined): string[] {
   return (text ?? '').split(',').map((item) => item.trim()).filter((item) => item !== '');
 }
 
-function namespaceList(text: string | undefined): string[] {
-  const names = list(text);
-  const bad = names.find((name) => !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(name) || name.length > 63);
-  if (bad !== undefined) throw new UsageError(`--watch-namespace: "${bad}" is not a namespace name`);
+function namespaceList(name: FlagName, get: (name: FlagName) => string | undefined): string[] {
+  const names = list(get(name));
+  const bad = names.find((ns) => !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(ns) || ns.length > 63);
+  if (bad !== undefined) throw new UsageError(`--${name}: "${bad}" is not a namespace name`);
   return names;
+}
+
+function labelSelector(name: FlagName, get: (name: FlagName) => string | undefined): LabelSelector {
+  try {
+    return parseLabelSelector(get(name) ?? '');
+  } catch (error) {
+    throw new UsageError(`--${name}: ${(error as Error).message}`, { cause: error });
+  }
 }
 
 function url(text: string | undefined): string | undefined {

@@ -3,11 +3,12 @@
 // controller, leader election, observability) and runs until SIGTERM.
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { AppsV1Api, CoreV1Api } from '@kubernetes/client-node';
+import { AppsV1Api, BatchV1Api, CoreV1Api } from '@kubernetes/client-node';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { HmacKeyring, ValueHasher } from '../checksum/index.ts';
 import { loadKubeConfig } from '../kube/client.ts';
 import { Controller } from '../controller/controller.ts';
+import { apiCronJobRunner } from '../kube/cronjob-runner.ts';
 import { apiEventApi, EventRecorder } from '../kube/events.ts';
 import { KeyCustodian, loadOrCreateKeys } from '../kube/hmac-key.ts';
 import { apiLeaseClient, LeaderElector } from '../kube/leader-election.ts';
@@ -66,27 +67,32 @@ export async function run(options: RunOptions): Promise<void> {
   const custodian = new KeyCustodian({ core, listWatch, namespace: options.namespace, keyring, events, logger: logger.child({ component: 'hmac-key' }), metrics });
   custodian.start(keys);
   const hasher = new ValueHasher(keyring);
+  const sourceFilter = { selector: options.resourceLabelSelector, reloaderAnnotations: options.reloaderAnnotations };
   const reader = new LiveSourceReader(kubeConfig, hasher, {
     concurrency: options.sourceReadConcurrency,
     timeoutMs: options.sourceReadTimeoutMs,
+    filter: sourceFilter,
   });
-  const excludedNamespaces = new Set([options.namespace, 'kube-system']);
+  const excludedNamespaces = new Set([options.namespace, 'kube-system', ...options.ignoreNamespaces]);
   const scope = new NamespaceScope({
     excluded: excludedNamespaces,
+    selector: options.namespaceSelector,
+    reloaderWorkloads: options.reloaderAnnotations,
     // A namespace's rollout policies are its workloads' defaults.
     defaultKeys: [POLICY_ANNOTATION.window, POLICY_ANNOTATION.timeZone, POLICY_ANNOTATION.minInterval],
     ...(options.watchNamespaces.length > 0 ? { watchNamespaces: options.watchNamespaces } : {}),
   });
   // Answered well inside the API server's own timeout, or it fails open without a word.
   const deadlineMs = options.webhookTimeoutSeconds * 1000 * ADMISSION_DEADLINE_SHARE;
-  const handler = new AdmissionHandler({ reader, hasher, logger, metrics, scope, deadlineMs, ...(options.agentImage ? { agentImage: options.agentImage } : {}) });
+  const handler = new AdmissionHandler({ reader, hasher, logger, metrics, scope, deadlineMs, reloaderAnnotations: options.reloaderAnnotations, ...(options.agentImage ? { agentImage: options.agentImage } : {}) });
   const notifier = new Notifier({ metrics, logger: logger.child({ component: 'notifications' }) });
   const notificationSettings = new NotificationSettingsWatcher({ listWatch, namespace: options.namespace, notifier, events, logger: logger.child({ component: 'notifications' }) });
   const controller = new Controller({
     listWatch,
-    patcher: new WorkloadPatcher(apps),
+    patcher: new WorkloadPatcher(apps, kubeConfig.makeApiClient(BatchV1Api)),
     events,
     notices: notifier,
+    jobs: apiCronJobRunner(kubeConfig),
     reader,
     reloadStatus: {
       agents: apiAgentStatusReader(kubeConfig),
@@ -97,6 +103,7 @@ export async function run(options: RunOptions): Promise<void> {
     hasher,
     scope,
     excludedNamespaces,
+    sourceFilter,
     coalesceWindowMs: options.coalesceWindowMs,
     waitForRollout: options.waitForRollout,
     progressDeadlineMs: options.progressDeadlineMs,

@@ -4,7 +4,7 @@
 // workload keys (coalesced per workload); and, while leading, runs workers that
 // reconcile them. Data flows one way: API events → stores and index → queue → patch.
 import type { Logger } from 'pino';
-import { type SourceId, type ValueHasher, WORKLOAD_KINDS, type WorkloadKind } from '../checksum/index.ts';
+import { type SourceId, type ValueHasher, WORKLOAD_APIS, WORKLOAD_KINDS } from '../checksum/index.ts';
 import type { AgentStatusReader } from '../kube/agent-status.ts';
 import type { EventRecorder } from '../kube/events.ts';
 import type { SourceReader } from '../kube/source-reader.ts';
@@ -17,6 +17,8 @@ import type { NamespaceScope } from '../scope/namespace-scope.ts';
 import { Reconciler, workloadEventTarget } from './reconciler.ts';
 import { Gatekeeper } from './gatekeeper.ts';
 import { ReloadTracker } from './reload-tracker.ts';
+import type { CronJobRunner } from '../kube/cronjob-runner.ts';
+import type { SourceFilter } from '../scope/source-filter.ts';
 import type { NoticePublisher } from '../notify/notifier.ts';
 import { RolloutFollower } from './rollout-follower.ts';
 import { SourceStore } from './source-store.ts';
@@ -30,6 +32,8 @@ export interface ControllerOptions {
   events: Pick<EventRecorder, 'record'>;
   /** Told what happened to workloads' configuration (src/notify/). */
   notices?: NoticePublisher;
+  /** Starts Jobs for CronJobs with confighash.dev/cronjob-run-now. */
+  jobs?: CronJobRunner;
   /** Live reads, to confirm a change before rolling. */
   reader: SourceReader;
   /** The reload agents' status, and when reloaded sources last changed: to follow reloads in place. */
@@ -39,6 +43,8 @@ export interface ControllerOptions {
   scope: NamespaceScope;
   /** confighash's own namespace and kube-system: never acted in, their sources never kept. */
   excludedNamespaces: ReadonlySet<string>;
+  /** How sources count: --resource-label-selector, Reloader's ignore and match. */
+  sourceFilter?: SourceFilter;
   coalesceWindowMs: number;
   /** Whether a config rollout waits for the previous rollout, unless the workload says. */
   waitForRollout: boolean;
@@ -54,11 +60,6 @@ export interface ControllerOptions {
   metrics: Metrics;
 }
 
-const WORKLOAD_RESOURCES: Record<WorkloadKind, { prefix: string; resource: string }> = {
-  Deployment: { prefix: '/apis/apps/v1', resource: 'deployments' },
-  StatefulSet: { prefix: '/apis/apps/v1', resource: 'statefulsets' },
-  DaemonSet: { prefix: '/apis/apps/v1', resource: 'daemonsets' },
-};
 const INITIAL_RETRY_MS = 100;
 /**
  * A conflict usually means kube-controller-manager wrote the workload's status a
@@ -72,7 +73,7 @@ const DAY_MS = 86_400_000;
 export class Controller {
   readonly #options: ControllerOptions;
   readonly #sources: SourceStore;
-  readonly #workloads = new WorkloadStore();
+  readonly #workloads: WorkloadStore;
   readonly #queue = new WorkQueue();
   readonly #reconciler: Reconciler;
   readonly #reloads: ReloadTracker | undefined;
@@ -87,7 +88,8 @@ export class Controller {
 
   constructor(options: ControllerOptions) {
     this.#options = { ...options, logger: options.logger.child({ component: 'controller' }) };
-    this.#sources = new SourceStore(options.hasher, options.excludedNamespaces);
+    this.#sources = new SourceStore(options.hasher, options.excludedNamespaces, options.sourceFilter);
+    this.#workloads = new WorkloadStore(options.sourceFilter?.reloaderAnnotations ?? true);
     const notices = options.notices ? { notices: options.notices } : {};
     this.#reloads = options.reloadStatus && new ReloadTracker({
       ...options.reloadStatus,
@@ -107,6 +109,7 @@ export class Controller {
       patcher: options.patcher,
       events: options.events,
       ...notices,
+      ...(options.jobs ? { jobs: options.jobs } : {}),
       limiter: new TokenBucket(options.rolloutRatePerSecond, options.rolloutBurst),
       ...(this.#reloads ? { reloads: this.#reloads } : {}),
       gatekeeper: new Gatekeeper({
@@ -138,8 +141,8 @@ export class Controller {
       // Secrets can be large (Helm releases): small pages bound the memory of a list.
       ...this.#watchersOf('/api/v1', 'secrets', 50, this.#sources.handler('secret')),
       ...WORKLOAD_KINDS.flatMap((kind) => {
-        const { prefix, resource } = WORKLOAD_RESOURCES[kind];
-        return this.#watchersOf(prefix, resource, 250, this.#workloads.handler(kind));
+        const { group, version, resource } = WORKLOAD_APIS[kind];
+        return this.#watchersOf(`/apis/${group}/${version}`, resource, 250, this.#workloads.handler(kind));
       }),
     ];
     this.#sources.onChange((namespace, id) => {

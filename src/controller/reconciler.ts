@@ -44,9 +44,11 @@ import {
   type ValueHasher,
   type Verdict,
   verify,
+  WORKLOAD_APIS,
 } from '../checksum/index.ts';
 import type { EventRecorder } from '../kube/events.ts';
 import type { SourceReader } from '../kube/source-reader.ts';
+import type { CronJobRunner } from '../kube/cronjob-runner.ts';
 import type { WorkloadPatcher } from '../kube/workload-patcher.ts';
 import type { Metrics, ReconcileResult } from '../metrics.ts';
 import type { NamespaceScope } from '../scope/namespace-scope.ts';
@@ -72,6 +74,8 @@ export interface ReconcilerOptions {
   events: Pick<EventRecorder, 'record'>;
   /** Told of each rollout started and each required source found missing. */
   notices?: NoticePublisher;
+  /** Starts a Job now after a CronJob's config rollout (confighash.dev/cronjob-run-now). */
+  jobs?: CronJobRunner;
   limiter: Pick<TokenBucket, 'take'>;
   /** Follows reloads in place to their end (workloads with the reload strategy). */
   reloads?: Pick<ReloadTracker, 'track' | 'forget'>;
@@ -248,7 +252,7 @@ export class Reconciler {
   }
 
   #tracked(record: WorkloadRecord): boolean {
-    return this.#options.scope.tracks(record.namespace) && !record.ignored;
+    return this.#options.scope.tracks(record.namespace, record.reloader) && !record.ignored;
   }
 
   #storedSubject(record: WorkloadRecord): Subject {
@@ -334,7 +338,24 @@ export class Reconciler {
     // A reload under way is superseded: the new pods start with the new configuration.
     this.#options.reloads?.forget(record.key);
     this.#rolledOut(record, rollout);
+    await this.#runNow(record, checksum);
     return { result: 'rolled' };
+  }
+
+  /** One Job now from the CronJob's new template; a failure is told, and the rollout stands. */
+  async #runNow(record: WorkloadRecord, checksum: string): Promise<void> {
+    const { jobs, events, logger } = this.#options;
+    if (!record.runNow || !jobs) return;
+    try {
+      const { job, existed } = await jobs.runNow(record.namespace, record.name, checksum);
+      if (existed) return;
+      logger.info({ workload: record.key, job }, 'started a Job from the new template (cronjob-run-now)');
+      events.record(workloadEventTarget(record), 'Normal', 'JobStarted', `Started Job ${job} from the new template (confighash.dev/cronjob-run-now)`);
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      logger.warn({ workload: record.key, err: reason }, 'could not start a Job from the new template');
+      events.record(workloadEventTarget(record), 'Warning', 'JobNotStarted', `Could not start a Job from the new template (confighash.dev/cronjob-run-now): ${reason}; its next scheduled Job runs it`);
+    }
   }
 
   /** The audit record of a rollout: metrics, a log line, a ConfigChanged Event and its notice. */
@@ -470,5 +491,6 @@ function describeChangeList(changes: readonly ApprovalChange[]): string[] {
 }
 
 export function workloadEventTarget(record: WorkloadRecord): { apiVersion: string; kind: string; namespace: string; name: string; uid: string } {
-  return { apiVersion: 'apps/v1', kind: record.kind, namespace: record.namespace, name: record.name, uid: record.uid };
+  const { group, version } = WORKLOAD_APIS[record.kind];
+  return { apiVersion: `${group}/${version}`, kind: record.kind, namespace: record.namespace, name: record.name, uid: record.uid };
 }

@@ -42,8 +42,9 @@ export class RolloutFollower {
   /** Records the end of the workload's rollout if it ended; returns when to look again for a deadline, if there is one. */
   async follow(record: WorkloadRecord): Promise<number | undefined> {
     const { rollout } = record;
-    // Nothing to follow: none started, one already told, or one the template has moved on from.
-    if (!rollout || record.rolloutResult !== undefined || record.stamped.checksum !== rollout.checksum) return undefined;
+    // Nothing to follow: none started, one already told, one the template has moved on from, or a
+    // CronJob's (nothing rolls: its next Job runs the new template).
+    if (!rollout || record.kind === 'CronJob' || record.rolloutResult !== undefined || record.stamped.checksum !== rollout.checksum) return undefined;
     const now = this.#now();
     const ending = this.#ending(record, now);
     if (!ending) return record.kind === 'Deployment' ? undefined : Math.max(1000, rollout.startedAt.getTime() + this.#options.progressDeadlineMs - now);

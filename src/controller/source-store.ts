@@ -1,27 +1,31 @@
 // What the controller knows of every ConfigMap and Secret: per-key digests, never
 // values, so memory grows with the number of keys and not with their size. It
 // tells its owner when a source's digests change; metadata-only edits (labels,
-// annotations) do not count.
+// annotations) do not count. A source that --resource-label-selector does not
+// select counts as holding no keys: its edits change nothing, and labelling it
+// (or taking its label away) changes what the workloads consuming it are stamped with.
 import {
   type KeyDigests,
   type KeySelection,
   type SourceId,
   type SourceKind,
-  type SourceObject,
   type SourceState,
   sourceId,
   type ValueHasher,
 } from '../checksum/index.ts';
 import type { KubeObject, WatchHandler } from '../kube/watcher.ts';
+import { countedKeys, type FilteredSource, type SourceFilter } from '../scope/source-filter.ts';
 
 export type SourceChangeListener = (namespace: string, id: SourceId) => void;
 
 interface Entry {
   resourceVersion: string;
   keys: KeyDigests;
+  /** It carries reloader.stakater.com/match: "true". */
+  matched: boolean;
 }
 
-type SourceResource = KubeObject & SourceObject;
+type SourceResource = KubeObject & FilteredSource;
 
 /** Sources whose previous digests are kept, to name the keys a rollout is for. */
 const PREVIOUS_KEPT = 4096;
@@ -35,9 +39,12 @@ export class SourceStore {
   readonly #previous = new Map<string, KeyDigests>();
   #listener: SourceChangeListener = () => undefined;
 
-  constructor(hasher: ValueHasher, ignoredNamespaces: ReadonlySet<string>) {
+  readonly #filter: SourceFilter | undefined;
+
+  constructor(hasher: ValueHasher, ignoredNamespaces: ReadonlySet<string>, filter?: SourceFilter) {
     this.#hasher = hasher;
     this.#ignoredNamespaces = ignoredNamespaces;
+    this.#filter = filter;
   }
 
   onChange(listener: SourceChangeListener): void {
@@ -46,7 +53,7 @@ export class SourceStore {
 
   state(namespace: string, id: SourceId): SourceState {
     const entry = this.#entries.get(namespace)?.get(id);
-    return entry ? { exists: true, keys: entry.keys } : { exists: false };
+    return entry ? { exists: true, keys: entry.keys, matched: entry.matched } : { exists: false };
   }
 
   /** Number of sources and of keys held, for metrics and benchmarks. */
@@ -82,15 +89,16 @@ export class SourceStore {
     const byId = this.#namespace(namespace);
     const existing = byId.get(id);
     if (existing?.resourceVersion === resourceVersion) return;
-    const keys = this.#hasher.keyDigests(kind, object);
-    byId.set(id, { resourceVersion, keys });
-    this.#changed(namespace, id, existing?.keys, keys);
+    const entry = { resourceVersion, ...countedKeys(this.#hasher, kind, object, this.#filter) };
+    byId.set(id, entry);
+    this.#changed(namespace, id, existing, entry);
   }
 
   /** Tells the listener of a change of digests (not of metadata only), and keeps what the source held before. */
-  #changed(namespace: string, id: SourceId, before: KeyDigests | undefined, after: KeyDigests): void {
-    if (before && sameDigests(before, after)) return;
-    if (before) this.#remember(`${namespace}/${id}`, before);
+  #changed(namespace: string, id: SourceId, before: Entry | undefined, after: Entry): void {
+    // Gaining or losing Reloader's match changes what a workload with Reloader's search counts.
+    if (before && before.matched === after.matched && sameDigests(before.keys, after.keys)) return;
+    if (before) this.#remember(`${namespace}/${id}`, before.keys);
     this.#listener(namespace, id);
   }
 

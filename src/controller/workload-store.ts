@@ -1,4 +1,4 @@
-// What the controller knows of every Deployment, StatefulSet and DaemonSet: the
+// What the controller knows of every Deployment, StatefulSet, DaemonSet and CronJob: the
 // sources each consumes and the annotations confighash manages on it (nothing
 // else of the object), and the index from a source to the workloads consuming
 // it, so that a change finds its workloads without asking the API server.
@@ -9,7 +9,9 @@ import {
   type ConsumedSource,
   consumedSources,
   isIgnored,
+  isReloaderWorkload,
   MAX_SOURCES_PER_WORKLOAD,
+  podTemplateOf,
   type PodSpecLike,
   RELOADED_ANNOTATION,
   ROLLOUT_ANNOTATION,
@@ -18,11 +20,13 @@ import {
   type ReloadPlan,
   volumeSources,
   type SourceId,
+  trackingAnnotations,
   type WorkloadKind,
 } from '../checksum/index.ts';
+import { RUN_NOW_ANNOTATION } from '../kube/cronjob-runner.ts';
 import type { KubeObject, WatchHandler } from '../kube/watcher.ts';
 import { POLICY_ANNOTATION } from '../policy/gate.ts';
-import { type Progress, type RawWorkload, rolloutProgress, statusOf } from '../policy/progress.ts';
+import { progressOf, type Progress, type RawWorkload } from '../policy/progress.ts';
 
 export interface WorkloadRecord {
   /** `Kind/namespace/name` */
@@ -55,6 +59,10 @@ export interface WorkloadRecord {
   /** The pod template's confighash annotations. */
   stamped: { checksum: string | undefined; sources: string | undefined };
   baseline: string | undefined;
+  /** A CronJob with confighash.dev/cronjob-run-now: "true": a config rollout also starts one Job. */
+  runNow: boolean;
+  /** It carries Reloader's annotations (read with --reloader-annotations): tracked in any namespace. */
+  reloader: boolean;
 }
 
 export interface WorkloadObject extends KubeObject, RawWorkload {
@@ -72,10 +80,16 @@ export function workloadKey(kind: WorkloadKind, namespace: string, name: string)
 }
 
 export class WorkloadStore {
+  /** --reloader-annotations: whether Reloader's annotations are read. */
+  readonly #reloaderAnnotations: boolean;
   readonly #records = new Map<string, WorkloadRecord>();
   /** `namespace/sourceId` → keys of the workloads consuming it */
   readonly #consumers = new Map<string, Set<string>>();
   #listener: WorkloadChangeListener = () => undefined;
+
+  constructor(reloaderAnnotations = true) {
+    this.#reloaderAnnotations = reloaderAnnotations;
+  }
 
   onChange(listener: WorkloadChangeListener): void {
     this.#listener = listener;
@@ -119,7 +133,7 @@ export class WorkloadStore {
   }
 
   #upsert(kind: WorkloadKind, object: WorkloadObject): void {
-    const record = toRecord(kind, object);
+    const record = toRecord(kind, object, this.#reloaderAnnotations);
     if (!record) return;
     const existing = this.#records.get(record.key);
     if (existing?.resourceVersion === record.resourceVersion) return;
@@ -163,22 +177,25 @@ export function trackedSources(record: WorkloadRecord): readonly ConsumedSource[
   return record.reload ? [...record.sources, ...record.reload.sources] : record.sources;
 }
 
-function toRecord(kind: WorkloadKind, object: WorkloadObject): WorkloadRecord | undefined {
+function toRecord(kind: WorkloadKind, object: WorkloadObject, reloaderAnnotations: boolean): WorkloadRecord | undefined {
   const identity = identityOf(object);
   if (!identity) return undefined;
   const annotations = object.metadata?.annotations ?? {};
-  const template = object.spec?.template ?? {};
+  const tracking = trackingAnnotations(kind, annotations, reloaderAnnotations);
+  const template = (podTemplateOf(kind, object) ?? {}) as NonNullable<NonNullable<WorkloadObject['spec']>['template']>;
   const templateAnnotations = template.metadata?.annotations ?? {};
   return {
     key: workloadKey(kind, identity.namespace, identity.name),
     kind,
     ...identity,
     ignored: isIgnored(annotations),
-    ...consumption(template.spec ?? {}, annotations),
+    ...consumption(template.spec ?? {}, { ...tracking }),
+    reloader: isReloaderWorkload(tracking),
     selector: selectorOf(object),
     stamped: { checksum: templateAnnotations[ANNOTATION.checksum], sources: templateAnnotations[ANNOTATION.sources] },
     baseline: annotations[BASELINE_ANNOTATION],
     reloadedMark: annotations[RELOADED_ANNOTATION],
+    runNow: kind === 'CronJob' && annotations[RUN_NOW_ANNOTATION] === 'true',
     ...rolloutFacts(kind, object, annotations),
   };
 }
@@ -190,7 +207,7 @@ function rolloutFacts(kind: WorkloadKind, object: WorkloadObject, annotations: R
   const startedAt = new Date(started ?? '');
   return {
     policy,
-    progress: rolloutProgress(kind, statusOf(kind, object)),
+    progress: progressOf(kind, object),
     rollout: checksum && !Number.isNaN(startedAt.getTime()) ? { checksum, startedAt } : undefined,
     rolloutResult: annotations[ROLLOUT_ANNOTATION.result],
     deferred: annotations[ROLLOUT_ANNOTATION.deferred],

@@ -2,7 +2,8 @@
 // them (SPEC: consistent reads at admission): concurrent up to a bound, each with
 // a timeout, and reduced to per-key digests as soon as they arrive.
 import { HttpMethod, type KubeConfig } from '@kubernetes/client-node';
-import { type ConsumedSource, isValidObjectName, type SourceId, type SourceObject, type SourceState, type ValueHasher } from '../checksum/index.ts';
+import { type ConsumedSource, isValidObjectName, type SourceId, type SourceState, type ValueHasher } from '../checksum/index.ts';
+import { countedKeys, type FilteredSource, type SourceFilter } from '../scope/source-filter.ts';
 import { describeApiError, isNotFound } from './errors.ts';
 import { apiPath, requestJson } from './raw.ts';
 
@@ -11,6 +12,8 @@ export interface SourceReaderOptions {
   concurrency: number;
   /** Per read; keep it well under the webhook's timeoutSeconds. */
   timeoutMs: number;
+  /** How sources count (--resource-label-selector, Reloader's ignore and match), as in the controller's store. */
+  filter?: SourceFilter;
 }
 
 /** A source that could not be read (other than not existing). */
@@ -51,8 +54,8 @@ export class LiveSourceReader implements SourceReader {
     try {
       const path = apiPath('/api/v1', 'namespaces', namespace, `${source.kind}s`, source.name);
       // Raw JSON, not the generated client: no model classes to build for data about to be digested.
-      const object = await requestJson<SourceObject>(this.#config, { method: HttpMethod.GET, path, timeoutMs: this.#options.timeoutMs, ...(signal ? { signal } : {}) });
-      return { exists: true, keys: this.#hasher.keyDigests(source.kind, object) };
+      const object = await requestJson<FilteredSource>(this.#config, { method: HttpMethod.GET, path, timeoutMs: this.#options.timeoutMs, ...(signal ? { signal } : {}) });
+      return { exists: true, ...countedKeys(this.#hasher, source.kind, object, this.#options.filter) };
     } catch (error) {
       if (isNotFound(error)) return { exists: false };
       throw new SourceReadError(describeApiError(`read ${source.kind} ${namespace}/${source.name}`, error), {

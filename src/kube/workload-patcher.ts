@@ -1,8 +1,8 @@
 // Patches a workload the way confighash changes workloads: a JSON merge patch
 // with field manager `confighash`, guarded by the resourceVersion the decision
 // was made on (a 409 means "look again"), never a full update.
-import type { AppsV1Api } from '@kubernetes/client-node';
-import type { WorkloadKind } from '../checksum/index.ts';
+import type { AppsV1Api, BatchV1Api } from '@kubernetes/client-node';
+import { atTemplatePath, type WorkloadKind } from '../checksum/index.ts';
 import { PatchStrategy, patchAs, withTimeout } from './client.ts';
 import { apiStatus, describeApiError, isConflict } from './errors.ts';
 
@@ -33,25 +33,36 @@ const REQUEST_TIMEOUT_MS = 10_000;
 
 export class WorkloadPatcher {
   readonly #apps: AppsV1Api;
+  readonly #batch: BatchV1Api;
 
-  constructor(apps: AppsV1Api) {
+  constructor(apps: AppsV1Api, batch: BatchV1Api) {
     this.#apps = apps;
+    this.#batch = batch;
   }
 
-  /** Applies `patch` (a merge patch) if the workload is still at `ref.resourceVersion`. */
-  async patch(ref: WorkloadRef, patch: { metadata?: object; spec?: object }): Promise<void> {
-    const body = { ...patch, metadata: { ...patch.metadata, resourceVersion: ref.resourceVersion } };
+  /**
+   * Applies `patch` (a merge patch; its `spec.template` is the pod template,
+   * wherever the kind keeps it) if the workload is still at `ref.resourceVersion`.
+   */
+  async patch(ref: WorkloadRef, patch: { metadata?: object; spec?: { template?: object } }): Promise<void> {
+    const spec = patch.spec?.template ? atTemplatePath(ref.kind, patch.spec.template) : {};
+    const body = { ...patch, ...spec, metadata: { ...patch.metadata, resourceVersion: ref.resourceVersion } };
     const request = { name: ref.name, namespace: ref.namespace, body, fieldManager: 'confighash' };
     const options = patchAs(PatchStrategy.MergePatch, withTimeout(REQUEST_TIMEOUT_MS));
     try {
-      if (ref.kind === 'Deployment') await this.#apps.patchNamespacedDeployment(request, options);
-      else if (ref.kind === 'StatefulSet') await this.#apps.patchNamespacedStatefulSet(request, options);
-      else await this.#apps.patchNamespacedDaemonSet(request, options);
+      await this.#send(ref.kind, request, options);
     } catch (error) {
       const what = `patch ${ref.kind.toLowerCase()} ${ref.namespace}/${ref.name}`;
       if (isConflict(error)) throw new ConflictError(`${what}: it changed since it was read`, { cause: error });
       if (PERMANENT_STATUSES.has(apiStatus(error) ?? 0)) throw new PatchRejectedError(describeApiError(what, error), { cause: error });
       throw new Error(describeApiError(what, error), { cause: error });
     }
+  }
+
+  async #send(kind: WorkloadKind, request: { name: string; namespace: string; body: object; fieldManager: string }, options: ReturnType<typeof patchAs>): Promise<void> {
+    if (kind === 'Deployment') await this.#apps.patchNamespacedDeployment(request, options);
+    else if (kind === 'StatefulSet') await this.#apps.patchNamespacedStatefulSet(request, options);
+    else if (kind === 'DaemonSet') await this.#apps.patchNamespacedDaemonSet(request, options);
+    else await this.#batch.patchNamespacedCronJob(request, options);
   }
 }

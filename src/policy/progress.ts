@@ -1,7 +1,8 @@
 // How far a workload's rollout has got, from its status alone (pure), judged as
 // `kubectl rollout status` judges it: complete, progressing (with how many pods are
 // updated), or failed (a Deployment past its progressDeadlineSeconds). A
-// StatefulSet or DaemonSet has no such deadline: the controller gives them one.
+// StatefulSet or DaemonSet has no such deadline: the controller gives them one. A
+// CronJob has no rollout at all: its next Job runs the new template.
 
 export interface WorkloadStatus {
   generation?: number | undefined;
@@ -27,6 +28,11 @@ export type Progress =
   | { state: 'failed'; reason: string };
 
 export type ProgressKind = 'Deployment' | 'StatefulSet' | 'DaemonSet';
+
+/** A workload object's rollout progress; a CronJob has none to wait for. */
+export function progressOf(kind: ProgressKind | 'CronJob', object: RawWorkload): Progress {
+  return kind === 'CronJob' ? { state: 'complete' } : rolloutProgress(kind, statusOf(kind, object));
+}
 
 export function rolloutProgress(kind: ProgressKind, status: WorkloadStatus): Progress {
   const desired = status.desired ?? 1;

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { parseLabelSelector } from './label-selector.ts';
 import { NamespaceScope } from './namespace-scope.ts';
 
 const excluded = new Set(['confighash-system', 'kube-system']);
@@ -23,6 +24,27 @@ describe('NamespaceScope', () => {
     assert.deepEqual(scope.webhookSelector(), {
       matchLabels: { 'confighash.dev/enabled': 'true' },
       matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: ['confighash-system', 'kube-system'] }],
+    });
+  });
+
+  it('tracks the namespaces a --namespace-selector selects, and gives the webhook the same selector', () => {
+    const scope = new NamespaceScope({ excluded: new Set([...excluded, 'payments-sandbox']), selector: parseLabelSelector('team in (payments,shop),!legacy') });
+    const handler = scope.handler();
+    const namespaces: [string, Record<string, string>][] = [
+      ['payments', { team: 'payments' }],
+      ['shop-old', { team: 'shop', legacy: 'true' }],
+      ['labelled', { 'confighash.dev/enabled': 'true' }],
+      ['payments-sandbox', { team: 'payments' }],
+    ];
+    for (const [name, labels] of namespaces) handler.upsert({ metadata: { name, labels } });
+    handler.prune(new Set(namespaces.map(([name]) => name)));
+    assert.deepEqual(namespaces.map(([name]) => scope.tracks(name)), [true, false, false, false]);
+    assert.deepEqual(scope.webhookSelector(), {
+      matchExpressions: [
+        { key: 'team', operator: 'In', values: ['payments', 'shop'] },
+        { key: 'legacy', operator: 'DoesNotExist' },
+        { key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: ['confighash-system', 'kube-system', 'payments-sandbox'] },
+      ],
     });
   });
 

@@ -1,18 +1,20 @@
 // Which namespaces confighash acts in, for the webhook and the controller alike:
-// every namespace labelled confighash.dev/enabled=true (watched), or, in a
-// namespaced install (--watch-namespace), exactly the namespaces named; never
-// confighash's own namespace or kube-system. The webhook answers only for these:
+// every namespace whose labels --namespace-selector selects (by default
+// confighash.dev/enabled=true; watched), or, in a namespaced install
+// (--watch-namespace), exactly the namespaces named; never confighash's own
+// namespace, kube-system or those of --ignore-namespaces. The webhook answers only for these:
 // a caller that reaches its port directly cannot make it read sources anywhere else.
 import { isDeepStrictEqual } from 'node:util';
 import { NAMESPACE_LABEL } from '../checksum/index.ts';
 import type { KubeObject, WatchHandler } from '../kube/watcher.ts';
+import { type LabelSelector, type LabelSelectorRequirement, matchesLabels } from './label-selector.ts';
 
 type NamespaceObject = KubeObject & { metadata?: { name?: string; labels?: Record<string, string> | null; annotations?: Record<string, string> | null } | null };
 
 /** The MutatingWebhookConfiguration's namespaceSelector for a scope. */
 export interface NamespaceSelector {
   matchLabels?: Record<string, string>;
-  matchExpressions: { key: string; operator: 'In' | 'NotIn'; values: string[] }[];
+  matchExpressions: LabelSelectorRequirement[];
 }
 
 export interface NamespaceScopeOptions {
@@ -22,13 +24,28 @@ export interface NamespaceScopeOptions {
   defaultKeys?: readonly string[];
   /** A namespaced install: only these, known without watching Namespaces. */
   watchNamespaces?: readonly string[];
+  /** Otherwise the namespaces with these labels (default confighash.dev/enabled=true). */
+  selector?: LabelSelector;
+  /**
+   * --reloader-annotations: a workload with Reloader's annotations is tracked in
+   * any namespace (but the excluded), as Reloader watches every namespace. The
+   * webhook is still called for the selected namespaces only (a webhook on every
+   * namespace's admissions would put confighash in the path of every deployment
+   * in the cluster): elsewhere, the controller adopts such a workload and stamps
+   * it on its first configuration change.
+   */
+  reloaderWorkloads?: boolean;
 }
+
+const DEFAULT_SELECTOR: LabelSelector = { matchLabels: { [NAMESPACE_LABEL]: 'true' } };
 
 const NAME_LABEL = 'kubernetes.io/metadata.name';
 
 export class NamespaceScope {
   readonly #excluded: ReadonlySet<string>;
   readonly #fixed: ReadonlySet<string> | undefined;
+  readonly #selector: LabelSelector;
+  readonly #reloaderWorkloads: boolean;
   readonly #optedIn = new Set<string>();
   readonly #defaultKeys: readonly string[];
   /** Per opted-in namespace, its annotations among defaultKeys. */
@@ -40,6 +57,8 @@ export class NamespaceScope {
     this.#excluded = options.excluded;
     this.#fixed = options.watchNamespaces && new Set(options.watchNamespaces.filter((ns) => !options.excluded.has(ns)));
     this.#synced = this.#fixed !== undefined;
+    this.#selector = options.selector ?? DEFAULT_SELECTOR;
+    this.#reloaderWorkloads = options.reloaderWorkloads ?? false;
     this.#defaultKeys = options.defaultKeys ?? [];
   }
 
@@ -63,9 +82,11 @@ export class NamespaceScope {
     return this.#synced;
   }
 
-  tracks(namespace: string): boolean {
+  /** Whether a workload in `namespace` is acted on; `reloaderWorkload`: it carries Reloader's annotations. */
+  tracks(namespace: string, reloaderWorkload = false): boolean {
     if (this.#excluded.has(namespace)) return false;
-    return this.#fixed ? this.#fixed.has(namespace) : this.#optedIn.has(namespace);
+    if (this.#fixed) return this.#fixed.has(namespace);
+    return this.#optedIn.has(namespace) || (reloaderWorkload && this.#reloaderWorkloads);
   }
 
   /** Called with a namespace that came into or left the scope, or whose defaults changed. */
@@ -76,9 +97,11 @@ export class NamespaceScope {
   /** What the API server uses to decide which admissions to send. */
   webhookSelector(): NamespaceSelector {
     if (this.#fixed) return { matchExpressions: [{ key: NAME_LABEL, operator: 'In', values: [...this.#fixed].sort() }] };
+    const excluded: LabelSelectorRequirement = { key: NAME_LABEL, operator: 'NotIn', values: [...this.#excluded].sort() };
+    const { matchLabels, matchExpressions = [] } = this.#selector;
     return {
-      matchLabels: { [NAMESPACE_LABEL]: 'true' },
-      matchExpressions: [{ key: NAME_LABEL, operator: 'NotIn', values: [...this.#excluded].sort() }],
+      ...(matchLabels ? { matchLabels } : {}),
+      matchExpressions: [...matchExpressions, excluded],
     };
   }
 
@@ -86,7 +109,7 @@ export class NamespaceScope {
   handler(): WatchHandler<NamespaceObject> {
     return {
       upsert: (object) => {
-        this.#set(object.metadata?.name, object.metadata?.labels?.[NAMESPACE_LABEL] === 'true', object.metadata?.annotations ?? {});
+        this.#set(object.metadata?.name, matchesLabels(this.#selector, object.metadata?.labels ?? {}), object.metadata?.annotations ?? {});
       },
       remove: (object) => {
         this.#set(object.metadata?.name, false, {});

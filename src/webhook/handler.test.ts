@@ -49,6 +49,19 @@ function patchOf(response: AdmissionResponse): { op: string; path: string; value
 const envFrom = (name: string, optional = false): object => ({ envFrom: [{ configMapRef: { name, optional } }] });
 
 describe('AdmissionHandler', () => {
+  it('stamps a CronJob\'s job template, and injects no reload agent into it', async () => {
+    const cronJob = {
+      metadata: { name: 'report', annotations: { 'confighash.dev/reload': 'signal:SIGHUP' } },
+      spec: { schedule: '0 * * * *', jobTemplate: { spec: { template: { spec: { containers: [{ name: 'app', ...envFrom('app') }] } } } } },
+    } as WorkloadObject;
+    const response = await handler().admit(request(cronJob, { kind: { group: 'batch', version: 'v1', kind: 'CronJob' }, name: 'report' }));
+    assert.deepEqual(patchOf(response), [{ op: 'add', path: '/spec/jobTemplate/spec/template/metadata', value: { annotations: stampOf(envFrom('app')) } }]);
+    const patched = fastJsonPatch.applyPatch(structuredClone(cronJob), patchOf(response) as fastJsonPatch.Operation[]).newDocument as { spec: { jobTemplate: { spec: { template: { spec: { initContainers?: unknown } } } } } };
+    assert.equal(patched.spec.jobTemplate.spec.template.spec.initContainers, undefined, 'no agent for pods that run to completion');
+    // A Job's template is immutable: confighash leaves Jobs alone.
+    assert.equal(patchOf(await handler().admit(request(cronJob, { kind: { group: 'batch', version: 'v1', kind: 'Job' } }))).length, 0);
+  });
+
   it('stamps a created workload in the current format', async () => {
     const response = await handler().admit(request(deployment(envFrom('app'))));
     assert.equal(response.allowed, true);

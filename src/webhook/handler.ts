@@ -11,6 +11,7 @@ import {
   consumedSources,
   currentFingerprint,
   isIgnored,
+  isReloaderWorkload,
   isValidObjectName,
   MAX_SOURCES_PER_WORKLOAD,
   reloadedVolumes,
@@ -19,7 +20,9 @@ import {
   tooManySourcesMessage,
   type ValueHasher,
   verify,
-  WORKLOAD_KINDS,
+  WORKLOAD_APIS,
+  type WorkloadKind,
+  workloadKindOf,
 } from '../checksum/index.ts';
 import type { SourceReader } from '../kube/source-reader.ts';
 import type { Metrics, WebhookResult } from '../metrics.ts';
@@ -27,6 +30,7 @@ import type { NamespaceScope } from '../scope/namespace-scope.ts';
 import { templatePatch } from './patch.ts';
 import { shapeTemplate, type ShapedTemplate } from './reload-agent.ts';
 import type { AdmissionRequest, AdmissionResponse, PodTemplate, WorkloadObject } from './review.ts';
+import { relocatedPatch, requestView } from './workload-view.ts';
 
 type MutableWorkload = WorkloadObject & { spec: { template: PodTemplate } };
 
@@ -34,8 +38,6 @@ interface Outcome {
   result: WebhookResult;
   response: AdmissionResponse;
 }
-
-const WORKLOAD_KIND_SET: ReadonlySet<string> = new Set(WORKLOAD_KINDS);
 
 export interface AdmissionHandlerOptions {
   reader: SourceReader;
@@ -48,6 +50,8 @@ export interface AdmissionHandlerOptions {
   deadlineMs: number;
   /** The image the reload agent runs (confighash's own); without it, nothing is reloaded in place. */
   agentImage?: string;
+  /** --reloader-annotations: Reloader's annotations are read, and their workloads tracked in any namespace. */
+  reloaderAnnotations?: boolean;
 }
 
 export class AdmissionHandler {
@@ -75,8 +79,11 @@ export class AdmissionHandler {
     return outcome.response;
   }
 
-  async #decide(request: AdmissionRequest): Promise<Outcome> {
-    const allowed: AdmissionResponse = { uid: request.uid, allowed: true };
+  async #decide(received: AdmissionRequest): Promise<Outcome> {
+    const allowed: AdmissionResponse = { uid: received.uid, allowed: true };
+    const kind = this.#applies(received);
+    if (!kind) return { result: 'skipped', response: allowed };
+    const request = requestView(kind, received, this.#options.reloaderAnnotations ?? false);
     const workload = this.#workloadToMutate(request);
     if (!workload) return { result: 'skipped', response: allowed };
     const annotations = workload.metadata?.annotations ?? {};
@@ -106,7 +113,7 @@ export class AdmissionHandler {
     const rolling = desired.annotations !== undefined && desired.annotations[ANNOTATION.checksum] !== previous?.checksum;
     const warnings = [...missingWarnings(subject), ...[desired.warning, shaped.warning, undoWarning(request, own, desired.annotations)].filter((w): w is string => w !== undefined)];
     const response: AdmissionResponse = { uid: request.uid, allowed: true, ...(warnings.length > 0 ? { warnings } : {}) };
-    return patched(response, templatePatch(workload, rolling ? shaped.fresh : shaped.kept, desired.annotations));
+    return patched(response, relocatedPatch(request, templatePatch(workload, rolling ? shaped.fresh : shaped.kept, desired.annotations)));
   }
 
   /** The workload's sources, read live before the deadline. */
@@ -159,24 +166,30 @@ export class AdmissionHandler {
     return { result: 'error', response: { uid: request.uid, allowed: true, warnings: [warning] } };
   }
 
-  /** The workload in `request`, if it is one confighash mutates. */
+  /** The workload in `request` (a view), if it is one confighash mutates. */
   #workloadToMutate(request: AdmissionRequest): MutableWorkload | undefined {
     const workload = request.object;
-    if (!this.#applies(request) || !workload?.spec?.template) return undefined;
+    if (!workload?.spec?.template) return undefined;
     if (isIgnored(workload.metadata?.annotations) || isUnstampedAndUnchanged(request)) return undefined;
     return workload as MutableWorkload;
   }
 
-  #applies(request: AdmissionRequest): boolean {
+  /** The kind of the request's object, if it is a request confighash mutates. */
+  #applies(request: AdmissionRequest): WorkloadKind | undefined {
     const { group, version, kind } = request.kind;
-    return (
-      group === 'apps' &&
-      version === 'v1' &&
-      WORKLOAD_KIND_SET.has(kind) &&
+    const tracked = workloadKindOf(group, kind);
+    const applies =
+      tracked !== undefined &&
+      version === WORKLOAD_APIS[tracked].version &&
       (request.operation === 'CREATE' || request.operation === 'UPDATE') &&
       !request.subResource &&
-      this.#options.scope.tracks(request.namespace ?? '')
-    );
+      this.#options.scope.tracks(request.namespace ?? '', this.#reloaderWorkload(request));
+    return applies ? tracked : undefined;
+  }
+
+  /** Whether the object carries Reloader's annotations, and they are read. */
+  #reloaderWorkload(request: AdmissionRequest): boolean {
+    return this.#options.reloaderAnnotations === true && isReloaderWorkload(request.object?.metadata?.annotations ?? {});
   }
 }
 

@@ -63,6 +63,7 @@ export function webhookConfiguration(registration: WebhookRegistration, caBundle
             resources: ['deployments', 'statefulsets', 'daemonsets'],
             scope: 'Namespaced',
           },
+          { apiGroups: ['batch'], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE'], resources: ['cronjobs'], scope: 'Namespaced' },
         ],
         namespaceSelector: registration.namespaceSelector,
         failurePolicy: 'Ignore',

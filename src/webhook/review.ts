@@ -3,7 +3,7 @@
 // which the server answers with HTTP 400 and a clear message: an envelope that is
 // not a review, objects nested deeper than any Kubernetes object is, or a
 // workload whose fields confighash reads have the wrong types.
-import { WORKLOAD_KINDS } from '../checksum/index.ts';
+import { workloadKindOf } from '../checksum/index.ts';
 import { workloadShapeProblem } from './workload-shape.ts';
 
 export const ADMISSION_API_VERSION = 'admission.k8s.io/v1';
@@ -81,17 +81,13 @@ function requestProblem(request: Record<string, unknown>): string | undefined {
   if (typeof request['operation'] !== 'string') return 'request.operation must be a string';
   const object = request['object'];
   if (object !== undefined && object !== null && !isObject(object)) return 'request.object must be an object';
-  return isWorkload(request['kind']) ? workloadShapeProblem(object, 'request.object') ?? workloadShapeProblem(request['oldObject'], 'request.oldObject') : undefined;
-}
-
-/** A kind whose objects confighash reads (and so checks the shape of). */
-function isWorkload({ group, kind }: GroupVersionKind): boolean {
-  return group === 'apps' && WORKLOAD_KIND_SET.has(kind);
+  // The kinds whose objects confighash reads, and so checks the shape of.
+  const kind = workloadKindOf(request['kind'].group, request['kind'].kind);
+  return kind ? workloadShapeProblem(object, 'request.object', kind) ?? workloadShapeProblem(request['oldObject'], 'request.oldObject', kind) : undefined;
 }
 
 /** Far deeper than any workload (about 25 levels, managedFields included), far shallower than the stack. */
 const MAX_DEPTH = 100;
-const WORKLOAD_KIND_SET: ReadonlySet<string> = new Set(WORKLOAD_KINDS);
 
 /** Whether `value` has objects or arrays nested more than `limit` deep; walks without recursion. */
 function nestedDeeperThan(value: unknown, limit: number): boolean {

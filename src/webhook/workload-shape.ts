@@ -4,6 +4,8 @@
 // another shape comes from some other caller; it is answered 400 naming the
 // field that is wrong, rather than failing inside with a JavaScript error.
 
+import type { WorkloadKind } from '../checksum/index.ts';
+
 type Shape = 'string' | 'boolean' | 'stringMap' | { object: Readonly<Record<string, Shape>> } | { array: Shape };
 
 const object = (fields: Record<string, Shape>): Shape => ({ object: fields });
@@ -24,19 +26,17 @@ const VOLUME = object({
   secret: object({ secretName: 'string', optional: 'boolean', items: ITEMS }),
   projected: object({ sources: array(object({ configMap: ITEMS_REF, secret: ITEMS_REF })) }),
 });
-const WORKLOAD = object({
-  metadata: object({ name: 'string', annotations: 'stringMap' }),
-  spec: object({
-    template: object({
-      metadata: object({ annotations: 'stringMap' }),
-      spec: object({ containers: array(CONTAINER), initContainers: array(CONTAINER), volumes: array(VOLUME) }),
-    }),
-  }),
+const TEMPLATE = object({
+  metadata: object({ annotations: 'stringMap' }),
+  spec: object({ containers: array(CONTAINER), initContainers: array(CONTAINER), volumes: array(VOLUME) }),
 });
+const METADATA = object({ name: 'string', annotations: 'stringMap' });
+const WORKLOAD = object({ metadata: METADATA, spec: object({ template: TEMPLATE }) });
+const CRONJOB = object({ metadata: METADATA, spec: object({ jobTemplate: object({ spec: object({ template: TEMPLATE }) }) }) });
 
-/** What is wrong with `value` as a workload (`at` names it), or undefined. Absent and null fields are fine. */
-export function workloadShapeProblem(value: unknown, at: string): string | undefined {
-  return problem(value, WORKLOAD, at);
+/** What is wrong with `value` as a workload of `kind` (`at` names it), or undefined. Absent and null fields are fine. */
+export function workloadShapeProblem(value: unknown, at: string, kind: WorkloadKind): string | undefined {
+  return problem(value, kind === 'CronJob' ? CRONJOB : WORKLOAD, at);
 }
 
 function problem(value: unknown, shape: Shape, at: string): string | undefined {
