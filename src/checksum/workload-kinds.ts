@@ -1,19 +1,25 @@
 // The kinds confighash tracks, the API each is served by, and where each keeps
-// its pod template: Deployments, StatefulSets and DaemonSets at spec.template,
-// a CronJob at spec.jobTemplate.spec.template. The webhook, the controller and
+// its pod template: Deployments, StatefulSets, DaemonSets and Argo Rollouts at
+// spec.template, a CronJob at spec.jobTemplate.spec.template. The webhook, the controller and
 // `status` read and write templates through these, so the rest of confighash
 // sees one shape: a workload with a pod template.
 import { RELOAD_ANNOTATION } from './reload.ts';
 import { withoutReloaderAnnotations } from './reloader.ts';
 
-export const WORKLOAD_KINDS = ['Deployment', 'StatefulSet', 'DaemonSet', 'CronJob'] as const;
+/** The kinds every cluster serves. */
+export const BUILT_IN_KINDS = ['Deployment', 'StatefulSet', 'DaemonSet', 'CronJob'] as const;
+export const WORKLOAD_KINDS = [...BUILT_IN_KINDS, 'Rollout'] as const;
 export type WorkloadKind = (typeof WORKLOAD_KINDS)[number];
+
+/** Argo Rollouts' CustomResourceDefinition: Rollouts are watched while it is installed. */
+export const ROLLOUT_CRD = 'rollouts.argoproj.io';
 
 export const WORKLOAD_APIS: Readonly<Record<WorkloadKind, { group: string; version: string; resource: string }>> = {
   Deployment: { group: 'apps', version: 'v1', resource: 'deployments' },
   StatefulSet: { group: 'apps', version: 'v1', resource: 'statefulsets' },
   DaemonSet: { group: 'apps', version: 'v1', resource: 'daemonsets' },
   CronJob: { group: 'batch', version: 'v1', resource: 'cronjobs' },
+  Rollout: { group: 'argoproj.io', version: 'v1alpha1', resource: 'rollouts' },
 };
 
 /** The kind confighash tracks that `group` and `kind` name, if it tracks one. */

@@ -34,7 +34,7 @@ export const EXPLAIN_USAGE = `usage: confighash explain KIND/NAME [-n NAMESPACE]
 Per source of one workload: the consumed keys, where they are referenced, how a
 change reaches the pods (a rollout, or a reload in place), and the stored and
 current digests; with the reload strategy, what each pod's agent reports. KIND is
-deployment, statefulset, daemonset or cronjob (or deploy, sts, ds, cj). Takes
+deployment, statefulset, daemonset, cronjob or rollout (or deploy, sts, ds, cj, ro). Takes
 --resource-label-selector as status does.
 `;
 
@@ -80,6 +80,9 @@ const KINDS: Record<string, WorkloadReport['kind']> = {
   cronjob: 'CronJob',
   cronjobs: 'CronJob',
   cj: 'CronJob',
+  rollout: 'Rollout',
+  rollouts: 'Rollout',
+  ro: 'Rollout',
 };
 
 type Parsed = ReturnType<typeof parse>;

@@ -2,7 +2,7 @@
 // digests stored in its pod template and the digests its sources have now (read
 // live, with the same checksum engine the webhook and controller use), and so
 // its state.
-import { AppsV1Api, BatchV1Api, CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { AppsV1Api, BatchV1Api, CoreV1Api, HttpMethod, type KubeConfig } from '@kubernetes/client-node';
 import {
   ANNOTATION,
   BASELINE_ANNOTATION,
@@ -28,8 +28,11 @@ import {
   ValueHasher,
   verify,
   volumeSources,
+  WORKLOAD_APIS,
   type WorkloadKind,
 } from '../checksum/index.ts';
+import { isNotFound } from '../kube/errors.ts';
+import { apiPath, requestJson } from '../kube/raw.ts';
 import { type AgentStatusReader, apiAgentStatusReader } from '../kube/agent-status.ts';
 import { progressOf, type Progress, type RawWorkload } from '../policy/progress.ts';
 import { type LabelSelector, matchesLabels } from '../scope/label-selector.ts';
@@ -120,17 +123,19 @@ export async function createInspector(config: KubeConfig, confighashNamespace: s
       return list.items.flatMap((ns) => (ns.metadata?.name && matchesLabels(options.namespaces, ns.metadata.labels ?? {}) ? [ns.metadata.name] : [])).sort();
     },
     async workloads(namespace) {
-      const [deployments, statefulSets, daemonSets, cronJobs] = await Promise.all([
+      const [deployments, statefulSets, daemonSets, cronJobs, rollouts] = await Promise.all([
         apps.listNamespacedDeployment({ namespace }),
         apps.listNamespacedStatefulSet({ namespace }),
         apps.listNamespacedDaemonSet({ namespace }),
         batch.listNamespacedCronJob({ namespace }),
+        argoRollouts(config, namespace),
       ]);
       const all: [WorkloadKind, WorkloadLike][] = [
         ...deployments.items.map((w): [WorkloadKind, WorkloadLike] => ['Deployment', w]),
         ...statefulSets.items.map((w): [WorkloadKind, WorkloadLike] => ['StatefulSet', w]),
         ...daemonSets.items.map((w): [WorkloadKind, WorkloadLike] => ['DaemonSet', w]),
         ...cronJobs.items.map((w): [WorkloadKind, WorkloadLike] => ['CronJob', w as WorkloadLike]),
+        ...rollouts.map((w): [WorkloadKind, WorkloadLike] => ['Rollout', w]),
       ];
       // A bounded number at a time: thousands of workloads must not mean thousands of reads at once.
       const reports: (WorkloadReport | undefined)[] = new Array<WorkloadReport | undefined>(all.length);
@@ -140,6 +145,18 @@ export async function createInspector(config: KubeConfig, confighashNamespace: s
       return reports.filter((r): r is WorkloadReport => r !== undefined);
     },
   };
+}
+
+/** The namespace's Argo Rollouts; none when Argo Rollouts is not installed. */
+async function argoRollouts(config: KubeConfig, namespace: string): Promise<WorkloadLike[]> {
+  const { group, version, resource } = WORKLOAD_APIS.Rollout;
+  try {
+    const list = await requestJson<{ items?: WorkloadLike[] }>(config, { method: HttpMethod.GET, path: apiPath(`/apis/${group}/${version}`, 'namespaces', namespace, resource), timeoutMs: 30_000 });
+    return list.items ?? [];
+  } catch (error) {
+    if (isNotFound(error)) return [];
+    throw error;
+  }
 }
 
 class WorkloadReporter {

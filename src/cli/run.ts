@@ -89,7 +89,7 @@ export async function run(options: RunOptions): Promise<void> {
   const notificationSettings = new NotificationSettingsWatcher({ listWatch, namespace: options.namespace, notifier, events, logger: logger.child({ component: 'notifications' }) });
   const controller = new Controller({
     listWatch,
-    patcher: new WorkloadPatcher(apps, kubeConfig.makeApiClient(BatchV1Api)),
+    patcher: new WorkloadPatcher(apps, kubeConfig.makeApiClient(BatchV1Api), kubeConfig),
     events,
     notices: notifier,
     jobs: apiCronJobRunner(kubeConfig),

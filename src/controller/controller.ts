@@ -4,7 +4,7 @@
 // workload keys (coalesced per workload); and, while leading, runs workers that
 // reconcile them. Data flows one way: API events → stores and index → queue → patch.
 import type { Logger } from 'pino';
-import { type SourceId, type ValueHasher, WORKLOAD_APIS, WORKLOAD_KINDS } from '../checksum/index.ts';
+import { BUILT_IN_KINDS, ROLLOUT_CRD, type SourceId, type ValueHasher, WORKLOAD_APIS, type WorkloadKind } from '../checksum/index.ts';
 import type { AgentStatusReader } from '../kube/agent-status.ts';
 import type { EventRecorder } from '../kube/events.ts';
 import type { SourceReader } from '../kube/source-reader.ts';
@@ -20,6 +20,7 @@ import { ReloadTracker } from './reload-tracker.ts';
 import type { CronJobRunner } from '../kube/cronjob-runner.ts';
 import type { SourceFilter } from '../scope/source-filter.ts';
 import type { NoticePublisher } from '../notify/notifier.ts';
+import { OptionalKindWatcher } from './optional-kind.ts';
 import { RolloutFollower } from './rollout-follower.ts';
 import { SourceStore } from './source-store.ts';
 import { TokenBucket } from '../token-bucket.ts';
@@ -78,6 +79,10 @@ export class Controller {
   readonly #reconciler: Reconciler;
   readonly #reloads: ReloadTracker | undefined;
   readonly #watchers: ResourceWatcher<KubeObject>[];
+  /** Argo Rollouts, while its CRD is installed. */
+  readonly #rollouts: OptionalKindWatcher;
+  /** Watches of what may not exist (a CRD): started and reported, never waited for. */
+  readonly #optional: ResourceWatcher<KubeObject>[];
   /** Per queued workload: when the source change that queued it was seen. */
   readonly #changedAt = new Map<string, number>();
   readonly #failures = new Map<string, number>();
@@ -140,11 +145,21 @@ export class Controller {
       ...this.#watchersOf('/api/v1', 'configmaps', 250, this.#sources.handler('configmap')),
       // Secrets can be large (Helm releases): small pages bound the memory of a list.
       ...this.#watchersOf('/api/v1', 'secrets', 50, this.#sources.handler('secret')),
-      ...WORKLOAD_KINDS.flatMap((kind) => {
-        const { group, version, resource } = WORKLOAD_APIS[kind];
-        return this.#watchersOf(`/apis/${group}/${version}`, resource, 250, this.#workloads.handler(kind));
-      }),
+      ...BUILT_IN_KINDS.flatMap((kind) => this.#workloadWatchers(kind)),
     ];
+    this.#rollouts = new OptionalKindWatcher({
+      listWatch: options.listWatch,
+      crd: ROLLOUT_CRD,
+      version: WORKLOAD_APIS.Rollout.version,
+      watchers: () => this.#workloadWatchers('Rollout'),
+      onGone: () => {
+        this.#workloads.handler('Rollout').prune(new Set());
+      },
+      relistIntervalMs: options.relistIntervalMs,
+      logger: this.#options.logger,
+    });
+    // Not among the watchers whose sync reconciling waits for: Rollouts are reconciled as they appear.
+    this.#optional = [this.#rollouts.crdWatcher];
     this.#sources.onChange((namespace, id) => {
       this.#sourceChanged(namespace, id);
     });
@@ -158,7 +173,7 @@ export class Controller {
 
   /** Starts watching. Reconciling starts with startReconciling(), when this replica leads. */
   start(): void {
-    for (const watcher of this.#watchers) watcher.start();
+    for (const watcher of [...this.#watchers, ...this.#optional]) watcher.start();
   }
 
   /** The resourceVersion at which the controller last saw a workload (`Kind/namespace/name`). */
@@ -168,7 +183,7 @@ export class Controller {
 
   /** Undefined when every watch has synced and is up; else what is not. */
   problem(): string | undefined {
-    const problems = this.#watchers.flatMap((w) => {
+    const problems = [...this.#watchers, ...this.#optional, ...this.#rollouts.watchers].flatMap((w) => {
       if (!w.synced) return [`${w.resource} not synced${w.problem ? ` (${w.problem})` : ''}`];
       return w.problem ? [`${w.resource}: ${w.problem}`] : [];
     });
@@ -196,11 +211,16 @@ export class Controller {
     this.#queue.close();
     for (const timer of this.#lookAgain.values()) clearTimeout(timer);
     this.#lookAgain.clear();
-    await Promise.all([...this.#workers, ...this.#watchers.map((w) => w.stop()), this.#reloads?.stop()]);
+    await Promise.all([...this.#workers, ...[...this.#watchers, ...this.#optional].map((w) => w.stop()), this.#rollouts.stop(), this.#reloads?.stop()]);
     this.#reconciler.stop();
   }
 
   /** One watcher of `resource` across the cluster, or one per watched namespace. */
+  #workloadWatchers(kind: WorkloadKind): ResourceWatcher<KubeObject>[] {
+    const { group, version, resource } = WORKLOAD_APIS[kind];
+    return this.#watchersOf(`/apis/${group}/${version}`, resource, 250, this.#workloads.handler(kind));
+  }
+
   #watchersOf<T extends KubeObject>(prefix: string, resource: string, pageSize: number, handler: WatchHandler<T>): ResourceWatcher<KubeObject>[] {
     const namespaces = this.#options.scope.watchNamespaces;
     if (!namespaces) return [this.#watcher({ name: resource, path: apiPath(prefix, resource), pageSize }, handler)];

@@ -47,7 +47,7 @@ export class RolloutFollower {
     if (!rollout || record.kind === 'CronJob' || record.rolloutResult !== undefined || record.stamped.checksum !== rollout.checksum) return undefined;
     const now = this.#now();
     const ending = this.#ending(record, now);
-    if (!ending) return record.kind === 'Deployment' ? undefined : Math.max(1000, rollout.startedAt.getTime() + this.#options.progressDeadlineMs - now);
+    if (!ending) return hasOwnDeadline(record) ? undefined : Math.max(1000, rollout.startedAt.getTime() + this.#options.progressDeadlineMs - now);
     await this.#record(record, ending, now);
     return undefined;
   }
@@ -57,7 +57,7 @@ export class RolloutFollower {
     if (progress.state === 'complete') return { result: 'complete' };
     if (progress.state === 'failed') return { result: 'failed', reason: progress.reason };
     const deadline = this.#options.progressDeadlineMs;
-    if (record.kind !== 'Deployment' && now - (record.rollout?.startedAt.getTime() ?? now) > deadline) {
+    if (!hasOwnDeadline(record) && now - (record.rollout?.startedAt.getTime() ?? now) > deadline) {
       return { result: 'failed', reason: `not complete within ${Math.round(deadline / 1000)}s (${progress.updated}/${progress.desired} updated; --rollout-progress-deadline)` };
     }
     return undefined;
@@ -84,4 +84,9 @@ export class RolloutFollower {
     logger.warn({ workload: record.key, checksum: rollout.checksum, seconds, reason: ending.reason }, 'config rollout failed');
     events.record(workloadEventTarget(record), 'Warning', 'RolloutFailed', `The rollout of configuration ${short} failed after ${seconds}s: ${ending.reason}`);
   }
+}
+
+/** A Deployment (progressDeadlineSeconds) and an Argo Rollout (the same, and Degraded) say when they failed. */
+function hasOwnDeadline(record: WorkloadRecord): boolean {
+  return record.kind === 'Deployment' || record.kind === 'Rollout';
 }

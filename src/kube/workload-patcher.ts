@@ -1,8 +1,9 @@
 // Patches a workload the way confighash changes workloads: a JSON merge patch
 // with field manager `confighash`, guarded by the resourceVersion the decision
 // was made on (a 409 means "look again"), never a full update.
-import type { AppsV1Api, BatchV1Api } from '@kubernetes/client-node';
-import { atTemplatePath, type WorkloadKind } from '../checksum/index.ts';
+import { type AppsV1Api, type BatchV1Api, HttpMethod, type KubeConfig } from '@kubernetes/client-node';
+import { atTemplatePath, WORKLOAD_APIS, type WorkloadKind } from '../checksum/index.ts';
+import { apiPath, requestJson } from './raw.ts';
 import { PatchStrategy, patchAs, withTimeout } from './client.ts';
 import { apiStatus, describeApiError, isConflict } from './errors.ts';
 
@@ -34,10 +35,13 @@ const REQUEST_TIMEOUT_MS = 10_000;
 export class WorkloadPatcher {
   readonly #apps: AppsV1Api;
   readonly #batch: BatchV1Api;
+  /** For custom resources (Argo Rollouts), which have no generated client. */
+  readonly #config: KubeConfig;
 
-  constructor(apps: AppsV1Api, batch: BatchV1Api) {
+  constructor(apps: AppsV1Api, batch: BatchV1Api, config: KubeConfig) {
     this.#apps = apps;
     this.#batch = batch;
+    this.#config = config;
   }
 
   /**
@@ -63,6 +67,20 @@ export class WorkloadPatcher {
     if (kind === 'Deployment') await this.#apps.patchNamespacedDeployment(request, options);
     else if (kind === 'StatefulSet') await this.#apps.patchNamespacedStatefulSet(request, options);
     else if (kind === 'DaemonSet') await this.#apps.patchNamespacedDaemonSet(request, options);
-    else await this.#batch.patchNamespacedCronJob(request, options);
+    else if (kind === 'CronJob') await this.#batch.patchNamespacedCronJob(request, options);
+    else await this.#patchCustom(kind, request);
+  }
+
+  /** A merge patch as raw JSON: custom resources take merge patches, not strategic ones. */
+  async #patchCustom(kind: WorkloadKind, request: { name: string; namespace: string; body: object; fieldManager: string }): Promise<void> {
+    const { group, version, resource } = WORKLOAD_APIS[kind];
+    await requestJson(this.#config, {
+      method: HttpMethod.PATCH,
+      path: apiPath(`/apis/${group}/${version}`, 'namespaces', request.namespace, resource, request.name),
+      query: { fieldManager: request.fieldManager },
+      body: request.body,
+      contentType: 'application/merge-patch+json',
+      timeoutMs: REQUEST_TIMEOUT_MS,
+    });
   }
 }

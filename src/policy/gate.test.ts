@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { gate, rolloutPolicy } from './gate.ts';
-import { type Progress, rolloutProgress, statusOf } from './progress.ts';
+import { type Progress, progressOf, rolloutProgress, statusOf } from './progress.ts';
 
 const now = new Date('2026-12-05T10:00:00Z'); // a Saturday
 const complete: Progress = { state: 'complete' };
@@ -45,6 +45,16 @@ describe('rolloutPolicy and gate', () => {
     assert.equal(policy.minIntervalMs, undefined);
     assert.deepEqual(policy.problems.map((p) => p.split(':')[0]), ['confighash.dev/rollout-window', 'confighash.dev/min-interval']);
     assert.ok(gate(policy, { now, lastRolledAt: now, progress: complete }).open, 'never silently frozen');
+  });
+});
+
+describe('progressOf', () => {
+  it('reads an Argo Rollout\'s phase, and gives a CronJob nothing to wait for', () => {
+    assert.deepEqual(progressOf('Rollout', { status: { phase: 'Healthy' } }), complete);
+    assert.deepEqual(progressOf('Rollout', { spec: { replicas: 4 }, status: { phase: 'Paused', updatedReplicas: 2 } }), { state: 'progressing', updated: 2, desired: 4 });
+    assert.deepEqual(progressOf('Rollout', { status: { phase: 'Degraded', message: 'ProgressDeadlineExceeded: web-7c9 has timed out progressing' } }), { state: 'failed', reason: 'Degraded: ProgressDeadlineExceeded: web-7c9 has timed out progressing' });
+    assert.deepEqual(progressOf('Rollout', {}), { state: 'progressing', updated: 0, desired: 1 }, 'not seen by its controller yet');
+    assert.deepEqual(progressOf('CronJob', {}), complete);
   });
 });
 

@@ -29,9 +29,24 @@ export type Progress =
 
 export type ProgressKind = 'Deployment' | 'StatefulSet' | 'DaemonSet';
 
-/** A workload object's rollout progress; a CronJob has none to wait for. */
-export function progressOf(kind: ProgressKind | 'CronJob', object: RawWorkload): Progress {
-  return kind === 'CronJob' ? { state: 'complete' } : rolloutProgress(kind, statusOf(kind, object));
+/** A workload object's rollout progress; a CronJob has none to wait for; an Argo Rollout says its own. */
+export function progressOf(kind: ProgressKind | 'CronJob' | 'Rollout', object: RawWorkload): Progress {
+  if (kind === 'CronJob') return { state: 'complete' };
+  if (kind === 'Rollout') return argoRolloutProgress(object);
+  return rolloutProgress(kind, statusOf(kind, object));
+}
+
+/**
+ * An Argo Rollout's progress from its status.phase, as `kubectl argo rollouts
+ * status` reads it: Healthy is complete, Degraded (past its progressDeadlineSeconds,
+ * or aborted) failed, anything else (Progressing, Paused) under way.
+ */
+function argoRolloutProgress(object: RawWorkload): Progress {
+  const status = object.status ?? {};
+  if (status.phase === 'Healthy') return { state: 'complete' };
+  if (status.phase === 'Degraded') return { state: 'failed', reason: `Degraded: ${status.message ?? 'the Rollout is degraded'}` };
+  const desired = object.spec?.replicas ?? 1;
+  return { state: 'progressing', updated: Math.min(status.updatedReplicas ?? 0, desired), desired };
 }
 
 export function rolloutProgress(kind: ProgressKind, status: WorkloadStatus): Progress {
@@ -84,6 +99,9 @@ export interface RawWorkload {
     updateRevision?: string;
     desiredNumberScheduled?: number;
     updatedNumberScheduled?: number;
+    /** Argo Rollouts: Healthy, Progressing, Paused, Degraded. */
+    phase?: string;
+    message?: string;
     numberAvailable?: number;
     conditions?: { type?: string; status?: string; reason?: string }[] | null;
   } | null;

@@ -64,6 +64,8 @@ export function webhookConfiguration(registration: WebhookRegistration, caBundle
             scope: 'Namespaced',
           },
           { apiGroups: ['batch'], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE'], resources: ['cronjobs'], scope: 'Namespaced' },
+          // Argo Rollouts: matches nothing until its CRD is installed.
+          { apiGroups: ['argoproj.io'], apiVersions: ['v1alpha1'], operations: ['CREATE', 'UPDATE'], resources: ['rollouts'], scope: 'Namespaced' },
         ],
         namespaceSelector: registration.namespaceSelector,
         failurePolicy: 'Ignore',
