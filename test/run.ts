@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { binaryDir } from './cluster/binaries.ts';
 import { type ControlPlaneHandle, launchControlPlane, runningControlPlane, stopControlPlane } from './cluster/launcher.ts';
+import { ensureHelm } from './cluster/helm.ts';
 import { nodeLeftovers, nodePaths } from './cluster/node.ts';
 
 const DEFAULT_FILES = ['src/**/*.test.ts', 'certs/**/*.test.ts', 'bench/**/*.test.ts', 'test/cluster/*.test.ts', 'test/*.test.ts', 'test/e2e/*.test.ts'];
@@ -35,7 +36,7 @@ async function controlPlaneKubeconfig(): Promise<{ kubeconfig: string; handle?: 
   return { kubeconfig: handle.kubeconfig, handle, owned: true };
 }
 
-function runTests(kubeconfig: string, handle: ControlPlaneHandle | undefined, args: string[]): Promise<number> {
+function runTests(kubeconfig: string, handle: ControlPlaneHandle | undefined, args: string[], helm: string): Promise<number> {
   const files = args.some((a) => !a.startsWith('-')) ? [] : [...DEFAULT_FILES, ...(handle?.node ? NODE_FILES : [])];
   // One file at a time: end-to-end tests share the cluster-scoped webhook configuration.
   const child = spawn(
@@ -46,8 +47,8 @@ function runTests(kubeconfig: string, handle: ControlPlaneHandle | undefined, ar
       env: {
         ...process.env,
         KUBECONFIG: kubeconfig,
-        // Tests drive the cluster with the kubectl built alongside it.
-        PATH: `${binaryDir()}${delimiter}${process.env['PATH'] ?? ''}`,
+        // Tests drive the cluster with the kubectl built alongside it, and the chart with Helm.
+        PATH: `${binaryDir()}${delimiter}${helm}${delimiter}${process.env['PATH'] ?? ''}`,
         ...(handle ? { CONFIGHASH_TEST_CONTROL_PLANE: JSON.stringify(handle) } : {}),
       },
     },
@@ -58,9 +59,10 @@ function runTests(kubeconfig: string, handle: ControlPlaneHandle | undefined, ar
   return new Promise((resolve) => child.on('close', (code) => { resolve(code ?? 1); }));
 }
 
+const helm = await ensureHelm(say);
 const { kubeconfig, handle, owned } = await controlPlaneKubeconfig();
 try {
-  process.exitCode = await runTests(kubeconfig, handle, process.argv.slice(2));
+  process.exitCode = await runTests(kubeconfig, handle, process.argv.slice(2), helm);
 } finally {
   if (handle && owned) await stopControlPlane(handle);
 }

@@ -38,7 +38,7 @@ export async function ensureBinaries(log: (line: string) => void): Promise<Binar
   await rm(staging, { recursive: true, force: true });
   await mkdir(staging, { recursive: true });
   try {
-    await goBuild(staging, log);
+    await goBuild({ moduleDir: MODULE_DIR, outDir: staging, packages: COMPONENTS.map((c) => `./${c}`), ldflags: versionLdflags(), what: 'the control plane' }, log);
     await writeFile(join(staging, STAMP_FILE), stamp);
     await rm(dir, { recursive: true, force: true });
     await rename(staging, dir);
@@ -81,12 +81,20 @@ function versionLdflags(): string {
     .join(' ');
 }
 
+export interface GoBuild {
+  moduleDir: string;
+  outDir: string;
+  packages: readonly string[];
+  ldflags: string;
+  /** For messages: `the control plane`. */
+  what: string;
+}
+
 /** Runs `go build -v`, reporting how many packages it has compiled every 30 s. */
-async function goBuild(outDir: string, log: (line: string) => void): Promise<void> {
-  const args = ['build', '-v', '-trimpath', '-ldflags', `-s -w ${versionLdflags()}`, '-o', `${outDir}/`];
-  args.push(...COMPONENTS.map((c) => `./${c}`));
+export async function goBuild(build: GoBuild, log: (line: string) => void): Promise<void> {
+  const args = ['build', '-v', '-trimpath', '-ldflags', `-s -w ${build.ldflags}`, '-o', `${build.outDir}/`, ...build.packages];
   const child = spawn('go', args, {
-    cwd: MODULE_DIR,
+    cwd: build.moduleDir,
     env: { ...process.env, GOWORK: 'off', CGO_ENABLED: '0', GOTOOLCHAIN: 'local', GOFLAGS: '-mod=readonly' },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
@@ -107,7 +115,7 @@ async function goBuild(outDir: string, log: (line: string) => void): Promise<voi
     });
     if (code !== 0) {
       throw new Error(
-        `go build of the control plane failed (exit ${code ?? 'signal'}); is Go >= 1.25 on PATH?\n` +
+        `go build of ${build.what} failed (exit ${code ?? 'signal'}); is Go >= 1.25 on PATH?\n` +
           tail.join('\n'),
       );
     }

@@ -2,12 +2,11 @@
 // uses (checked against rbac-expectations.json), and confighash works under its
 // ServiceAccount with nothing more.
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { before, describe, it, type TestContext } from 'node:test';
 import { loadAllYaml } from '@kubernetes/client-node';
 import { CONFIGHASH_NAMESPACE, startConfighashForTest } from '../support/confighash.ts';
-import { installManifests, serviceAccountKubeconfig } from '../support/install.ts';
+import { assertRbacExpectations, installManifests, serviceAccountKubeconfig } from '../support/install.ts';
 import { getWorkload, templateAnnotations } from '../support/kube-objects.ts';
 import { apply, kubectl, testNamespace } from '../support/kube.ts';
 import { settledRevisions, waitForRevisions } from '../support/rollouts.ts';
@@ -76,19 +75,7 @@ describe('install manifests', () => {
 
   it('grant exactly the permissions in rbac-expectations.json', async (t) => {
     await installBase(t);
-    const expectations = JSON.parse(await readFile(join(import.meta.dirname, 'rbac-expectations.json'), 'utf8')) as {
-      serviceAccount: string;
-      allowed: [string, string, string][];
-      denied: [string, string, string][];
-    };
-    const canI = async ([verb, resource, namespace]: [string, string, string]): Promise<string> => {
-      const scope = namespace === 'any' ? ['--all-namespaces'] : namespace ? ['-n', namespace] : [];
-      // A resource may carry a flag: `pods --subresource=log`.
-      const args = ['auth', 'can-i', verb, ...resource.split(' '), ...scope, `--as=${expectations.serviceAccount}`];
-      return kubectl(args).then((out) => out.trim(), () => 'no');
-    };
-    for (const check of expectations.allowed) assert.equal(await canI(check), 'yes', `should be allowed: ${check.join(' ')}`);
-    for (const check of expectations.denied) assert.equal(await canI(check), 'no', `should be denied: ${check.join(' ')}`);
+    await assertRbacExpectations();
   });
 
   it('run confighash under its ServiceAccount with exactly those permissions', async (t) => {

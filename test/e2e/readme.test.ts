@@ -114,6 +114,16 @@ grep -q '"confighash is serving"' "$log"; kill $pid; wait $pid || true; echo ser
       },
     },
   ],
+  [
+    'helm install confighash charts/confighash --namespace confighash-system --create-namespace',
+    {
+      // A server-side dry run, for the same reason as the apply's (test/e2e/helm.test.ts installs it for real).
+      run: async (block) => {
+        const out = await bash(block.script.replace('helm install', 'helm install --dry-run=server'), process.env);
+        assert.match(out, /STATUS: pending-install/);
+      },
+    },
+  ],
   ['npm run demo', { skip: 'CI runs the demo before the tests (.ci/run)' }],
   ['npm ci', { skip: 'the development commands: .ci/run runs each of them, and this test runs inside `npm test`' }],
   [

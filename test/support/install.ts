@@ -1,13 +1,16 @@
 // Installs confighash's RBAC and ServiceAccount from the install manifests for
 // real, and gives a kubeconfig with that ServiceAccount's token, so that
 // confighash can run next to the control plane exactly as privileged as in a cluster.
-import { writeFile } from 'node:fs/promises';
+import assert from 'node:assert/strict';
+import { readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CONFIGHASH_NAMESPACE } from './confighash.ts';
-import { kubectl } from './kube.ts';
+import { kubectl, run } from './kube.ts';
 
 const MANIFESTS = join(import.meta.dirname, '..', '..', 'manifests');
+const CHART = join(import.meta.dirname, '..', '..', 'charts', 'confighash');
+const RBAC_EXPECTATIONS = join(import.meta.dirname, '..', 'e2e', 'rbac-expectations.json');
 
 /** `kubectl apply -k manifests/`; returns what removes it again. */
 export async function installManifests(): Promise<() => Promise<void>> {
@@ -55,4 +58,46 @@ export async function serviceAccountKubeconfig(duration = '1h'): Promise<string>
   const path = join(tmpdir(), `confighash-sa-${process.pid}.kubeconfig`);
   await writeFile(path, JSON.stringify(config), { mode: 0o600 });
   return path;
+}
+
+/** `helm install confighash charts/confighash` into confighash's namespace; returns what uninstalls it. */
+export async function installChart(values: readonly string[] = []): Promise<() => Promise<void>> {
+  await helm(['install', 'confighash', CHART, '--namespace', CONFIGHASH_NAMESPACE, '--create-namespace', ...values]);
+  return async () => {
+    await helm(['uninstall', 'confighash', '--namespace', CONFIGHASH_NAMESPACE, '--wait']);
+  };
+}
+
+/** Runs helm (built by test/run.ts, on PATH); resolves with its stdout. */
+export function helm(args: readonly string[]): Promise<string> {
+  return run('helm', args);
+}
+
+/** Asserts that confighash's ServiceAccount is granted exactly what rbac-expectations.json lists. */
+export async function assertRbacExpectations(): Promise<void> {
+  const expectations = JSON.parse(await readFile(RBAC_EXPECTATIONS, 'utf8')) as { serviceAccount: string; allowed: [string, string, string][]; denied: [string, string, string][] };
+  for (const check of expectations.allowed) assert.equal(await allowed(expectations.serviceAccount, check), true, `should be allowed: ${check.join(' ')}`);
+  for (const check of expectations.denied) assert.equal(await allowed(expectations.serviceAccount, check), false, `should be denied: ${check.join(' ')}`);
+}
+
+/**
+ * What RBAC answers `user` for `verb resource[.group][/name] [--subresource=S]` in
+ * `namespace` (`any`: every namespace; empty: cluster-scoped): a SubjectAccessReview,
+ * which, unlike `kubectl auth can-i`, needs no discovery (a CRD not installed yet).
+ */
+async function allowed(user: string, [verb, resource, namespace]: [string, string, string]): Promise<boolean> {
+  const [target = '', flag] = resource.split(' ');
+  const [qualified = '', name] = target.split('/');
+  const dot = qualified.indexOf('.');
+  const attributes = {
+    verb,
+    resource: dot < 0 ? qualified : qualified.slice(0, dot),
+    group: dot < 0 ? '' : qualified.slice(dot + 1),
+    ...(name ? { name } : {}),
+    ...(flag ? { subresource: flag.replace('--subresource=', '') } : {}),
+    ...(namespace && namespace !== 'any' ? { namespace } : {}),
+  };
+  const review = { apiVersion: 'authorization.k8s.io/v1', kind: 'SubjectAccessReview', spec: { user, resourceAttributes: attributes } };
+  const answer = JSON.parse(await kubectl(['create', '-o', 'json', '-f', '-'], JSON.stringify(review))) as { status?: { allowed?: boolean } };
+  return answer.status?.allowed === true;
 }

@@ -19,12 +19,21 @@ export async function kubectlStderr(args: readonly string[], input?: string): Pr
 }
 
 function runKubectl(args: readonly string[], input?: string): Promise<{ stdout: string; stderr: string }> {
+  return runCommand('kubectl', args, input);
+}
+
+/** Runs a command that drives the control plane (kubectl, helm) and returns its stdout. */
+export async function run(command: string, args: readonly string[], input?: string): Promise<string> {
+  return (await runCommand(command, args, input)).stdout;
+}
+
+function runCommand(command: string, args: readonly string[], input?: string): Promise<{ stdout: string; stderr: string }> {
   if (!process.env['KUBECONFIG']) {
     throw new Error('end-to-end tests need the local control plane: run them with `npm test`');
   }
   return new Promise((resolve, reject) => {
-    const child = execFile('kubectl', args, { maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
-      if (error) reject(new Error(`kubectl ${args.join(' ')}: ${stderr.trim() || error.message}`));
+    const child = execFile(command, args, { maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
+      if (error) reject(new Error(`${command} ${args.join(' ')}: ${stderr.trim() || error.message}`));
       else resolve({ stdout, stderr });
     });
     child.stdin?.end(input);
