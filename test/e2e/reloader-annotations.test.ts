@@ -20,6 +20,7 @@ const ANNOTATIONS: Record<string, Record<string, string>> = {
   search: { 'reloader.stakater.com/search': 'true' },
   ignore: { 'reloader.stakater.com/auto': 'true' },
   exclude: { 'reloader.stakater.com/auto': 'true', 'configmaps.exclude.reloader.stakater.com/reload': 'excluded' },
+  'secret-exclude': { 'reloader.stakater.com/auto': 'true', 'secrets.exclude.reloader.stakater.com/reload': 'foo-secret' },
   plain: {},
 };
 
@@ -71,14 +72,14 @@ describe('Reloader annotations', () => {
       }
     };
     await step(() => patchConfigMap(ns, 'foo-configmap', { OTHER: 'b' }), []);
-    await step(() => patchConfigMap(ns, 'foo-configmap', { LEVEL: 'debug' }), ['auto', 'configmap-auto', 'ignore', 'exclude']);
+    await step(() => patchConfigMap(ns, 'foo-configmap', { LEVEL: 'debug' }), ['auto', 'configmap-auto', 'ignore', 'exclude', 'secret-exclude']);
     await step(() => kubectl(['patch', 'secret', 'foo-secret', '-n', ns, '-p', JSON.stringify({ stringData: { PASSWORD: 'b' } })]), ['auto', 'secret-auto', 'secret-reload', 'ignore', 'exclude']);
     await step(() => patchConfigMap(ns, 'unreferenced', { VALUE: 'b' }), ['configmap-reload']);
     await step(() => patchConfigMap(ns, 'matched', { VALUE: 'b' }), ['search']);
     await step(() => patchConfigMap(ns, 'ignored', { VALUE: 'b' }), []);
     await step(() => patchConfigMap(ns, 'excluded', { VALUE: 'b' }), []);
     // ConfigMap events arrive in order: once this one has rolled `auto`, every change above was seen.
-    await step(() => patchConfigMap(ns, 'foo-configmap', { LEVEL: 'warn' }), ['auto', 'configmap-auto', 'ignore', 'exclude']);
+    await step(() => patchConfigMap(ns, 'foo-configmap', { LEVEL: 'warn' }), ['auto', 'configmap-auto', 'ignore', 'exclude', 'secret-exclude']);
     assert.deepEqual(await revisions(), expected);
 
     const report = JSON.parse(await confighashCli(['migrate-check', '-n', ns, '-o', 'json'])) as MigrationEntry[];

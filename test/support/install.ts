@@ -15,14 +15,17 @@ const RBAC_EXPECTATIONS = join(import.meta.dirname, '..', 'e2e', 'rbac-expectati
 /** `kubectl apply -k manifests/`; returns what removes it again. */
 export async function installManifests(): Promise<() => Promise<void>> {
   await kubectl(['apply', '-k', MANIFESTS]);
-  return async () => {
-    await kubectl(['delete', 'clusterrole,clusterrolebinding', 'confighash', '--ignore-not-found']);
-    await kubectl(['delete', 'mutatingwebhookconfiguration', 'confighash', '--ignore-not-found']);
-    await kubectl([
-      'delete', '-n', CONFIGHASH_NAMESPACE, '--ignore-not-found',
-      'deployment,service,poddisruptionbudget,networkpolicy,role,rolebinding,serviceaccount', 'confighash',
-    ]);
-  };
+  return removeManifestsInstall;
+}
+
+/** Deletes what `kubectl apply -k manifests/` created, but the namespace (other tests' confighash runs there). */
+async function removeManifestsInstall(): Promise<void> {
+  await kubectl(['delete', 'clusterrole,clusterrolebinding', 'confighash', '--ignore-not-found']);
+  await kubectl(['delete', 'mutatingwebhookconfiguration', 'confighash', '--ignore-not-found']);
+  await kubectl([
+    'delete', '-n', CONFIGHASH_NAMESPACE, '--ignore-not-found',
+    'deployment,service,poddisruptionbudget,networkpolicy,role,rolebinding,serviceaccount', 'confighash',
+  ]);
 }
 
 /**
@@ -62,6 +65,8 @@ export async function serviceAccountKubeconfig(duration = '1h'): Promise<string>
 
 /** `helm install confighash charts/confighash` into confighash's namespace; returns what uninstalls it. */
 export async function installChart(values: readonly string[] = []): Promise<() => Promise<void>> {
+  // The benchmarks leave the kustomize install in place (their confighash runs under it); Helm would refuse to adopt it.
+  await removeManifestsInstall();
   await helm(['install', 'confighash', CHART, '--namespace', CONFIGHASH_NAMESPACE, '--create-namespace', ...values]);
   return async () => {
     await helm(['uninstall', 'confighash', '--namespace', CONFIGHASH_NAMESPACE, '--wait']);
