@@ -4,30 +4,21 @@
 // (confighash.dev/deferred, which `status` shows), with one Normal Event
 // RolloutDeferred per target and reason, and counted; the reconcile comes back
 // when the hold may end, and rolls once, with everything that changed meanwhile.
-import type { Logger } from 'pino';
 import { ROLLOUT_ANNOTATION } from '../checksum/index.ts';
-import type { EventRecorder } from '../kube/events.ts';
-import type { WorkloadPatcher } from '../kube/workload-patcher.ts';
-import type { Metrics, SuppressionReason } from '../metrics.ts';
+import type { SuppressionReason } from '../metrics.ts';
 import type { ApprovalChange, Approver } from '../policy/approval.ts';
 import { gate, rolloutPolicy } from '../policy/gate.ts';
 import type { NamespaceScope } from '../scope/namespace-scope.ts';
-import type { NoticePublisher } from '../notify/notifier.ts';
 import { rolloutDeferred } from './notices.ts';
 import { workloadEventTarget } from './reconciler.ts';
+import type { DecisionRecording } from './recording.ts';
 import type { WorkloadRecord } from './workload-store.ts';
 
-export interface GatekeeperOptions {
+export interface GatekeeperOptions extends DecisionRecording {
   scope: Pick<NamespaceScope, 'defaults'>;
   /** Whether a config rollout waits for the previous one, unless the workload says. */
   waitForRollout: boolean;
   approver?: Approver;
-  patcher: Pick<WorkloadPatcher, 'patch'>;
-  events: Pick<EventRecorder, 'record'>;
-  notices?: NoticePublisher;
-  logger: Logger;
-  metrics: Metrics;
-  now?: () => number;
 }
 
 /** A config rollout about to start: its target checksum, the checksum it replaces, and what changed. */

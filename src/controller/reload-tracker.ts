@@ -5,33 +5,23 @@
 // records the outcome: the workload's confighash.dev/reloaded annotation and a
 // ConfigReloaded Event; or a ReloadFailed Warning naming the pods and why, and,
 // with confighash.dev/reload-fallback: rollout, one rollout in its stead.
-import type { Logger } from 'pino';
 import { describeChanges, formatBaseline, RELOAD_FALLBACK_ANNOTATION, RELOADED_ANNOTATION, sourceChanges, type Stamp } from '../checksum/index.ts';
 import type { AgentPod, AgentReport, AgentStatusReader } from '../kube/agent-status.ts';
-import type { EventRecorder } from '../kube/events.ts';
-import type { WorkloadPatcher } from '../kube/workload-patcher.ts';
-import type { Metrics } from '../metrics.ts';
 import { sleep } from '../sleep.ts';
-import type { NoticePublisher } from '../notify/notifier.ts';
 import type { SourceChange } from '../notify/notice.ts';
 import { reloadEnded, rolloutStarted } from './notices.ts';
 import { workloadEventTarget } from './reconciler.ts';
+import type { DecisionRecording } from './recording.ts';
 import type { WorkloadRecord, WorkloadStore } from './workload-store.ts';
 
-export interface ReloadTrackerOptions {
+export interface ReloadTrackerOptions extends DecisionRecording {
   agents: AgentStatusReader;
   /** When the workload's reloaded sources last changed (ms since epoch), as the API server says; undefined if unknown. */
   changedAt: (record: WorkloadRecord) => Promise<number | undefined>;
   workloads: Pick<WorkloadStore, 'get'>;
-  patcher: Pick<WorkloadPatcher, 'patch'>;
-  events: Pick<EventRecorder, 'record'>;
-  notices?: NoticePublisher;
-  logger: Logger;
-  metrics: Metrics;
   pollMs: number;
   /** How long the kubelet and the agents may take (the kubelet can take a minute to update a volume). */
   deadlineMs: number;
-  now?: () => number;
 }
 
 /** The API server records times to the second: a pod started a full second after the recorded change started after it. */

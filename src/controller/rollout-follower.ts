@@ -6,26 +6,16 @@
 // RolloutFailed. The outcome is written to confighash.dev/rollout-result before
 // the Event, with the version it was judged on, so a leader hand-over never tells
 // it twice (at worst, a leader that dies between the two leaves it untold).
-import type { Logger } from 'pino';
 import { ROLLOUT_ANNOTATION } from '../checksum/index.ts';
-import type { EventRecorder } from '../kube/events.ts';
-import type { WorkloadPatcher } from '../kube/workload-patcher.ts';
-import type { Metrics } from '../metrics.ts';
-import type { NoticePublisher } from '../notify/notifier.ts';
 import { shortChecksum } from '../notify/notice.ts';
 import { rolloutEnded } from './notices.ts';
 import { workloadEventTarget } from './reconciler.ts';
+import type { DecisionRecording } from './recording.ts';
 import type { WorkloadRecord } from './workload-store.ts';
 
-export interface RolloutFollowerOptions {
+export interface RolloutFollowerOptions extends DecisionRecording {
   /** StatefulSets and DaemonSets have no progress deadline of their own: this is theirs. */
   progressDeadlineMs: number;
-  patcher: Pick<WorkloadPatcher, 'patch'>;
-  events: Pick<EventRecorder, 'record'>;
-  notices?: NoticePublisher;
-  logger: Logger;
-  metrics: Metrics;
-  now?: () => number;
 }
 
 type Ending = { result: 'complete' } | { result: 'failed'; reason: string };
