@@ -1,0 +1,17 @@
+// What the controller's parts that decide about a workload (the gatekeeper, the
+// rollout follower, the reload tracker) record their decisions with: a patch of
+// the workload, an Event, a notice, a log line and a metric.
+import type { Logger } from 'pino';
+import type { EventRecorder } from '../kube/events.ts';
+import type { WorkloadPatcher } from '../kube/workload-patcher.ts';
+import type { Metrics } from '../metrics.ts';
+import type { NoticePublisher } from '../notify/notifier.ts';
+
+export interface DecisionRecording {
+  patcher: Pick<WorkloadPatcher, 'patch'>;
+  events: Pick<EventRecorder, 'record'>;
+  notices?: NoticePublisher;
+  logger: Logger;
+  metrics: Metrics;
+  now?: () => number;
+}
