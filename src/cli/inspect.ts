@@ -38,6 +38,7 @@ import { progressOf, type Progress, type RawWorkload } from '../policy/progress.
 import { type LabelSelector, matchesLabels } from '../scope/label-selector.ts';
 import type { SourceFilter } from '../scope/source-filter.ts';
 import { loadKeyring } from '../kube/hmac-key.ts';
+import { apiSecretStore } from '../kube/secrets.ts';
 import { forEachConcurrently, LiveSourceReader } from '../kube/source-reader.ts';
 
 /** Workloads reported on at once, each reading up to 8 sources at once. */
@@ -115,7 +116,7 @@ export async function createInspector(config: KubeConfig, confighashNamespace: s
   const core = config.makeApiClient(CoreV1Api);
   const apps = config.makeApiClient(AppsV1Api);
   const batch = config.makeApiClient(BatchV1Api);
-  const hasher = new ValueHasher(await loadKeyring(core, confighashNamespace));
+  const hasher = new ValueHasher(await loadKeyring(apiSecretStore(config), confighashNamespace));
   const reporter = new WorkloadReporter(hasher, new LiveSourceReader(config, hasher, { concurrency: 8, timeoutMs: 10_000, filter: options.sources }), apiAgentStatusReader(config), options.sources.reloaderAnnotations);
   return {
     async optedInNamespaces() {

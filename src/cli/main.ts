@@ -32,6 +32,7 @@ async function main(argv: readonly string[]): Promise<number> {
   if (command === 'run') {
     const { parseRunOptions, runUsage } = await import('./run-options.ts');
     if (rest.includes('--help') || rest.includes('-h')) return print(runUsage(), 0);
+    (await import('../kube/lean-kubeconfig.ts')).loadKubeConfigWithoutGeneratedClients();
     const { run } = await import('./run.ts');
     await run(parseRunOptions(rest, process.env));
     return 0;

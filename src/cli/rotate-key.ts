@@ -3,9 +3,9 @@
 // workload rolls for another reason. Every replica picks the new key up from its
 // watch of the Secret.
 import { parseArgs } from 'node:util';
-import { CoreV1Api } from '@kubernetes/client-node';
 import { loadKubeConfig } from '../kube/client.ts';
 import { rotateKey } from '../kube/hmac-key.ts';
+import { apiSecretStore } from '../kube/secrets.ts';
 
 export const ROTATE_KEY_USAGE = `usage: confighash rotate-key [--confighash-namespace NS] [--kubeconfig PATH]
 
@@ -28,8 +28,7 @@ export async function rotateKeyCommand(argv: readonly string[]): Promise<number>
     process.stdout.write(ROTATE_KEY_USAGE);
     return 0;
   }
-  const core = loadKubeConfig(values.kubeconfig).makeApiClient(CoreV1Api);
-  const id = await rotateKey(core, values['confighash-namespace']);
+  const id = await rotateKey(apiSecretStore(loadKubeConfig(values.kubeconfig)), values['confighash-namespace']);
   process.stdout.write(`new Secret digests are signed with key ${id}; nothing rolls now\n`);
   return 0;
 }

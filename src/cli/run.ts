@@ -3,7 +3,6 @@
 // controller, leader election, observability) and runs until SIGTERM.
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { AppsV1Api, BatchV1Api, CoreV1Api } from '@kubernetes/client-node';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { HmacKeyring, ValueHasher } from '../checksum/index.ts';
 import { loadKubeConfig } from '../kube/client.ts';
@@ -11,6 +10,7 @@ import { Controller } from '../controller/controller.ts';
 import { apiCronJobRunner } from '../kube/cronjob-runner.ts';
 import { apiEventApi, EventRecorder } from '../kube/events.ts';
 import { KeyCustodian, loadOrCreateKeys } from '../kube/hmac-key.ts';
+import { apiSecretStore, type SecretStore } from '../kube/secrets.ts';
 import { apiLeaseClient, LeaderElector } from '../kube/leader-election.ts';
 import { LiveSourceReader, sourcesChangedAt } from '../kube/source-reader.ts';
 import { apiAgentStatusReader } from '../kube/agent-status.ts';
@@ -56,15 +56,14 @@ export async function run(options: RunOptions): Promise<void> {
   const metrics = new Metrics(registry);
 
   const kubeConfig = loadKubeConfig(options.kubeconfig);
-  const core = kubeConfig.makeApiClient(CoreV1Api);
-  const apps = kubeConfig.makeApiClient(AppsV1Api);
+  const secrets = apiSecretStore(kubeConfig);
   const listWatch = apiListWatchClient(kubeConfig, LIST_TIMEOUT_MS);
   const events = new EventRecorder({ api: apiEventApi(kubeConfig), logger: logger.child({ component: 'events' }), metrics });
   logger.info({ server: kubeConfig.getCurrentCluster()?.server, namespace: options.namespace }, 'starting confighash');
 
-  const keys = await loadOrCreateKeys(core, options.namespace);
+  const keys = await loadOrCreateKeys(secrets, options.namespace);
   const keyring = new HmacKeyring(keys);
-  const custodian = new KeyCustodian({ core, listWatch, namespace: options.namespace, keyring, events, logger: logger.child({ component: 'hmac-key' }), metrics });
+  const custodian = new KeyCustodian({ secrets, listWatch, namespace: options.namespace, keyring, events, logger: logger.child({ component: 'hmac-key' }), metrics });
   custodian.start(keys);
   const hasher = new ValueHasher(keyring);
   const sourceFilter = { selector: options.resourceLabelSelector, reloaderAnnotations: options.reloaderAnnotations };
@@ -89,7 +88,7 @@ export async function run(options: RunOptions): Promise<void> {
   const notificationSettings = new NotificationSettingsWatcher({ listWatch, namespace: options.namespace, notifier, events, logger: logger.child({ component: 'notifications' }) });
   const controller = new Controller({
     listWatch,
-    patcher: new WorkloadPatcher(apps, kubeConfig.makeApiClient(BatchV1Api), kubeConfig),
+    patcher: new WorkloadPatcher(kubeConfig),
     events,
     notices: notifier,
     jobs: apiCronJobRunner(kubeConfig),
@@ -128,7 +127,7 @@ export async function run(options: RunOptions): Promise<void> {
     metrics,
   });
   keeper.start();
-  const certificates = certificateSource(options, { core, listWatch, events, logger, metrics }, (bundle) => keeper.publish(bundle));
+  const certificates = certificateSource(options, { secrets, listWatch, events, logger, metrics }, (bundle) => keeper.publish(bundle));
   const clientAuthority = options.clientCaFile
     ? new ClientAuthority({ file: options.clientCaFile, names: options.clientNames, pollIntervalMs: options.tlsCheckIntervalMs, logger })
     : undefined;
@@ -241,7 +240,7 @@ function webhookRegistration(options: RunOptions, scope: NamespaceScope): Webhoo
 
 function certificateSource(
   options: RunOptions,
-  deps: { core: CoreV1Api; listWatch: ListWatchClient; events: EventRecorder; logger: Logger; metrics: Metrics },
+  deps: { secrets: SecretStore; listWatch: ListWatchClient; events: EventRecorder; logger: Logger; metrics: Metrics },
   publishCaBundle: (bundle: string | undefined) => Promise<void>,
 ): CertificateSource {
   if (options.certDir) {

@@ -1,19 +1,10 @@
 // The Kubernetes access layer's entry: how confighash finds its cluster, and the
 // per-request options (timeouts, patch content types) its API calls share.
 import type { AgentOptions } from 'node:https';
-import {
-  type Cluster,
-  type ConfigurationOptions,
-  KubeConfig,
-  Observable,
-  type ObservableMiddleware,
-  PatchStrategy,
-  type RequestContext,
-  setHeaderOptions,
-} from '@kubernetes/client-node';
+import type { Cluster, RequestContext } from '@kubernetes/client-node';
+// Not the package's index, which loads its generated API clients (see kube/lean-kubeconfig.ts).
+import { KubeConfig } from '@kubernetes/client-node/dist/config.js';
 import { Agent } from 'undici';
-
-export { PatchStrategy };
 
 /**
  * `--kubeconfig PATH` if given; otherwise the in-cluster service account when
@@ -96,31 +87,4 @@ function sameIdentity(a: readonly (string | Buffer)[], b: readonly (string | Buf
     const other = b[i];
     return typeof part === 'string' || typeof other === 'string' ? part === other : part.equals(other ?? Buffer.alloc(0));
   });
-}
-
-/** Options that abort a request after `timeoutMs`. */
-export function withTimeout(
-  timeoutMs: number,
-  options?: ConfigurationOptions,
-): ConfigurationOptions {
-  const timeout: ObservableMiddleware = {
-    pre: (request) => {
-      request.setSignal(AbortSignal.timeout(timeoutMs));
-      return new Observable(Promise.resolve(request));
-    },
-    post: (response) => new Observable(Promise.resolve(response)),
-  };
-  return {
-    ...options,
-    middleware: [...(options?.middleware ?? []), timeout],
-    middlewareMergeStrategy: 'append',
-  };
-}
-
-/** Options that send a PATCH with the given content type. */
-export function patchAs(
-  strategy: PatchStrategy,
-  options?: ConfigurationOptions,
-): ConfigurationOptions {
-  return setHeaderOptions('Content-Type', strategy, options);
 }

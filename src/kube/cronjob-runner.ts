@@ -4,7 +4,8 @@
 // hand). Its name is derived from the configuration it runs, so a retry or a new
 // leader finds it made and makes no second one.
 import { createHash } from 'node:crypto';
-import { HttpMethod, type KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { HttpMethod } from '@kubernetes/client-node/dist/gen/http/http.js';
 import { apiStatus } from './errors.ts';
 import { apiPath, requestJson } from './raw.ts';
 

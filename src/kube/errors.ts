@@ -1,6 +1,6 @@
 // What went wrong in a Kubernetes API call, said plainly: the HTTP status and the
 // apiserver's own message, never a response body that could hold object data.
-import { ApiException } from '@kubernetes/client-node';
+import { ApiException } from '@kubernetes/client-node/dist/gen/apis/exception.js';
 import { ApiRequestError } from './raw.ts';
 
 /** The HTTP status of a failed API call, or undefined when it never got an answer. */

@@ -7,7 +7,8 @@
 // requests competing with the leader's lease renewals. What cannot be written
 // (queue full, API errors) is logged and counted.
 import { hostname } from 'node:os';
-import { type KubeConfig, HttpMethod } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { HttpMethod } from '@kubernetes/client-node/dist/gen/http/http.js';
 import type { Logger } from 'pino';
 import type { Metrics } from '../metrics.ts';
 import { sleep } from '../sleep.ts';

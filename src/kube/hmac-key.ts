@@ -11,12 +11,12 @@
 // stamp names its key, and is verified with it until the workload rolls for
 // another reason.
 import { randomBytes } from 'node:crypto';
-import type { CoreV1Api, V1Secret } from '@kubernetes/client-node';
+import type { V1Secret } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { HMAC_KEY_SECRET, HmacKeyring, type KeyMaterial, keyId, MIN_KEY_BYTES } from '../checksum/index.ts';
 import type { Metrics } from '../metrics.ts';
-import { withTimeout } from './client.ts';
-import { describeApiError, isConflict, isNotFound } from './errors.ts';
+import type { SecretStore } from './secrets.ts';
+import { describeApiError, isConflict } from './errors.ts';
 import type { EventRecorder } from './events.ts';
 import { apiPath } from './raw.ts';
 import { type ListWatchClient, ResourceWatcher } from './watcher.ts';
@@ -24,7 +24,6 @@ import { type ListWatchClient, ResourceWatcher } from './watcher.ts';
 const VALUE_KEY = 'key';
 const ADDED_KEY_PREFIX = 'key-';
 export const SIGNING_KEY_ANNOTATION = 'confighash.dev/signing-key';
-const REQUEST_TIMEOUT_MS = 10_000;
 
 /** The key material a Secret holds; throws, saying what is wrong, when it holds none that is usable. */
 export function keyMaterial(secret: V1Secret): KeyMaterial {
@@ -60,54 +59,53 @@ export function keySecret(material: KeyMaterial, resourceVersion?: string): V1Se
 }
 
 /** Reads the keys, creating the Secret if absent; safe when several replicas start at once. */
-export async function loadOrCreateKeys(core: CoreV1Api, namespace: string): Promise<KeyMaterial> {
-  const existing = await readSecret(core, namespace);
+export async function loadOrCreateKeys(secrets: SecretStore, namespace: string): Promise<KeyMaterial> {
+  const existing = await readSecret(secrets, namespace);
   if (existing) return keyMaterial(existing);
   const valueKey = randomBytes(MIN_KEY_BYTES);
   try {
-    await core.createNamespacedSecret({ namespace, body: keySecret({ valueKey, keys: [], signingId: keyId(valueKey) }), fieldManager: 'confighash' }, withTimeout(REQUEST_TIMEOUT_MS));
+    await secrets.create(namespace, keySecret({ valueKey, keys: [], signingId: keyId(valueKey) }));
   } catch (error) {
     // Another replica created it first: use theirs.
     if (!isConflict(error)) throw new Error(describeApiError(`create secret ${namespace}/${HMAC_KEY_SECRET}`, error), { cause: error });
   }
-  const created = await readSecret(core, namespace);
+  const created = await readSecret(secrets, namespace);
   if (!created) throw new Error(`secret ${namespace}/${HMAC_KEY_SECRET} vanished right after it was created`);
   return keyMaterial(created);
 }
 
 /** Reads the keys, for tools that compute digests but must not create them (status, explain). */
-export async function loadKeyring(core: CoreV1Api, namespace: string): Promise<HmacKeyring> {
-  const secret = await readSecret(core, namespace);
+export async function loadKeyring(secrets: SecretStore, namespace: string): Promise<HmacKeyring> {
+  const secret = await readSecret(secrets, namespace);
   if (!secret) throw new Error(`secret ${namespace}/${HMAC_KEY_SECRET} does not exist: is confighash installed in namespace ${namespace}?`);
   return new HmacKeyring(keyMaterial(secret));
 }
 
 /** Adds a new signing key (`confighash rotate-key`); returns its id. Workloads roll on their next change only. */
-export async function rotateKey(core: CoreV1Api, namespace: string): Promise<string> {
-  const secret = await readSecret(core, namespace);
+export async function rotateKey(secrets: SecretStore, namespace: string): Promise<string> {
+  const secret = await readSecret(secrets, namespace);
   if (!secret) throw new Error(`secret ${namespace}/${HMAC_KEY_SECRET} does not exist: is confighash installed in namespace ${namespace}?`);
   const material = keyMaterial(secret);
   const next = randomBytes(MIN_KEY_BYTES);
   const body = keySecret({ valueKey: material.valueKey, keys: [...material.keys, next], signingId: keyId(next) }, secret.metadata?.resourceVersion);
   try {
-    await core.replaceNamespacedSecret({ name: HMAC_KEY_SECRET, namespace, body, fieldManager: 'confighash' }, withTimeout(REQUEST_TIMEOUT_MS));
+    await secrets.replace(namespace, body);
   } catch (error) {
     throw new Error(describeApiError(`rotate the key in secret ${namespace}/${HMAC_KEY_SECRET}`, error), { cause: error });
   }
   return keyId(next);
 }
 
-async function readSecret(core: CoreV1Api, namespace: string): Promise<V1Secret | undefined> {
+async function readSecret(secrets: SecretStore, namespace: string): Promise<V1Secret | undefined> {
   try {
-    return await core.readNamespacedSecret({ name: HMAC_KEY_SECRET, namespace }, withTimeout(REQUEST_TIMEOUT_MS));
+    return await secrets.read(namespace, HMAC_KEY_SECRET);
   } catch (error) {
-    if (isNotFound(error)) return undefined;
     throw new Error(describeApiError(`read secret ${namespace}/${HMAC_KEY_SECRET}`, error), { cause: error });
   }
 }
 
 export interface KeyCustodianOptions {
-  core: CoreV1Api;
+  secrets: SecretStore;
   listWatch: ListWatchClient;
   namespace: string;
   keyring: HmacKeyring;
@@ -172,13 +170,13 @@ export class KeyCustodian {
 
   /** Writes back what this replica holds; a conflict means another replica (or the operator) wrote first. */
   async #restore(why: string, resourceVersion?: string): Promise<void> {
-    const { core, namespace, logger, metrics, events } = this.#options;
+    const { secrets, namespace, logger, metrics, events } = this.#options;
     logger.error({ secret: `${namespace}/${HMAC_KEY_SECRET}`, why }, 'restoring the HMAC key Secret from memory');
     metrics.selfRepairs.inc({ object: 'hmac-key' });
     const body = keySecret(this.#material, resourceVersion);
     try {
-      if (resourceVersion) await core.replaceNamespacedSecret({ name: HMAC_KEY_SECRET, namespace, body, fieldManager: 'confighash' }, withTimeout(REQUEST_TIMEOUT_MS));
-      else await core.createNamespacedSecret({ namespace, body, fieldManager: 'confighash' }, withTimeout(REQUEST_TIMEOUT_MS));
+      if (resourceVersion) await secrets.replace(namespace, body);
+      else await secrets.create(namespace, body);
     } catch (error) {
       if (!isConflict(error)) logger.error({ err: describeApiError(`restore secret ${namespace}/${HMAC_KEY_SECRET}`, error) }, 'could not restore the HMAC key Secret; retrying on the next watch event');
       return;

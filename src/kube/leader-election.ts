@@ -5,7 +5,7 @@
 // within the renew deadline stops leading. On shutdown the leader releases the
 // lease so another replica takes over at once.
 import type { KubeConfig } from '@kubernetes/client-node';
-import { HttpMethod } from '@kubernetes/client-node';
+import { HttpMethod } from '@kubernetes/client-node/dist/gen/http/http.js';
 import type { Logger } from 'pino';
 import { apiStatus, describeApiError } from './errors.ts';
 import { sleep } from '../sleep.ts';

@@ -1,7 +1,8 @@
 // Live reads of a workload's sources from the API server, as the webhook needs
 // them (SPEC: consistent reads at admission): concurrent up to a bound, each with
 // a timeout, and reduced to per-key digests as soon as they arrive.
-import { HttpMethod, type KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { HttpMethod } from '@kubernetes/client-node/dist/gen/http/http.js';
 import { type ConsumedSource, isValidObjectName, type SourceId, type SourceState, type ValueHasher } from '../checksum/index.ts';
 import { countedKeys, type FilteredSource, type SourceFilter } from '../scope/source-filter.ts';
 import { describeApiError, isNotFound } from './errors.ts';

@@ -12,7 +12,7 @@
 //
 // A sink that is wrong is left out, and said why; the others still run. What is
 // said never quotes the document: it holds the URLs.
-import { loadYaml } from '@kubernetes/client-node';
+import { load as loadYaml } from 'js-yaml';
 import { parseDuration } from '../duration.ts';
 import { NOTICE_TYPES, type NoticeType } from './notice.ts';
 import { SINK_FORMATS } from './sinks/index.ts';
@@ -47,7 +47,7 @@ export interface NotificationSettings {
 export function parseNotificationSettings(text: string): NotificationSettings {
   let document: unknown;
   try {
-    document = loadYaml<unknown>(text);
+    document = loadYaml(text);
   } catch (error) {
     // js-yaml quotes the offending lines after the first: only the first is said.
     throw new Error(`${NOTIFICATIONS_KEY} is not YAML: ${((error as Error).message.split('\n')[0] ?? '').trim()}`, { cause: error });

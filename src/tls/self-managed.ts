@@ -6,10 +6,10 @@
 // watched: deleted, it is restored from memory at once (the same CA, so the
 // published bundle stays valid); unusable, it is replaced with a new CA.
 import { createPrivateKey, X509Certificate } from 'node:crypto';
-import type { CoreV1Api, V1Secret } from '@kubernetes/client-node';
+import type { V1Secret } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { withTimeout } from '../kube/client.ts';
-import { describeApiError, isConflict, isNotFound } from '../kube/errors.ts';
+import type { SecretStore } from '../kube/secrets.ts';
+import { describeApiError, isConflict } from '../kube/errors.ts';
 import type { EventRecorder } from '../kube/events.ts';
 import { apiPath } from '../kube/raw.ts';
 import { type ListWatchClient, ResourceWatcher } from '../kube/watcher.ts';
@@ -29,10 +29,9 @@ export const TLS_SECRET = 'confighash-webhook-tls';
 const NEXT_CA_SINCE = 'confighash.dev/next-ca-since';
 const MAX_STEPS = 6;
 const MAX_ATTEMPTS = 5;
-const REQUEST_TIMEOUT_MS = 10_000;
 
 export interface SelfManagedOptions {
-  core: CoreV1Api;
+  secrets: SecretStore;
   listWatch: ListWatchClient;
   namespace: string;
   policy: RotationPolicy;
@@ -210,12 +209,14 @@ export class SelfManagedCertificates implements CertificateSource {
 
   /** What the Secret holds; a Secret that cannot be used counts as empty, so it is replaced. */
   async #read(): Promise<{ state: TlsState | undefined; secret: V1Secret | undefined }> {
-    const { core, namespace } = this.#options;
-    let secret: V1Secret;
+    const { secrets, namespace } = this.#options;
+    let secret: V1Secret | undefined;
     try {
-      secret = await core.readNamespacedSecret({ name: TLS_SECRET, namespace }, withTimeout(REQUEST_TIMEOUT_MS));
+      secret = await secrets.read(namespace, TLS_SECRET);
     } catch (error) {
-      if (!isNotFound(error)) throw new Error(describeApiError(`read secret ${namespace}/${TLS_SECRET}`, error), { cause: error });
+      throw new Error(describeApiError(`read secret ${namespace}/${TLS_SECRET}`, error), { cause: error });
+    }
+    if (!secret) {
       if (this.#served) this.#restoring();
       return { state: this.#served, secret: undefined };
     }
@@ -258,11 +259,11 @@ export class SelfManagedCertificates implements CertificateSource {
    */
   async #write(state: TlsState | undefined, previous: V1Secret | undefined): Promise<boolean> {
     if (!state) return true;
-    const { core, namespace } = this.#options;
+    const { secrets, namespace } = this.#options;
     const body = toSecret(state, previous?.metadata?.resourceVersion);
     try {
-      if (previous) await core.replaceNamespacedSecret({ name: TLS_SECRET, namespace, body, fieldManager: 'confighash' }, withTimeout(REQUEST_TIMEOUT_MS));
-      else await core.createNamespacedSecret({ namespace, body, fieldManager: 'confighash' }, withTimeout(REQUEST_TIMEOUT_MS));
+      if (previous) await secrets.replace(namespace, body);
+      else await secrets.create(namespace, body);
       return true;
     } catch (error) {
       if (isConflict(error)) return false;

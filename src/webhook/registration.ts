@@ -13,13 +13,13 @@
 // changed object back off (30 s, doubling to 10 minutes), so two versions of
 // confighash running side by side during an upgrade cannot fight in a loop.
 import { isDeepStrictEqual } from 'node:util';
-import {
-  type AdmissionregistrationV1WebhookClientConfig,
-  HttpMethod,
-  type KubeConfig,
-  type V1MutatingWebhook,
-  type V1MutatingWebhookConfiguration,
+import type {
+  AdmissionregistrationV1WebhookClientConfig,
+  KubeConfig,
+  V1MutatingWebhook,
+  V1MutatingWebhookConfiguration,
 } from '@kubernetes/client-node';
+import { HttpMethod } from '@kubernetes/client-node/dist/gen/http/http.js';
 import type { Logger } from 'pino';
 import { describeApiError, isConflict, isNotFound } from '../kube/errors.ts';
 import { apiPath, requestJson } from '../kube/raw.ts';

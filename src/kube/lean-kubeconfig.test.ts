@@ -1,0 +1,50 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { promisify } from 'node:util';
+
+const SRC = join(import.meta.dirname, '..');
+
+/**
+ * Loads `confighash run`'s modules in a fresh node, with the hook as main.ts
+ * registers it and a second hook listing every module resolved; prints that list
+ * and the server a KubeConfig loaded.
+ */
+const PROBE = `
+import { registerHooks } from 'node:module';
+const { loadKubeConfigWithoutGeneratedClients } = await import(${JSON.stringify(join(SRC, 'kube', 'lean-kubeconfig.ts'))});
+loadKubeConfigWithoutGeneratedClients();
+const loaded = [];
+registerHooks({ resolve(specifier, context, next) { const resolved = next(specifier, context); loaded.push(resolved.url); return resolved; } });
+await import(${JSON.stringify(join(SRC, 'cli', 'run.ts'))});
+const { loadKubeConfig } = await import(${JSON.stringify(join(SRC, 'kube', 'client.ts'))});
+process.env.KUBECONFIG = process.argv[1];
+const server = loadKubeConfig().getCurrentCluster()?.server;
+process.stdout.write(JSON.stringify({ loaded, server }));
+`;
+
+describe('confighash run without the generated API clients', () => {
+  it("loads none of client-node's generated APIs or models, and its KubeConfig still reads a kubeconfig", async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), 'confighash-lean-'));
+    t.after(() => rm(dir, { recursive: true, force: true }));
+    const kubeconfig = join(dir, 'kubeconfig');
+    await writeFile(kubeconfig, [
+      'apiVersion: v1',
+      'kind: Config',
+      'clusters: [{ name: c, cluster: { server: "https://127.0.0.1:6443" } }]',
+      'users: [{ name: u, user: { token: not-a-secret } }]',
+      'contexts: [{ name: x, context: { cluster: c, user: u } }]',
+      'current-context: x',
+    ].join('\n'));
+    const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '--eval', PROBE, kubeconfig]);
+    const { loaded, server } = JSON.parse(stdout) as { loaded: string[]; server: string };
+    const generated = loaded.filter((url) => /\/client-node\/dist\/gen\/(apis|models|types)\//.test(url) && !url.endsWith('/apis/exception.js'));
+    assert.deepEqual(generated.slice(0, 3), [], `${generated.length} generated modules loaded, first these`);
+    // The probe saw run.ts's own graph: without this, an empty list would prove nothing.
+    assert.ok(loaded.some((url) => url.endsWith('/client-node/dist/config.js')));
+    assert.equal(server, 'https://127.0.0.1:6443');
+  });
+});
