@@ -19,8 +19,9 @@ class FakeApi implements ListWatchClient {
   readonly objects = new Map<string, object[]>();
   readonly #watchers = new Map<string, (type: string, object: unknown) => void>();
 
-  async list<T>(path: string): Promise<ListPage<T>> {
-    return { items: (this.objects.get(path) ?? []) as T[], metadata: { resourceVersion: '1' } };
+  async list<T>(path: string, _query: object, onItem: (item: T) => void): Promise<ListPage<T>['metadata']> {
+    for (const item of (this.objects.get(path) ?? []) as T[]) onItem(item);
+    return { resourceVersion: '1' };
   }
 
   async watch(path: string, _query: object, onEvent: (type: string, object: unknown) => void, onDone: (error?: unknown) => void): Promise<{ abort(): void }> {

@@ -1,10 +1,12 @@
 // Raw JSON requests to the API server, authenticated as the kubeconfig says: the
-// paged lists the watchers need, as plain objects (no model classes), so that a
-// page can be reduced to what confighash keeps and dropped; and writes whose
-// fields the generated client would reformat (a Lease's MicroTime).
-import { type KubeConfig, RequestContext, HttpMethod } from '@kubernetes/client-node';
-import { request as httpRequest } from 'undici';
+// paged lists the watchers need, as plain objects (no model classes), read item by
+// item as they arrive so that a page never exists whole in memory; and every other
+// request of `confighash run`, which loads no generated API client.
+import type { KubeConfig } from '@kubernetes/client-node';
+import { HttpMethod, RequestContext } from '@kubernetes/client-node/dist/gen/http/http.js';
+import { type Dispatcher, request as httpRequest } from 'undici';
 import { authenticate } from './client.ts';
+import { ListStreamParser } from './list-stream.ts';
 
 /** An API error with its HTTP status and the apiserver's message. */
 export class ApiRequestError extends Error {
@@ -79,6 +81,29 @@ export function getText(config: KubeConfig, path: string, query: Record<string, 
 }
 
 async function requestText(config: KubeConfig, request: JsonRequest): Promise<string> {
+  return send(config, request, async (body) => body.text());
+}
+
+/**
+ * GETs one page of a list, handing each item to `onItem` as it arrives (see
+ * kube/list-stream.ts), and returns the page's metadata.
+ */
+export async function listPage<T>(
+  config: KubeConfig,
+  request: Omit<JsonRequest, 'method' | 'body'>,
+  onItem: (item: T) => void,
+): Promise<ListPage<T>['metadata']> {
+  return send(config, { ...request, method: HttpMethod.GET }, async (body) => {
+    const parser = new ListStreamParser(onItem);
+    for await (const chunk of body) parser.write(chunk as Buffer);
+    return (parser.end().metadata ?? { resourceVersion: '' }) as ListPage<T>['metadata'];
+  });
+}
+
+type ResponseBody = Dispatcher.ResponseData['body'];
+
+/** Sends `request` and reads a 2xx answer's body with `read`; throws ApiRequestError on any other status. */
+async function send<R>(config: KubeConfig, request: JsonRequest, read: (body: ResponseBody) => Promise<R>): Promise<R> {
   const url = requestUrl(config, request);
   const context = new RequestContext(url.toString(), request.method);
   await authenticate(config, context, request.pool);
@@ -97,11 +122,11 @@ async function requestText(config: KubeConfig, request: JsonRequest): Promise<st
       ...(dispatcher ? { dispatcher } : {}),
       signal: abort.signal,
     });
-    const text = await response.body.text();
     if (response.statusCode < 200 || response.statusCode > 299) {
+      const text = await response.body.text();
       throw new ApiRequestError(response.statusCode, `${request.method} ${url.pathname}: HTTP ${response.statusCode}: ${statusMessage(text)}`);
     }
-    return text;
+    return await read(response.body);
   } finally {
     abort.done();
   }

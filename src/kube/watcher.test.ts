@@ -14,6 +14,8 @@ interface WatchScript {
   end?: unknown;
   /** Keep the watch open (until aborted) after the events. */
   hold?: boolean;
+  /** End this long after the events, not at once. */
+  lastsMs?: number;
 }
 
 /** Answers lists from `pages` and watches from `scripts`, in order, and records every call. */
@@ -28,11 +30,11 @@ class ScriptedClient implements ListWatchClient {
     this.scripts = scripts;
   }
 
-  async list<T>(_path: string, query: Record<string, string | number | undefined>): Promise<ListPage<T>> {
+  async list<T>(_path: string, query: Record<string, string | number | undefined>, onItem: (item: T) => void): Promise<ListPage<T>['metadata']> {
     this.lists.push(query);
-    const page = this.pages.shift();
-    if (!page) return { items: [], metadata: { resourceVersion: '1000' } };
-    return page() as ListPage<T>;
+    const { items, metadata } = this.pages.shift()?.() ?? { items: [], metadata: { resourceVersion: '1000' } };
+    for (const item of items) onItem(item as T);
+    return metadata;
   }
 
   async watch(
@@ -50,7 +52,7 @@ class ScriptedClient implements ListWatchClient {
     };
     setImmediate(() => {
       for (const [type, object] of script.events) onEvent(type, object);
-      if (!script.hold) end(script.end);
+      if (!script.hold) setTimeout(() => { end(script.end); }, script.lastsMs ?? 0);
     });
     return { abort: () => { end(); } };
   }
@@ -72,10 +74,10 @@ class RecordingHandler implements WatchHandler<KubeObject> {
 const object = (name: string, resourceVersion: string): KubeObject => ({ metadata: { namespace: 'ns', name, resourceVersion } });
 const page = (resourceVersion: string, ...items: KubeObject[]) => (): ListPage<KubeObject> => ({ items, metadata: { resourceVersion } });
 
-function start(client: ListWatchClient, handler = new RecordingHandler()): { watcher: ResourceWatcher<KubeObject>; restarts: string[] } {
+function start(client: ListWatchClient, handler = new RecordingHandler(), relistIntervalMs = 60_000): { watcher: ResourceWatcher<KubeObject>; restarts: string[] } {
   const restarts: string[] = [];
   const watcher = new ResourceWatcher(client, { name: 'configmaps', path: '/api/v1/configmaps', pageSize: 2 }, handler, {
-    relistIntervalMs: 60_000,
+    relistIntervalMs,
     onRestart: (resource) => restarts.push(resource),
     logger,
   });
@@ -100,6 +102,31 @@ describe('ResourceWatcher', () => {
     assert.deepEqual(client.lists, [{ limit: 2, continue: undefined, fieldSelector: undefined }, { limit: 2, continue: 'next', fieldSelector: undefined }]);
     assert.equal(client.watches[0]?.['resourceVersion'], '11');
     assert.deepEqual([...handler.objects], [['a', '12'], ['c', '7'], ['d', '14']]);
+    await watcher.stop();
+  });
+
+  it('by default never lists again while watches resume: each watch starts from the last resourceVersion seen', async () => {
+    const bookmark = (resourceVersion: string): Event => ['BOOKMARK', { metadata: { resourceVersion } }];
+    const client = new ScriptedClient(
+      [page('10', object('a', '5'))],
+      [{ events: [bookmark('20')] }, { events: [['MODIFIED', object('a', '25')]] }, { events: [bookmark('30')] }, { events: [], hold: true }],
+    );
+    const handler = new RecordingHandler();
+    const { watcher, restarts } = start(client, handler, 0);
+    await until(() => client.watches.length === 4, 'the fourth watch');
+    assert.equal(client.lists.length, 1, 'only the first list');
+    assert.deepEqual(client.watches.map((query) => query['resourceVersion']), ['10', '20', '25', '30']);
+    assert.deepEqual([...handler.objects], [['a', '25']]);
+    assert.deepEqual(restarts, []);
+    await watcher.stop();
+  });
+
+  it('lists again between watches once the relist interval asked for has passed', async () => {
+    const client = new ScriptedClient([page('10'), page('20')], [{ events: [['ADDED', object('a', '15')]], lastsMs: 20 }, { events: [], hold: true }]);
+    const { watcher } = start(client, new RecordingHandler(), 5);
+    await until(() => client.watches.length === 2, 'the second watch');
+    assert.equal(client.lists.length, 2);
+    assert.equal(client.watches[1]?.['resourceVersion'], '20');
     await watcher.stop();
   });
 

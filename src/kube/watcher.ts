@@ -1,16 +1,17 @@
 // List-then-watch of one resource type, kept alive the way client-go's reflector
 // does it: lists in pages, watches from the list's resourceVersion with bookmarks,
-// relists on 410 Gone and periodically (to correct anything missed), turns any
+// relists on 410 Gone (and periodically only when asked: see WatcherOptions), turns any
 // other ERROR event into a failure (logged, counted, retried with jittered
 // exponential backoff), restarts a watch that goes silent, and says whether it is
 // synced and healthy.
 // Built on client-node's Watch rather than its informer, whose cache holds every
 // object in full: the handler here keeps only what it needs of each object.
-import { type KubeConfig, Watch } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { Watch } from '@kubernetes/client-node/dist/watch.js';
 import type { Logger } from 'pino';
 import { describeApiError, apiStatus } from './errors.ts';
 import { jitter, sleep } from '../sleep.ts';
-import { getJson, type ListPage } from './raw.ts';
+import { type ListPage, listPage } from './raw.ts';
 
 export interface KubeObject {
   metadata?: { name?: string; namespace?: string; resourceVersion?: string; uid?: string } | null;
@@ -42,7 +43,8 @@ export interface WatchedResource {
 
 /** The list and watch calls a watcher makes; over the API server in production, faked in tests. */
 export interface ListWatchClient {
-  list<T>(path: string, query: Record<string, string | number | undefined>): Promise<ListPage<T>>;
+  /** One page: each item to `onItem` as it arrives; resolves with the page's metadata. */
+  list<T>(path: string, query: Record<string, string | number | undefined>, onItem: (item: T) => void): Promise<ListPage<T>['metadata']>;
   /**
    * Starts a watch; `onEvent` gets each event, `onDone` is called once when the
    * watch ends (with the error, if it failed). Resolves with a handle to abort it.
@@ -56,6 +58,12 @@ export interface ListWatchClient {
 }
 
 export interface WatcherOptions {
+  /**
+   * 0: list again only when a watch cannot resume (410 Gone, an expired continue
+   * token), as client-go's reflector does. Each watch resumes from the last
+   * resourceVersion it saw (bookmarks keep that recent), so nothing between two
+   * watches is missed; a periodic relist would only move every object again.
+   */
   relistIntervalMs: number;
   onRestart: (resource: string) => void;
   logger: Logger;
@@ -134,7 +142,7 @@ export class ResourceWatcher<T extends KubeObject> {
       try {
         if (Date.now() >= relistAt) {
           await this.#list();
-          relistAt = Date.now() + jitter(this.#options.relistIntervalMs, 0.2);
+          relistAt = this.#nextRelist();
         }
         const started = Date.now();
         let events = 0;
@@ -163,6 +171,12 @@ export class ResourceWatcher<T extends KubeObject> {
     }
   }
 
+  /** Never, unless asked for: a watch that resumes from its resourceVersion misses nothing. */
+  #nextRelist(): number {
+    const interval = this.#options.relistIntervalMs;
+    return interval > 0 ? Date.now() + jitter(interval, 0.2) : Number.POSITIVE_INFINITY;
+  }
+
   #isStopped(): boolean {
     return this.#stopped.signal.aborted;
   }
@@ -172,20 +186,20 @@ export class ResourceWatcher<T extends KubeObject> {
     const seen = new Set<string>();
     let continueToken: string | undefined;
     do {
-      const page = await this.#client.list<T>(
+      const metadata = await this.#client.list<T>(
         this.#resource.path,
         { limit: this.#resource.pageSize, continue: continueToken, fieldSelector: this.#resource.fieldSelector },
+        (item) => {
+          seen.add(objectKey(item));
+          this.#handler.upsert(item);
+        },
       ).catch((error: unknown) => {
         // An expired continue token: start the list over.
         if (apiStatus(error) === 410) throw new GoneError('list continue token expired');
         throw error;
       });
-      for (const item of page.items) {
-        seen.add(objectKey(item));
-        this.#handler.upsert(item);
-      }
-      continueToken = page.metadata.continue || undefined;
-      this.#resourceVersion = page.metadata.resourceVersion;
+      continueToken = metadata.continue || undefined;
+      this.#resourceVersion = metadata.resourceVersion;
     } while (continueToken);
     this.#handler.prune(seen, this.#resource.namespace);
     this.#synced = true;
@@ -250,8 +264,7 @@ function watchEventError(resource: string, object: unknown): Error {
 /** Lists and watches over the API server with the kubeconfig's credentials. */
 export function apiListWatchClient(config: KubeConfig, requestTimeoutMs: number): ListWatchClient {
   return {
-    list: <T>(path: string, query: Record<string, string | number | undefined>) =>
-      getJson<ListPage<T>>(config, path, query, requestTimeoutMs),
+    list: (path, query, onItem) => listPage(config, { path, query, timeoutMs: requestTimeoutMs }, onItem),
     watch: (path, query, onEvent, onDone) => {
       // client-node's Watch aborts a watch that is silent (no event, no bookmark) for
       // requestTimeoutMs, 30 s by default, with a TimeoutError; the loop then resumes
