@@ -16,6 +16,7 @@ import { LiveSourceReader, sourcesChangedAt } from '../kube/source-reader.ts';
 import { apiAgentStatusReader } from '../kube/agent-status.ts';
 import { apiListWatchClient, type ListWatchClient } from '../kube/watcher.ts';
 import { WorkloadPatcher } from '../kube/workload-patcher.ts';
+import { PatchesInFlight } from '../kube/patches-in-flight.ts';
 import { createLogger, type Logger } from '../log.ts';
 import { startMetricsServer } from '../metrics-server.ts';
 import { Metrics } from '../metrics.ts';
@@ -83,12 +84,14 @@ export async function run(options: RunOptions): Promise<void> {
   });
   // Answered well inside the API server's own timeout, or it fails open without a word.
   const deadlineMs = options.webhookTimeoutSeconds * 1000 * ADMISSION_DEADLINE_SHARE;
-  const handler = new AdmissionHandler({ reader, hasher, logger, metrics, scope, deadlineMs, reloaderAnnotations: options.reloaderAnnotations, ...(options.agentImage ? { agentImage: options.agentImage } : {}) });
+  // The controller's own stamps, which the webhook then admits without reading their sources again.
+  const ownPatches = new PatchesInFlight();
+  const handler = new AdmissionHandler({ reader, hasher, logger, metrics, scope, deadlineMs, ownPatches, reloaderAnnotations: options.reloaderAnnotations, ...(options.agentImage ? { agentImage: options.agentImage } : {}) });
   const notifier = new Notifier({ metrics, logger: logger.child({ component: 'notifications' }) });
   const notificationSettings = new NotificationSettingsWatcher({ listWatch, namespace: options.namespace, notifier, events, logger: logger.child({ component: 'notifications' }) });
   const controller = new Controller({
     listWatch,
-    patcher: new WorkloadPatcher(kubeConfig),
+    patcher: new WorkloadPatcher(kubeConfig, ownPatches),
     events,
     notices: notifier,
     jobs: apiCronJobRunner(kubeConfig),

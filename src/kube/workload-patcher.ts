@@ -3,7 +3,8 @@
 // was made on (a 409 means "look again"), never a full update.
 import type { KubeConfig } from '@kubernetes/client-node';
 import { HttpMethod } from '@kubernetes/client-node/dist/gen/http/http.js';
-import { atTemplatePath, WORKLOAD_APIS, type WorkloadKind } from '../checksum/index.ts';
+import { ANNOTATION, atTemplatePath, WORKLOAD_APIS, type WorkloadKind } from '../checksum/index.ts';
+import type { PatchesInFlight } from './patches-in-flight.ts';
 import { apiPath, requestJson } from './raw.ts';
 import { apiStatus, describeApiError, isConflict } from './errors.ts';
 
@@ -34,9 +35,12 @@ const REQUEST_TIMEOUT_MS = 10_000;
 
 export class WorkloadPatcher {
   readonly #config: KubeConfig;
+  readonly #inFlight: PatchesInFlight | undefined;
 
-  constructor(config: KubeConfig) {
+  /** With `inFlight`, the stamps it writes are announced to this replica's webhook (see kube/patches-in-flight.ts). */
+  constructor(config: KubeConfig, inFlight?: PatchesInFlight) {
     this.#config = config;
+    this.#inFlight = inFlight;
   }
 
   /**
@@ -47,6 +51,8 @@ export class WorkloadPatcher {
     const spec = patch.spec?.template ? atTemplatePath(ref.kind, patch.spec.template) : {};
     const body = { ...patch, ...spec, metadata: { ...patch.metadata, resourceVersion: ref.resourceVersion } };
     const { group, version, resource } = WORKLOAD_APIS[ref.kind];
+    const checksum = stampIn(patch.spec?.template);
+    const done = checksum === undefined ? undefined : this.#inFlight?.begin(ref, checksum);
     try {
       await requestJson(this.#config, {
         method: HttpMethod.PATCH,
@@ -58,10 +64,22 @@ export class WorkloadPatcher {
         timeoutMs: REQUEST_TIMEOUT_MS,
       });
     } catch (error) {
-      const what = `patch ${ref.kind.toLowerCase()} ${ref.namespace}/${ref.name}`;
-      if (isConflict(error)) throw new ConflictError(`${what}: it changed since it was read`, { cause: error });
-      if (PERMANENT_STATUSES.has(apiStatus(error) ?? 0)) throw new PatchRejectedError(describeApiError(what, error), { cause: error });
-      throw new Error(describeApiError(what, error), { cause: error });
+      throw patchError(`patch ${ref.kind.toLowerCase()} ${ref.namespace}/${ref.name}`, error);
+    } finally {
+      done?.();
     }
   }
+}
+
+/** The checksum a patch stamps on the pod template, if it stamps one. */
+function stampIn(template: object | undefined): string | undefined {
+  const checksum = (template as { metadata?: { annotations?: Record<string, unknown> } } | undefined)?.metadata?.annotations?.[ANNOTATION.checksum];
+  return typeof checksum === 'string' ? checksum : undefined;
+}
+
+/** What the caller is to do about a failed patch: look again (a conflict), leave it (rejected for what it is), or retry. */
+function patchError(what: string, error: unknown): Error {
+  if (isConflict(error)) return new ConflictError(`${what}: it changed since it was read`, { cause: error });
+  if (PERMANENT_STATUSES.has(apiStatus(error) ?? 0)) return new PatchRejectedError(describeApiError(what, error), { cause: error });
+  return new Error(describeApiError(what, error), { cause: error });
 }

@@ -6,6 +6,7 @@ import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { hasherWith } from '../../test/support/hasher.ts';
 import { ANNOTATION, consumedSources, fingerprint, type SourceId, type SourceState, type StampFormat, type ValueHasher } from '../checksum/index.ts';
+import { PatchesInFlight } from '../kube/patches-in-flight.ts';
 import type { SourceReader } from '../kube/source-reader.ts';
 import { Metrics } from '../metrics.ts';
 import { AdmissionHandler } from './handler.ts';
@@ -86,6 +87,57 @@ describe('AdmissionHandler', () => {
     } finally {
       live.set('configmap/app', { LEVEL: 'info' });
     }
+  });
+
+  describe("the controller's own patch, in flight at this replica", () => {
+    /** A reader that counts its reads and says every source changed since: any read would show. */
+    function countingReader(): SourceReader & { reads: number } {
+      const reader = {
+        reads: 0,
+        read: async (_ns: string, sources: readonly { id: SourceId }[]) => {
+          reader.reads++;
+          return new Map(sources.map((s) => [s.id, { exists: true, keys: hasher.keyDigests('configmap', { data: { LEVEL: 'changed' } }) }]));
+        },
+      };
+      return reader;
+    }
+    const before = { [ANNOTATION.checksum]: 'v2:k:before', [ANNOTATION.sources]: 'configmap/app' };
+    const stamped = stampOf(envFrom('app'));
+    const old = { ...deployment(envFrom('app'), before), metadata: { name: 'web', resourceVersion: '41' } };
+    const target = { kind: 'Deployment', namespace: 'app', name: 'web', resourceVersion: '41' };
+
+    function ownHandler(reader: SourceReader, inFlight: PatchesInFlight): AdmissionHandler {
+      return new AdmissionHandler({ reader, hasher, logger: pino({ level: 'silent' }), metrics: new Metrics(new Registry()), scope: { tracks: () => true }, deadlineMs: 1000, ownPatches: inFlight });
+    }
+
+    it('is admitted with its stamp as written, without reading a source', async () => {
+      const reader = countingReader();
+      const inFlight = new PatchesInFlight();
+      const done = inFlight.begin(target, stamped[ANNOTATION.checksum] ?? '');
+      const response = await ownHandler(reader, inFlight).admit(request(deployment(envFrom('app'), stamped), { operation: 'UPDATE', oldObject: old }));
+      done();
+      assert.equal(reader.reads, 0);
+      assert.deepEqual(patchOf(response), [], 'the template keeps the stamp the controller wrote');
+    });
+
+    it('is read as any other once its request is over, at another resourceVersion, or with more than the stamp changed', async () => {
+      const checksum = stamped[ANNOTATION.checksum] ?? '';
+      const over = new PatchesInFlight();
+      over.begin(target, checksum)();
+      const under = new PatchesInFlight();
+      under.begin(target, checksum);
+      const cases: [string, PatchesInFlight, AdmissionRequest][] = [
+        ['its request is over', over, request(deployment(envFrom('app'), stamped), { operation: 'UPDATE', oldObject: old })],
+        ['another resourceVersion', under, request(deployment(envFrom('app'), stamped), { operation: 'UPDATE', oldObject: { ...old, metadata: { name: 'web', resourceVersion: '40' } } })],
+        ['the image changed too', under, request(deployment({ ...envFrom('app'), image: 'v2' }, stamped), { operation: 'UPDATE', oldObject: old })],
+      ];
+      for (const [why, inFlight, admitted] of cases) {
+        const reader = countingReader();
+        const response = await ownHandler(reader, inFlight).admit(admitted);
+        assert.equal(reader.reads, 1, why);
+        assert.notDeepEqual(patchOf(response), [], `${why}: the stamp is corrected from the live read`);
+      }
+    });
   });
 
   it('puts back the previous stamp when an update drops it and nothing changed (kubectl replace)', async () => {

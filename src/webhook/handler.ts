@@ -24,6 +24,7 @@ import {
   type WorkloadKind,
   workloadKindOf,
 } from '../checksum/index.ts';
+import type { PatchesInFlight, PatchTarget } from '../kube/patches-in-flight.ts';
 import type { SourceReader } from '../kube/source-reader.ts';
 import type { Metrics, WebhookResult } from '../metrics.ts';
 import type { NamespaceScope } from '../scope/namespace-scope.ts';
@@ -52,6 +53,8 @@ export interface AdmissionHandlerOptions {
   agentImage?: string;
   /** --reloader-annotations: Reloader's annotations are read, and their workloads tracked in any namespace. */
   reloaderAnnotations?: boolean;
+  /** The stamps this replica's controller is writing: admitted without reading their sources again. */
+  ownPatches?: Pick<PatchesInFlight, 'isOwn'>;
 }
 
 export class AdmissionHandler {
@@ -86,11 +89,17 @@ export class AdmissionHandler {
     const request = requestView(kind, received, this.#options.reloaderAnnotations ?? false);
     const workload = this.#workloadToMutate(request);
     if (!workload) return { result: 'skipped', response: allowed };
+    const shaped = shapeTemplate(workload.spec.template, previousTemplate(request), workload.metadata?.annotations ?? {}, this.#options.agentImage);
+    if (this.#isOwnPatch(request, workload, shaped)) return this.#stampOwn(request, workload, shaped);
+    return this.#readAndStamp(request, workload, shaped);
+  }
+
+  /** Reads the sources the template consumes, and stamps it from what they hold. */
+  async #readAndStamp(request: AdmissionRequest, workload: MutableWorkload, shaped: ShapedTemplate): Promise<Outcome> {
     const annotations = workload.metadata?.annotations ?? {};
-    const shaped = shapeTemplate(workload.spec.template, previousTemplate(request), annotations, this.#options.agentImage);
     const spec = shaped.fresh.spec ?? {};
     const sources = consumedSources(spec, annotations, reloadedVolumes(spec, annotations));
-    if (sources.length > MAX_SOURCES_PER_WORKLOAD) return tooMany(allowed, sources.length);
+    if (sources.length > MAX_SOURCES_PER_WORKLOAD) return tooMany({ uid: request.uid, allowed: true }, sources.length);
     const subject = await this.#read(request.namespace ?? '', sources).catch((error: unknown) => error as Error);
     if (subject instanceof Error) return this.#failOpen(request, 'could not read configuration', subject);
     return this.#stamp(request, workload, shaped, subject);
@@ -114,6 +123,23 @@ export class AdmissionHandler {
     const warnings = [...missingWarnings(subject), ...[desired.warning, shaped.warning, undoWarning(request, own, desired.annotations)].filter((w): w is string => w !== undefined)];
     const response: AdmissionResponse = { uid: request.uid, allowed: true, ...(warnings.length > 0 ? { warnings } : {}) };
     return patched(response, relocatedPatch(request, templatePatch(workload, rolling ? shaped.fresh : shaped.kept, desired.annotations)));
+  }
+
+  /** This replica's controller stamping the template it read, and changing nothing else of it (see kube/patches-in-flight.ts). */
+  #isOwnPatch(request: AdmissionRequest, workload: MutableWorkload, shaped: ShapedTemplate): boolean {
+    const own = templateStamp(workload)?.checksum;
+    const old = previousTemplate(request);
+    const target = patchTarget(request);
+    if (!own || !old || !target || !this.#options.ownPatches) return false;
+    return this.#options.ownPatches.isOwn(target, own) && sameButStamp(shaped.kept, old);
+  }
+
+  /** The controller's own stamp, as it wrote it; the template rolls (agent shaped afresh) if the stamp changed. */
+  #stampOwn(request: AdmissionRequest, workload: MutableWorkload, shaped: ShapedTemplate): Outcome {
+    const own = templateStamp(workload);
+    const desired = { [ANNOTATION.checksum]: own?.checksum ?? '', [ANNOTATION.sources]: own?.sources ?? '' };
+    const rolling = own?.checksum !== templateStamp(request.oldObject)?.checksum;
+    return patched({ uid: request.uid, allowed: true }, relocatedPatch(request, templatePatch(workload, rolling ? shaped.fresh : shaped.kept, desired)));
   }
 
   /** The workload's sources, read live before the deadline. */
@@ -241,6 +267,13 @@ function sameButStamp(a: PodTemplate, b: PodTemplate): boolean {
     metadata: { ...t.metadata, annotations: Object.fromEntries(Object.entries(t.metadata?.annotations ?? {}).filter(([key]) => key !== ANNOTATION.checksum && key !== ANNOTATION.sources)) },
   });
   return isDeepStrictEqual(unstamped(a), unstamped(b));
+}
+
+/** What an UPDATE changes: the workload at its old resourceVersion. */
+function patchTarget(request: AdmissionRequest): PatchTarget | undefined {
+  const resourceVersion = request.oldObject?.metadata?.resourceVersion;
+  if (request.operation !== 'UPDATE' || !resourceVersion) return undefined;
+  return { kind: request.kind.kind, namespace: request.namespace ?? '', name: request.name ?? '', resourceVersion };
 }
 
 function previousTemplate(request: AdmissionRequest): PodTemplate | undefined {
