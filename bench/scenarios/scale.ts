@@ -11,7 +11,7 @@ import { HttpMethod } from '@kubernetes/client-node';
 import { loadKubeConfig } from '../../src/kube/client.ts';
 import { requestJson } from '../../src/kube/raw.ts';
 import { CONFIGHASH_NAMESPACE, type ConfighashProcess } from '../../test/support/confighash.ts';
-import { kubectl } from '../../test/support/kube.ts';
+import { kubectl, waitFor } from '../../test/support/kube.ts';
 import { waitForIdle } from '../../test/support/rollouts.ts';
 import { auditedRequests, countByKind, type AuditedRequest } from '../audit.ts';
 import type { GrowthPoint } from '../chart.ts';
@@ -76,6 +76,8 @@ async function recreateNamespaces(): Promise<void> {
 /** A fresh confighash on the cluster as it is: time to ready, then memory once it has nothing left to do. */
 async function measureStep(context: BenchContext, sources: number, bytes: number): Promise<{ confighash: ConfighashProcess; step: Step }> {
   const confighash = await startBenchConfighash(context);
+  // The webhook serves before the controller's caches are synced; ready is both.
+  await waitFor('the caches synced', () => Promise.resolve(confighash.logs.some((line) => line.includes('"msg":"caches synced; reconciling"')) || undefined), 300_000);
   const readySeconds = secondsBetween(confighash, 'starting confighash', 'caches synced; reconciling');
   await waitForIdle(confighash.metricsUrl);
   const settled = await settledMemory(confighash.metricsUrl);
@@ -111,7 +113,7 @@ async function churnAndIdle(context: BenchContext, plan: Plan, confighash: Confi
   const operations = await churn(plan, final.sources);
   context.log(`churn: ${operations} operations in ${plan.churnSeconds}s`);
   await waitForIdle(confighash.metricsUrl);
-  const states = await workloadStates();
+  const states = await settledWorkloadStates();
   const afterChurn = await settledMemory(confighash.metricsUrl);
   context.log(`after churn: RSS ${afterChurn.rssMiB} MiB, heap ${afterChurn.heapUsedMiB} MiB; workloads ${JSON.stringify(states)}`);
 
@@ -187,6 +189,21 @@ async function deleteSource(i: number): Promise<void> {
 async function editTemplate(j: number, k: number): Promise<void> {
   const { namespace, name } = deployment(j);
   await patch(`/apis/apps/v1/namespaces/${namespace}/deployments/${name}`, { spec: { template: { metadata: { labels: { edit: String(k) } } } } });
+}
+
+/**
+ * The states once kube-controller-manager has caught up: "rolling" (confighash's
+ * patch is in, the Deployment controller has not yet reported the rollout done) passes
+ * on its own; any other state is final.
+ */
+async function settledWorkloadStates(): Promise<Record<string, number>> {
+  let states = await workloadStates();
+  const deadline = Date.now() + 180_000;
+  while ((states['rolling'] ?? 0) > 0 && Date.now() < deadline) {
+    await sleep(5000);
+    states = await workloadStates();
+  }
+  return states;
 }
 
 /** How many tracked workloads are in each state, as `confighash status -A` reports them. */
