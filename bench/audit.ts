@@ -1,8 +1,8 @@
 // confighash's requests as the API server saw them: the local control plane writes
-// an audit event for every request made as confighash's ServiceAccount when it
+// an audit event for every request made as confighash's (or Reloader's) ServiceAccount when it
 // completes (test/cluster/controlplane.ts), with its verb, resource and status code.
 import { readFile } from 'node:fs/promises';
-import { auditLogPath } from '../test/cluster/controlplane.ts';
+import { auditLogPath, CONFIGHASH_SERVICE_ACCOUNT } from '../test/cluster/controlplane.ts';
 import type { ControlPlaneHandle } from '../test/cluster/launcher.ts';
 
 export interface AuditedRequest {
@@ -16,6 +16,7 @@ export interface AuditedRequest {
 
 interface AuditEvent {
   verb: string;
+  user: { username: string };
   objectRef?: { resource?: string; subresource?: string; namespace?: string; name?: string };
   requestURI: string;
   responseStatus?: { code?: number };
@@ -28,18 +29,19 @@ function controlPlaneDir(): string {
   return (JSON.parse(json) as ControlPlaneHandle).dir;
 }
 
-/** confighash's requests received in [since, until) (ms since epoch). */
-export async function auditedRequests(since: number, until: number): Promise<AuditedRequest[]> {
+/** The requests of `user` (confighash's ServiceAccount unless said) received in [since, until) (ms since epoch). */
+export async function auditedRequests(since: number, until: number, user = CONFIGHASH_SERVICE_ACCOUNT): Promise<AuditedRequest[]> {
   const text = await readFile(auditLogPath(controlPlaneDir()), 'utf8').catch(() => '');
   return text
     .split('\n')
     .filter((line) => line !== '')
+    .map((line) => JSON.parse(line) as AuditEvent)
+    .filter((event) => event.user.username === user)
     .map(auditedRequest)
     .filter(({ received }) => received >= since && received < until);
 }
 
-function auditedRequest(line: string): AuditedRequest {
-  const event = JSON.parse(line) as AuditEvent;
+function auditedRequest(event: AuditEvent): AuditedRequest {
   const { resource = event.requestURI.split('?')[0] ?? '', subresource, namespace = '', name = '' } = event.objectRef ?? {};
   return {
     verb: event.verb,

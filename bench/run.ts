@@ -1,7 +1,8 @@
 // `npm run bench`: every scenario on a local control plane started for the run,
 // confighash built and run as the image runs it. Writes bench/results/<scenario>.json,
 // summary.md and the charts. Flags: --quick (small counts: a correctness check,
-// not a measurement), --only=admission,reaction,... and --out=DIR.
+// not a measurement), --only=admission,reaction,..., --compare=reloader (the
+// side-by-side with stakater Reloader instead of the scenarios) and --out=DIR.
 import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
@@ -10,12 +11,12 @@ import { binaryDir } from '../test/cluster/binaries.ts';
 import { launchControlPlane, stopControlPlane } from '../test/cluster/launcher.ts';
 import { latencyChart, memoryChart } from './chart.ts';
 import { summary } from './report.ts';
-import { runScenario, SCENARIOS, type ScenarioName } from './scenarios/index.ts';
-import type { ScenarioResult } from './results.ts';
+import { COMPARISONS, type ComparisonName, RESULT_NAMES, runScenario, SCENARIOS, type ScenarioName } from './scenarios/index.ts';
+import type { Scenario, ScenarioResult } from './results.ts';
 
 async function latestResults(dir: string): Promise<ScenarioResult[]> {
   const found = await Promise.all(
-    Object.keys(SCENARIOS).map((name) => readFile(join(dir, `${name}.json`), 'utf8').then((text) => JSON.parse(text) as ScenarioResult, () => undefined)),
+    RESULT_NAMES.map((name) => readFile(join(dir, `${name}.json`), 'utf8').then((text) => JSON.parse(text) as ScenarioResult, () => undefined)),
   );
   return found.filter((result) => result !== undefined);
 }
@@ -28,11 +29,21 @@ const { values } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
     only: { type: 'string' },
+    compare: { type: 'string' },
     out: { type: 'string', default: join(import.meta.dirname, 'results') },
   },
 });
-const names = (values.only?.split(',') ?? Object.keys(SCENARIOS)) as ScenarioName[];
-for (const name of names) if (!(name in SCENARIOS)) throw new Error(`no scenario ${name}: choose from ${Object.keys(SCENARIOS).join(', ')}`);
+function selected(): [string, Scenario][] {
+  if (values.compare !== undefined) {
+    const comparison = COMPARISONS[values.compare as ComparisonName] as Scenario | undefined;
+    if (!comparison) throw new Error(`no comparison with ${values.compare}: choose from ${Object.keys(COMPARISONS).join(', ')}`);
+    return [[`compare-${values.compare}`, comparison]];
+  }
+  const names = values.only?.split(',') ?? Object.keys(SCENARIOS);
+  for (const name of names) if (!(name in SCENARIOS)) throw new Error(`no scenario ${name}: choose from ${Object.keys(SCENARIOS).join(', ')}`);
+  return names.map((name) => [name, SCENARIOS[name as ScenarioName]]);
+}
+const runs = selected();
 
 const handle = await launchControlPlane(await mkdtemp(join(tmpdir(), 'confighash-bench-cluster-')), false, say);
 process.env['KUBECONFIG'] = handle.kubeconfig;
@@ -44,10 +55,10 @@ const results: ScenarioResult[] = [];
 const crashed: string[] = [];
 try {
   await mkdir(values.out, { recursive: true });
-  for (const name of names) {
+  for (const [name, scenario] of runs) {
     say(`\n== ${name}`);
     try {
-      const result = await runScenario(name, { quick: values.quick, fromDist: !values.quick, log: (line) => { say(`  ${line}`); } });
+      const result = await runScenario(scenario, { quick: values.quick, fromDist: !values.quick, log: (line) => { say(`  ${line}`); } });
       await writeFile(join(values.out, `${name}.json`), `${JSON.stringify(result, null, 2)}\n`);
       results.push(result);
     } catch (error) {

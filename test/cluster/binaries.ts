@@ -88,6 +88,8 @@ export interface GoBuild {
   ldflags: string;
   /** For messages: `the control plane`. */
   what: string;
+  /** `mod` lets the build complete go.sum (a module whose go.mod was edited); else `readonly`. */
+  modMode?: 'readonly' | 'mod';
 }
 
 /** Runs `go build -v`, reporting how many packages it has compiled every 30 s. */
@@ -95,7 +97,7 @@ export async function goBuild(build: GoBuild, log: (line: string) => void): Prom
   const args = ['build', '-v', '-trimpath', '-ldflags', `-s -w ${build.ldflags}`, '-o', `${build.outDir}/`, ...build.packages];
   const child = spawn('go', args, {
     cwd: build.moduleDir,
-    env: { ...process.env, GOWORK: 'off', CGO_ENABLED: '0', GOTOOLCHAIN: 'local', GOFLAGS: '-mod=readonly' },
+    env: { ...process.env, GOWORK: 'off', CGO_ENABLED: '0', GOTOOLCHAIN: 'local', GOFLAGS: `-mod=${build.modMode ?? 'readonly'}` },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let compiled = 0;

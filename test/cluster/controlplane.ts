@@ -225,6 +225,8 @@ async function writeWebhookClientConfig(dir: string, pki: ControlPlanePki): Prom
 
 /** The ServiceAccount the install manifests create, under which benchmarks run confighash. */
 export const CONFIGHASH_SERVICE_ACCOUNT = 'system:serviceaccount:confighash-system:confighash';
+/** stakater Reloader's, in the side-by-side benchmark (bench/reloader.ts). */
+export const RELOADER_SERVICE_ACCOUNT = 'system:serviceaccount:reloader:reloader';
 const AUDIT_POLICY = 'audit-policy.json';
 
 /** The audit log of the control plane in `dir`. */
@@ -233,7 +235,7 @@ export function auditLogPath(dir: string): string {
 }
 
 /**
- * Every request made as confighash's ServiceAccount, once, when it completes (with
+ * Every request made as confighash's ServiceAccount (or Reloader's), once, when it completes (with
  * its status code), and nothing else: the benchmarks count confighash's requests
  * from the apiserver's side.
  */
@@ -243,7 +245,7 @@ function auditPolicy(): object {
     kind: 'Policy',
     omitStages: ['RequestReceived', 'ResponseStarted'],
     rules: [
-      { level: 'Metadata', users: [CONFIGHASH_SERVICE_ACCOUNT] },
+      { level: 'Metadata', users: [CONFIGHASH_SERVICE_ACCOUNT, RELOADER_SERVICE_ACCOUNT] },
       { level: 'None' },
     ],
   };

@@ -4,12 +4,15 @@
 // current), so that `npm run bench` cannot rot between runs.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { runScenario, SCENARIOS, type ScenarioName } from '../../bench/scenarios/index.ts';
+import { COMPARISONS, runScenario, SCENARIOS } from '../../bench/scenarios/index.ts';
+import type { Scenario } from '../../bench/results.ts';
+
+const ALL: [string, Scenario][] = [...Object.entries(SCENARIOS), ...Object.entries(COMPARISONS).map(([name, scenario]): [string, Scenario] => [`compare-${name}`, scenario])];
 
 describe('benchmarks in quick mode', () => {
-  for (const name of Object.keys(SCENARIOS) as ScenarioName[]) {
+  for (const [name, scenario] of ALL) {
     it(`${name}: runs, and every correctness check holds`, async (t) => {
-      const result = await runScenario(name, { quick: true, fromDist: false, log: (line) => { t.diagnostic(line); } });
+      const result = await runScenario(scenario, { quick: true, fromDist: false, log: (line) => { t.diagnostic(line); } });
       const checks = result.targets.filter((target) => target.kind === 'correctness');
       assert.ok(checks.length > 0, 'the scenario checks something');
       for (const check of checks) assert.ok(check.met, `${check.name}: measured ${check.measured}, expected ${check.goal}${check.note ? ` (${check.note})` : ''}`);
