@@ -1,20 +1,20 @@
 // The template stamps this replica's controller is writing right now, so that its
 // own webhook can admit them without reading their sources again.
 //
-// The controller computes a stamp from its watch of the sources and patches the
-// workload, guarded by the resourceVersion it read; the API server then calls the
-// webhook with that update, which would otherwise read every source of the
-// workload live (500 Deployments on one ConfigMap: 500 GETs of it). An admission
-// whose old object is at exactly that resourceVersion and whose new template
-// carries exactly that stamp is this patch, so the stamp is taken as it is.
+// Before it rolls a workload, the controller reads its sources live (the same
+// consistent reads the webhook makes) and patches the stamp of what it read,
+// guarded by the workload's resourceVersion; the API server then calls the webhook
+// with that update, which would read every source again (500 Deployments on one
+// ConfigMap: 500 more GETs of it). An admission whose old object is at exactly
+// that resourceVersion and whose new template carries exactly that stamp is this
+// patch, so the stamp is taken as it is.
 //
-// Why this stays correct: the stamp describes the sources as the controller's
-// watch saw them a moment earlier. Should one change in that moment, the change
-// reaches the controller on the same watch and it patches again: one more rollout,
-// for a change that did happen, and never a stale template left in place. An
-// admission at another replica (the webhook Service balances) finds nothing here
-// and reads the sources as every other admission does. Entries live only while
-// their patch request is under way.
+// Why this stays correct: the stamp describes the sources as read milliseconds
+// earlier. Should one change in between, the change reaches the controller on its
+// watch and it patches again: one more rollout, for a change that did happen, and
+// never a stale template left in place. An admission at another replica (the
+// webhook Service balances) finds nothing here and reads the sources as every
+// other admission does. Entries live only while their patch request is under way.
 
 export interface PatchTarget {
   kind: string;
