@@ -130,7 +130,8 @@ async function scaleRuns(plan: Plan, all: Subject[], log: (line: string) => void
       }
     }
   } finally {
-    await kubectl(['delete', 'namespace', ...NAMESPACES, '--wait=false']);
+    // Waited for: deleting 20,000 objects keeps the control plane busy, which would slow whichever controller runs next.
+    await kubectl(['delete', 'namespace', ...NAMESPACES, '--wait=true', '--timeout=600s']);
   }
   return rows;
 }
