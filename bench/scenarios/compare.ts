@@ -28,8 +28,9 @@ interface Plan {
   fanout: number;
 }
 
-const FULL: Plan = { steps: [1000, 5000, 20_000], reactionSamples: 30, fanout: 500 };
-const QUICK: Plan = { steps: [100], reactionSamples: 3, fanout: 10 };
+// The first step, with nothing to watch, is each process idle.
+const FULL: Plan = { steps: [0, 1000, 5000, 20_000], reactionSamples: 30, fanout: 500 };
+const QUICK: Plan = { steps: [0, 100], reactionSamples: 3, fanout: 10 };
 const SAMPLE_GAP_MS = 500;
 const RELOADER_AUTO = { 'reloader.stakater.com/auto': 'true' };
 /** confighash unpaced for the fan-out, as Reloader is: its default pacing is the fan-out scenario's subject. */
