@@ -20,4 +20,15 @@ describe('TokenBucket', () => {
     assert.deepEqual([bucket.take(), bucket.take()], [0, 0]);
     assert.ok(bucket.take() > 0);
   });
+
+  it('says when a token is due without taking one', () => {
+    let now = 0;
+    const bucket = new TokenBucket(2, 1, () => now);
+    assert.deepEqual([bucket.wait(), bucket.wait()], [0, 0], 'looking takes nothing');
+    assert.equal(bucket.take(), 0);
+    assert.equal(bucket.wait(), 500);
+    now += 500;
+    assert.equal(bucket.wait(), 0);
+    assert.equal(bucket.take(), 0);
+  });
 });

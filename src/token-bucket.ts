@@ -26,6 +26,12 @@ export class TokenBucket {
     return Math.ceil((1 - this.#tokens) / this.#ratePerMs);
   }
 
+  /** The milliseconds until a token will be available (0: one is), taking none. */
+  wait(): number {
+    this.#refill();
+    return this.#tokens >= 1 ? 0 : Math.ceil((1 - this.#tokens) / this.#ratePerMs);
+  }
+
   #refill(): void {
     const now = this.#now();
     this.#tokens = Math.min(this.#burst, this.#tokens + (now - this.#updatedAt) * this.#ratePerMs);

@@ -58,6 +58,8 @@ class Fixture {
   readonly followed: { before: string | undefined; now: string }[] = [];
   readonly notices: Notice[] = [];
   readonly reconciler: Reconciler;
+  /** Milliseconds until the next rollout token; 0: one is there. */
+  tokenDueInMs = 0;
   #version = 1;
   #workload: WorkloadObject = {};
 
@@ -82,7 +84,7 @@ class Fixture {
       reader,
       patcher: { patch: async (ref: WorkloadRef, patch: object) => this.#applyPatch(ref, patch) },
       events: { record: (_target, type, reason, message) => void this.events.push({ type, reason, message }) },
-      limiter: { take: () => 0 },
+      limiter: { take: () => this.tokenDueInMs, wait: () => this.tokenDueInMs },
       reloads: { track: (_record, stamp, before) => void this.followed.push({ before, now: stamp.sources }), forget: () => undefined },
       coalesceWindowMs: 0,
       notices: { publish: (notice) => void this.notices.push(notice) },
@@ -205,6 +207,19 @@ describe('Reconciler', () => {
     assert.equal((await f.reconcile()).result, 'current');
     assert.equal(f.rollouts(), 1);
     assert.match(f.events[0]?.message ?? '', /^Rolling out: configuration changed: configmap\/app \([0-9a-f]{12} → [0-9a-f]{12}: keys LEVEL\)$/, 'the changed key named, never its value');
+  });
+
+  it('waits for the rate limit without reading the sources live, and reads them once a token is there', async () => {
+    f.source('configmap/app', { LEVEL: 'info' });
+    f.stamped(envFrom('app'));
+    f.source('configmap/app', { LEVEL: 'debug' });
+    f.tokenDueInMs = 100;
+    const reads = f.reads.length;
+    for (let i = 0; i < 3; i++) assert.equal((await f.reconcile()).result, 'deferred');
+    assert.equal(f.reads.length, reads, 'no live read while the limit holds the rollout back');
+    f.tokenDueInMs = 0;
+    assert.equal((await f.reconcile()).result, 'rolled');
+    assert.equal(f.reads.length, reads + 1);
   });
 
   it('publishes a rollout.started notice with the changed keys and digests, tied to the rollout it records', async () => {

@@ -76,7 +76,7 @@ export interface ReconcilerOptions {
   notices?: NoticePublisher;
   /** Starts a Job now after a CronJob's config rollout (confighash.dev/cronjob-run-now). */
   jobs?: CronJobRunner;
-  limiter: Pick<TokenBucket, 'take'>;
+  limiter: Pick<TokenBucket, 'take' | 'wait'>;
   /** Follows reloads in place to their end (workloads with the reload strategy). */
   reloads?: Pick<ReloadTracker, 'track' | 'forget'>;
   /** Holds config rollouts back while their policies or the approval hook say so. */
@@ -304,8 +304,8 @@ export class Reconciler {
   }
 
   async #rollout(record: WorkloadRecord, reference: Reference, changedAt?: number): Promise<Outcome> {
-    const coalescing = this.#coalescing(record.key);
-    if (coalescing) return coalescing;
+    const waiting = this.#mustWait(record.key);
+    if (waiting) return waiting;
     const live = await this.#liveFingerprint(record, reference);
     if (!live) return { result: 'current' };
     const gone = disappearedRequired(reference.stamp, live.current, record.sources);
@@ -314,7 +314,7 @@ export class Reconciler {
     const changes = this.#changes(record, reference.stamp.sources, sources, live.changed);
     const held = await this.#options.gatekeeper?.hold(record, { checksum, from: reference.stamp.checksum, changes });
     if (held) return { result: 'deferred', lookAgainAfterMs: held.retryAfterMs };
-    const limited = this.#rateLimited();
+    const limited = this.#rateLimited('take');
     if (limited) return limited;
 
     const rollout: Rollout = { checksum, from: reference.stamp.checksum, startedAt: new Date(this.#now()).toISOString(), sources, changes, changedAt };
@@ -407,8 +407,15 @@ export class Reconciler {
   }
 
   /** Defers a rollout beyond the cluster-wide rate limit. */
-  #rateLimited(): Outcome | undefined {
-    const wait = this.#options.limiter.take();
+  /** Waiting (to coalesce, or for the rate limit) costs no reads: the live read is for the moment of rolling. */
+  #mustWait(key: string): Outcome | undefined {
+    return this.#coalescing(key) ?? this.#rateLimited('wait');
+  }
+
+  /** Deferred until a token is due; `take` takes one if one is there, `wait` only looks. */
+  #rateLimited(how: 'take' | 'wait'): Outcome | undefined {
+    const { limiter } = this.#options;
+    const wait = how === 'take' ? limiter.take() : limiter.wait();
     if (wait <= 0) return undefined;
     this.#options.metrics.rolloutsSuppressed.inc({ reason: 'rate_limit' });
     return { result: 'deferred', retryAfterMs: wait };

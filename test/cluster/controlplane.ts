@@ -194,6 +194,8 @@ function apiserverArgs(dir: string, pki: ControlPlanePki, etcdPort: number, port
     `--audit-policy-file=${join(dir, AUDIT_POLICY)}`,
     `--audit-log-path=${auditLogPath(dir)}`,
     '--audit-log-format=json',
+    // Never rotated (the default rotates at 100 MB): the benchmarks count requests over whole runs.
+    '--audit-log-maxsize=100000',
     `--admission-control-config-file=${join(dir, ADMISSION_CONFIG)}`,
     // Its client identity towards the kubelet (logs, exec, port-forward).
     `--kubelet-client-certificate=${pki.adminCert}`,
