@@ -9,11 +9,12 @@
 // replaces it with the version github.com/openshift/client-go requires, which builds
 // (only OpenShift's own types come from that module).
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { access, mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { access, mkdir, mkdtemp, readFile, rename, rm } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { goBuild } from '../test/cluster/binaries.ts';
+import { serviceAccountKubeconfig } from '../test/support/install.ts';
 import { kubectl } from '../test/support/kube.ts';
 
 export const RELOADER_VERSION = 'v1.4.21';
@@ -112,17 +113,7 @@ export interface ReloaderProcess {
 /** Starts Reloader as its manifests run it (all namespaces, default reload strategy), logging JSON. */
 export async function startReloader(binary: string): Promise<ReloaderProcess> {
   await installReloaderRbac();
-  const token = (await kubectl(['create', 'token', 'reloader', '-n', RELOADER_NAMESPACE, '--duration=24h'])).trim();
-  const admin = JSON.parse(await kubectl(['config', 'view', '--raw', '-o', 'json'])) as { clusters: { cluster: object }[] };
-  const kubeconfig = join(tmpdir(), `reloader-sa-${process.pid}.kubeconfig`);
-  await writeFile(kubeconfig, JSON.stringify({
-    apiVersion: 'v1',
-    kind: 'Config',
-    clusters: [{ name: 'local', cluster: admin.clusters[0]?.cluster }],
-    users: [{ name: 'reloader', user: { token } }],
-    contexts: [{ name: 'reloader', context: { cluster: 'local', user: 'reloader' } }],
-    'current-context': 'reloader',
-  }), { mode: 0o600 });
+  const kubeconfig = await serviceAccountKubeconfig('24h', { namespace: RELOADER_NAMESPACE, name: 'reloader' });
   const startedAt = Date.now();
   const child = spawn(binary, ['--log-format=json'], { env: { PATH: process.env['PATH'] ?? '', KUBECONFIG: kubeconfig }, stdio: ['ignore', 'pipe', 'pipe'] });
   const logs: string[] = [];

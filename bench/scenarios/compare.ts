@@ -15,7 +15,7 @@ import { waitForIdle } from '../../test/support/rollouts.ts';
 import { configMap, type ObjectList, type Workload, workload } from '../../test/support/workloads.ts';
 import { auditedRequests } from '../audit.ts';
 import { startBenchConfighash } from '../confighash.ts';
-import { OPTED_IN } from '../namespace.ts';
+import { inNamespace, OPTED_IN } from '../namespace.ts';
 import { createDeployments, createSources, NAMESPACES } from '../population.ts';
 import { ensureReloader, RELOADER_VERSION, startReloader } from '../reloader.ts';
 import type { BenchContext, Scenario, Table, TargetCheck } from '../results.ts';
@@ -157,18 +157,6 @@ interface ChangeRun {
   requests: number;
 }
 
-/** A namespace for one subject's run: opted in for confighash, and every Deployment carries Reloader's auto annotation. */
-async function runNamespace<T>(name: string, body: (namespace: string) => Promise<T>): Promise<T> {
-  await kubectl(['delete', 'namespace', name, '--ignore-not-found', '--wait=true']);
-  await kubectl(['create', 'namespace', name]);
-  await kubectl(['label', 'namespace', name, OPTED_IN]);
-  try {
-    return await body(name);
-  } finally {
-    await kubectl(['delete', 'namespace', name, '--wait=false']);
-  }
-}
-
 async function replicaSets(namespace: string): Promise<number> {
   return (await kubectlJson<ObjectList<unknown>>(['get', 'replicasets', '-n', namespace])).items.length;
 }
@@ -193,7 +181,8 @@ async function withDeployments<T>(
   count: number,
   body: (namespace: string, deployments: ArrivalLog<Workload>, running: Running) => Promise<T>,
 ): Promise<T> {
-  return runNamespace(`bench-compare-${count}`, async (namespace) => {
+  // Opted in for confighash; every Deployment carries Reloader's auto annotation.
+  return inNamespace(`bench-compare-${count}`, async (namespace) => {
     const running = await subject.start(args, 0);
     const deployments = new ArrivalLog<Workload>();
     try {

@@ -46,19 +46,23 @@ export async function installNamespaced(namespace: string): Promise<() => Promis
   };
 }
 
-/** A kubeconfig with a token of the manifests' ServiceAccount (TokenRequest API), valid for `duration`. */
-export async function serviceAccountKubeconfig(duration = '1h'): Promise<string> {
-  const token = (await kubectl(['create', 'token', 'confighash', '-n', CONFIGHASH_NAMESPACE, `--duration=${duration}`])).trim();
+/**
+ * A kubeconfig with a token of a ServiceAccount (TokenRequest API), valid for
+ * `duration`: the manifests' own unless `account` names another.
+ */
+export async function serviceAccountKubeconfig(duration = '1h', account = { namespace: CONFIGHASH_NAMESPACE, name: 'confighash' }): Promise<string> {
+  const { namespace, name } = account;
+  const token = (await kubectl(['create', 'token', name, '-n', namespace, `--duration=${duration}`])).trim();
   const admin = JSON.parse(await kubectl(['config', 'view', '--raw', '-o', 'json'])) as { clusters: { cluster: object }[] };
   const config = {
     apiVersion: 'v1',
     kind: 'Config',
     clusters: [{ name: 'local', cluster: admin.clusters[0]?.cluster }],
-    users: [{ name: 'confighash', user: { token } }],
-    contexts: [{ name: 'confighash', context: { cluster: 'local', user: 'confighash' } }],
-    'current-context': 'confighash',
+    users: [{ name, user: { token } }],
+    contexts: [{ name, context: { cluster: 'local', user: name } }],
+    'current-context': name,
   };
-  const path = join(tmpdir(), `confighash-sa-${process.pid}.kubeconfig`);
+  const path = join(tmpdir(), `${name}-sa-${process.pid}.kubeconfig`);
   await writeFile(path, JSON.stringify(config), { mode: 0o600 });
   return path;
 }
