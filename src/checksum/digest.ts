@@ -36,9 +36,10 @@ export type KeyDigests = ReadonlyMap<string, string>;
 /**
  * What a source holds now: its per-key digests (none for a source that does not
  * count: --resource-label-selector does not select it, or it carries
- * reloader.stakater.com/ignore), and whether it carries reloader.stakater.com/match.
+ * reloader.stakater.com/ignore), whether it carries reloader.stakater.com/match, and
+ * the resourceVersion it was read at, where known.
  */
-export type SourceState = { exists: true; keys: KeyDigests; matched?: boolean } | { exists: false };
+export type SourceState = { exists: true; keys: KeyDigests; matched?: boolean; resourceVersion?: string } | { exists: false };
 
 export interface SourceDigest {
   id: SourceId;

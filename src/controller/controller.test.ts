@@ -6,7 +6,7 @@ import { hasherWith } from '../../test/support/hasher.ts';
 import { ANNOTATION, consumedSources, currentFingerprint, type SourceState } from '../checksum/index.ts';
 import type { ListPage } from '../kube/raw.ts';
 import type { ListWatchClient } from '../kube/watcher.ts';
-import { ConflictError, PatchRejectedError, type WorkloadRef } from '../kube/workload-patcher.ts';
+import { ConflictError, type PatchResult, PatchRejectedError, type WorkloadRef } from '../kube/workload-patcher.ts';
 import { Metrics } from '../metrics.ts';
 import { NamespaceScope } from '../scope/namespace-scope.ts';
 import { Controller } from './controller.ts';
@@ -56,7 +56,7 @@ function deployment(level: string): object {
 
 
 function setup(
-  patch: (ref: WorkloadRef) => Promise<void>,
+  patch: (ref: WorkloadRef) => Promise<PatchResult | undefined>,
   events: string[] = [],
 ): { api: FakeApi; controller: Controller; metrics: Metrics; registry: Registry; live: { level: string } } {
   const api = new FakeApi();
@@ -68,7 +68,7 @@ function setup(
   const metrics = new Metrics(registry);
   const controller = new Controller({
     listWatch: api,
-    patcher: { patch },
+    patcher: { patch: async (ref) => (await patch(ref)) ?? { generation: undefined } },
     events: { record: (_target, _type, reason) => void events.push(reason) },
     reader: {
       read: async (_ns, sources) => new Map(sources.map((s) => [s.id, { exists: true, keys: hasher.keyDigests('configmap', { data: { LEVEL: live.level } }) }])),

@@ -86,6 +86,8 @@ export class Controller {
   /** Per queued workload: when the source change that queued it was seen. */
   readonly #changedAt = new Map<string, number>();
   readonly #failures = new Map<string, number>();
+  /** Workloads whose patch conflicted, retried as soon as their watch brings the newer version. */
+  readonly #awaitingVersion = new Set<string>();
   /** Per workload, the timer that queues it again when a hold may end or a deadline passes. */
   readonly #lookAgain = new Map<string, NodeJS.Timeout>();
   #reconciling = false;
@@ -165,6 +167,9 @@ export class Controller {
     });
     this.#workloads.onChange((key) => {
       this.#enqueue(key);
+    });
+    this.#workloads.onNewVersion((key) => {
+      if (this.#awaitingVersion.delete(key)) this.#enqueue(key);
     });
     scope.onChange((namespace) => {
       for (const key of this.#workloads.inNamespace(namespace)) this.#enqueue(key);
@@ -251,6 +256,16 @@ export class Controller {
     }
   }
 
+  /**
+   * After a conflict (most often kube-controller-manager writing the status
+   * after a rollout), the retry waits only for the watch to bring the version
+   * that won: at once if it already has. The backoff stays as the backstop.
+   */
+  #retryOnNewVersion(key: string, conflicted: string | undefined): void {
+    if (this.#workloads.get(key)?.resourceVersion === conflicted) this.#awaitingVersion.add(key);
+    else this.#enqueue(key);
+  }
+
   #enqueue(key: string): void {
     if (this.#reconciling) this.#add(key);
   }
@@ -271,8 +286,10 @@ export class Controller {
   }
 
   async #reconcileOne(key: string): Promise<void> {
-    const { metrics, logger } = this.#options;
+    const { metrics } = this.#options;
     const changedAt = this.#changedAt.get(key);
+    const version = this.#workloads.get(key)?.resourceVersion;
+    this.#awaitingVersion.delete(key);
     try {
       const outcome = await this.#reconciler.reconcile(key, changedAt);
       metrics.reconciles.inc({ result: outcome.result });
@@ -285,18 +302,21 @@ export class Controller {
       this.#changedAt.delete(key);
       if (outcome.result === 'gone') this.#failures.delete(key);
     } catch (error) {
-      if (error instanceof PatchRejectedError) {
-        this.#rejected(key, error);
-        return;
-      }
-      const conflict = error instanceof ConflictError;
-      metrics.reconciles.inc({ result: conflict ? 'conflict' : 'error' });
-      const failures = (this.#failures.get(key) ?? 0) + 1;
-      this.#failures.set(key, failures);
-      const retryMs = Math.min((conflict ? INITIAL_CONFLICT_RETRY_MS : INITIAL_RETRY_MS) * 2 ** (failures - 1), MAX_RETRY_MS);
-      if (!conflict) logger.warn({ workload: key, err: (error as Error).message, retryInMs: retryMs }, 'reconcile failed; retrying');
-      this.#add(key, retryMs);
+      if (error instanceof PatchRejectedError) this.#rejected(key, error);
+      else this.#failed(key, error as Error, version);
     }
+  }
+
+  /** Retries with backoff; a conflict also as soon as the watch brings the workload's newer version. */
+  #failed(key: string, error: Error, version: string | undefined): void {
+    const conflict = error instanceof ConflictError;
+    this.#options.metrics.reconciles.inc({ result: conflict ? 'conflict' : 'error' });
+    const failures = (this.#failures.get(key) ?? 0) + 1;
+    this.#failures.set(key, failures);
+    const retryMs = Math.min((conflict ? INITIAL_CONFLICT_RETRY_MS : INITIAL_RETRY_MS) * 2 ** (failures - 1), MAX_RETRY_MS);
+    if (conflict) this.#retryOnNewVersion(key, version);
+    else this.#options.logger.warn({ workload: key, err: error.message, retryInMs: retryMs }, 'reconcile failed; retrying');
+    this.#add(key, retryMs);
   }
 
   /** Queues `key` after `ms` (one timer per workload; a later look replaces an earlier one). */

@@ -17,7 +17,7 @@ import {
   type ValueHasher,
 } from '../checksum/index.ts';
 import type { SourceReader } from '../kube/source-reader.ts';
-import { ConflictError, type WorkloadRef } from '../kube/workload-patcher.ts';
+import { ConflictError, type PatchResult, type WorkloadRef } from '../kube/workload-patcher.ts';
 import { Metrics } from '../metrics.ts';
 import type { Notice } from '../notify/notice.ts';
 import { until } from '../../test/support/until.ts';
@@ -46,6 +46,8 @@ class Fixture {
   readonly scope = new NamespaceScope({ excluded: new Set(['kube-system']) });
   readonly store: SourceStore;
   readonly live = new Map<SourceId, SourceObject>();
+  /** The resourceVersion of each live source: the stores see the same when its event arrives. */
+  readonly liveVersions = new Map<SourceId, string>();
   readonly patches: Patch[] = [];
   readonly events: { type: string; reason: string; message: string }[] = [];
   readonly reads: string[] = [];
@@ -72,7 +74,7 @@ class Fixture {
         this.reads.push(namespace);
         return new Map(sources.map((s): [SourceId, SourceState] => {
           const object = this.live.get(s.id);
-          return [s.id, object ? { exists: true, keys: hasher.keyDigests(s.kind, object) } : { exists: false }];
+          return [s.id, object ? { exists: true, keys: hasher.keyDigests(s.kind, object), resourceVersion: this.liveVersions.get(s.id) ?? '' } : { exists: false }];
         }));
       },
     };
@@ -104,20 +106,21 @@ class Fixture {
   sourceLive(id: SourceId, data: Record<string, string> | undefined): void {
     if (data) this.live.set(id, { data: id.startsWith('secret/') ? Object.fromEntries(Object.entries(data).map(([k, v]) => [k, b64(v)])) : data });
     else this.live.delete(id);
+    this.liveVersions.set(id, String(this.#version++));
   }
 
   /** The stores receive the source's watch event. */
   sourceSeen(id: SourceId): void {
     const [kind, name] = id.split('/') as ['configmap' | 'secret', string];
     const object = this.live.get(id);
-    const metadata = { namespace: 'app', name, resourceVersion: String(this.#version++) };
+    const metadata = { namespace: 'app', name, resourceVersion: this.liveVersions.get(id) ?? '' };
     if (object) this.store.handler(kind).upsert({ ...object, metadata });
     else this.store.handler(kind).remove({ metadata });
   }
 
   workload(container: object, templateAnnotations: Record<string, string> = {}, annotations: Record<string, string> = {}, pod: object = {}): void {
     this.#workload = {
-      metadata: { namespace: 'app', name: 'web', uid: 'u1', annotations },
+      metadata: { namespace: 'app', name: 'web', uid: 'u1', annotations, generation: (this.#workload.metadata?.generation ?? 0) + 1 },
       spec: { template: { metadata: { annotations: templateAnnotations }, spec: { containers: [{ name: 'app', ...container }], ...pod } } },
     };
     this.#storeWorkload();
@@ -158,7 +161,7 @@ class Fixture {
     return this.reconciler.reconcile(KEY);
   }
 
-  async #applyPatch(_ref: WorkloadRef, patch: Patch): Promise<void> {
+  async #applyPatch(_ref: WorkloadRef, patch: Patch): Promise<PatchResult> {
     const preempt = this.preemptNext;
     if (preempt) {
       this.preemptNext = undefined;
@@ -170,6 +173,7 @@ class Fixture {
       this.loseNextAnswer = false;
       throw new DOMException('no answer within 10000ms', 'TimeoutError');
     }
+    return { generation: this.#workload.metadata?.generation };
   }
 
   #apply(patch: Patch): void {
@@ -178,7 +182,10 @@ class Fixture {
     const merged = { ...metadata.annotations, ...patch.metadata?.annotations };
     metadata.annotations = Object.fromEntries(Object.entries(merged).filter((entry): entry is [string, string] => entry[1] !== null));
     const template = this.#workload.spec?.template;
-    if (patch.spec && template) template.metadata = { annotations: { ...template.metadata?.annotations, ...patch.spec.template.metadata.annotations } };
+    if (patch.spec && template) {
+      template.metadata = { annotations: { ...template.metadata?.annotations, ...patch.spec.template.metadata.annotations } };
+      metadata.generation = (metadata.generation ?? 0) + 1;
+    }
     this.#storeWorkload();
   }
 
@@ -300,6 +307,45 @@ describe('Reconciler', () => {
     assert.equal((await f.reconcile()).result, 'rolled');
     assert.deepEqual(f.templateAnnotations(), f.webhookStamp(), 'the live configuration, not the stores\'');
     assert.equal(f.reads.length, 1);
+  });
+
+  it('rolls from the stores, reading nothing, once they hold every source at or after the versions its own last stamp was read at', async () => {
+    f.source('configmap/app', { LEVEL: 'info' });
+    f.stamped(envFrom('app'));
+    f.source('configmap/app', { LEVEL: 'debug' });
+    assert.equal((await f.reconcile()).result, 'rolled');
+    assert.equal(f.reads.length, 1, 'the webhook\'s stamp: read live');
+    f.source('configmap/app', { LEVEL: 'trace' });
+    assert.equal((await f.reconcile()).result, 'rolled');
+    assert.deepEqual(f.templateAnnotations(), f.webhookStamp());
+    assert.equal(f.reads.length, 1, 'its own stamp, and the stores past it: no read');
+    assert.equal(f.rollouts(), 2);
+  });
+
+  it('reads live when the stores are behind the versions its own last stamp was read at, and rolls nothing back', async () => {
+    f.source('configmap/app', { LEVEL: 'info' });
+    f.stamped(envFrom('app'));
+    f.source('configmap/app', { LEVEL: 'debug' });
+    f.sourceLive('configmap/app', { LEVEL: 'trace' });
+    assert.equal((await f.reconcile()).result, 'rolled');
+    const stamp = f.templateAnnotations();
+    // The stores still hold debug, older than the trace the stamp was read from.
+    assert.equal((await f.reconcile()).result, 'current');
+    assert.equal(f.reads.length, 2);
+    assert.deepEqual(f.templateAnnotations(), stamp);
+    assert.equal(f.rollouts(), 1);
+  });
+
+  it('reads live when the workload\'s spec changed since its own stamp', async () => {
+    f.source('configmap/app', { LEVEL: 'info' });
+    f.stamped(envFrom('app'));
+    f.source('configmap/app', { LEVEL: 'debug' });
+    assert.equal((await f.reconcile()).result, 'rolled');
+    // The user applies the Deployment again (a new generation); the webhook stamps it.
+    f.stamped(envFrom('app'));
+    f.source('configmap/app', { LEVEL: 'trace' });
+    assert.equal((await f.reconcile()).result, 'rolled');
+    assert.equal(f.reads.length, 2);
   });
 
   it('does not roll when a required source is deleted, and rolls once when it comes back different', async () => {

@@ -61,6 +61,7 @@ import { rolloutStarted, sourceMissing } from './notices.ts';
 import type { Gatekeeper } from './gatekeeper.ts';
 import type { ReloadTracker } from './reload-tracker.ts';
 import type { RolloutFollower } from './rollout-follower.ts';
+import { StampOrigins } from './stamp-origins.ts';
 import type { WorkloadRecord, WorkloadStore } from './workload-store.ts';
 
 export interface ReconcilerOptions {
@@ -68,7 +69,7 @@ export interface ReconcilerOptions {
   sources: SourceStore;
   scope: Pick<NamespaceScope, 'tracks'>;
   hasher: ValueHasher;
-  /** Live reads, to confirm a change before rolling. */
+  /** Live reads, to confirm a change before rolling (unless stamp-origins.ts says the stores are not behind). */
   reader: SourceReader;
   patcher: Pick<WorkloadPatcher, 'patch'>;
   events: Pick<EventRecorder, 'record'>;
@@ -110,6 +111,13 @@ interface Reference {
   verdict: Exclude<Verdict, { kind: 'unverifiable' }>;
 }
 
+/** What a rollout would stamp, the sources that changed for it, and where their states came from. */
+interface ToRoll {
+  current: Fingerprint;
+  changed: SourceId[];
+  subject: Subject;
+}
+
 /** A rollout patched (or being patched), and what its audit record says. */
 interface Rollout {
   checksum: string;
@@ -136,6 +144,8 @@ export class Reconciler {
   readonly #reportedTooMany = new Set<string>();
   /** Per workload, a rollout whose patch has not been confirmed (its answer may have been lost). */
   readonly #unconfirmed = new Map<string, Rollout>();
+  /** What the stamps this replica wrote were computed from: when a rollout needs no live read. */
+  readonly #origins = new StampOrigins();
   /** Missing-source notices, told only if still true after a grace period (see held-notices.ts). */
   readonly #heldMissing: HeldNotices | undefined;
 
@@ -174,7 +184,7 @@ export class Reconciler {
     this.#reportMissing(record, current, reference?.stamp);
     if (!reference) return this.#adopt(record, current);
     if (reference.verdict.kind === 'current') return this.#current(record, reference);
-    return this.#rollout(record, reference, changedAt);
+    return this.#rollout(record, reference, stored, changedAt);
   }
 
   /**
@@ -223,6 +233,7 @@ export class Reconciler {
     this.#reportedMissing.delete(key);
     this.#reportedTooMany.delete(key);
     this.#unconfirmed.delete(key);
+    this.#origins.forget(key);
     this.#heldMissing?.cancel(key);
   }
 
@@ -303,15 +314,15 @@ export class Reconciler {
     return { result: 'current' };
   }
 
-  async #rollout(record: WorkloadRecord, reference: Reference, changedAt?: number): Promise<Outcome> {
+  async #rollout(record: WorkloadRecord, reference: Reference, stored: Subject, changedAt?: number): Promise<Outcome> {
     const waiting = this.#mustWait(record.key);
     if (waiting) return waiting;
-    const live = await this.#liveFingerprint(record, reference);
-    if (!live) return { result: 'current' };
-    const gone = disappearedRequired(reference.stamp, live.current, record.sources);
+    const next = await this.#toRoll(record, reference, stored);
+    if (!next) return { result: 'current' };
+    const gone = disappearedRequired(reference.stamp, next.current, record.sources);
     if (gone.length > 0) return this.#holdForMissing(record, gone);
-    const { checksum = '', sources } = live.current.stamp;
-    const changes = this.#changes(record, reference.stamp.sources, sources, live.changed);
+    const { checksum = '', sources } = next.current.stamp;
+    const changes = this.#changes(record, reference.stamp.sources, sources, next.changed);
     const held = await this.#options.gatekeeper?.hold(record, { checksum, from: reference.stamp.checksum, changes });
     if (held) return { result: 'deferred', lookAgainAfterMs: held.retryAfterMs };
     const limited = this.#rateLimited('take');
@@ -321,7 +332,7 @@ export class Reconciler {
     this.#unconfirmed.set(record.key, rollout);
     // New pods start with the reloaded sources as they are: the rollout delivers those too.
     const reloaded = this.#reloadStamp(record);
-    await this.#options.patcher.patch(record, {
+    const { generation } = await this.#options.patcher.patch(record, {
       metadata: {
         annotations: {
           [BASELINE_ANNOTATION]: null,
@@ -335,6 +346,7 @@ export class Reconciler {
       spec: { template: { metadata: { annotations: { [ANNOTATION.checksum]: checksum, [ANNOTATION.sources]: sources } } } },
     });
     this.#unconfirmed.delete(record.key);
+    this.#origins.record(record.key, { checksum, generation }, record.sources, next.subject.stateOf);
     // A reload under way is superseded: the new pods start with the new configuration.
     this.#options.reloads?.forget(record.key);
     this.#rolledOut(record, rollout);
@@ -372,12 +384,27 @@ export class Reconciler {
     notices?.publish(rolloutStarted(record, { checksum, from, startedAt, changes, trigger: 'configuration-change' }));
   }
 
+  /** What the rollout would stamp: from the stores when they are known not to be behind the stamp, else from live reads. */
+  async #toRoll(record: WorkloadRecord, reference: Reference, stored: Subject): Promise<ToRoll | undefined> {
+    return this.#fromStores(record, reference, stored) ?? this.#liveFingerprint(record, reference);
+  }
+
+  /**
+   * The sources as the stores hold them, when the stores are known not to be
+   * behind the template's stamp (see stamp-origins.ts); undefined when that is not known.
+   */
+  #fromStores(record: WorkloadRecord, reference: Reference, stored: Subject): ToRoll | undefined {
+    if (reference.from !== 'template' || reference.verdict.kind !== 'changed' || !this.#origins.storesCaughtUp(record, stored.stateOf)) return undefined;
+    const current = currentFingerprint(this.#options.hasher, stored);
+    return current && { current, changed: reference.verdict.changed, subject: stored };
+  }
+
   /**
    * The sources as the API server has them now, compared with the reference;
    * undefined when they match it (the stores were behind: their watch events
    * are on their way, and change nothing).
    */
-  async #liveFingerprint(record: WorkloadRecord, reference: Reference): Promise<{ current: Fingerprint; changed: SourceId[] } | undefined> {
+  async #liveFingerprint(record: WorkloadRecord, reference: Reference): Promise<ToRoll | undefined> {
     const { reader, hasher, logger } = this.#options;
     const states = await reader.read(record.namespace, record.sources);
     const subject: Subject = { namespace: record.namespace, sources: record.sources, stateOf: (id) => states.get(id) ?? { exists: false } };
@@ -387,7 +414,7 @@ export class Reconciler {
       logger.debug({ workload: record.key }, 'the live configuration matches the stamp; the stores are catching up');
       return undefined;
     }
-    return { current, changed: verdict.kind === 'changed' ? verdict.changed : changedIds(reference.stamp.sources, current.stamp.sources) };
+    return { current, changed: verdict.kind === 'changed' ? verdict.changed : changedIds(reference.stamp.sources, current.stamp.sources), subject };
   }
 
   #holdForMissing(record: WorkloadRecord, gone: readonly SourceId[]): Outcome {

@@ -17,7 +17,7 @@ const STAMP: Stamp = { checksum: `v2:01234567:${'a'.repeat(64)}`, sources: 'conf
 function record(fallback?: 'rollout'): WorkloadRecord {
   const plan: ReloadPlan = { trigger: { kind: 'signal', signal: 'SIGHUP' }, triggerText: 'signal:SIGHUP', container: 'app', volumes: [], fallback };
   return {
-    key: 'Deployment/app/web', kind: 'Deployment', namespace: 'app', name: 'web', uid: 'u', resourceVersion: '1', ignored: false,
+    key: 'Deployment/app/web', kind: 'Deployment', namespace: 'app', name: 'web', uid: 'u', resourceVersion: '1', generation: 1, ignored: false,
     sources: [], consumedCount: 0, reload: { plan, sources: [] }, selector: 'app=web', reloadedMark: undefined,
     stamped: { checksum: undefined, sources: undefined }, baseline: undefined, runNow: false, reloader: false,
     policy: {}, progress: { state: 'complete' }, rollout: undefined, rolloutResult: undefined, deferred: undefined,
@@ -33,7 +33,7 @@ function tracker(agents: () => AgentPod[], workload = record(), deadlineMs = 5_0
     agents: { agents: async () => agents() },
     changedAt: async () => CHANGED_AT,
     workloads: { get: () => workload },
-    patcher: { patch: async (_ref, patch) => void patches.push(patch) },
+    patcher: { patch: async (_ref, patch) => { patches.push(patch); return { generation: undefined }; } },
     events: { record: (_target, type, reason, message) => void events.push(`${type} ${reason}: ${message}`) },
     logger: pino({ level: 'silent' }),
     metrics,

@@ -12,7 +12,7 @@ const CHECKSUM = `v2:01234567:${'c'.repeat(64)}`;
 
 function record(progress: Progress, kind: WorkloadRecord['kind'] = 'Deployment', extra: Partial<WorkloadRecord> = {}): WorkloadRecord {
   return {
-    key: `${kind}/app/web`, kind, namespace: 'app', name: 'web', uid: 'u', resourceVersion: '1', ignored: false,
+    key: `${kind}/app/web`, kind, namespace: 'app', name: 'web', uid: 'u', resourceVersion: '1', generation: 1, ignored: false,
     sources: [], consumedCount: 1, reload: undefined, selector: 'app=web', reloadedMark: undefined,
     stamped: { checksum: CHECKSUM, sources: '' }, baseline: undefined, runNow: false, reloader: false,
     policy: {}, progress, rollout: { checksum: CHECKSUM, startedAt: STARTED }, rolloutResult: undefined, deferred: undefined,
@@ -25,7 +25,7 @@ function follower(secondsLater: number): { follower: RolloutFollower; patches: o
   const events: string[] = [];
   const f = new RolloutFollower({
     progressDeadlineMs: 600_000,
-    patcher: { patch: async (_ref, patch) => void patches.push(patch) },
+    patcher: { patch: async (_ref, patch) => { patches.push(patch); return { generation: undefined }; } },
     events: { record: (_t, type, reason, message) => void events.push(`${type} ${reason}: ${message}`) },
     logger: pino({ level: 'silent' }),
     metrics: new Metrics(new Registry()),

@@ -53,7 +53,7 @@ export class SourceStore {
 
   state(namespace: string, id: SourceId): SourceState {
     const entry = this.#entries.get(namespace)?.get(id);
-    return entry ? { exists: true, keys: entry.keys, matched: entry.matched } : { exists: false };
+    return entry ? { exists: true, keys: entry.keys, matched: entry.matched, resourceVersion: entry.resourceVersion } : { exists: false };
   }
 
   /** Number of sources and of keys held, for metrics and benchmarks. */

@@ -27,11 +27,14 @@ describe('WorkloadStore', () => {
   it('asks for a reconcile only when something confighash tracks changed', () => {
     const store = new WorkloadStore();
     const changed: string[] = [];
+    const versions: string[] = [];
     store.onChange((key) => changed.push(key));
+    store.onNewVersion((key) => versions.push(key));
     const handler = store.handler('Deployment');
     handler.upsert(deployment('1', 'a'));
     handler.upsert(deployment('2', 'a', 1));
     assert.deepEqual(changed, ['Deployment/app/web']);
+    assert.deepEqual(versions, ['Deployment/app/web'], 'a status change: a new version only');
     assert.equal(store.get('Deployment/app/web')?.resourceVersion, '2');
     handler.upsert(deployment('3', 'b', 1));
     assert.equal(changed.length, 2);

@@ -36,6 +36,8 @@ export interface WorkloadRecord {
   name: string;
   uid: string;
   resourceVersion: string;
+  /** metadata.generation: it moves with every change of the spec. */
+  generation: number | undefined;
   ignored: boolean;
   /** What the workload consumes; empty when it consumes more than confighash tracks. */
   sources: readonly ConsumedSource[];
@@ -86,6 +88,7 @@ export class WorkloadStore {
   /** `namespace/sourceId` → keys of the workloads consuming it */
   readonly #consumers = new Map<string, Set<string>>();
   #listener: WorkloadChangeListener = () => undefined;
+  #versionListener: WorkloadChangeListener = () => undefined;
 
   constructor(reloaderAnnotations = true) {
     this.#reloaderAnnotations = reloaderAnnotations;
@@ -93,6 +96,11 @@ export class WorkloadStore {
 
   onChange(listener: WorkloadChangeListener): void {
     this.#listener = listener;
+  }
+
+  /** Told when a workload's resourceVersion moves and nothing confighash tracks changed (its status, mostly). */
+  onNewVersion(listener: WorkloadChangeListener): void {
+    this.#versionListener = listener;
   }
 
   get(key: string): WorkloadRecord | undefined {
@@ -142,6 +150,7 @@ export class WorkloadStore {
     this.#index(record);
     // Most updates are status changes; only a change confighash cares about is worth a reconcile.
     if (!existing || !sameTracking(existing, record)) this.#listener(record.key);
+    else this.#versionListener(record.key);
   }
 
   /** Forgets the workload, and says so: its reconcile then drops what the controller remembers of it. */
@@ -188,6 +197,7 @@ function toRecord(kind: WorkloadKind, object: WorkloadObject, reloaderAnnotation
     key: workloadKey(kind, identity.namespace, identity.name),
     kind,
     ...identity,
+    generation: object.metadata?.generation,
     ignored: isIgnored(annotations),
     ...consumption(template.spec ?? {}, { ...tracking }),
     reloader: isReloaderWorkload(tracking),
@@ -240,7 +250,7 @@ function identityOf(
   return { namespace, name, uid: uid ?? '', resourceVersion: resourceVersion ?? '' };
 }
 
-/** Equal in everything but resourceVersion. */
+/** Equal in everything but resourceVersion and generation (a new image is not confighash's business). */
 function sameTracking(a: WorkloadRecord, b: WorkloadRecord): boolean {
-  return isDeepStrictEqual({ ...a, resourceVersion: '' }, { ...b, resourceVersion: '' });
+  return isDeepStrictEqual({ ...a, resourceVersion: '', generation: 0 }, { ...b, resourceVersion: '', generation: 0 });
 }

@@ -56,7 +56,7 @@ export class LiveSourceReader implements SourceReader {
       const path = apiPath('/api/v1', 'namespaces', namespace, `${source.kind}s`, source.name);
       // Raw JSON, not the generated client: no model classes to build for data about to be digested.
       const object = await requestJson<FilteredSource>(this.#config, { method: HttpMethod.GET, path, timeoutMs: this.#options.timeoutMs, ...(signal ? { signal } : {}) });
-      return { exists: true, ...countedKeys(this.#hasher, source.kind, object, this.#options.filter) };
+      return { exists: true, ...countedKeys(this.#hasher, source.kind, object, this.#options.filter), resourceVersion: object.metadata?.resourceVersion ?? '' };
     } catch (error) {
       if (isNotFound(error)) return { exists: false };
       throw new SourceReadError(describeApiError(`read ${source.kind} ${namespace}/${source.name}`, error), {

@@ -15,6 +15,10 @@ export interface WorkloadRef {
   resourceVersion: string;
 }
 
+export interface PatchResult {
+  generation: number | undefined;
+}
+
 export class ConflictError extends Error {
   override name = 'ConflictError';
 }
@@ -45,16 +49,17 @@ export class WorkloadPatcher {
 
   /**
    * Applies `patch` (a merge patch; its `spec.template` is the pod template,
-   * wherever the kind keeps it) if the workload is still at `ref.resourceVersion`.
+   * wherever the kind keeps it) if the workload is still at `ref.resourceVersion`;
+   * answers the workload's generation as the patch left it.
    */
-  async patch(ref: WorkloadRef, patch: { metadata?: object; spec?: { template?: object } }): Promise<void> {
+  async patch(ref: WorkloadRef, patch: { metadata?: object; spec?: { template?: object } }): Promise<PatchResult> {
     const spec = patch.spec?.template ? atTemplatePath(ref.kind, patch.spec.template) : {};
     const body = { ...patch, ...spec, metadata: { ...patch.metadata, resourceVersion: ref.resourceVersion } };
     const { group, version, resource } = WORKLOAD_APIS[ref.kind];
     const checksum = stampIn(patch.spec?.template);
     const done = checksum === undefined ? undefined : this.#inFlight?.begin(ref, checksum);
     try {
-      await requestJson(this.#config, {
+      const patched = await requestJson<{ metadata?: { generation?: number } }>(this.#config, {
         method: HttpMethod.PATCH,
         path: apiPath(`/apis/${group}/${version}`, 'namespaces', ref.namespace, resource, ref.name),
         query: { fieldManager: 'confighash' },
@@ -63,6 +68,7 @@ export class WorkloadPatcher {
         contentType: 'application/merge-patch+json',
         timeoutMs: REQUEST_TIMEOUT_MS,
       });
+      return { generation: patched.metadata?.generation };
     } catch (error) {
       throw patchError(`patch ${ref.kind.toLowerCase()} ${ref.namespace}/${ref.name}`, error);
     } finally {

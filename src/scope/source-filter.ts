@@ -13,7 +13,9 @@ export interface SourceFilter {
   reloaderAnnotations: boolean;
 }
 
-export type FilteredSource = SourceObject & { metadata?: { labels?: Readonly<Record<string, string>> | null; annotations?: Readonly<Record<string, string>> | null } | null };
+export type FilteredSource = SourceObject & {
+  metadata?: { labels?: Readonly<Record<string, string>> | null; annotations?: Readonly<Record<string, string>> | null; resourceVersion?: string } | null;
+};
 
 const NO_KEYS: KeyDigests = new Map();
 
