@@ -43,6 +43,8 @@ describe('confighash run without the generated API clients', () => {
     const { loaded, server } = JSON.parse(stdout) as { loaded: string[]; server: string };
     const generated = loaded.filter((url) => /\/client-node\/dist\/gen\/(apis|models|types)\//.test(url) && !url.endsWith('/apis/exception.js'));
     assert.deepEqual(generated.slice(0, 3), [], `${generated.length} generated modules loaded, first these`);
+    // node-forge only when a certificate is issued (tls/self-managed.ts), not to run.
+    assert.deepEqual(loaded.filter((url) => url.includes('/node-forge/')).slice(0, 1), []);
     // The probe saw run.ts's own graph: without this, an empty list would prove nothing.
     assert.ok(loaded.some((url) => url.endsWith('/client-node/dist/config.js')));
     assert.equal(server, 'https://127.0.0.1:6443');
