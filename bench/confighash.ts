@@ -1,26 +1,14 @@
 // confighash as the benchmarks run it: under the install manifests' ServiceAccount
 // (least privilege, and its requests are audited), with leader election as in a
 // cluster, and, for full runs, from dist/ with the node flags of the image.
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type ConfighashProcess, metricValue, startConfighash } from '../test/support/confighash.ts';
+import { imageRuntime } from '../test/support/dockerfile.ts';
 import { installManifests, serviceAccountKubeconfig } from '../test/support/install.ts';
 import type { BenchContext } from './results.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const MIB = 2 ** 20;
-
-/** How the image runs node: the flags of its ENTRYPOINT before the script, and its ENV. */
-export async function imageRuntime(): Promise<{ nodeArgs: string[]; env: Record<string, string> }> {
-  const dockerfile = await readFile(join(ROOT, 'Dockerfile'), 'utf8');
-  const runtime = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
-  const entrypoint = /^ENTRYPOINT (\[.*\])$/m.exec(runtime)?.[1];
-  if (!entrypoint) throw new Error('the Dockerfile has no ENTRYPOINT in exec form');
-  const argv = JSON.parse(entrypoint) as string[];
-  const pairs = [...runtime.matchAll(/^ENV (.+)$/gm)].flatMap((m) => (m[1] ?? '').split(/\s+/));
-  const env = Object.fromEntries(pairs.map((pair): [string, string] => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]));
-  return { nodeArgs: argv.slice(1, argv.indexOf('dist/cli/main.js')), env };
-}
 
 /** Starts confighash with extra `run` flags; the caller calls cleanup(). */
 export async function startBenchConfighash(context: BenchContext, args: readonly string[] = []): Promise<ConfighashProcess> {

@@ -21,14 +21,14 @@ describe('TokenBucket', () => {
     assert.ok(bucket.take() > 0);
   });
 
-  it('says when a token is due without taking one', () => {
-    let now = 0;
-    const bucket = new TokenBucket(2, 1, () => now);
-    assert.deepEqual([bucket.wait(), bucket.wait()], [0, 0], 'looking takes nothing');
+  it('takes back a token given back, up to the burst', () => {
+    const bucket = new TokenBucket(2, 1, () => 0);
     assert.equal(bucket.take(), 0);
-    assert.equal(bucket.wait(), 500);
-    now += 500;
-    assert.equal(bucket.wait(), 0);
+    assert.equal(bucket.take(), 500);
+    bucket.giveBack();
     assert.equal(bucket.take(), 0);
+    bucket.giveBack();
+    bucket.giveBack();
+    assert.deepEqual([bucket.take(), bucket.take()], [0, 500], 'never more than the burst');
   });
 });

@@ -26,10 +26,10 @@ export class TokenBucket {
     return Math.ceil((1 - this.#tokens) / this.#ratePerMs);
   }
 
-  /** The milliseconds until a token will be available (0: one is), taking none. */
-  wait(): number {
+  /** Returns a token taken for work that did not happen. */
+  giveBack(): void {
     this.#refill();
-    return this.#tokens >= 1 ? 0 : Math.ceil((1 - this.#tokens) / this.#ratePerMs);
+    this.#tokens = Math.min(this.#burst, this.#tokens + 1);
   }
 
   #refill(): void {

@@ -62,6 +62,8 @@ class Fixture {
   readonly reconciler: Reconciler;
   /** Milliseconds until the next rollout token; 0: one is there. */
   tokenDueInMs = 0;
+  /** Tokens taken and not given back: the rollouts the rate limit counted. */
+  tokensTaken = 0;
   #version = 1;
   #workload: WorkloadObject = {};
 
@@ -86,7 +88,15 @@ class Fixture {
       reader,
       patcher: { patch: async (ref: WorkloadRef, patch: object) => this.#applyPatch(ref, patch) },
       events: { record: (_target, type, reason, message) => void this.events.push({ type, reason, message }) },
-      limiter: { take: () => this.tokenDueInMs, wait: () => this.tokenDueInMs },
+      limiter: {
+        take: () => {
+          if (this.tokenDueInMs === 0) this.tokensTaken++;
+          return this.tokenDueInMs;
+        },
+        giveBack: () => {
+          this.tokensTaken--;
+        },
+      },
       reloads: { track: (_record, stamp, before) => void this.followed.push({ before, now: stamp.sources }), forget: () => undefined },
       coalesceWindowMs: 0,
       notices: { publish: (notice) => void this.notices.push(notice) },
@@ -227,6 +237,21 @@ describe('Reconciler', () => {
     f.tokenDueInMs = 0;
     assert.equal((await f.reconcile()).result, 'rolled');
     assert.equal(f.reads.length, reads + 1);
+    assert.equal(f.tokensTaken, 1);
+  });
+
+  it('gives its rate-limit token back when nothing rolls', async () => {
+    f.source('configmap/app', { LEVEL: 'info' });
+    f.stamped(envFrom('app'));
+    // The stores see a change that the API server has already undone: no rollout.
+    f.source('configmap/app', { LEVEL: 'debug' });
+    f.sourceLive('configmap/app', { LEVEL: 'info' });
+    assert.equal((await f.reconcile()).result, 'current');
+    assert.equal(f.tokensTaken, 0);
+    f.preemptNext = {};
+    f.sourceLive('configmap/app', { LEVEL: 'trace' });
+    await assert.rejects(f.reconcile(), /changed since it was read/);
+    assert.equal(f.tokensTaken, 0, 'a conflict rolled nothing');
   });
 
   it('publishes a rollout.started notice with the changed keys and digests, tied to the rollout it records', async () => {

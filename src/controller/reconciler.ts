@@ -77,7 +77,7 @@ export interface ReconcilerOptions {
   notices?: NoticePublisher;
   /** Starts a Job now after a CronJob's config rollout (confighash.dev/cronjob-run-now). */
   jobs?: CronJobRunner;
-  limiter: Pick<TokenBucket, 'take' | 'wait'>;
+  limiter: Pick<TokenBucket, 'take' | 'giveBack'>;
   /** Follows reloads in place to their end (workloads with the reload strategy). */
   reloads?: Pick<ReloadTracker, 'track' | 'forget'>;
   /** Holds config rollouts back while their policies or the approval hook say so. */
@@ -314,9 +314,24 @@ export class Reconciler {
     return { result: 'current' };
   }
 
+  /**
+   * The rollout takes its token before it reads anything: a workload waiting to
+   * coalesce or for the rate limit costs no reads, and none reads only to find
+   * the token taken meanwhile. The token goes back when nothing rolls.
+   */
   async #rollout(record: WorkloadRecord, reference: Reference, stored: Subject, changedAt?: number): Promise<Outcome> {
-    const waiting = this.#mustWait(record.key);
+    const waiting = this.#coalescing(record.key) ?? this.#rateLimited();
     if (waiting) return waiting;
+    const { limiter } = this.#options;
+    const outcome = await this.#rollWithToken(record, reference, stored, changedAt).catch((error: unknown) => {
+      limiter.giveBack();
+      throw error;
+    });
+    if (outcome.result !== 'rolled') limiter.giveBack();
+    return outcome;
+  }
+
+  async #rollWithToken(record: WorkloadRecord, reference: Reference, stored: Subject, changedAt: number | undefined): Promise<Outcome> {
     const next = await this.#toRoll(record, reference, stored);
     if (!next) return { result: 'current' };
     const gone = disappearedRequired(reference.stamp, next.current, record.sources);
@@ -325,8 +340,6 @@ export class Reconciler {
     const changes = this.#changes(record, reference.stamp.sources, sources, next.changed);
     const held = await this.#options.gatekeeper?.hold(record, { checksum, from: reference.stamp.checksum, changes });
     if (held) return { result: 'deferred', lookAgainAfterMs: held.retryAfterMs };
-    const limited = this.#rateLimited('take');
-    if (limited) return limited;
 
     const rollout: Rollout = { checksum, from: reference.stamp.checksum, startedAt: new Date(this.#now()).toISOString(), sources, changes, changedAt };
     this.#unconfirmed.set(record.key, rollout);
@@ -433,16 +446,9 @@ export class Reconciler {
     return { result: 'deferred', retryAfterMs: last + coalesceWindowMs - now };
   }
 
-  /** Defers a rollout beyond the cluster-wide rate limit. */
-  /** Waiting (to coalesce, or for the rate limit) costs no reads: the live read is for the moment of rolling. */
-  #mustWait(key: string): Outcome | undefined {
-    return this.#coalescing(key) ?? this.#rateLimited('wait');
-  }
-
-  /** Deferred until a token is due; `take` takes one if one is there, `wait` only looks. */
-  #rateLimited(how: 'take' | 'wait'): Outcome | undefined {
-    const { limiter } = this.#options;
-    const wait = how === 'take' ? limiter.take() : limiter.wait();
+  /** Takes a token of the cluster-wide rate limit, or defers the rollout until one is due. */
+  #rateLimited(): Outcome | undefined {
+    const wait = this.#options.limiter.take();
     if (wait <= 0) return undefined;
     this.#options.metrics.rolloutsSuppressed.inc({ reason: 'rate_limit' });
     return { result: 'deferred', retryAfterMs: wait };

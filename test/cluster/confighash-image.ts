@@ -8,15 +8,13 @@ import { createHash } from 'node:crypto';
 import { copyFile, mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { imageRuntime } from '../support/dockerfile.ts';
 import { exists, run } from './node.ts';
 
 export const CONFIGHASH_IMAGE = 'confighash.dev/confighash:e2e';
 const ROOT = join(import.meta.dirname, '..', '..');
 const CACHE_PARENT = join(homedir(), '.cache', 'confighash');
 const CACHE_PREFIX = 'confighash-image-';
-/** The Dockerfile's ENTRYPOINT and ENV. */
-const ENTRYPOINT = '/nodejs/bin/node --max-semi-space-size=4 --max-old-space-size=256 /app/dist/cli/main.js';
-const ENV = ['MALLOC_MMAP_THRESHOLD_=131072', 'MALLOC_TRIM_THRESHOLD_=131072'];
 
 /** Builds the image (unless cached) with `imagepack`; returns its tarball. */
 export async function ensureConfighashImage(imagepack: string, log: (line: string) => void): Promise<string> {
@@ -32,18 +30,21 @@ export async function ensureConfighashImage(imagepack: string, log: (line: strin
   await run(join(ROOT, 'node_modules', '.bin', 'tsc'), ['-p', 'tsconfig.build.json', '--outDir', join(app, 'dist'), '--sourceMap', 'false'], {}, ROOT);
   await rm(join(app, 'package-lock.json'));
   const libraries = (await sharedLibraries(process.execPath)).map((path) => `${path}=${path}`);
+  // The Dockerfile's ENTRYPOINT and ENV.
+  const { nodeArgs, env } = await imageRuntime();
+  const entrypoint = ['/nodejs/bin/node', ...nodeArgs, '/app/dist/cli/main.js'].join(' ');
   await run(imagepack, [
-    '-tag', CONFIGHASH_IMAGE, '-out', tarball, '-entrypoint', ENTRYPOINT, '-workdir', '/app', '-user', '65532:65532',
-    ...ENV.flatMap((env) => ['-env', env]),
+    '-tag', CONFIGHASH_IMAGE, '-out', tarball, '-entrypoint', entrypoint, '-workdir', '/app', '-user', '65532:65532',
+    ...Object.entries(env).flatMap(([name, value]) => ['-env', `${name}=${value}`]),
     `/nodejs/bin/node=${process.execPath}`, `/app=${app}`, ...libraries,
   ]);
   return tarball;
 }
 
-/** What the image is made of: the sources, the dependency lock, the compiler settings, the Node.js version. */
+/** What the image is made of: the sources, the dependency lock, the compiler settings, the Dockerfile's flags, the Node.js version. */
 async function inputsHash(): Promise<string> {
   const hash = createHash('sha256').update(process.version).update(process.execPath);
-  for (const file of ['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', ...(await sources(join(ROOT, 'src'), 'src'))]) {
+  for (const file of ['Dockerfile', 'package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', ...(await sources(join(ROOT, 'src'), 'src'))]) {
     hash.update(file).update(await readFile(join(ROOT, file)));
   }
   return hash.digest('hex').slice(0, 16);
