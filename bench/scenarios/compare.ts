@@ -13,7 +13,7 @@ import { CONFIGHASH_SERVICE_ACCOUNT, RELOADER_SERVICE_ACCOUNT } from '../../test
 import { kubectl, kubectlJson, waitFor } from '../../test/support/kube.ts';
 import { waitForIdle } from '../../test/support/rollouts.ts';
 import { configMap, type ObjectList, type Workload, workload } from '../../test/support/workloads.ts';
-import { auditedRequests } from '../audit.ts';
+import { auditedRequests, countByKind } from '../audit.ts';
 import { startBenchConfighash } from '../confighash.ts';
 import { inNamespace, OPTED_IN } from '../namespace.ts';
 import { createDeployments, createSources, NAMESPACES } from '../population.ts';
@@ -155,6 +155,14 @@ interface ChangeRun {
   rollouts: number;
   expectedRollouts: number;
   requests: number;
+  /** The same requests by verb and resource, e.g. `{ "patch deployments": 30 }`. */
+  requestsByKind: Record<string, number>;
+}
+
+/** What `user` asked the API server since `since`, leaving out watches and Leases (steady, not per change). */
+async function changeRequests(since: number, user: string): Promise<Pick<ChangeRun, 'requests' | 'requestsByKind'>> {
+  const requests = (await auditedRequests(since, Date.now() + 1, user)).filter((r) => r.verb !== 'watch' && !r.resource.startsWith('leases'));
+  return { requests: requests.length, requestsByKind: countByKind(requests) };
 }
 
 async function replicaSets(namespace: string): Promise<number> {
@@ -226,8 +234,7 @@ async function reactionRun(subject: Subject, samples: number): Promise<ChangeRun
       await sleep(SAMPLE_GAP_MS);
     }
     const rollouts = (await settledReplicaSets(namespace, running)) - 1;
-    const requests = (await auditedRequests(since, Date.now() + 1, subject.user)).filter((r) => r.verb !== 'watch' && !r.resource.startsWith('leases')).length;
-    return { latencies: distribution(latencies), changes: samples, rollouts, expectedRollouts: samples, requests };
+    return { latencies: distribution(latencies), changes: samples, rollouts, expectedRollouts: samples, ...(await changeRequests(since, subject.user)) };
   });
 }
 
@@ -243,8 +250,7 @@ async function fanoutRun(subject: Subject, count: number): Promise<ChangeRun> {
       if (!patchedAt.has(arrival.object.metadata.name)) patchedAt.set(arrival.object.metadata.name, arrival.at - changed);
     }
     const rollouts = (await settledReplicaSets(namespace, running)) - count;
-    const requests = (await auditedRequests(since, Date.now() + 1, subject.user)).filter((r) => r.verb !== 'watch' && !r.resource.startsWith('leases')).length;
-    return { latencies: distribution([...patchedAt.values()]), changes: 1, rollouts, expectedRollouts: count, requests };
+    return { latencies: distribution([...patchedAt.values()]), changes: 1, rollouts, expectedRollouts: count, ...(await changeRequests(since, subject.user)) };
   });
 }
 
