@@ -7,6 +7,7 @@ import { collectDefaultMetrics, Registry } from 'prom-client';
 import { HmacKeyring, ValueHasher } from '../checksum/index.ts';
 import { loadKubeConfig } from '../kube/client.ts';
 import { Controller } from '../controller/controller.ts';
+import { SourceStore } from '../controller/source-store.ts';
 import { apiCronJobRunner } from '../kube/cronjob-runner.ts';
 import { apiEventApi, EventRecorder } from '../kube/events.ts';
 import { KeyCustodian, loadOrCreateKeys } from '../kube/hmac-key.ts';
@@ -68,12 +69,14 @@ export async function run(options: RunOptions): Promise<void> {
   custodian.start(keys);
   const hasher = new ValueHasher(keyring);
   const sourceFilter = { selector: options.resourceLabelSelector, reloaderAnnotations: options.reloaderAnnotations };
+  const excludedNamespaces = new Set([options.namespace, 'kube-system', ...options.ignoreNamespaces]);
+  const sources = new SourceStore(hasher, excludedNamespaces, sourceFilter);
   const reader = new LiveSourceReader(kubeConfig, hasher, {
     concurrency: options.sourceReadConcurrency,
     timeoutMs: options.sourceReadTimeoutMs,
     filter: sourceFilter,
+    known: sources,
   });
-  const excludedNamespaces = new Set([options.namespace, 'kube-system', ...options.ignoreNamespaces]);
   const scope = new NamespaceScope({
     excluded: excludedNamespaces,
     selector: options.namespaceSelector,
@@ -96,6 +99,7 @@ export async function run(options: RunOptions): Promise<void> {
     notices: notifier,
     jobs: apiCronJobRunner(kubeConfig),
     reader,
+    sources,
     reloadStatus: {
       agents: apiAgentStatusReader(kubeConfig),
       changedAt: (record) => sourcesChangedAt(kubeConfig, record.namespace, record.reload?.sources ?? [], options.sourceReadTimeoutMs),
@@ -104,7 +108,6 @@ export async function run(options: RunOptions): Promise<void> {
     },
     hasher,
     scope,
-    excludedNamespaces,
     sourceFilter,
     coalesceWindowMs: options.coalesceWindowMs,
     waitForRollout: options.waitForRollout,

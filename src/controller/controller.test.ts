@@ -10,6 +10,7 @@ import { ConflictError, type PatchResult, PatchRejectedError, type WorkloadRef }
 import { Metrics } from '../metrics.ts';
 import { NamespaceScope } from '../scope/namespace-scope.ts';
 import { Controller } from './controller.ts';
+import { SourceStore } from './source-store.ts';
 import { until } from '../../test/support/until.ts';
 
 const hasher = hasherWith(Buffer.alloc(32, 5));
@@ -75,7 +76,7 @@ function setup(
     },
     hasher,
     scope: new NamespaceScope({ excluded: new Set(['kube-system']) }),
-    excludedNamespaces: new Set(['kube-system']),
+    sources: new SourceStore(hasher, new Set(['kube-system'])),
     coalesceWindowMs: 0,
     waitForRollout: false,
     progressDeadlineMs: 600_000,

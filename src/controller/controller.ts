@@ -37,13 +37,13 @@ export interface ControllerOptions {
   jobs?: CronJobRunner;
   /** Live reads, to confirm a change before rolling. */
   reader: SourceReader;
+  /** Where the controller keeps every source's digests (shared with the webhook's reader, which reuses them). */
+  sources: SourceStore;
   /** The reload agents' status, and when reloaded sources last changed: to follow reloads in place. */
   reloadStatus?: { agents: AgentStatusReader; changedAt: (record: WorkloadRecord) => Promise<number | undefined>; pollMs: number; deadlineMs: number };
   hasher: ValueHasher;
   /** Which namespaces confighash acts in. */
   scope: NamespaceScope;
-  /** confighash's own namespace and kube-system: never acted in, their sources never kept. */
-  excludedNamespaces: ReadonlySet<string>;
   /** How sources count: --resource-label-selector, Reloader's ignore and match. */
   sourceFilter?: SourceFilter;
   coalesceWindowMs: number;
@@ -95,7 +95,7 @@ export class Controller {
 
   constructor(options: ControllerOptions) {
     this.#options = { ...options, logger: options.logger.child({ component: 'controller' }) };
-    this.#sources = new SourceStore(options.hasher, options.excludedNamespaces, options.sourceFilter);
+    this.#sources = options.sources;
     this.#workloads = new WorkloadStore(options.sourceFilter?.reloaderAnnotations ?? true);
     const notices = options.notices ? { notices: options.notices } : {};
     this.#reloads = options.reloadStatus && new ReloadTracker({

@@ -1,6 +1,7 @@
 // Live reads of a workload's sources from the API server, as the webhook needs
 // them (SPEC: consistent reads at admission): concurrent up to a bound, each with
-// a timeout, and reduced to per-key digests as soon as they arrive.
+// a timeout, and reduced to per-key digests as soon as they arrive, unless the
+// controller's store already holds that very version of the source, digested.
 import type { KubeConfig } from '@kubernetes/client-node';
 import { HttpMethod } from '@kubernetes/client-node/dist/gen/http/http.js';
 import { type ConsumedSource, isValidObjectName, type SourceId, type SourceState, type ValueHasher } from '../checksum/index.ts';
@@ -15,6 +16,17 @@ export interface SourceReaderOptions {
   timeoutMs: number;
   /** How sources count (--resource-label-selector, Reloader's ignore and match), as in the controller's store. */
   filter?: SourceFilter;
+  /**
+   * The controller's store: a source read at the resourceVersion the store holds
+   * is taken with the store's digests instead of being digested again. It must
+   * count sources with the same `filter`.
+   */
+  known?: KnownSources;
+}
+
+/** Sources already digested, each at the resourceVersion it was digested at. */
+export interface KnownSources {
+  state(namespace: string, id: SourceId): SourceState;
 }
 
 /** A source that could not be read (other than not existing). */
@@ -56,7 +68,11 @@ export class LiveSourceReader implements SourceReader {
       const path = apiPath('/api/v1', 'namespaces', namespace, `${source.kind}s`, source.name);
       // Raw JSON, not the generated client: no model classes to build for data about to be digested.
       const object = await requestJson<FilteredSource>(this.#config, { method: HttpMethod.GET, path, timeoutMs: this.#options.timeoutMs, ...(signal ? { signal } : {}) });
-      return { exists: true, ...countedKeys(this.#hasher, source.kind, object, this.#options.filter), resourceVersion: object.metadata?.resourceVersion ?? '' };
+      const resourceVersion = object.metadata?.resourceVersion ?? '';
+      // The same version holds the same data, labels and annotations: the store's digests are this read's.
+      const known = this.#options.known?.state(namespace, source.id);
+      if (known?.exists && resourceVersion !== '' && known.resourceVersion === resourceVersion) return known;
+      return { exists: true, ...countedKeys(this.#hasher, source.kind, object, this.#options.filter), resourceVersion };
     } catch (error) {
       if (isNotFound(error)) return { exists: false };
       throw new SourceReadError(describeApiError(`read ${source.kind} ${namespace}/${source.name}`, error), {
