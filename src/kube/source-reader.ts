@@ -68,17 +68,22 @@ export class LiveSourceReader implements SourceReader {
       const path = apiPath('/api/v1', 'namespaces', namespace, `${source.kind}s`, source.name);
       // Raw JSON, not the generated client: no model classes to build for data about to be digested.
       const object = await requestJson<FilteredSource>(this.#config, { method: HttpMethod.GET, path, timeoutMs: this.#options.timeoutMs, ...(signal ? { signal } : {}) });
-      const resourceVersion = object.metadata?.resourceVersion ?? '';
-      // The same version holds the same data, labels and annotations: the store's digests are this read's.
-      const known = this.#options.known?.state(namespace, source.id);
-      if (known?.exists && resourceVersion !== '' && known.resourceVersion === resourceVersion) return known;
-      return { exists: true, ...countedKeys(this.#hasher, source.kind, object, this.#options.filter), resourceVersion };
+      return this.#stateOf(namespace, source, object);
     } catch (error) {
       if (isNotFound(error)) return { exists: false };
       throw new SourceReadError(describeApiError(`read ${source.kind} ${namespace}/${source.name}`, error), {
         cause: error,
       });
     }
+  }
+
+  /** What `object`, just read, holds as it counts. */
+  #stateOf(namespace: string, source: ConsumedSource, object: FilteredSource): SourceState {
+    const resourceVersion = object.metadata?.resourceVersion ?? '';
+    // The same version holds the same data, labels and annotations: the store's digests are this read's.
+    const known = this.#options.known?.state(namespace, source.id);
+    if (known?.exists && resourceVersion !== '' && known.resourceVersion === resourceVersion) return known;
+    return { exists: true, ...countedKeys(this.#hasher, source.kind, object, this.#options.filter), resourceVersion };
   }
 }
 
