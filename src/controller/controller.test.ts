@@ -69,7 +69,7 @@ function setup(
   const metrics = new Metrics(registry);
   const controller = new Controller({
     listWatch: api,
-    patcher: { patch: async (ref) => (await patch(ref)) ?? { generation: undefined } },
+    patcher: { patch: async (ref) => (await patch(ref)) ?? { generation: undefined }, stamp: async (ref) => (await patch(ref)) ?? { generation: undefined } },
     events: { record: (_target, _type, reason) => void events.push(reason) },
     reader: {
       read: async (_ns, sources) => new Map(sources.map((s) => [s.id, { exists: true, keys: hasher.keyDigests('configmap', { data: { LEVEL: live.level } }) }])),

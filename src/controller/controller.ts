@@ -29,7 +29,7 @@ import { type WorkloadRecord, WorkloadStore } from './workload-store.ts';
 
 export interface ControllerOptions {
   listWatch: ListWatchClient;
-  patcher: Pick<WorkloadPatcher, 'patch'>;
+  patcher: Pick<WorkloadPatcher, 'patch' | 'stamp'>;
   events: Pick<EventRecorder, 'record'>;
   /** Told what happened to workloads' configuration (src/notify/). */
   notices?: NoticePublisher;

@@ -12,7 +12,7 @@ const CANDIDATE = { checksum: 'v2:00000000:bbbb', from: 'v2:00000000:aaaa', chan
 
 function record(policy: Record<string, string> = {}, deferred?: string): WorkloadRecord {
   return {
-    key: 'Deployment/app/web', kind: 'Deployment', namespace: 'app', name: 'web', uid: 'u', resourceVersion: '1', generation: 1, ignored: false,
+    key: 'Deployment/app/web', kind: 'Deployment', namespace: 'app', name: 'web', uid: 'u', resourceVersion: '1', generation: 1, annotated: { workload: true, template: true }, ignored: false,
     sources: [], consumedCount: 1, reload: undefined, selector: 'app=web', reloadedMark: undefined,
     stamped: { checksum: 'v2:00000000:aaaa', sources: '' }, baseline: undefined, runNow: false, reloader: false,
     policy, progress: { state: 'complete' }, rollout: undefined, rolloutResult: undefined, deferred,

@@ -17,6 +17,7 @@ import {
   type ValueHasher,
 } from '../checksum/index.ts';
 import type { SourceReader } from '../kube/source-reader.ts';
+import type { AnnotationChanges } from '../kube/generation-guarded-patch.ts';
 import { ConflictError, type PatchResult, type WorkloadRef } from '../kube/workload-patcher.ts';
 import { Metrics } from '../metrics.ts';
 import type { Notice } from '../notify/notice.ts';
@@ -30,9 +31,14 @@ const VALUE_KEY = Buffer.alloc(32, 9);
 const KEY = 'Deployment/app/web';
 const b64 = (s: string): string => Buffer.from(s).toString('base64');
 
+/** `annotations` with `patch` merged in, as a merge patch does: null removes. */
+function merged(annotations: Record<string, string> | null | undefined, patch: Record<string, string | null> | undefined): Record<string, string> {
+  return Object.fromEntries(Object.entries({ ...annotations, ...patch }).filter((entry): entry is [string, string] => entry[1] !== null));
+}
+
 interface Patch {
   metadata?: { annotations?: Record<string, string | null> };
-  spec?: { template: { metadata: { annotations: Record<string, string> } } };
+  spec?: { template: { metadata: { annotations: Record<string, string | null> } } };
 }
 
 /**
@@ -86,7 +92,10 @@ class Fixture {
       scope: this.scope,
       hasher,
       reader,
-      patcher: { patch: async (ref: WorkloadRef, patch: object) => this.#applyPatch(ref, patch) },
+      patcher: {
+        patch: async (ref: WorkloadRef, patch: object) => this.#applyPatch(ref, patch),
+        stamp: async (ref: WorkloadRef, changes: AnnotationChanges) => this.#applyPatch(ref, { metadata: { annotations: changes.workload }, spec: { template: { metadata: { annotations: changes.template } } } }),
+      },
       events: { record: (_target, type, reason, message) => void this.events.push({ type, reason, message }) },
       limiter: {
         take: () => {
@@ -189,11 +198,10 @@ class Fixture {
   #apply(patch: Patch): void {
     this.patches.push(patch);
     const metadata = this.#workload.metadata ?? {};
-    const merged = { ...metadata.annotations, ...patch.metadata?.annotations };
-    metadata.annotations = Object.fromEntries(Object.entries(merged).filter((entry): entry is [string, string] => entry[1] !== null));
+    metadata.annotations = merged(metadata.annotations, patch.metadata?.annotations);
     const template = this.#workload.spec?.template;
     if (patch.spec && template) {
-      template.metadata = { annotations: { ...template.metadata?.annotations, ...patch.spec.template.metadata.annotations } };
+      template.metadata = { annotations: merged(template.metadata?.annotations, patch.spec.template.metadata.annotations) };
       metadata.generation = (metadata.generation ?? 0) + 1;
     }
     this.#storeWorkload();

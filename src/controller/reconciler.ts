@@ -71,7 +71,7 @@ export interface ReconcilerOptions {
   hasher: ValueHasher;
   /** Live reads, to confirm a change before rolling (unless stamp-origins.ts says the stores are not behind). */
   reader: SourceReader;
-  patcher: Pick<WorkloadPatcher, 'patch'>;
+  patcher: Pick<WorkloadPatcher, 'patch' | 'stamp'>;
   events: Pick<EventRecorder, 'record'>;
   /** Told of each rollout started and each required source found missing. */
   notices?: NoticePublisher;
@@ -345,18 +345,16 @@ export class Reconciler {
     this.#unconfirmed.set(record.key, rollout);
     // New pods start with the reloaded sources as they are: the rollout delivers those too.
     const reloaded = this.#reloadStamp(record);
-    const { generation } = await this.#options.patcher.patch(record, {
-      metadata: {
-        annotations: {
-          [BASELINE_ANNOTATION]: null,
-          // Where this rollout is followed from, by this replica or the next leader (see rollout-follower.ts).
-          [ROLLOUT_ANNOTATION.started]: `${checksum} ${rollout.startedAt}`,
-          [ROLLOUT_ANNOTATION.result]: null,
-          [ROLLOUT_ANNOTATION.deferred]: null,
-          ...(reloaded ? { [RELOADED_ANNOTATION]: formatBaseline(reloaded) } : {}),
-        },
+    const { generation } = await this.#options.patcher.stamp(record, {
+      workload: {
+        [BASELINE_ANNOTATION]: null,
+        // Where this rollout is followed from, by this replica or the next leader (see rollout-follower.ts).
+        [ROLLOUT_ANNOTATION.started]: `${checksum} ${rollout.startedAt}`,
+        [ROLLOUT_ANNOTATION.result]: null,
+        [ROLLOUT_ANNOTATION.deferred]: null,
+        ...(reloaded ? { [RELOADED_ANNOTATION]: formatBaseline(reloaded) } : {}),
       },
-      spec: { template: { metadata: { annotations: { [ANNOTATION.checksum]: checksum, [ANNOTATION.sources]: sources } } } },
+      template: { [ANNOTATION.checksum]: checksum, [ANNOTATION.sources]: sources },
     });
     this.#unconfirmed.delete(record.key);
     this.#origins.record(record.key, { checksum, generation }, record.sources, next.subject.stateOf);

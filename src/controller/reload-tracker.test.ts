@@ -17,7 +17,7 @@ const STAMP: Stamp = { checksum: `v2:01234567:${'a'.repeat(64)}`, sources: 'conf
 function record(fallback?: 'rollout'): WorkloadRecord {
   const plan: ReloadPlan = { trigger: { kind: 'signal', signal: 'SIGHUP' }, triggerText: 'signal:SIGHUP', container: 'app', volumes: [], fallback };
   return {
-    key: 'Deployment/app/web', kind: 'Deployment', namespace: 'app', name: 'web', uid: 'u', resourceVersion: '1', generation: 1, ignored: false,
+    key: 'Deployment/app/web', kind: 'Deployment', namespace: 'app', name: 'web', uid: 'u', resourceVersion: '1', generation: 1, annotated: { workload: true, template: true }, ignored: false,
     sources: [], consumedCount: 0, reload: { plan, sources: [] }, selector: 'app=web', reloadedMark: undefined,
     stamped: { checksum: undefined, sources: undefined }, baseline: undefined, runNow: false, reloader: false,
     policy: {}, progress: { state: 'complete' }, rollout: undefined, rolloutResult: undefined, deferred: undefined,

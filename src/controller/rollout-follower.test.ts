@@ -12,7 +12,7 @@ const CHECKSUM = `v2:01234567:${'c'.repeat(64)}`;
 
 function record(progress: Progress, kind: WorkloadRecord['kind'] = 'Deployment', extra: Partial<WorkloadRecord> = {}): WorkloadRecord {
   return {
-    key: `${kind}/app/web`, kind, namespace: 'app', name: 'web', uid: 'u', resourceVersion: '1', generation: 1, ignored: false,
+    key: `${kind}/app/web`, kind, namespace: 'app', name: 'web', uid: 'u', resourceVersion: '1', generation: 1, annotated: { workload: true, template: true }, ignored: false,
     sources: [], consumedCount: 1, reload: undefined, selector: 'app=web', reloadedMark: undefined,
     stamped: { checksum: CHECKSUM, sources: '' }, baseline: undefined, runNow: false, reloader: false,
     policy: {}, progress, rollout: { checksum: CHECKSUM, startedAt: STARTED }, rolloutResult: undefined, deferred: undefined,

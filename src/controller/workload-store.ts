@@ -38,6 +38,8 @@ export interface WorkloadRecord {
   resourceVersion: string;
   /** metadata.generation: it moves with every change of the spec. */
   generation: number | undefined;
+  /** Whether its annotations maps have a key: its own, and its pod template's (how a patch may add to them). */
+  annotated: { workload: boolean; template: boolean };
   ignored: boolean;
   /** What the workload consumes; empty when it consumes more than confighash tracks. */
   sources: readonly ConsumedSource[];
@@ -198,6 +200,7 @@ function toRecord(kind: WorkloadKind, object: WorkloadObject, reloaderAnnotation
     kind,
     ...identity,
     generation: object.metadata?.generation,
+    annotated: { workload: Object.keys(annotations).length > 0, template: Object.keys(templateAnnotations).length > 0 },
     ignored: isIgnored(annotations),
     ...consumption(template.spec ?? {}, { ...tracking }),
     reloader: isReloaderWorkload(tracking),

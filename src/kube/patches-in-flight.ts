@@ -3,11 +3,13 @@
 //
 // Before it rolls a workload, the controller reads its sources live (the same
 // consistent reads the webhook makes) and patches the stamp of what it read,
-// guarded by the workload's resourceVersion; the API server then calls the webhook
-// with that update, which would read every source again (500 Deployments on one
-// ConfigMap: 500 more GETs of it). An admission whose old object is at exactly
-// that resourceVersion and whose new template carries exactly that stamp is this
-// patch, so the stamp is taken as it is.
+// guarded by the workload's generation (or, where that guard cannot be used, its
+// resourceVersion; see kube/workload-patcher.ts); the API server then calls the
+// webhook with that update, which would read every source again (500 Deployments
+// on one ConfigMap: 500 more GETs of it). An admission whose old object is what
+// the patch was guarded on (that generation, or that resourceVersion) and whose
+// new template carries exactly that stamp is this patch, so the stamp is taken as
+// it is.
 //
 // Why this stays correct: the stamp describes the sources as read milliseconds
 // earlier. Should one change in between, the change reaches the controller on its
@@ -20,27 +22,38 @@ export interface PatchTarget {
   kind: string;
   namespace: string;
   name: string;
-  resourceVersion: string;
 }
 
-function key({ kind, namespace, name, resourceVersion }: PatchTarget): string {
-  return `${kind}/${namespace}/${name}@${resourceVersion}`;
+/** What a patch was guarded on: the object's generation, or its resourceVersion. */
+export type PatchGuard = { generation: number } | { resourceVersion: string };
+
+/** The old object of an admission. */
+export interface AdmittedTarget extends PatchTarget {
+  resourceVersion: string;
+  generation: number | undefined;
+}
+
+function key({ kind, namespace, name }: PatchTarget): string {
+  return `${kind}/${namespace}/${name}`;
 }
 
 export class PatchesInFlight {
-  readonly #checksums = new Map<string, string>();
+  readonly #patches = new Map<string, { checksum: string; guard: PatchGuard }>();
 
-  /** Records that `checksum` is being written to `target` until the returned function is called. */
-  begin(target: PatchTarget, checksum: string): () => void {
+  /** Records that `checksum` is being written to `target`, guarded on `guard`, until the returned function is called. */
+  begin(target: PatchTarget, guard: PatchGuard, checksum: string): () => void {
     const at = key(target);
-    this.#checksums.set(at, checksum);
+    const patch = { checksum, guard };
+    this.#patches.set(at, patch);
     return () => {
-      if (this.#checksums.get(at) === checksum) this.#checksums.delete(at);
+      if (this.#patches.get(at) === patch) this.#patches.delete(at);
     };
   }
 
-  /** Whether an update of `target` (its old resourceVersion) to a template stamped `checksum` is a patch of this replica's. */
-  isOwn(target: PatchTarget, checksum: string): boolean {
-    return this.#checksums.get(key(target)) === checksum;
+  /** Whether an update of `old` to a template stamped `checksum` is a patch of this replica's. */
+  isOwn(old: AdmittedTarget, checksum: string): boolean {
+    const patch = this.#patches.get(key(old));
+    if (patch?.checksum !== checksum) return false;
+    return 'generation' in patch.guard ? patch.guard.generation === old.generation : patch.guard.resourceVersion === old.resourceVersion;
   }
 }

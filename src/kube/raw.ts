@@ -12,10 +12,13 @@ import { ListStreamParser } from './list-stream.ts';
 export class ApiRequestError extends Error {
   override name = 'ApiRequestError';
   readonly status: number;
+  /** How many causes its Status lists (a validation error lists one per invalid field). */
+  readonly causes: number;
 
-  constructor(status: number, message: string) {
+  constructor(status: number, message: string, causes = 0) {
     super(message);
     this.status = status;
+    this.causes = causes;
   }
 }
 
@@ -123,8 +126,8 @@ async function send<R>(config: KubeConfig, request: JsonRequest, read: (body: Re
       signal: abort.signal,
     });
     if (response.statusCode < 200 || response.statusCode > 299) {
-      const text = await response.body.text();
-      throw new ApiRequestError(response.statusCode, `${request.method} ${url.pathname}: HTTP ${response.statusCode}: ${statusMessage(text)}`);
+      const status = parseStatus(await response.body.text());
+      throw new ApiRequestError(response.statusCode, `${request.method} ${url.pathname}: HTTP ${response.statusCode}: ${status.message}`, status.causes);
     }
     return await read(response.body);
   } finally {
@@ -168,11 +171,13 @@ function requestUrl(config: KubeConfig, request: JsonRequest): URL {
   return url;
 }
 
-function statusMessage(body: string): string {
+/** A metav1.Status body's message (else the body's start) and how many causes it lists. */
+function parseStatus(body: string): { message: string; causes: number } {
   try {
-    const status = JSON.parse(body) as { message?: unknown };
-    return typeof status.message === 'string' ? status.message : body.slice(0, 200);
+    const status = JSON.parse(body) as { message?: unknown; details?: { causes?: unknown } };
+    const causes = Array.isArray(status.details?.causes) ? status.details.causes.length : 0;
+    return { message: typeof status.message === 'string' ? status.message : body.slice(0, 200), causes };
   } catch {
-    return body.slice(0, 200);
+    return { message: body.slice(0, 200), causes: 0 };
   }
 }

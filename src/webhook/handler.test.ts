@@ -104,7 +104,8 @@ describe('AdmissionHandler', () => {
     const before = { [ANNOTATION.checksum]: 'v2:k:before', [ANNOTATION.sources]: 'configmap/app' };
     const stamped = stampOf(envFrom('app'));
     const old = { ...deployment(envFrom('app'), before), metadata: { name: 'web', resourceVersion: '41' } };
-    const target = { kind: 'Deployment', namespace: 'app', name: 'web', resourceVersion: '41' };
+    const target = { kind: 'Deployment', namespace: 'app', name: 'web' };
+    const guard = { resourceVersion: '41' };
 
     function ownHandler(reader: SourceReader, inFlight: PatchesInFlight): AdmissionHandler {
       return new AdmissionHandler({ reader, hasher, logger: pino({ level: 'silent' }), metrics: new Metrics(new Registry()), scope: { tracks: () => true }, deadlineMs: 1000, ownPatches: inFlight });
@@ -113,20 +114,33 @@ describe('AdmissionHandler', () => {
     it('is admitted with its stamp as written, without reading a source', async () => {
       const reader = countingReader();
       const inFlight = new PatchesInFlight();
-      const done = inFlight.begin(target, stamped[ANNOTATION.checksum] ?? '');
+      const done = inFlight.begin(target, guard, stamped[ANNOTATION.checksum] ?? '');
       const response = await ownHandler(reader, inFlight).admit(request(deployment(envFrom('app'), stamped), { operation: 'UPDATE', oldObject: old }));
       done();
       assert.equal(reader.reads, 0);
       assert.deepEqual(patchOf(response), [], 'the template keeps the stamp the controller wrote');
     });
 
-    it('is read as any other once its request is over, at another resourceVersion, or with more than the stamp changed', async () => {
+    it('is known by its generation when it was guarded on it, whatever status writes did to the resourceVersion', async () => {
+      const reader = countingReader();
+      const inFlight = new PatchesInFlight();
+      const done = inFlight.begin(target, { generation: 3 }, stamped[ANNOTATION.checksum] ?? '');
+      const response = await ownHandler(reader, inFlight).admit(request(deployment(envFrom('app'), stamped), { operation: 'UPDATE', oldObject: { ...old, metadata: { name: 'web', resourceVersion: '47', generation: 3 } } }));
+      done();
+      assert.equal(reader.reads, 0);
+      assert.deepEqual(patchOf(response), []);
+    });
+
+    it('is read as any other once its request is over, at another resourceVersion or generation, or with more than the stamp changed', async () => {
       const checksum = stamped[ANNOTATION.checksum] ?? '';
       const over = new PatchesInFlight();
-      over.begin(target, checksum)();
+      over.begin(target, guard, checksum)();
       const under = new PatchesInFlight();
-      under.begin(target, checksum);
+      under.begin(target, guard, checksum);
+      const atGeneration = new PatchesInFlight();
+      atGeneration.begin(target, { generation: 3 }, checksum);
       const cases: [string, PatchesInFlight, AdmissionRequest][] = [
+        ['another generation', atGeneration, request(deployment(envFrom('app'), stamped), { operation: 'UPDATE', oldObject: { ...old, metadata: { name: 'web', resourceVersion: '41', generation: 4 } } })],
         ['its request is over', over, request(deployment(envFrom('app'), stamped), { operation: 'UPDATE', oldObject: old })],
         ['another resourceVersion', under, request(deployment(envFrom('app'), stamped), { operation: 'UPDATE', oldObject: { ...old, metadata: { name: 'web', resourceVersion: '40' } } })],
         ['the image changed too', under, request(deployment({ ...envFrom('app'), image: 'v2' }, stamped), { operation: 'UPDATE', oldObject: old })],

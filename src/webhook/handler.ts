@@ -24,7 +24,7 @@ import {
   type WorkloadKind,
   workloadKindOf,
 } from '../checksum/index.ts';
-import type { PatchesInFlight, PatchTarget } from '../kube/patches-in-flight.ts';
+import type { AdmittedTarget, PatchesInFlight } from '../kube/patches-in-flight.ts';
 import type { SourceReader } from '../kube/source-reader.ts';
 import type { Metrics, WebhookResult } from '../metrics.ts';
 import type { NamespaceScope } from '../scope/namespace-scope.ts';
@@ -270,10 +270,10 @@ function sameButStamp(a: PodTemplate, b: PodTemplate): boolean {
 }
 
 /** What an UPDATE changes: the workload at its old resourceVersion. */
-function patchTarget(request: AdmissionRequest): PatchTarget | undefined {
-  const resourceVersion = request.oldObject?.metadata?.resourceVersion;
+function patchTarget(request: AdmissionRequest): AdmittedTarget | undefined {
+  const { resourceVersion, generation } = request.oldObject?.metadata ?? {};
   if (request.operation !== 'UPDATE' || !resourceVersion) return undefined;
-  return { kind: request.kind.kind, namespace: request.namespace ?? '', name: request.name ?? '', resourceVersion };
+  return { kind: request.kind.kind, namespace: request.namespace ?? '', name: request.name ?? '', resourceVersion, generation };
 }
 
 function previousTemplate(request: AdmissionRequest): PodTemplate | undefined {

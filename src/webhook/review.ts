@@ -16,7 +16,7 @@ export interface GroupVersionKind {
 
 /** A workload as it arrives in a review: only the fields confighash reads. */
 export interface WorkloadObject {
-  metadata?: { name?: string; resourceVersion?: string; annotations?: Record<string, string> | null };
+  metadata?: { name?: string; resourceVersion?: string; generation?: number; annotations?: Record<string, string> | null };
   spec?: { template?: PodTemplate | null } | null;
 }
 
