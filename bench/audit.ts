@@ -10,6 +10,8 @@ export interface AuditedRequest {
   resource: string;
   /** The object's namespace/name, when the request is for one object. */
   object: string;
+  /** The namespace it was made in ('' when cluster-wide). */
+  namespace: string;
   code: number;
   received: number;
 }
@@ -47,6 +49,7 @@ function auditedRequest(event: AuditEvent): AuditedRequest {
     verb: event.verb,
     resource: subresource ? `${resource}/${subresource}` : resource,
     object: name ? `${namespace}/${name}` : '',
+    namespace,
     code: event.responseStatus?.code ?? 0,
     received: Date.parse(event.requestReceivedTimestamp),
   };

@@ -159,10 +159,15 @@ interface ChangeRun {
   requestsByKind: Record<string, number>;
 }
 
-/** What `user` asked the API server since `since`, leaving out watches and Leases (steady, not per change). */
-async function changeRequests(since: number, user: string): Promise<Pick<ChangeRun, 'requests' | 'requestsByKind'>> {
+/**
+ * What `user` asked the API server since `since`, leaving out watches and Leases
+ * (steady, not per change); by kind, those made in another namespace than the
+ * scenario's are counted apart ("create events elsewhere").
+ */
+async function changeRequests(since: number, user: string, namespace: string): Promise<Pick<ChangeRun, 'requests' | 'requestsByKind'>> {
   const requests = (await auditedRequests(since, Date.now() + 1, user)).filter((r) => r.verb !== 'watch' && !r.resource.startsWith('leases'));
-  return { requests: requests.length, requestsByKind: countByKind(requests) };
+  const located = requests.map((r) => (r.namespace === '' || r.namespace === namespace ? r : { ...r, resource: `${r.resource} elsewhere` }));
+  return { requests: requests.length, requestsByKind: countByKind(located) };
 }
 
 async function replicaSets(namespace: string): Promise<number> {
@@ -234,7 +239,7 @@ async function reactionRun(subject: Subject, samples: number): Promise<ChangeRun
       await sleep(SAMPLE_GAP_MS);
     }
     const rollouts = (await settledReplicaSets(namespace, running)) - 1;
-    return { latencies: distribution(latencies), changes: samples, rollouts, expectedRollouts: samples, ...(await changeRequests(since, subject.user)) };
+    return { latencies: distribution(latencies), changes: samples, rollouts, expectedRollouts: samples, ...(await changeRequests(since, subject.user, namespace)) };
   });
 }
 
@@ -250,7 +255,7 @@ async function fanoutRun(subject: Subject, count: number): Promise<ChangeRun> {
       if (!patchedAt.has(arrival.object.metadata.name)) patchedAt.set(arrival.object.metadata.name, arrival.at - changed);
     }
     const rollouts = (await settledReplicaSets(namespace, running)) - count;
-    return { latencies: distribution([...patchedAt.values()]), changes: 1, rollouts, expectedRollouts: count, ...(await changeRequests(since, subject.user)) };
+    return { latencies: distribution([...patchedAt.values()]), changes: 1, rollouts, expectedRollouts: count, ...(await changeRequests(since, subject.user, namespace)) };
   });
 }
 
