@@ -150,6 +150,8 @@ async function scaleRow(subject: Subject, sources: number): Promise<ScaleRow> {
 interface ChangeRun {
   /** Per change, ms; for the fan-out, per Deployment. */
   latencies: Distribution;
+  /** The reaction's latencies in the order of the changes (ms): where its slowest ones fell. */
+  samples?: number[];
   changes: number;
   /** New ReplicaSets, all Deployments together. */
   rollouts: number;
@@ -239,7 +241,7 @@ async function reactionRun(subject: Subject, samples: number): Promise<ChangeRun
       await sleep(SAMPLE_GAP_MS);
     }
     const rollouts = (await settledReplicaSets(namespace, running)) - 1;
-    return { latencies: distribution(latencies), changes: samples, rollouts, expectedRollouts: samples, ...(await changeRequests(since, subject.user, namespace)) };
+    return { latencies: distribution(latencies), samples: latencies.map(round), changes: samples, rollouts, expectedRollouts: samples, ...(await changeRequests(since, subject.user, namespace)) };
   });
 }
 
