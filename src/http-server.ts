@@ -1,7 +1,7 @@
 // What the webhook and observability servers share: the port a server listens
 // on, bounds on what clients may hold of it, and a shutdown that does not wait on
 // clients' idle keep-alive connections.
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 
 export interface RunningServer {
   port: number;
@@ -13,22 +13,41 @@ export function listeningPort(address: string | { port: number } | null): number
   return address.port;
 }
 
+/** How many requests `server` is answering now; a shutdown closes its connections once none is. */
+export function countRequests(server: Pick<Server, 'on'>): () => number {
+  let inFlight = 0;
+  server.on('request', (_request: IncomingMessage, response: ServerResponse) => {
+    inFlight++;
+    response.once('close', () => {
+      inFlight--;
+    });
+  });
+  return () => inFlight;
+}
+
+/** How often a closing server looks whether its last request has been answered. */
+const CLOSE_SWEEP_MS = 20;
+
 /**
- * Stops accepting, lets requests in flight finish for `graceMs`, then closes every
- * connection: a client's idle keep-alive connections (the apiserver keeps them for
- * 90 s) must not hold up a shutdown.
+ * Stops accepting, lets the requests in flight (`inFlight`, see countRequests)
+ * finish for at most `graceMs`, then closes every connection. Node closes idle
+ * kept-alive connections by itself, but not a TLS connection that never carried
+ * a request, which the API server's connection pool keeps (a dial it did not
+ * need): a shutdown waited out the whole grace period for those.
  */
 export async function closeWithin(
   server: { close(): Promise<undefined>; server: { closeAllConnections(): void } },
   graceMs: number,
+  inFlight: () => number,
 ): Promise<void> {
-  const force = setTimeout(() => {
-    server.server.closeAllConnections();
-  }, graceMs);
+  const deadline = Date.now() + graceMs;
+  const sweep = setInterval(() => {
+    if (inFlight() === 0 || Date.now() >= deadline) server.server.closeAllConnections();
+  }, CLOSE_SWEEP_MS);
   try {
     await server.close();
   } finally {
-    clearTimeout(force);
+    clearInterval(sweep);
   }
 }
 

@@ -5,7 +5,7 @@
 import Fastify, { LogController } from 'fastify';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import { applyConnectionLimits, closeWithin, type ConnectionLimits, listeningPort, type RunningServer } from './http-server.ts';
+import { applyConnectionLimits, closeWithin, type ConnectionLimits, countRequests, listeningPort, type RunningServer } from './http-server.ts';
 
 /** A named check: undefined when fine, else what is wrong. */
 export type ReadinessCheck = () => string | undefined;
@@ -37,6 +37,7 @@ export async function startMetricsServer(options: MetricsServerOptions): Promise
   });
   // Bounded like the webhook's, so a flood of this port cannot exhaust the process either.
   applyConnectionLimits(server.server, OBSERVABILITY_LIMITS);
+  const inFlight = countRequests(server.server);
   server.get('/metrics', async (_request, reply) => {
     const body = await options.registry.metrics();
     return reply.type(options.registry.contentType).send(body);
@@ -58,5 +59,5 @@ export async function startMetricsServer(options: MetricsServerOptions): Promise
     return reply.code(ready ? 200 : 503).type('text/plain').send(`${lines.join('\n')}\n${verdict}\n`);
   });
   await server.listen({ host: options.host, port: options.port });
-  return { port: listeningPort(server.server.address()), close: () => closeWithin(server, 1000) };
+  return { port: listeningPort(server.server.address()), close: () => closeWithin(server, 1000, inFlight) };
 }

@@ -7,7 +7,7 @@ import { collectDefaultMetrics, Registry } from 'prom-client';
 import { Agent } from '../agent/agent.ts';
 import { AgentMetrics } from '../agent/metrics.ts';
 import { parseTrigger } from '../agent/trigger.ts';
-import { closeWithin, listeningPort } from '../http-server.ts';
+import { closeWithin, countRequests, listeningPort } from '../http-server.ts';
 import { createLogger, LOG_LEVELS, type LogLevel } from '../log.ts';
 import { parseDuration } from '../duration.ts';
 import { UsageError } from './run-options.ts';
@@ -73,6 +73,7 @@ export async function agentCommand(argv: readonly string[]): Promise<number> {
   await agent.start();
 
   const server = Fastify({ logController: new LogController({ disableRequestLogging: true }) });
+  const inFlight = countRequests(server.server);
   server.get('/healthz', () => 'ok\n');
   server.get('/status', () => agent.status);
   server.get('/metrics', async (_request, reply) => reply.type(registry.contentType).send(await registry.metrics()));
@@ -84,7 +85,7 @@ export async function agentCommand(argv: readonly string[]): Promise<number> {
     process.once('SIGINT', resolve);
   });
   await agent.stop();
-  await closeWithin(server, 1000);
+  await closeWithin(server, 1000, inFlight);
   return 0;
 }
 

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
 import { request } from 'node:https';
 import { describe, it } from 'node:test';
+import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { Metrics } from '../metrics.ts';
@@ -78,5 +79,40 @@ describe('webhook server under a connection flood', () => {
 
     assert.equal(await admissionReview(server.port, source.caBundle() ?? ''), 200, 'the webhook still answers after the flood');
     t.diagnostic(`flood of ${FLOOD} idle connections closed within ${tookMs}ms; test process RSS ${Math.round(rssBefore / 2 ** 20)} → ${Math.round(process.memoryUsage().rss / 2 ** 20)} MiB`);
+  });
+});
+
+function tlsSession(port: number, ca: string): Promise<TLSSocket> {
+  return new Promise((resolve, reject) => {
+    const socket = tlsConnect({ host: '127.0.0.1', port, ca }, () => { resolve(socket); });
+    socket.on('error', reject);
+  });
+}
+
+describe('webhook server shutdown', () => {
+  // The grace period is far longer than the tests' deadline: waiting it out fails them.
+  const LONG_HANDSHAKES = { ...LIMITS, handshakeTimeoutMs: 600_000, headersTimeoutMs: 600_000, requestTimeoutMs: 600_000, keepAliveTimeoutMs: 600_000 };
+
+  it('closes a TLS connection that never carried a request at once, not after the grace period', { timeout: 4000 }, async () => {
+    const source = await certificates();
+    const server = await startWebhookServer({ host: '127.0.0.1', port: 0, certificates: source, handler, logger: pino({ level: 'silent' }), metrics: new Metrics(new Registry()), limits: LONG_HANDSHAKES });
+    const unused = await tlsSession(server.port, source.caBundle() ?? '');
+    await Promise.all([server.close(), closedByServer(unused)]);
+  });
+
+  it('lets an admission in flight finish before it closes the connection', { timeout: 4000 }, async () => {
+    const source = await certificates();
+    let release = (): void => undefined;
+    const admitted = new Promise<void>((resolve) => { release = resolve; });
+    let arrived = (): void => undefined;
+    const arrival = new Promise<void>((resolve) => { arrived = resolve; });
+    const slowHandler = { admit: async (r: { uid: string }) => { arrived(); await admitted; return { uid: r.uid, allowed: true }; } } as unknown as AdmissionHandler;
+    const server = await startWebhookServer({ host: '127.0.0.1', port: 0, certificates: source, handler: slowHandler, logger: pino({ level: 'silent' }), metrics: new Metrics(new Registry()), limits: LONG_HANDSHAKES });
+    const answer = admissionReview(server.port, source.caBundle() ?? '');
+    await arrival;
+    const closing = server.close();
+    release();
+    assert.equal(await answer, 200, 'the admission in flight was answered');
+    await closing;
   });
 });

@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import type { Metrics } from '../metrics.ts';
 import type { CertificateSource } from '../tls/certificate-source.ts';
 import type { TLSSocket } from 'node:tls';
-import { applyConnectionLimits, closeWithin, type ConnectionLimits, listeningPort, type RunningServer } from '../http-server.ts';
+import { applyConnectionLimits, closeWithin, type ConnectionLimits, countRequests, listeningPort, type RunningServer } from '../http-server.ts';
 import type { ClientAuthority } from '../tls/client-ca.ts';
 import type { AdmissionHandler } from './handler.ts';
 import { BadReviewError, parseAdmissionReview, reviewResponse } from './review.ts';
@@ -59,6 +59,7 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
     return503OnClosing: true,
   });
   applyConnectionLimits(server.server, limits);
+  const inFlight = countRequests(server.server);
   // AdmissionReviews are JSON; anything else is answered 415.
   server.removeContentTypeParser('text/plain');
   certificates.onChange(() => {
@@ -96,7 +97,7 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
   );
 
   await server.listen({ host: options.host, port: options.port });
-  return { port: listeningPort(server.server.address()), close: () => closeWithin(server, CLOSE_GRACE_MS) };
+  return { port: listeningPort(server.server.address()), close: () => closeWithin(server, CLOSE_GRACE_MS, inFlight) };
 }
 
 function statusText(status: number): string {
