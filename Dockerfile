@@ -26,11 +26,11 @@ EXPOSE 9443 8080
 # Memory settings measured in docs/performance.md (npm run bench runs confighash
 # with this ENV and these flags): glibc serves buffers of 16 KiB and more (network
 # reads) from their own mappings and returns them when freed, instead of keeping a
-# fragmented heap, from two arenas rather than one per thread (1 to 8 MiB less
-# outside the V8 heap up to 10,000 sources); V8 grows its heap slowly (--optimize-for-size: at 20,000 sources
-# it left 40 MiB resident instead of 100), keeps small young-generation
-# semi-spaces, and has a limit under the container's 512Mi so that it collects
-# before the kernel kills.
+# fragmented heap, and from two arenas rather than one per thread (outside the V8
+# heap, 1 to 5 MiB less up to 10,000 sources, the same at 20,000); V8 grows its
+# heap slowly (--optimize-for-size: at 20,000 sources it left 40 MiB resident
+# instead of 100), keeps small young-generation semi-spaces, and has a limit under
+# the container's 512Mi so that it collects before the kernel kills.
 ENV MALLOC_MMAP_THRESHOLD_=16384 MALLOC_TRIM_THRESHOLD_=131072 MALLOC_ARENA_MAX=2
 ENTRYPOINT ["/nodejs/bin/node", "--optimize-for-size", "--max-semi-space-size=4", "--max-old-space-size=256", "dist/cli/main.js"]
 CMD ["run"]
