@@ -43,4 +43,12 @@ describe('ListStreamParser', () => {
     assert.throws(() => parse(text.slice(0, text.length - 10), 8), /ended in the middle/);
     assert.throws(() => parse('{"items":[{"a":tru}]}', 4), SyntaxError);
   });
+
+  it("never quotes an item it cannot parse: it may hold a Secret's value", () => {
+    assert.throws(() => parse('{"items":[{"data":{"pin":"MTQ4Nw=="},x}]}', 16), (error: unknown) => {
+      assert.ok(error instanceof SyntaxError);
+      assert.equal(error.message, 'item 1 of the list is not valid JSON (29 characters)');
+      return true;
+    });
+  });
 });

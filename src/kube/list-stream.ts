@@ -5,8 +5,11 @@
 // empty, and parsed at the end.
 //
 // It relies on two things every list response has: one top-level object, and
-// `items` the only array directly inside it. The scan is byte by byte; JSON's
-// structural characters are ASCII, so UTF-8 multi-byte sequences never match them.
+// `items` the only array directly inside it. The scan is byte by byte outside
+// strings, and jumps from quote to quote inside them (most of a list's bytes are
+// strings: Secrets' base64 values); JSON's structural characters are ASCII, so
+// UTF-8 multi-byte sequences never match them.
+import { parseJson } from './json.ts';
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
@@ -37,8 +40,7 @@ export class ListStreamParser<T> {
   write(chunk: Buffer): void {
     let from = 0;
     for (let i = 0; i < chunk.length; i++) {
-      const byte = chunk[i] ?? 0;
-      if (this.#inString) this.#stringByte(byte);
+      if (this.#inString) i = this.#skipString(chunk, i);
       else from = this.#structuralByte(chunk, i, from);
     }
     if (this.#depth > ITEMS_DEPTH) this.#item.push(chunk.subarray(from));
@@ -48,13 +50,29 @@ export class ListStreamParser<T> {
   /** The response's other fields, once the whole body was written. */
   end(): { metadata?: unknown } & Record<string, unknown> {
     if (this.#depth !== 0 || this.#inString) throw new SyntaxError('the list response ended in the middle of a JSON value');
-    return JSON.parse(Buffer.concat(this.#rest).toString()) as Record<string, unknown>;
+    return parseJson(Buffer.concat(this.#rest).toString(), 'the list response') as Record<string, unknown>;
   }
 
-  #stringByte(byte: number): void {
-    if (this.#escaped) this.#escaped = false;
-    else if (byte === BACKSLASH) this.#escaped = true;
-    else if (byte === QUOTE) this.#inString = false;
+  /**
+   * Skips a string's bytes from `start`: returns the index of its closing quote,
+   * or the chunk's last index when the string goes on in the next chunk.
+   */
+  #skipString(chunk: Buffer, start: number): number {
+    let i = start;
+    if (this.#escaped) {
+      // The previous chunk ended with a backslash: this byte is the one it escapes.
+      this.#escaped = false;
+      i++;
+    }
+    for (let quote = chunk.indexOf(QUOTE, i); quote !== -1; quote = chunk.indexOf(QUOTE, i)) {
+      if (backslashesBefore(chunk, quote, i) % 2 === 0) {
+        this.#inString = false;
+        return quote;
+      }
+      i = quote + 1;
+    }
+    this.#escaped = backslashesBefore(chunk, chunk.length, i) % 2 === 1;
+    return chunk.length - 1;
   }
 
   /** Returns where the bytes not yet kept start. */
@@ -90,10 +108,17 @@ export class ListStreamParser<T> {
       this.#item.push(chunk.subarray(from, i + 1));
       const text = Buffer.concat(this.#item).toString();
       this.#item = [];
-      this.#onItem(JSON.parse(text) as T);
+      this.#onItem(parseJson(text, `item ${this.#items} of the list`) as T);
       return i + 1;
     }
     if (this.#depth === ITEMS_DEPTH - 1) this.#inItems = false;
     return from;
   }
+}
+
+/** How many backslashes come right before `end`, counting back no further than `start`. */
+function backslashesBefore(chunk: Buffer, end: number, start: number): number {
+  let count = 0;
+  while (end - count - 1 >= start && chunk[end - count - 1] === BACKSLASH) count++;
+  return count;
 }
