@@ -3,7 +3,6 @@
 // Deployments consuming them, spread over opted-in namespaces, created straight
 // through the API, many at a time.
 import { randomBytes } from 'node:crypto';
-import { HttpMethod } from '@kubernetes/client-node';
 import { loadKubeConfig } from '../src/kube/client.ts';
 import { requestJson } from '../src/kube/raw.ts';
 import { forEachConcurrently } from '../src/kube/source-reader.ts';
@@ -80,7 +79,7 @@ export function deployment(j: number): Placed & { object: object } {
 }
 
 export async function create(path: string, object: object): Promise<void> {
-  await requestJson(loadKubeConfig(), { method: HttpMethod.POST, path, body: object, timeoutMs: 60_000 });
+  await requestJson(loadKubeConfig(), { method: 'POST', path, body: object, timeoutMs: 60_000 });
 }
 
 /** Creates sources [from, to) of each kind; returns the bytes of data created. */

@@ -6,7 +6,6 @@
 // made (the API server's audit log).
 import { readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { HttpMethod } from '@kubernetes/client-node';
 import { loadKubeConfig } from '../../src/kube/client.ts';
 import { requestJson } from '../../src/kube/raw.ts';
 import { CONFIGHASH_SERVICE_ACCOUNT, RELOADER_SERVICE_ACCOUNT } from '../../test/cluster/controlplane.ts';
@@ -178,7 +177,7 @@ async function replicaSets(namespace: string): Promise<number> {
 
 async function updateConfigMap(namespace: string, name: string, n: number): Promise<number> {
   await requestJson(loadKubeConfig(), {
-    method: HttpMethod.PATCH,
+    method: 'PATCH',
     path: `/api/v1/namespaces/${namespace}/configmaps/${name}`,
     body: { data: { n: String(n) } },
     contentType: 'application/merge-patch+json',

@@ -1,7 +1,6 @@
 // Scenario 4: fan-out. One ConfigMap consumed by hundreds of Deployments: the time
 // until all are patched against the configured rate limit, no 429 from the API
 // server, and every Deployment exactly one new ReplicaSet.
-import { HttpMethod } from '@kubernetes/client-node';
 import { loadKubeConfig } from '../../src/kube/client.ts';
 import { requestJson } from '../../src/kube/raw.ts';
 import { kubectl, kubectlJson, waitFor } from '../../test/support/kube.ts';
@@ -43,7 +42,7 @@ export const fanout: Scenario = async (context) => {
 
       const started = Date.now();
       await requestJson(loadKubeConfig(), {
-        method: HttpMethod.PATCH,
+        method: 'PATCH',
         path: `/api/v1/namespaces/${namespace}/configmaps/shared`,
         body: { data: { v: '2' } },
         contentType: 'application/merge-patch+json',

@@ -2,7 +2,6 @@
 // ConfigMap update (as the API server accepted it) to the consuming Deployment's
 // patched template arriving on a watch; then with the default window, to show
 // that the window is the only delay it adds.
-import { HttpMethod } from '@kubernetes/client-node';
 import { loadKubeConfig } from '../../src/kube/client.ts';
 import { requestJson } from '../../src/kube/raw.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -120,7 +119,7 @@ async function sample(
   const before = logs.deployments.arrivals.length;
   const previous = logs.deployments.arrivals.at(-1)?.object.spec.template.metadata.annotations?.[SOURCES];
   const updated = await requestJson<{ metadata: { resourceVersion: string } }>(loadKubeConfig(), {
-    method: HttpMethod.PATCH,
+    method: 'PATCH',
     path: `/api/v1/namespaces/${namespace}/configmaps/app`,
     body: { data: { n: String(n) } },
     contentType: 'application/merge-patch+json',

@@ -7,7 +7,6 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
-import { HttpMethod } from '@kubernetes/client-node';
 import { loadKubeConfig } from '../../src/kube/client.ts';
 import { requestJson } from '../../src/kube/raw.ts';
 import { CONFIGHASH_NAMESPACE, type ConfighashProcess } from '../../test/support/confighash.ts';
@@ -169,7 +168,7 @@ async function churn(plan: Plan, sources: number): Promise<number> {
 }
 
 async function patch(path: string, body: object): Promise<void> {
-  await requestJson(loadKubeConfig(), { method: HttpMethod.PATCH, path, body, contentType: 'application/merge-patch+json', timeoutMs: 60_000 });
+  await requestJson(loadKubeConfig(), { method: 'PATCH', path, body, contentType: 'application/merge-patch+json', timeoutMs: 60_000 });
 }
 
 async function updateSource(kind: 'configmap' | 'secret', i: number): Promise<void> {
@@ -184,7 +183,7 @@ async function createSource(i: number): Promise<void> {
 
 async function deleteSource(i: number): Promise<void> {
   const { namespace, name } = placeSource('configmap', i);
-  await requestJson(loadKubeConfig(), { method: HttpMethod.DELETE, path: `/api/v1/namespaces/${namespace}/configmaps/${name}`, timeoutMs: 60_000 });
+  await requestJson(loadKubeConfig(), { method: 'DELETE', path: `/api/v1/namespaces/${namespace}/configmaps/${name}`, timeoutMs: 60_000 });
 }
 
 async function editTemplate(j: number, k: number): Promise<void> {

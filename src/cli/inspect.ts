@@ -2,7 +2,7 @@
 // digests stored in its pod template and the digests its sources have now (read
 // live, with the same checksum engine the webhook and controller use), and so
 // its state.
-import { AppsV1Api, BatchV1Api, CoreV1Api, HttpMethod, type KubeConfig } from '@kubernetes/client-node';
+import { AppsV1Api, BatchV1Api, CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import {
   ANNOTATION,
   BASELINE_ANNOTATION,
@@ -152,7 +152,7 @@ export async function createInspector(config: KubeConfig, confighashNamespace: s
 async function argoRollouts(config: KubeConfig, namespace: string): Promise<WorkloadLike[]> {
   const { group, version, resource } = WORKLOAD_APIS.Rollout;
   try {
-    const list = await requestJson<{ items?: WorkloadLike[] }>(config, { method: HttpMethod.GET, path: apiPath(`/apis/${group}/${version}`, 'namespaces', namespace, resource), timeoutMs: 30_000 });
+    const list = await requestJson<{ items?: WorkloadLike[] }>(config, { method: 'GET', path: apiPath(`/apis/${group}/${version}`, 'namespaces', namespace, resource), timeoutMs: 30_000 });
     return list.items ?? [];
   } catch (error) {
     if (isNotFound(error)) return [];

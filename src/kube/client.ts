@@ -1,10 +1,9 @@
 // The Kubernetes access layer's entry: how confighash finds its cluster, and the
-// per-request options (timeouts, patch content types) its API calls share.
-import type { AgentOptions } from 'node:https';
-import type { Cluster, RequestContext } from '@kubernetes/client-node';
+// connections and credentials its API requests go out with.
+import type { OutgoingHttpHeaders } from 'node:http';
+import { Agent as HttpsAgent, type RequestOptions } from 'node:https';
 // Not the package's index, which loads its generated API clients (see kube/lean-kubeconfig.ts).
 import { KubeConfig } from '@kubernetes/client-node/dist/config.js';
-import { Agent } from 'undici';
 
 /**
  * `--kubeconfig PATH` if given; otherwise the in-cluster service account when
@@ -21,73 +20,67 @@ export function loadKubeConfig(path?: string): KubeConfig {
   return config;
 }
 
-type DispatcherOptions = ReturnType<KubeConfig['createDispatcherOptions']>;
-type ConnectOptions = Extract<DispatcherOptions, { type: 'agent' }>['connect'];
+/** The options of one request: headers (credentials), TLS, and the connections to send it over. */
+export type ApiRequestOptions = Pick<RequestOptions, 'agent' | 'auth'> & { headers?: OutgoingHttpHeaders };
+
+/** The TLS fields client-node sets from a kubeconfig, which the connections depend on. */
+const TLS_FIELDS = ['ca', 'cert', 'key', 'pfx', 'passphrase', 'servername', 'rejectUnauthorized'] as const;
 
 /**
- * A KubeConfig whose requests share kept-alive connections. client-node 2.0 gives
- * every request a new undici Agent, so every request opens a new TLS connection
- * (milliseconds of CPU on both ends: the webhook's live reads and the controller's
- * patches paid it each time). This one keeps one Agent per TLS identity, and
- * replaces it when the CA, certificate or key it was built from change on disk.
+ * A KubeConfig whose requests share kept-alive connections over node:https.
+ * client-node authenticates each request (tokens, token files, exec plugins,
+ * client certificates read from disk each time) with applyToHTTPSOptions; its
+ * https.Agent does not keep connections alive, and is cached for good, so it
+ * would neither reuse a connection nor follow a renewed client certificate.
+ * This one keeps one Agent per pool and TLS identity, and replaces it when the
+ * CA, certificate or key it was built from change on disk. Requests go out as
+ * HTTP/1.1: the API server prefers HTTP/2, and Node's HTTP/2 cost a quarter more
+ * CPU per admission (500 against 620 admissions a second per core, A/B).
  */
 class PooledKubeConfig extends KubeConfig {
-  #connect: ConnectOptions | undefined;
   /** Pool name → its Agent: `shared` for most requests, others kept apart (the leader's lease). */
-  readonly #pools = new Map<string, { identity: (string | Buffer)[]; agent: Agent }>();
+  readonly #pools = new Map<string, { identity: string; agent: HttpsAgent }>();
 
-  // client-node calls this on every request, just before it builds the Agent.
-  override createDispatcherOptions(cluster: Cluster | null, agentOptions: AgentOptions): DispatcherOptions {
-    const options = super.createDispatcherOptions(cluster, agentOptions);
-    this.#connect = options.type === 'agent' ? options.connect : undefined;
-    return options;
+  async requestOptions(pool: string): Promise<ApiRequestOptions> {
+    const options: RequestOptions = {};
+    await this.applyToHTTPSOptions(options);
+    const { agent, auth, headers } = options;
+    // A proxy, or plain HTTP: the agent client-node made for it.
+    if (this.getCurrentCluster()?.proxyUrl || !(agent instanceof HttpsAgent)) return { agent, auth, headers: headers as OutgoingHttpHeaders };
+    return { agent: this.#agentFor(options, pool), auth, headers: headers as OutgoingHttpHeaders };
   }
 
-  override async applySecurityAuthentication(context: RequestContext): Promise<void> {
-    await this.authenticate(context, 'shared');
-  }
-
-  /** Authenticates a request and sends it over the connections of `pool`. */
-  async authenticate(context: RequestContext, pool: string): Promise<void> {
-    await super.applySecurityAuthentication(context);
-    // Proxied and plain connections stay as client-node makes them.
-    if (this.#connect) context.setDispatcher(this.#agentFor(this.#connect, pool));
-  }
-
-  #agentFor(connect: ConnectOptions, pool: string): Agent {
-    const identity = tlsIdentity(connect);
+  #agentFor(options: RequestOptions, pool: string): HttpsAgent {
+    const tls = Object.fromEntries(TLS_FIELDS.map((field) => [field, options[field]]));
+    const identity = tlsIdentity(options);
     const existing = this.#pools.get(pool);
-    if (existing && sameIdentity(existing.identity, identity)) return existing.agent;
-    void existing?.agent.close();
-    // The same undici options client-node passes to its Agent (only its optional-property
-    // typing differs), over HTTP/1.1: the API server prefers HTTP/2, and Node's HTTP/2 cost
-    // a quarter more CPU per admission (500 against 620 admissions a second per core, A/B).
-    // Each watch then holds a connection of its own.
-    const agent = new Agent({ connect: connect as NonNullable<Agent.Options['connect']>, allowH2: false });
+    if (existing?.identity === identity) return existing.agent;
+    existing?.agent.destroy();
+    // Idle connections are closed after 30 s, well before the API server's own idle
+    // timeout (90 s), so that a request never goes out on a connection being closed.
+    const agent = new HttpsAgent({ ...tls, keepAlive: true, keepAliveMsecs: 30_000, timeout: 30_000 });
     this.#pools.set(pool, { identity, agent });
     return agent;
   }
 }
 
+/** What the connections' TLS depends on, as one string (client-node reads the files again for every request). */
+function tlsIdentity(options: RequestOptions): string {
+  return TLS_FIELDS.map((field) => {
+    const value = options[field];
+    const parts = Array.isArray(value) ? value : [value];
+    return parts.map((part: unknown) => (Buffer.isBuffer(part) ? part.toString('latin1') : JSON.stringify(part))).join('\0');
+  }).join('\n');
+}
+
 /**
- * Authenticates `context` for `config`; with `pool`, its connections are apart
- * from every other request's, so that a burst of requests (a reconcile's
- * writes) never delays this one (the leader's lease renewal).
+ * The credentials and connections of a request to `config`'s cluster; with
+ * `pool`, its connections are apart from every other request's, so that a burst
+ * of requests (a reconcile's writes) never delays this one (the leader's lease renewal).
  */
-export async function authenticate(config: KubeConfig, context: RequestContext, pool?: string): Promise<void> {
-  if (pool && config instanceof PooledKubeConfig) await config.authenticate(context, pool);
-  else await config.applySecurityAuthentication(context);
-}
-
-/** What the connections' TLS depends on: the fields client-node sets from a kubeconfig. */
-function tlsIdentity(connect: ConnectOptions): (string | Buffer)[] {
-  const parts = [connect.ca, connect.cert, connect.key].flatMap((field) => [field ?? []].flat());
-  return [...parts.map((part) => (typeof part === 'string' || Buffer.isBuffer(part) ? part : part.pem)), `${connect.servername ?? ''}:${String(connect.rejectUnauthorized)}`];
-}
-
-function sameIdentity(a: readonly (string | Buffer)[], b: readonly (string | Buffer)[]): boolean {
-  return a.length === b.length && a.every((part, i) => {
-    const other = b[i];
-    return typeof part === 'string' || typeof other === 'string' ? part === other : part.equals(other ?? Buffer.alloc(0));
-  });
+export async function requestOptions(config: KubeConfig, pool = 'shared'): Promise<ApiRequestOptions> {
+  if (config instanceof PooledKubeConfig) return config.requestOptions(pool);
+  const options: RequestOptions = {};
+  await config.applyToHTTPSOptions(options);
+  return { agent: options.agent, auth: options.auth, headers: options.headers as OutgoingHttpHeaders };
 }

@@ -5,7 +5,6 @@
 // leader finds it made and makes no second one.
 import { createHash } from 'node:crypto';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { HttpMethod } from '@kubernetes/client-node/dist/gen/http/http.js';
 import { apiStatus } from './errors.ts';
 import { apiPath, requestJson } from './raw.ts';
 
@@ -29,10 +28,10 @@ export interface CronJobRunner {
 export function apiCronJobRunner(config: KubeConfig): CronJobRunner {
   return {
     async runNow(namespace, name, checksum) {
-      const cronJob = await requestJson<CronJob>(config, { method: HttpMethod.GET, path: apiPath('/apis/batch/v1', 'namespaces', namespace, 'cronjobs', name), timeoutMs: REQUEST_TIMEOUT_MS });
+      const cronJob = await requestJson<CronJob>(config, { method: 'GET', path: apiPath('/apis/batch/v1', 'namespaces', namespace, 'cronjobs', name), timeoutMs: REQUEST_TIMEOUT_MS });
       const job = jobFor(cronJob, name, checksum);
       try {
-        await requestJson(config, { method: HttpMethod.POST, path: apiPath('/apis/batch/v1', 'namespaces', namespace, 'jobs'), body: job, timeoutMs: REQUEST_TIMEOUT_MS });
+        await requestJson(config, { method: 'POST', path: apiPath('/apis/batch/v1', 'namespaces', namespace, 'jobs'), body: job, timeoutMs: REQUEST_TIMEOUT_MS });
         return { job: job.metadata.name, existed: false };
       } catch (error) {
         if (apiStatus(error) === 409) return { job: job.metadata.name, existed: true };

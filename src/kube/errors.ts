@@ -6,10 +6,7 @@ import { ApiRequestError } from './raw.ts';
 /** The HTTP status of a failed API call, or undefined when it never got an answer. */
 export function apiStatus(error: unknown): number | undefined {
   if (error instanceof ApiException) return error.code;
-  if (error instanceof ApiRequestError) return error.status;
-  // client-node's Watch reports a failed connection with statusCode.
-  const statusCode = (error as { statusCode?: unknown } | null)?.statusCode;
-  return typeof statusCode === 'number' ? statusCode : undefined;
+  return error instanceof ApiRequestError ? error.status : undefined;
 }
 
 export function isNotFound(error: unknown): boolean {

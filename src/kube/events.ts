@@ -8,7 +8,6 @@
 // (queue full, API errors) is logged and counted.
 import { hostname } from 'node:os';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { HttpMethod } from '@kubernetes/client-node/dist/gen/http/http.js';
 import type { Logger } from 'pino';
 import type { Metrics } from '../metrics.ts';
 import { sleep } from '../sleep.ts';
@@ -197,7 +196,7 @@ export function apiEventApi(config: KubeConfig): EventApi {
   return {
     async create(namespace, event) {
       try {
-        await requestJson(config, { method: HttpMethod.POST, path: collection(namespace), body: event, timeoutMs: REQUEST_TIMEOUT_MS });
+        await requestJson(config, { method: 'POST', path: collection(namespace), body: event, timeoutMs: REQUEST_TIMEOUT_MS });
         return true;
       } catch (error) {
         if (apiStatus(error) === 409) return false;
@@ -206,7 +205,7 @@ export function apiEventApi(config: KubeConfig): EventApi {
     },
     async count(namespace, name) {
       try {
-        const event = await requestJson<{ count?: number }>(config, { method: HttpMethod.GET, path: apiPath(collection(namespace), name), timeoutMs: REQUEST_TIMEOUT_MS });
+        const event = await requestJson<{ count?: number }>(config, { method: 'GET', path: apiPath(collection(namespace), name), timeoutMs: REQUEST_TIMEOUT_MS });
         return event.count ?? 1;
       } catch (error) {
         if (apiStatus(error) === 404) return undefined;
@@ -215,7 +214,7 @@ export function apiEventApi(config: KubeConfig): EventApi {
     },
     async update(namespace, name, fields) {
       await requestJson(config, {
-        method: HttpMethod.PATCH,
+        method: 'PATCH',
         path: apiPath(collection(namespace), name),
         body: fields,
         contentType: 'application/merge-patch+json',

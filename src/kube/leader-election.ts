@@ -5,7 +5,6 @@
 // within the renew deadline stops leading. On shutdown the leader releases the
 // lease so another replica takes over at once.
 import type { KubeConfig } from '@kubernetes/client-node';
-import { HttpMethod } from '@kubernetes/client-node/dist/gen/http/http.js';
 import type { Logger } from 'pino';
 import { apiStatus, describeApiError } from './errors.ts';
 import { sleep } from '../sleep.ts';
@@ -189,16 +188,16 @@ export function apiLeaseClient(config: KubeConfig, namespace: string): LeaseClie
   return {
     async get(name) {
       try {
-        return await requestJson<Lease>(config, { method: HttpMethod.GET, path: path(name), timeoutMs: REQUEST_TIMEOUT_MS, pool: LEASE_POOL });
+        return await requestJson<Lease>(config, { method: 'GET', path: path(name), timeoutMs: REQUEST_TIMEOUT_MS, pool: LEASE_POOL });
       } catch (error) {
         if (apiStatus(error) === 404) return undefined;
         throw error;
       }
     },
     create: (lease) =>
-      requestJson<Lease>(config, { method: HttpMethod.POST, path: base, body: { ...lease, metadata: { ...lease.metadata, namespace } }, timeoutMs: REQUEST_TIMEOUT_MS, pool: LEASE_POOL }),
+      requestJson<Lease>(config, { method: 'POST', path: base, body: { ...lease, metadata: { ...lease.metadata, namespace } }, timeoutMs: REQUEST_TIMEOUT_MS, pool: LEASE_POOL }),
     replace: (lease) =>
-      requestJson<Lease>(config, { method: HttpMethod.PUT, path: path(lease.metadata.name), body: lease, timeoutMs: REQUEST_TIMEOUT_MS, pool: LEASE_POOL }),
+      requestJson<Lease>(config, { method: 'PUT', path: path(lease.metadata.name), body: lease, timeoutMs: REQUEST_TIMEOUT_MS, pool: LEASE_POOL }),
   };
 }
 

@@ -1,11 +1,13 @@
-// Raw JSON requests to the API server, authenticated as the kubeconfig says: the
-// paged lists the watchers need, as plain objects (no model classes), read item by
-// item as they arrive so that a page never exists whole in memory; and every other
+// Raw JSON requests to the API server over node:https, authenticated as the
+// kubeconfig says (kube/client.ts): the paged lists the watchers need, as plain
+// objects (no model classes), read item by item as they arrive so that a page
+// never exists whole in memory; watches, as their events arrive; and every other
 // request of `confighash run`, which loads no generated API client.
+import type { IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { HttpMethod, RequestContext } from '@kubernetes/client-node/dist/gen/http/http.js';
-import { type Dispatcher, request as httpRequest } from 'undici';
-import { authenticate } from './client.ts';
+import { requestOptions } from './client.ts';
+import { parseJson } from './json.ts';
 import { ListStreamParser } from './list-stream.ts';
 
 /** An API error with its HTTP status and the apiserver's message. */
@@ -55,8 +57,10 @@ export function getJson<T>(
   query: Record<string, string | number | undefined>,
   timeoutMs: number,
 ): Promise<T> {
-  return requestJson(config, { method: HttpMethod.GET, path, query, timeoutMs });
+  return requestJson(config, { method: 'GET', path, query, timeoutMs });
 }
+
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
 export interface JsonRequest {
   method: HttpMethod;
@@ -75,16 +79,16 @@ export interface JsonRequest {
 }
 
 export async function requestJson<T>(config: KubeConfig, request: JsonRequest): Promise<T> {
-  return JSON.parse(await requestText(config, request)) as T;
+  return parseJson(await requestText(config, request), `the answer to ${request.method} ${request.path}`) as T;
 }
 
 /** GETs `path` and returns the body as text (a pod's log); throws ApiRequestError on a non-2xx status. */
 export function getText(config: KubeConfig, path: string, query: Record<string, string | number | undefined>, timeoutMs: number): Promise<string> {
-  return requestText(config, { method: HttpMethod.GET, path, query, timeoutMs, accept: 'application/json, */*' });
+  return requestText(config, { method: 'GET', path, query, timeoutMs, accept: 'application/json, */*' });
 }
 
 async function requestText(config: KubeConfig, request: JsonRequest): Promise<string> {
-  return send(config, request, async (body) => body.text());
+  return send(config, request, readText);
 }
 
 /**
@@ -96,51 +100,117 @@ export async function listPage<T>(
   request: Omit<JsonRequest, 'method' | 'body'>,
   onItem: (item: T) => void,
 ): Promise<ListPage<T>['metadata']> {
-  return send(config, { ...request, method: HttpMethod.GET }, async (body) => {
+  return send(config, { ...request, method: 'GET' }, async (body) => {
     const parser = new ListStreamParser(onItem);
     for await (const chunk of body) parser.write(chunk as Buffer);
     return (parser.end().metadata ?? { resourceVersion: '' }) as ListPage<T>['metadata'];
   });
 }
 
-type ResponseBody = Dispatcher.ResponseData['body'];
-
-/** Sends `request` and reads a 2xx answer's body with `read`; throws ApiRequestError on any other status. */
-async function send<R>(config: KubeConfig, request: JsonRequest, read: (body: ResponseBody) => Promise<R>): Promise<R> {
-  const url = requestUrl(config, request);
-  const context = new RequestContext(url.toString(), request.method);
-  await authenticate(config, context, request.pool);
-  const abort = abortAfter(request.timeoutMs, request.signal);
-  const dispatcher = context.getDispatcher();
-  try {
-    // undici's request, not fetch: the same connections at a fraction of the CPU per call.
-    const response = await httpRequest(url, {
-      method: request.method,
-      headers: {
-        ...context.getHeaders(),
-        accept: request.accept ?? 'application/json',
-        ...(request.body === undefined ? {} : { 'content-type': request.contentType ?? 'application/json' }),
-      },
-      ...(request.body === undefined ? {} : { body: JSON.stringify(request.body) }),
-      ...(dispatcher ? { dispatcher } : {}),
-      signal: abort.signal,
-    });
-    if (response.statusCode < 200 || response.statusCode > 299) {
-      const status = parseStatus(await response.body.text());
-      throw new ApiRequestError(response.statusCode, `${request.method} ${url.pathname}: HTTP ${response.statusCode}: ${status.message}`, status.causes);
+/**
+ * Watches `path` from `query.resourceVersion`, handing each event to `onEvent` as
+ * it arrives; `onDone` is called once, when the server ends the watch (no
+ * argument) or it fails: with a TimeoutError when no event or bookmark came for
+ * `silenceMs`. Returns a handle that stops the watch.
+ */
+export function watchEvents(
+  config: KubeConfig,
+  request: { path: string; query: Record<string, string | number | boolean>; silenceMs: number },
+  onEvent: (type: string, object: unknown) => void,
+  onDone: (error?: unknown) => void,
+): { abort(): void } {
+  const stopped = new AbortController();
+  const query = { ...request.query, watch: 'true' };
+  const readEvents = async (body: IncomingMessage, heardFrom: () => void): Promise<void> => {
+    // One JSON object a line (the API server's watch stream).
+    body.setEncoding('utf8');
+    let pending = '';
+    // A line cut off by the end of the stream is dropped: the next watch starts
+    // from the last whole event's resourceVersion, so the server sends it again.
+    for await (const chunk of body as AsyncIterable<string>) {
+      heardFrom();
+      pending += chunk;
+      for (let newline = pending.indexOf('\n'); newline >= 0; newline = pending.indexOf('\n')) {
+        const line = pending.slice(0, newline);
+        pending = pending.slice(newline + 1);
+        if (line.trim() === '') continue;
+        const event = parseJson(line, `an event of the watch of ${request.path}`) as { type: string; object: unknown };
+        onEvent(event.type, event.object);
+      }
     }
-    return await read(response.body);
+  };
+  send(config, { method: 'GET', path: request.path, query, timeoutMs: request.silenceMs, signal: stopped.signal }, readEvents).then(
+    () => {
+      onDone();
+    },
+    onDone,
+  );
+  return {
+    abort: () => {
+      stopped.abort();
+    },
+  };
+}
+
+/**
+ * Sends `request` and reads a 2xx answer's body with `read`, which may call
+ * `heardFrom` to restart the request's timeout (a watch times out on silence);
+ * throws ApiRequestError on any other status.
+ */
+async function send<R>(config: KubeConfig, request: JsonRequest, read: (body: IncomingMessage, heardFrom: () => void) => Promise<R>): Promise<R> {
+  const url = requestUrl(config, request);
+  const options = await requestOptions(config, request.pool);
+  const body = request.body === undefined ? undefined : JSON.stringify(request.body);
+  const headers = {
+    ...options.headers,
+    accept: request.accept ?? 'application/json',
+    ...(body === undefined ? {} : { 'content-type': request.contentType ?? 'application/json', 'content-length': Buffer.byteLength(body) }),
+  };
+  const abort = abortAfter(request.timeoutMs, request.signal);
+  try {
+    const response = await new Promise<IncomingMessage>((resolve, reject) => {
+      const outgoingOptions = { ...options, method: request.method, headers, signal: abort.signal };
+      const outgoing = url.protocol === 'http:' ? plainHttp().request(url, outgoingOptions, resolve) : httpsRequest(url, outgoingOptions, resolve);
+      outgoing.on('error', reject);
+      outgoing.end(body);
+    });
+    const statusCode = response.statusCode ?? 0;
+    if (statusCode < 200 || statusCode > 299) {
+      const status = parseStatus(await readText(response));
+      throw new ApiRequestError(statusCode, `${request.method} ${url.pathname}: HTTP ${statusCode}: ${status.message}`, status.causes);
+    }
+    return await read(response, abort.restart);
+  } catch (error) {
+    // Node fails an aborted request with a generic AbortError: say why it was aborted.
+    throw abort.signal.aborted ? abort.signal.reason : error;
   } finally {
     abort.done();
   }
 }
 
 /**
- * A signal that aborts after `timeoutMs`, or when `signal` does; done() releases
- * both. Not AbortSignal.timeout(): its timer outlives the request, and at
- * hundreds of requests a second the expired timers cost more CPU than the requests.
+ * node:http, for a cluster served over plain HTTP (`kubectl proxy`). Not an
+ * import: importing node:http as an ES module reads its lazy WebSocket exports,
+ * which loads Node's own copy of undici, 12 MiB for the life of the process.
  */
-function abortAfter(timeoutMs: number, signal: AbortSignal | undefined): { signal: AbortSignal; done(): void } {
+function plainHttp(): typeof import('node:http') {
+  return process.getBuiltinModule('node:http');
+}
+
+async function readText(body: IncomingMessage): Promise<string> {
+  body.setEncoding('utf8');
+  let text = '';
+  for await (const chunk of body as AsyncIterable<string>) text += chunk;
+  return text;
+}
+
+/**
+ * A signal that aborts after `timeoutMs`, or when `signal` does; restart() starts
+ * the time over, done() releases both. Not AbortSignal.timeout(): its timer
+ * outlives the request, and at hundreds of requests a second the expired timers
+ * cost more CPU than the requests.
+ */
+function abortAfter(timeoutMs: number, signal: AbortSignal | undefined): { signal: AbortSignal; restart: () => void; done: () => void } {
   const controller = new AbortController();
   const timer = setTimeout(() => {
     controller.abort(new DOMException(`no answer within ${timeoutMs}ms`, 'TimeoutError'));
@@ -152,6 +222,7 @@ function abortAfter(timeoutMs: number, signal: AbortSignal | undefined): { signa
   if (signal?.aborted) cancel();
   return {
     signal: controller.signal,
+    restart: () => timer.refresh(),
     done: () => {
       clearTimeout(timer);
       signal?.removeEventListener('abort', cancel);

@@ -2,7 +2,6 @@
 // as raw JSON requests: `confighash run` loads no generated API client (see
 // kube/client-node.ts for why).
 import type { KubeConfig, V1Secret } from '@kubernetes/client-node';
-import { HttpMethod } from '@kubernetes/client-node/dist/gen/http/http.js';
 import { isNotFound } from './errors.ts';
 import { apiPath, requestJson } from './raw.ts';
 
@@ -22,18 +21,18 @@ export function apiSecretStore(config: KubeConfig): SecretStore {
   return {
     async read(namespace, name) {
       try {
-        return await requestJson<V1Secret>(config, { method: HttpMethod.GET, path: apiPath(collection(namespace), name), timeoutMs: REQUEST_TIMEOUT_MS });
+        return await requestJson<V1Secret>(config, { method: 'GET', path: apiPath(collection(namespace), name), timeoutMs: REQUEST_TIMEOUT_MS });
       } catch (error) {
         if (isNotFound(error)) return undefined;
         throw error;
       }
     },
     async create(namespace, body) {
-      await requestJson(config, { method: HttpMethod.POST, path: collection(namespace), query, body, timeoutMs: REQUEST_TIMEOUT_MS });
+      await requestJson(config, { method: 'POST', path: collection(namespace), query, body, timeoutMs: REQUEST_TIMEOUT_MS });
     },
     async replace(namespace, body) {
       const path = apiPath(collection(namespace), body.metadata?.name ?? '');
-      await requestJson(config, { method: HttpMethod.PUT, path, query, body, timeoutMs: REQUEST_TIMEOUT_MS });
+      await requestJson(config, { method: 'PUT', path, query, body, timeoutMs: REQUEST_TIMEOUT_MS });
     },
   };
 }

@@ -3,7 +3,6 @@
 // a timeout, and reduced to per-key digests as soon as they arrive, unless the
 // controller's store already holds that very version of the source, digested.
 import type { KubeConfig } from '@kubernetes/client-node';
-import { HttpMethod } from '@kubernetes/client-node/dist/gen/http/http.js';
 import { type ConsumedSource, isValidObjectName, type SourceId, type SourceState, type ValueHasher } from '../checksum/index.ts';
 import { countedKeys, type FilteredSource, type SourceFilter } from '../scope/source-filter.ts';
 import { describeApiError, isNotFound } from './errors.ts';
@@ -67,7 +66,7 @@ export class LiveSourceReader implements SourceReader {
     try {
       const path = apiPath('/api/v1', 'namespaces', namespace, `${source.kind}s`, source.name);
       // Raw JSON, not the generated client: no model classes to build for data about to be digested.
-      const object = await requestJson<FilteredSource>(this.#config, { method: HttpMethod.GET, path, timeoutMs: this.#options.timeoutMs, ...(signal ? { signal } : {}) });
+      const object = await requestJson<FilteredSource>(this.#config, { method: 'GET', path, timeoutMs: this.#options.timeoutMs, ...(signal ? { signal } : {}) });
       return this.#stateOf(namespace, source, object);
     } catch (error) {
       if (isNotFound(error)) return { exists: false };
@@ -97,7 +96,7 @@ export async function sourcesChangedAt(config: KubeConfig, namespace: string, so
     const path = apiPath('/api/v1', 'namespaces', namespace, `${source.kind}s`, source.name);
     // Metadata only: a Secret's data is not needed to know when it changed.
     const accept = 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1';
-    const object = await requestJson<{ metadata?: { managedFields?: { time?: string }[] } }>(config, { method: HttpMethod.GET, path, timeoutMs, accept }).catch(() => undefined);
+    const object = await requestJson<{ metadata?: { managedFields?: { time?: string }[] } }>(config, { method: 'GET', path, timeoutMs, accept }).catch(() => undefined);
     for (const entry of object?.metadata?.managedFields ?? []) times.push(Date.parse(entry.time ?? ''));
   });
   const newest = Math.max(...times.filter((t) => !Number.isNaN(t)));

@@ -4,14 +4,13 @@
 // other ERROR event into a failure (logged, counted, retried with jittered
 // exponential backoff), restarts a watch that goes silent, and says whether it is
 // synced and healthy.
-// Built on client-node's Watch rather than its informer, whose cache holds every
-// object in full: the handler here keeps only what it needs of each object.
+// Not client-node's informer, whose cache holds every object in full: the handler
+// here keeps only what it needs of each object.
 import type { KubeConfig } from '@kubernetes/client-node';
-import { Watch } from '@kubernetes/client-node/dist/watch.js';
 import type { Logger } from 'pino';
 import { describeApiError, apiStatus } from './errors.ts';
 import { jitter, sleep } from '../sleep.ts';
-import { type ListPage, listPage } from './raw.ts';
+import { type ListPage, listPage, watchEvents } from './raw.ts';
 
 export interface KubeObject {
   metadata?: { name?: string; namespace?: string; resourceVersion?: string; uid?: string } | null;
@@ -235,6 +234,8 @@ export class ResourceWatcher<T extends KubeObject> {
         this.#activeWatch = undefined;
         if (failure) reject(failure);
         else if (isSilenceTimeout(error)) resolve();
+        // The server may refuse a watch from a compacted resourceVersion before it starts.
+        else if (apiStatus(error) === 410) reject(new GoneError('resourceVersion too old'));
         else if (error instanceof Error) reject(error);
         else if (error) reject(new Error(`watch ${this.#resource.name} failed: ${JSON.stringify(error)}`));
         else resolve();
@@ -265,15 +266,9 @@ function watchEventError(resource: string, object: unknown): Error {
 export function apiListWatchClient(config: KubeConfig, requestTimeoutMs: number): ListWatchClient {
   return {
     list: (path, query, onItem) => listPage(config, { path, query, timeoutMs: requestTimeoutMs }, onItem),
-    watch: (path, query, onEvent, onDone) => {
-      // client-node's Watch aborts a watch that is silent (no event, no bookmark) for
-      // requestTimeoutMs, 30 s by default, with a TimeoutError; the loop then resumes
-      // it. The apiserver sends bookmarks about once a minute, so an idle watch would
-      // be restarted twice a minute: the field is private in the typings only.
-      const watch = new Watch(config);
-      Reflect.set(watch, 'requestTimeoutMs', SILENCE_TIMEOUT_MS);
-      return watch.watch(path, query, onEvent, onDone);
-    },
+    // A silent watch (no event, no bookmark: the API server sends a bookmark about
+    // once a minute) ends with a TimeoutError; the loop then resumes it.
+    watch: async (path, query, onEvent, onDone) => Promise.resolve(watchEvents(config, { path, query, silenceMs: SILENCE_TIMEOUT_MS }, onEvent, onDone)),
   };
 }
 

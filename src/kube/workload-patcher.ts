@@ -4,7 +4,6 @@
 // Patch guarded by the generation (see kube/generation-guarded-patch.ts). A
 // ConflictError means "look again".
 import type { KubeConfig } from '@kubernetes/client-node';
-import { HttpMethod } from '@kubernetes/client-node/dist/gen/http/http.js';
 import { ANNOTATION, atTemplatePath, templatePath, WORKLOAD_APIS, type WorkloadKind } from '../checksum/index.ts';
 import type { PatchesInFlight, PatchGuard } from './patches-in-flight.ts';
 import { type AnnotationChanges, generationGuardedPatch } from './generation-guarded-patch.ts';
@@ -90,7 +89,7 @@ export class WorkloadPatcher {
     const done = checksum === undefined ? undefined : this.#inFlight?.begin(ref, guard, checksum);
     try {
       const patched = await requestJson<{ metadata?: { generation?: number } }>(this.#config, {
-        method: HttpMethod.PATCH,
+        method: 'PATCH',
         path: apiPath(`/apis/${group}/${version}`, 'namespaces', ref.namespace, resource, ref.name),
         query: { fieldManager: 'confighash' },
         body,

@@ -19,7 +19,6 @@ import type {
   V1MutatingWebhook,
   V1MutatingWebhookConfiguration,
 } from '@kubernetes/client-node';
-import { HttpMethod } from '@kubernetes/client-node/dist/gen/http/http.js';
 import type { Logger } from 'pino';
 import { describeApiError, isConflict, isNotFound } from '../kube/errors.ts';
 import { apiPath, requestJson } from '../kube/raw.ts';
@@ -226,7 +225,7 @@ export class WebhookConfigurationKeeper {
     try {
       let existing: V1MutatingWebhookConfiguration;
       try {
-        existing = await requestJson<V1MutatingWebhookConfiguration>(config, { method: HttpMethod.GET, path, timeoutMs: REQUEST_TIMEOUT_MS });
+        existing = await requestJson<V1MutatingWebhookConfiguration>(config, { method: 'GET', path, timeoutMs: REQUEST_TIMEOUT_MS });
       } catch (error) {
         if (!isNotFound(error)) throw error;
         return (await this.#create(desired)) ? 'it did not exist' : undefined;
@@ -235,7 +234,7 @@ export class WebhookConfigurationKeeper {
       if (!drift) return undefined;
       keepUnmanagedBundle(desired, existing, this.#bundle?.value);
       await requestJson(config, {
-        method: HttpMethod.PATCH,
+        method: 'PATCH',
         path,
         query: { fieldManager: 'confighash' },
         body: { metadata: desired.metadata, webhooks: desired.webhooks },
@@ -251,7 +250,7 @@ export class WebhookConfigurationKeeper {
   /** False when another replica created it first (its watch event brings it here). */
   async #create(desired: V1MutatingWebhookConfiguration): Promise<boolean> {
     try {
-      await requestJson(this.#options.config, { method: HttpMethod.POST, path: COLLECTION, query: { fieldManager: 'confighash' }, body: desired, timeoutMs: REQUEST_TIMEOUT_MS });
+      await requestJson(this.#options.config, { method: 'POST', path: COLLECTION, query: { fieldManager: 'confighash' }, body: desired, timeoutMs: REQUEST_TIMEOUT_MS });
       return true;
     } catch (error) {
       if (!isConflict(error)) throw error;
