@@ -5,7 +5,7 @@
 import Fastify, { LogController } from 'fastify';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import { applyConnectionLimits, closeWithin, type ConnectionLimits, countRequests, listeningPort, type RunningServer } from './http-server.ts';
+import { applyConnectionLimits, closeWithin, type ConnectionLimits, countRequests, listeningPort, NO_SCHEMAS, type RunningServer } from './http-server.ts';
 
 /** A named check: undefined when fine, else what is wrong. */
 export type ReadinessCheck = () => string | undefined;
@@ -34,6 +34,7 @@ export async function startMetricsServer(options: MetricsServerOptions): Promise
   const server = Fastify({
     loggerInstance: options.logger.child({ component: 'metrics-server' }),
     logController: new LogController({ disableRequestLogging: true }),
+    schemaController: NO_SCHEMAS,
   });
   // Bounded like the webhook's, so a flood of this port cannot exhaust the process either.
   applyConnectionLimits(server.server, OBSERVABILITY_LIMITS);

@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import type { Metrics } from '../metrics.ts';
 import type { CertificateSource } from '../tls/certificate-source.ts';
 import type { TLSSocket } from 'node:tls';
-import { applyConnectionLimits, closeWithin, type ConnectionLimits, countRequests, listeningPort, type RunningServer } from '../http-server.ts';
+import { applyConnectionLimits, closeWithin, type ConnectionLimits, countRequests, listeningPort, NO_SCHEMAS, type RunningServer } from '../http-server.ts';
 import type { ClientAuthority } from '../tls/client-ca.ts';
 import type { AdmissionHandler } from './handler.ts';
 import { BadReviewError, parseAdmissionReview, reviewResponse } from './review.ts';
@@ -57,6 +57,7 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: BODY_LIMIT_BYTES,
     return503OnClosing: true,
+    schemaController: NO_SCHEMAS,
   });
   applyConnectionLimits(server.server, limits);
   const inFlight = countRequests(server.server);
