@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { X509Certificate } from 'node:crypto';
+import { createPrivateKey, createPublicKey, X509Certificate } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { createCertificateAuthority, DAY_MS, issueCertificate, randomSerialNumber } from './pki.ts';
 
@@ -56,6 +56,23 @@ describe('pki', () => {
     const cert = new X509Certificate(leaf.certificate);
     assert.equal(cert.subject, 'O=system:masters\nCN=admin');
     assert.deepEqual(cert.keyUsage, ['1.3.6.1.5.5.7.3.2']);
+  });
+
+  it('gives each certificate the private key of its public key, as PKCS#1 PEM', async () => {
+    const ca = await createCertificateAuthority('test-ca', DAY_MS, now);
+    const leaf = await issueCertificate(ca, { commonName: 'x', usage: 'server', validityMs: DAY_MS }, now);
+    for (const { certificate, privateKey } of [ca, leaf]) {
+      assert.match(privateKey, /^-----BEGIN RSA PRIVATE KEY-----\n/);
+      const fromKey = createPublicKey(privateKey).export({ type: 'spki', format: 'der' });
+      assert.deepEqual(new X509Certificate(certificate).publicKey.export({ type: 'spki', format: 'der' }), fromKey);
+    }
+  });
+
+  it('issues from an authority whose key is PKCS#8', async () => {
+    const ca = await createCertificateAuthority('test-ca', DAY_MS, now);
+    const pkcs8 = createPrivateKey(ca.privateKey).export({ type: 'pkcs8', format: 'pem' }).toString();
+    const leaf = await issueCertificate({ ...ca, privateKey: pkcs8 }, { commonName: 'x', usage: 'server', validityMs: DAY_MS }, now);
+    assert.ok(new X509Certificate(leaf.certificate).verify(new X509Certificate(ca.certificate).publicKey));
   });
 
   it('makes random, positive, DER-minimal serial numbers', () => {
