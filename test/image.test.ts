@@ -21,7 +21,7 @@ describe('image runtime stage', () => {
       ['--from=production-dependencies /app/node_modules ./node_modules', '--from=build /src/dist ./dist', 'package.json ./'],
     );
     assert.match(runtime, /^USER 65532:65532$/m);
-    assert.match(runtime, /^ENTRYPOINT \["\/nodejs\/bin\/node", "--optimize-for-size", "--max-semi-space-size=4", "--max-old-space-size=256", "dist\/cli\/main\.js"\]$/m);
+    assert.match(runtime, /^ENTRYPOINT \["\/nodejs\/bin\/node", "--optimize-for-size", "--max-opt=2", "--max-semi-space-size=4", "--max-old-space-size=256", "dist\/cli\/main\.js"\]$/m);
 
     const app = await mkdtemp(join(tmpdir(), 'confighash-image-'));
     t.after(() => rm(app, { recursive: true, force: true }));
