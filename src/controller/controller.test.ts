@@ -4,7 +4,7 @@ import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { hasherWith } from '../../test/support/hasher.ts';
 import { ANNOTATION, consumedSources, currentFingerprint, type SourceState } from '../checksum/index.ts';
-import type { ListPage } from '../kube/raw.ts';
+import type { ListPage, WatchHandlers } from '../kube/raw.ts';
 import type { ListWatchClient } from '../kube/watcher.ts';
 import { ConflictError, type PatchResult, PatchRejectedError, type WorkloadRef } from '../kube/workload-patcher.ts';
 import { Metrics } from '../metrics.ts';
@@ -25,8 +25,9 @@ class FakeApi implements ListWatchClient {
     return { resourceVersion: '1' };
   }
 
-  async watch(path: string, _query: object, onEvent: (type: string, object: unknown) => void, onDone: (error?: unknown) => void): Promise<{ abort(): void }> {
+  watch(path: string, _query: object, { onOpen, onEvent, onDone }: WatchHandlers): { abort(): void } {
     this.#watchers.set(path, onEvent);
+    onOpen();
     return { abort: () => { onDone(); } };
   }
 

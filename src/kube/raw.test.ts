@@ -69,12 +69,20 @@ async function localServer(t: TestContext, handle: Handler): Promise<LocalServer
   return { config: loadKubeConfig(path), versions, connections: () => sockets.size };
 }
 
-/** Runs a watch to its end: the events it handed over, and what it ended with. */
-async function watchToEnd(config: KubeConfig, silenceMs: number): Promise<{ events: [string, unknown][]; error: unknown }> {
+/** Runs a watch to its end: whether the server accepted it, the events it handed over, and what it ended with. */
+async function watchToEnd(config: KubeConfig, silenceMs: number): Promise<{ opened: boolean; events: [string, unknown][]; error: unknown }> {
+  let opened = false;
   const events: [string, unknown][] = [];
   const done = Promise.withResolvers<unknown>();
-  watchEvents(config, { path: '/api/v1/configmaps', query: { resourceVersion: '7' }, silenceMs }, (type, object) => events.push([type, object]), done.resolve);
-  return { events, error: await done.promise };
+  watchEvents(config, { path: '/api/v1/configmaps', query: { resourceVersion: '7' }, silenceMs }, {
+    onOpen: () => {
+      opened = true;
+    },
+    onEvent: (type, object) => events.push([type, object]),
+    onDone: done.resolve,
+  });
+  const error = await done.promise;
+  return { opened, events, error };
 }
 
 describe('requests over HTTPS', () => {
@@ -134,8 +142,9 @@ describe('watchEvents', () => {
       };
       writeFrom(0);
     });
-    const { events, error } = await watchToEnd(server.config, 5000);
+    const { opened, events, error } = await watchToEnd(server.config, 5000);
     assert.equal(error, undefined);
+    assert.ok(opened);
     assert.deepEqual(events, lines.map((line) => {
       const event = JSON.parse(line) as { type: string; object: unknown };
       return [event.type, event.object];
@@ -143,7 +152,7 @@ describe('watchEvents', () => {
     assert.equal(query, '/api/v1/configmaps?resourceVersion=7&watch=true');
   });
 
-  it('ends a watch that stays silent with a TimeoutError, and a refused one with its status', async (t) => {
+  it('ends a watch that stays silent with a TimeoutError, and a refused one, never opened, with its status', async (t) => {
     const silent = await localServer(t, (_, response) => {
       response.write('{"type":"BOOKMARK","object":{"metadata":{"resourceVersion":"9"}}}\n');
     });
@@ -157,6 +166,7 @@ describe('watchEvents', () => {
       response.end('{"kind":"Status","code":410,"message":"too old resource version: 7 (12)"}');
     });
     const refused = await watchToEnd(gone.config, 5000);
+    assert.equal(refused.opened, false);
     assert.ok(refused.error instanceof ApiRequestError);
     assert.equal(refused.error.status, 410);
   });
@@ -178,9 +188,13 @@ describe('watchEvents', () => {
     });
     const first = Promise.withResolvers<undefined>();
     const done = Promise.withResolvers<unknown>();
-    const handle = watchEvents(server.config, { path: '/api/v1/configmaps', query: {}, silenceMs: 5000 }, () => {
-      first.resolve(undefined);
-    }, done.resolve);
+    const handle = watchEvents(server.config, { path: '/api/v1/configmaps', query: {}, silenceMs: 5000 }, {
+      onOpen: () => undefined,
+      onEvent: () => {
+        first.resolve(undefined);
+      },
+      onDone: done.resolve,
+    });
     await first.promise;
     handle.abort();
     const error = await done.promise;

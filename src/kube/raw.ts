@@ -107,21 +107,29 @@ export async function listPage<T>(
   });
 }
 
+/** What a watch tells its caller. */
+export interface WatchHandlers {
+  /** The server accepted the watch (a 2xx answer): its events follow. */
+  onOpen: () => void;
+  onEvent: (type: string, object: unknown) => void;
+  /** Called once, when the server ends the watch (no argument) or it fails. */
+  onDone: (error?: unknown) => void;
+}
+
 /**
  * Watches `path` from `query.resourceVersion`, handing each event to `onEvent` as
- * it arrives; `onDone` is called once, when the server ends the watch (no
- * argument) or it fails: with a TimeoutError when no event or bookmark came for
- * `silenceMs`. Returns a handle that stops the watch.
+ * it arrives; a watch with no event or bookmark for `silenceMs` fails with a
+ * TimeoutError. Returns a handle that stops the watch.
  */
 export function watchEvents(
   config: KubeConfig,
   request: { path: string; query: Record<string, string | number | boolean>; silenceMs: number },
-  onEvent: (type: string, object: unknown) => void,
-  onDone: (error?: unknown) => void,
+  { onOpen, onEvent, onDone }: WatchHandlers,
 ): { abort(): void } {
   const stopped = new AbortController();
   const query = { ...request.query, watch: 'true' };
   const readEvents = async (body: IncomingMessage, heardFrom: () => void): Promise<void> => {
+    onOpen();
     // One JSON object a line (the API server's watch stream).
     body.setEncoding('utf8');
     let pending = '';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { pino } from 'pino';
-import { ApiRequestError, type ListPage } from './raw.ts';
+import { ApiRequestError, type ListPage, type WatchHandlers } from './raw.ts';
 import { type KubeObject, type ListWatchClient, ResourceWatcher, type WatchHandler } from './watcher.ts';
 import { until } from '../../test/support/until.ts';
 
@@ -16,6 +16,8 @@ interface WatchScript {
   hold?: boolean;
   /** End this long after the events, not at once. */
   lastsMs?: number;
+  /** The server refuses the watch: it never opens, and ends with `end`. */
+  refused?: boolean;
 }
 
 /** Answers lists from `pages` and watches from `scripts`, in order, and records every call. */
@@ -37,12 +39,7 @@ class ScriptedClient implements ListWatchClient {
     return metadata;
   }
 
-  async watch(
-    _path: string,
-    query: Record<string, string | number | boolean>,
-    onEvent: (type: string, object: unknown) => void,
-    onDone: (error?: unknown) => void,
-  ): Promise<{ abort(): void }> {
+  watch(_path: string, query: Record<string, string | number | boolean>, { onOpen, onEvent, onDone }: WatchHandlers): { abort(): void } {
     this.watches.push(query);
     const script = this.scripts.shift() ?? { events: [], hold: true };
     let ended = false;
@@ -51,6 +48,7 @@ class ScriptedClient implements ListWatchClient {
       ended = true;
     };
     setImmediate(() => {
+      if (!script.refused) onOpen();
       for (const [type, object] of script.events) onEvent(type, object);
       if (!script.hold) setTimeout(() => { end(script.end); }, script.lastsMs ?? 0);
     });
@@ -160,6 +158,26 @@ describe('ResourceWatcher', () => {
     assert.equal(client.lists.length, 1, 'a non-410 error must not force a relist');
     assert.equal(client.watches[1]?.['resourceVersion'], '10');
     await until(() => watcher.problem === undefined, 'the problem to clear once watching again');
+    await watcher.stop();
+  });
+
+  it('keeps reporting the problem while watches are refused, and clears it when the server accepts one', async () => {
+    const unavailable = new ApiRequestError(503, 'GET /api/v1/configmaps: HTTP 503: the server is shutting down');
+    const client = new ScriptedClient(
+      [page('10')],
+      [
+        { events: [], end: unavailable, refused: true },
+        // Refused again, but only after a while: the watcher is asked whether it is healthy meanwhile.
+        { events: [], end: unavailable, refused: true, lastsMs: 300 },
+        { events: [], hold: true },
+      ],
+    );
+    const { watcher, restarts } = start(client);
+    await until(() => client.watches.length === 2, 'the refused watch to be retried');
+    assert.equal(restarts.length, 1);
+    assert.match(watcher.problem ?? '', /HTTP 503/, 'a watch asked for is not a watch accepted');
+    await until(() => client.watches.length === 3, 'the third watch');
+    await until(() => watcher.problem === undefined, 'the problem to clear once the server accepts a watch');
     await watcher.stop();
   });
 

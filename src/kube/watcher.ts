@@ -10,7 +10,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { describeApiError, apiStatus } from './errors.ts';
 import { jitter, sleep } from '../sleep.ts';
-import { type ListPage, listPage, watchEvents } from './raw.ts';
+import { type ListPage, listPage, watchEvents, type WatchHandlers } from './raw.ts';
 
 export interface KubeObject {
   metadata?: { name?: string; namespace?: string; resourceVersion?: string; uid?: string } | null;
@@ -44,16 +44,8 @@ export interface WatchedResource {
 export interface ListWatchClient {
   /** One page: each item to `onItem` as it arrives; resolves with the page's metadata. */
   list<T>(path: string, query: Record<string, string | number | undefined>, onItem: (item: T) => void): Promise<ListPage<T>['metadata']>;
-  /**
-   * Starts a watch; `onEvent` gets each event, `onDone` is called once when the
-   * watch ends (with the error, if it failed). Resolves with a handle to abort it.
-   */
-  watch(
-    path: string,
-    query: Record<string, string | number | boolean>,
-    onEvent: (type: string, object: unknown) => void,
-    onDone: (error?: unknown) => void,
-  ): Promise<{ abort(): void }>;
+  /** Starts a watch, and returns a handle to abort it. */
+  watch(path: string, query: Record<string, string | number | boolean>, handlers: WatchHandlers): { abort(): void };
 }
 
 export interface WatcherOptions {
@@ -240,14 +232,12 @@ export class ResourceWatcher<T extends KubeObject> {
         else if (error) reject(new Error(`watch ${this.#resource.name} failed: ${JSON.stringify(error)}`));
         else resolve();
       };
-      this.#client
-        .watch(this.#resource.path, query, onWatchEvent, done)
-        .then((handle) => {
-          this.#activeWatch = handle;
-          if (this.#isStopped()) handle.abort();
-          else this.#problem = undefined;
-        })
-        .catch(reject);
+      // Healthy again once the server accepts a watch, not when one is asked for.
+      const onOpen = (): void => {
+        this.#problem = undefined;
+      };
+      this.#activeWatch = this.#client.watch(this.#resource.path, query, { onOpen, onEvent: onWatchEvent, onDone: done });
+      if (this.#isStopped()) this.#activeWatch.abort();
     });
   }
 }
@@ -268,7 +258,7 @@ export function apiListWatchClient(config: KubeConfig, requestTimeoutMs: number)
     list: (path, query, onItem) => listPage(config, { path, query, timeoutMs: requestTimeoutMs }, onItem),
     // A silent watch (no event, no bookmark: the API server sends a bookmark about
     // once a minute) ends with a TimeoutError; the loop then resumes it.
-    watch: async (path, query, onEvent, onDone) => Promise.resolve(watchEvents(config, { path, query, silenceMs: SILENCE_TIMEOUT_MS }, onEvent, onDone)),
+    watch: (path, query, handlers) => watchEvents(config, { path, query, silenceMs: SILENCE_TIMEOUT_MS }, handlers),
   };
 }
 
