@@ -61,8 +61,10 @@ async function checkout(work: string): Promise<string> {
   const repository = process.env['CONFIGHASH_RELOADER_SOURCE'];
   if (!repository) {
     throw new Error(
-      `the Go module proxy does not serve ${MODULE}@${RELOADER_VERSION}: clone https://github.com/stakater/Reloader ` +
-        'and set CONFIGHASH_RELOADER_SOURCE to the clone',
+      `the comparison needs stakater Reloader's source, and the Go module proxy does not serve ${MODULE}@${RELOADER_VERSION}.\n` +
+        '  Clone it, then name the clone:\n' +
+        '    git clone https://github.com/stakater/Reloader ../Reloader\n' +
+        '    CONFIGHASH_RELOADER_SOURCE=../Reloader npm run bench -- --compare reloader',
     );
   }
   await run('sh', ['-c', 'git -C "$1" archive "$2" | tar -x -C "$3"', 'sh', repository, RELOADER_VERSION, source]);

@@ -2,7 +2,9 @@
 // confighash built and run as the image runs it. Writes bench/results/<scenario>.json,
 // summary.md and the charts. Flags: --quick (small counts: a correctness check,
 // not a measurement), --only=admission,reaction,..., --compare=reloader (the
-// side-by-side with stakater Reloader instead of the scenarios) and --out=DIR.
+// side-by-side with stakater Reloader instead of the scenarios; it needs Reloader's
+// source, see bench/reloader.ts) and --out=DIR (default bench/results/, which holds
+// the committed figures; a --quick run writes to a new temporary directory instead).
 import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
@@ -10,6 +12,7 @@ import { parseArgs } from 'node:util';
 import { binaryDir } from '../test/cluster/binaries.ts';
 import { launchControlPlane, stopControlPlane } from '../test/cluster/launcher.ts';
 import { latencyChart, memoryChart } from './chart.ts';
+import { ensureReloader } from './reloader.ts';
 import { summary } from './report.ts';
 import { COMPARISONS, type ComparisonName, RESULT_NAMES, runScenario, SCENARIOS, type ScenarioName } from './scenarios/index.ts';
 import type { Scenario, ScenarioResult } from './results.ts';
@@ -30,9 +33,10 @@ const { values } = parseArgs({
     quick: { type: 'boolean', default: false },
     only: { type: 'string' },
     compare: { type: 'string' },
-    out: { type: 'string', default: join(import.meta.dirname, 'results') },
+    out: { type: 'string' },
   },
 });
+const out = values.out ?? (values.quick ? await mkdtemp(join(tmpdir(), 'confighash-bench-quick-')) : join(import.meta.dirname, 'results'));
 function selected(): [string, Scenario][] {
   if (values.compare !== undefined) {
     const comparison = COMPARISONS[values.compare as ComparisonName] as Scenario | undefined;
@@ -44,6 +48,15 @@ function selected(): [string, Scenario][] {
   return names.map((name) => [name, SCENARIOS[name as ScenarioName]]);
 }
 const runs = selected();
+// What a comparison needs from outside this checkout, before any control plane starts.
+if (values.compare === 'reloader') {
+  try {
+    await ensureReloader(say);
+  } catch (error) {
+    say(error instanceof Error ? error.message : String(error));
+    process.exit(2);
+  }
+}
 
 const handle = await launchControlPlane(await mkdtemp(join(tmpdir(), 'confighash-bench-cluster-')), false, say);
 process.env['KUBECONFIG'] = handle.kubeconfig;
@@ -54,12 +67,12 @@ say(`local control plane ready at ${handle.server}`);
 const results: ScenarioResult[] = [];
 const crashed: string[] = [];
 try {
-  await mkdir(values.out, { recursive: true });
+  await mkdir(out, { recursive: true });
   for (const [name, scenario] of runs) {
     say(`\n== ${name}`);
     try {
       const result = await runScenario(scenario, { quick: values.quick, fromDist: !values.quick, log: (line) => { say(`  ${line}`); } });
-      await writeFile(join(values.out, `${name}.json`), `${JSON.stringify(result, null, 2)}\n`);
+      await writeFile(join(out, `${name}.json`), `${JSON.stringify(result, null, 2)}\n`);
       results.push(result);
     } catch (error) {
       // One failed scenario must not cost the others' results.
@@ -72,12 +85,12 @@ try {
 }
 // The summary and charts cover the latest result of every scenario in the directory,
 // so that running one scenario again keeps the others' figures.
-const latest = await latestResults(values.out);
-await writeFile(join(values.out, 'summary.md'), summary(latest));
-await writeFile(join(values.out, 'latency.svg'), latencyChart(latest));
+const latest = await latestResults(out);
+await writeFile(join(out, 'summary.md'), summary(latest));
+await writeFile(join(out, 'latency.svg'), latencyChart(latest));
 const memory = memoryChart(latest);
-if (memory) await writeFile(join(values.out, 'memory.svg'), memory);
-say(`\nresults in ${values.out}: summary.md, latency.svg${memory ? ', memory.svg' : ''} and one JSON file per scenario`);
+if (memory) await writeFile(join(out, 'memory.svg'), memory);
+say(`\nresults in ${out}: summary.md, latency.svg${memory ? ', memory.svg' : ''} and one JSON file per scenario`);
 const failed = crashed.map((name) => `${name}: did not complete`).concat(results.flatMap((r) => r.targets.filter((t) => t.kind === 'correctness' && !t.met).map((t) => `${r.scenario}: ${t.name}`)));
 if (failed.length > 0) {
   say(`correctness checks failed:\n  ${failed.join('\n  ')}`);

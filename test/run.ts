@@ -8,7 +8,6 @@ import { spawn } from 'node:child_process';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
-import { ensureReloader } from '../bench/reloader.ts';
 import { binaryDir } from './cluster/binaries.ts';
 import { type ControlPlaneHandle, launchControlPlane, runningControlPlane, stopControlPlane } from './cluster/launcher.ts';
 import { ensureHelm } from './cluster/helm.ts';
@@ -63,9 +62,6 @@ function runTests(kubeconfig: string, handle: ControlPlaneHandle | undefined, ar
 const helm = await ensureHelm(say);
 const args = process.argv.slice(2);
 const everyTest = !args.some((arg) => !arg.startsWith('-'));
-// The benchmarks' quick comparison (test/e2e/benchmarks.test.ts) runs stakater Reloader: built
-// here on a cold cache, so that the build does not count against that test's timeout.
-if (everyTest) await ensureReloader(say);
 const { kubeconfig, handle, owned } = await controlPlaneKubeconfig();
 try {
   process.exitCode = await runTests(kubeconfig, handle, args, helm);
