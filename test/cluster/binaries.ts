@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 
 export const KUBERNETES_VERSION = 'v1.35.4';
-export const COMPONENTS = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kubectl', 'kube-scheduler', 'kubelet'] as const;
+export const COMPONENTS = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kubectl', 'kube-scheduler', 'kubelet', 'kube-proxy'] as const;
 export type Component = (typeof COMPONENTS)[number];
 export type BinaryPaths = Record<Component, string> & { dir: string };
 

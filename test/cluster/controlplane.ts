@@ -10,7 +10,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { BinaryPaths } from './binaries.ts';
-import { containerdArgs, importImages, kubeletArgs, nodePaths, prepareNode, sweepNode } from './node.ts';
+import { containerdArgs, importImages, kubeletArgs, nodePaths, POD_GATEWAY, prepareNode, sweepNode, writeKubeProxyConfig } from './node.ts';
 import { type ControlPlanePki, writeControlPlanePki } from './pki.ts';
 
 export interface RunningControlPlane {
@@ -33,6 +33,14 @@ const CONTROLLERS = [
   'daemonset-controller',
   'garbage-collector-controller',
   'namespace-controller',
+  // Services lead somewhere (kube-proxy follows EndpointSlices), and pods get their
+  // ServiceAccount's token as in any cluster: every namespace gets its `default`
+  // ServiceAccount and the `kube-root-ca.crt` ConfigMap the token's volume projects.
+  'endpointslice-controller',
+  'serviceaccount-controller',
+  'root-ca-certificate-publisher-controller',
+  // PodDisruptionBudgets report what they allow, as confighash's own does.
+  'disruption-controller',
 ];
 
 /** With `nodeImages` (the node's image tarballs), the control plane also gets one real node. */
@@ -46,7 +54,7 @@ export async function startControlPlane(dir: string, bin: BinaryPaths, nodeImage
   const kubeconfig = join(dir, 'kubeconfig');
   const components = new Components(dir);
   const startApiserver = async (): Promise<void> => {
-    components.start('kube-apiserver', bin['kube-apiserver'], apiserverArgs(dir, pki, etcdPort, apiPort));
+    components.start('kube-apiserver', bin['kube-apiserver'], apiserverArgs(dir, pki, { etcdPort, port: apiPort, node: nodeImages !== undefined }));
     await waitReady(server, pki, components.firstExit, dir);
   };
   try {
@@ -105,6 +113,23 @@ async function startNode(
   }
   await kubectl('wait', 'nodes', '--all', '--for=condition=Ready', `--timeout=${READY_TIMEOUT_MS / 1000}s`);
   await kubectl('taint', 'nodes', '--all', 'node.kubernetes.io/not-ready:NoSchedule-').catch(() => '');
+  const [healthzPort, metricsPort] = await Promise.all([freePort(), freePort()]);
+  await writeKubeProxyConfig(paths, node.kubeconfig, healthzPort, metricsPort);
+  components.start('kube-proxy', node.bin['kube-proxy'], [`--config=${paths.kubeProxyConfig}`]);
+  await waitKubeProxySynced(healthzPort, components.firstExit, node.dir);
+}
+
+/** kube-proxy's /healthz answers 200 once it has programmed the Services it knows. */
+async function waitKubeProxySynced(port: number, firstExit: Promise<string>, dir: string): Promise<void> {
+  let exited: string | undefined;
+  void firstExit.then((name) => (exited = name));
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  while (Date.now() < deadline) {
+    if (exited !== undefined) throw new Error(`${exited} exited during startup; see ${join(dir, `${exited}.log`)}`);
+    if (await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok, () => false)) return;
+    await delay(POLL_INTERVAL_MS);
+  }
+  throw new Error(`kube-proxy did not sync within ${READY_TIMEOUT_MS / 1000}s; see ${join(dir, 'kube-proxy.log')}`);
 }
 
 function runKubectl(path: string, kubeconfig: string, args: readonly string[]): Promise<string> {
@@ -174,18 +199,21 @@ function etcdArgs(dir: string, port: number, peerPort: number): string[] {
   ];
 }
 
-function apiserverArgs(dir: string, pki: ControlPlanePki, etcdPort: number, port: number): string[] {
+/**
+ * With a node, the API server also listens on the node's bridge and advertises the
+ * bridge's gateway: the `kubernetes` Service leads there, which pods reach.
+ */
+function apiserverArgs(dir: string, pki: ControlPlanePki, { etcdPort, port, node }: { etcdPort: number; port: number; node: boolean }): string[] {
   return [
     `--etcd-servers=http://127.0.0.1:${etcdPort}`,
-    '--bind-address=127.0.0.1',
-    '--advertise-address=127.0.0.1',
+    `--bind-address=${node ? '0.0.0.0' : '127.0.0.1'}`,
+    `--advertise-address=${node ? POD_GATEWAY : '127.0.0.1'}`,
     `--secure-port=${port}`,
     `--cert-dir=${join(dir, 'apiserver')}`,
     `--tls-cert-file=${pki.servingCert}`,
     `--tls-private-key-file=${pki.servingKey}`,
     `--client-ca-file=${pki.caCert}`,
     '--authorization-mode=RBAC',
-    '--disable-admission-plugins=ServiceAccount',
     '--service-cluster-ip-range=10.0.0.0/24',
     `--service-account-issuer=https://127.0.0.1:${port}`,
     `--service-account-key-file=${pki.serviceAccountPublicKey}`,

@@ -23,14 +23,23 @@ const PACKAGES: [name: string, proof: string][] = [
 const CNI_BIN_DIR = '/usr/lib/cni';
 const BRIDGE = 'chbr0';
 /**
- * Where the bridge plugin assigns pod addresses. Nothing here ever sends to them:
- * tests and the demo reach pods by port-forward and exec, probes run inside the pod.
+ * Where the bridge plugin assigns pod addresses: the node's own bridge network, created
+ * by this run. Tests and the demo reach pods by port-forward and exec; the only traffic
+ * to pod addresses is the API server calling confighash's webhook through its Service,
+ * as in any cluster.
  */
-const POD_SUBNET = '10.244.0.0/24';
+export const POD_SUBNET = '10.244.0.0/24';
+/**
+ * The host's address on the bridge (host-local's gateway: the subnet's first address).
+ * The API server advertises it as the `kubernetes` Service's endpoint, so that pods
+ * reach the API server through that Service with their ServiceAccount's token
+ * (an endpoint may not be a loopback address).
+ */
+export const POD_GATEWAY = '10.244.0.1';
 /** Pods' cgroups go below this one, so the sweep finds every container process. */
 const CGROUP_ROOT = '/confighash-node';
 /** Host settings the kubelet and the bridge plugin change; the sweep puts them back. */
-const SYSCTLS = ['vm/overcommit_memory', 'kernel/panic', 'kernel/panic_on_oops', 'net/ipv4/ip_forward'];
+const SYSCTLS = ['vm/overcommit_memory', 'kernel/panic', 'kernel/panic_on_oops', 'net/ipv4/ip_forward', 'net/ipv4/conf/all/route_localnet'];
 /** Host paths created outside DIR; removed by the sweep if they did not exist before. */
 const HOST_PATHS = ['/run/containerd', '/run/netns', '/var/log/containers', '/var/log/pods', '/var/lib/kubelet'];
 
@@ -49,6 +58,7 @@ export interface NodePaths {
   socket: string;
   containerdConfig: string;
   kubeletConfig: string;
+  kubeProxyConfig: string;
   state: string;
 }
 
@@ -59,6 +69,7 @@ export function nodePaths(clusterDir: string): NodePaths {
     socket: join(dir, 'containerd', 'containerd.sock'),
     containerdConfig: join(dir, 'containerd.toml'),
     kubeletConfig: join(dir, 'kubelet.yaml'),
+    kubeProxyConfig: join(dir, 'kube-proxy.yaml'),
     state: join(dir, 'host-state.json'),
   };
 }
@@ -124,6 +135,27 @@ export function kubeletArgs(paths: NodePaths, kubeconfig: string): string[] {
     // (a loopback --node-ip is refused).
     `--hostname-override=${hostname()}`,
   ];
+}
+
+/**
+ * kube-proxy in iptables mode, as a cluster runs it on each node: Services' cluster
+ * addresses lead to their endpoints, for pods and for the host (the API server calling
+ * a webhook by Service). It changes no conntrack setting and opens no NodePort on
+ * loopback; its health and metrics ports are on loopback.
+ */
+export async function writeKubeProxyConfig(paths: NodePaths, kubeconfig: string, healthzPort: number, metricsPort: number): Promise<void> {
+  await writeFile(paths.kubeProxyConfig, `${JSON.stringify({
+    apiVersion: 'kubeproxy.config.k8s.io/v1alpha1',
+    kind: 'KubeProxyConfiguration',
+    clientConnection: { kubeconfig },
+    hostnameOverride: hostname(),
+    mode: 'iptables',
+    clusterCIDR: POD_SUBNET,
+    healthzBindAddress: `127.0.0.1:${healthzPort}`,
+    metricsBindAddress: `127.0.0.1:${metricsPort}`,
+    conntrack: { maxPerCore: 0, min: 0, tcpEstablishedTimeout: '0s', tcpCloseWaitTimeout: '0s' },
+    iptables: { localhostNodePorts: false },
+  })}\n`);
 }
 
 /** Imports the images into containerd once it answers. */
@@ -211,7 +243,8 @@ function cniConfig(paths: NodePaths): string {
         bridge: BRIDGE,
         isGateway: true,
         ipMasq: false,
-        ipam: { type: 'host-local', ranges: [[{ subnet: POD_SUBNET }]], dataDir: join(paths.dir, 'cni', 'ipam') },
+        // The default route leads to the bridge's gateway (the host), where kube-proxy's rules lead Services on.
+        ipam: { type: 'host-local', ranges: [[{ subnet: POD_SUBNET }]], routes: [{ dst: '0.0.0.0/0' }], dataDir: join(paths.dir, 'cni', 'ipam') },
       },
     ],
   })}\n`;

@@ -6,6 +6,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createCertificateAuthority, DAY_MS, issueCertificate } from '../../src/tls/pki.ts';
+import { POD_GATEWAY } from './node.ts';
 
 export interface ControlPlanePki {
   caCert: string;
@@ -29,6 +30,8 @@ export function webhookClientCaPath(controlPlaneDir: string): string {
 export const WEBHOOK_CLIENT_NAME = 'kube-apiserver-webhook-client';
 
 const VALIDITY_MS = 30 * DAY_MS;
+/** The first address of the Service range: the `kubernetes` Service's. */
+export const KUBERNETES_SERVICE_IP = '10.0.0.1';
 
 /** Generates the PKI and writes it, one PEM file each, into `dir`. */
 export async function writeControlPlanePki(dir: string): Promise<ControlPlanePki> {
@@ -38,7 +41,9 @@ export async function writeControlPlanePki(dir: string): Promise<ControlPlanePki
     issueCertificate(ca, {
       commonName: 'kube-apiserver',
       dnsNames: ['localhost', 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc'],
-      ipAddresses: ['127.0.0.1'],
+      // Loopback for the host; the `kubernetes` Service's cluster address and the bridge
+      // gateway it leads to, for pods (controlplane.ts: --service-cluster-ip-range).
+      ipAddresses: ['127.0.0.1', KUBERNETES_SERVICE_IP, POD_GATEWAY],
       usage: 'server',
       validityMs: VALIDITY_MS,
     }),
