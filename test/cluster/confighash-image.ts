@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { imageRuntime } from '../support/dockerfile.ts';
 import { exists, run } from './node.ts';
 
-export const CONFIGHASH_IMAGE = 'confighash.dev/confighash:e2e';
+export const CONFIGHASH_IMAGE = 'confighash.dev/confighash:local';
 const ROOT = join(import.meta.dirname, '..', '..');
 const CACHE_PARENT = join(homedir(), '.cache', 'confighash');
 const CACHE_PREFIX = 'confighash-image-';

@@ -44,7 +44,7 @@ describe('reload strategy', () => {
     const ns = await testNamespace(t, ENABLED);
     await apply(ns, configMap('env', { LEVEL: 'info' }), configMap('app', { 'app.conf': 'a' }), app());
     const spec = await podSpec(ns);
-    assert.deepEqual(spec.initContainers?.map((c) => [c.name, c.image]), [['confighash-agent', 'confighash.dev/confighash:e2e']]);
+    assert.deepEqual(spec.initContainers?.map((c) => [c.name, c.image]), [['confighash-agent', 'confighash.dev/confighash:local']]);
     assert.equal(spec.shareProcessNamespace, true);
     assert.match(templateAnnotations(await getWorkload(ns, 'Deployment', 'web'))['confighash.dev/sources'] ?? '', /^configmap\/env=[0-9a-f]{12}$/);
 
@@ -84,7 +84,7 @@ describe('reload strategy', () => {
     await kubectl(['replace', '-n', ns, '-f', '-'], JSON.stringify(app()));
     await kubectl(['scale', 'deployment', 'web', '-n', ns, '--replicas=2']);
     assert.equal(await settledRevisions(ns, 'Deployment', 'web', upgraded.metricsUrl), 1, 'the upgrade rolled the workload');
-    assert.equal((await podSpec(ns)).initContainers?.[0]?.image, 'confighash.dev/confighash:e2e', 'the agent is stamped once');
+    assert.equal((await podSpec(ns)).initContainers?.[0]?.image, 'confighash.dev/confighash:local', 'the agent is stamped once');
 
     await kubectl(['annotate', 'deployment', 'web', '-n', ns, 'confighash.dev/reload-']);
     await waitForRevisions(ns, 'Deployment', 'web', 2);

@@ -1,5 +1,7 @@
-// Command imagepack packs files into a one-layer OCI image tarball that containerd
-// imports (`ctr -n k8s.io images import`): no registry, no daemon.
+// Command imagepack packs files into a one-layer image, written as an OCI image
+// layout in a tar archive (an "OCI archive"): containerd imports it (`ctr -n k8s.io
+// images import`), and the usual tools push it (`skopeo copy oci-archive:FILE
+// docker://REF`, `podman load`, `docker load` from Docker 25). No registry, no daemon.
 //
 //	imagepack -tag confighash.dev/testapp:HASH -out testapp.tar -entrypoint /testapp /testapp=/path/to/binary
 //
@@ -24,13 +26,14 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 )
 
 type settings struct {
-	tag, out, entrypoint, workdir, user string
-	env                                 []string
+	tag, out, entrypoint, cmd, workdir, user string
+	env                                      []string
 }
 
 type envFlag []string
@@ -44,13 +47,14 @@ func main() {
 	flag.StringVar(&s.tag, "tag", "", "image reference, e.g. confighash.dev/testapp:1")
 	flag.StringVar(&s.out, "out", "", "tarball to write")
 	flag.StringVar(&s.entrypoint, "entrypoint", "", "the entrypoint and its arguments, space-separated, e.g. /testapp")
+	flag.StringVar(&s.cmd, "cmd", "", "the default arguments, space-separated, e.g. run")
 	flag.StringVar(&s.workdir, "workdir", "", "the working directory")
 	flag.StringVar(&s.user, "user", "", "the user, e.g. 65532:65532")
 	flag.Var(&env, "env", "NAME=VALUE for the image's environment (repeatable)")
 	flag.Parse()
 	s.env = append([]string{"PATH=/"}, env...)
 	if s.tag == "" || s.out == "" || s.entrypoint == "" || flag.NArg() == 0 {
-		log.Fatal("usage: imagepack -tag REF -out FILE -entrypoint 'PATH ARGS' [-workdir DIR] [-user U] [-env N=V] DEST=SOURCE...")
+		log.Fatal("usage: imagepack -tag REF -out FILE -entrypoint 'PATH ARGS' [-cmd 'ARGS'] [-workdir DIR] [-user U] [-env N=V] DEST=SOURCE...")
 	}
 	if err := pack(s, flag.Args()); err != nil {
 		log.Fatal(err)
@@ -73,7 +77,7 @@ func pack(s settings, files []string) error {
 	// containerd imports only images for its own platform.
 	config = config.DeepCopy()
 	config.OS, config.Architecture = "linux", runtime.GOARCH
-	config.Config = v1.Config{Entrypoint: strings.Fields(s.entrypoint), Env: s.env, WorkingDir: s.workdir, User: s.user}
+	config.Config = v1.Config{Entrypoint: strings.Fields(s.entrypoint), Cmd: strings.Fields(s.cmd), Env: s.env, WorkingDir: s.workdir, User: s.user}
 	image, err = mutate.ConfigFile(image, config)
 	if err != nil {
 		return err
@@ -82,7 +86,52 @@ func pack(s settings, files []string) error {
 	if err != nil {
 		return err
 	}
-	return tarball.WriteToFile(s.out, ref, image)
+	return writeArchive(s.out, ref, image)
+}
+
+// writeArchive writes image as the one image of an OCI layout, tarred into out. Its
+// names: the full reference for containerd, the tag as the OCI layout names images.
+func writeArchive(out string, ref name.Tag, image v1.Image) error {
+	dir, err := os.MkdirTemp("", "imagepack-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	index, err := layout.Write(dir, empty.Index)
+	if err != nil {
+		return err
+	}
+	names := map[string]string{"io.containerd.image.name": ref.Name(), "org.opencontainers.image.ref.name": ref.TagStr()}
+	if err := index.AppendImage(image, layout.WithAnnotations(names)); err != nil {
+		return err
+	}
+	file, err := os.Create(out)
+	if err != nil {
+		return err
+	}
+	archive := tar.NewWriter(file)
+	err = filepath.WalkDir(dir, func(p string, entry fs.DirEntry, err error) error {
+		if err != nil || entry.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		if err := archive.WriteHeader(&tar.Header{Name: filepath.ToSlash(rel), Mode: 0o644, Size: int64(len(data)), Typeflag: tar.TypeReg}); err != nil {
+			return err
+		}
+		_, err = archive.Write(data)
+		return err
+	})
+	if err == nil {
+		err = archive.Close()
+	}
+	if closeErr := file.Close(); err == nil {
+		err = closeErr
+	}
+	return err
 }
 
 // layerOf makes a layer holding each DEST=SOURCE.
