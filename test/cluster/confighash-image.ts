@@ -1,9 +1,10 @@
-// confighash's own image for the real node, built here the way the Dockerfile
-// builds it, without Docker or a registry: the Node.js that runs this checkout at
-// /nodejs/bin/node with the shared libraries it links, and /app holding dist/
-// (compiled from src/), package.json and the production dependencies; run as
-// 65532 with the Dockerfile's memory settings. The reload agent runs from it.
-// Cached by a hash of what goes into it; the previous one is removed.
+// confighash's image, built here the way the Dockerfile builds it, without Docker or
+// a registry: the Node.js that runs this checkout at /nodejs/bin/node with the shared
+// libraries it links, and /app holding dist/ (compiled from src/), package.json and
+// the production dependencies; run as 65532 with the Dockerfile's ENTRYPOINT, CMD and
+// ENV. Written as an OCI archive. For the real node (confighash.dev/confighash:local,
+// which the reload agent also runs from) it is cached by a hash of what goes into it,
+// the previous one removed; `npm run image` builds one for users (buildImage).
 import { createHash } from 'node:crypto';
 import { copyFile, mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { homedir } from 'node:os';
@@ -23,22 +24,28 @@ export async function ensureConfighashImage(imagepack: string, log: (line: strin
   if (await exists(tarball)) return tarball;
   log(`Building confighash's image for the node into ${cache}`);
   for (const entry of await readdir(CACHE_PARENT)) if (entry.startsWith(CACHE_PREFIX)) await rm(join(CACHE_PARENT, entry), { recursive: true, force: true });
-  const app = join(cache, 'app');
+  await buildImage(imagepack, { tag: CONFIGHASH_IMAGE, out: tarball, work: cache });
+  return tarball;
+}
+
+/** Builds the image tagged `tag` into the OCI archive `out`, using `work` for its files. */
+export async function buildImage(imagepack: string, { tag, out, work }: { tag: string; out: string; work: string }): Promise<void> {
+  const app = join(work, 'app');
+  await rm(app, { recursive: true, force: true });
   await mkdir(app, { recursive: true });
   for (const file of ['package.json', 'package-lock.json']) await copyFile(join(ROOT, file), join(app, file));
   await run('npm', ['ci', '--omit=dev', '--ignore-scripts', '--no-audit', '--no-fund', '--prefer-offline'], {}, app);
   await run(join(ROOT, 'node_modules', '.bin', 'tsc'), ['-p', 'tsconfig.build.json', '--outDir', join(app, 'dist'), '--sourceMap', 'false'], {}, ROOT);
   await rm(join(app, 'package-lock.json'));
   const libraries = (await sharedLibraries(process.execPath)).map((path) => `${path}=${path}`);
-  // The Dockerfile's ENTRYPOINT and ENV.
-  const { nodeArgs, env } = await imageRuntime();
+  // The Dockerfile's ENTRYPOINT, CMD and ENV.
+  const { nodeArgs, env, cmd } = await imageRuntime();
   const entrypoint = ['/nodejs/bin/node', ...nodeArgs, '/app/dist/cli/main.js'].join(' ');
   await run(imagepack, [
-    '-tag', CONFIGHASH_IMAGE, '-out', tarball, '-entrypoint', entrypoint, '-workdir', '/app', '-user', '65532:65532',
+    '-tag', tag, '-out', out, '-entrypoint', entrypoint, '-cmd', cmd.join(' '), '-workdir', '/app', '-user', '65532:65532',
     ...Object.entries(env).flatMap(([name, value]) => ['-env', `${name}=${value}`]),
     `/nodejs/bin/node=${process.execPath}`, `/app=${app}`, ...libraries,
   ]);
-  return tarball;
 }
 
 /** What the image is made of: the sources, the dependency lock, the compiler settings, the Dockerfile's flags, the Node.js version. */

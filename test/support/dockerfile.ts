@@ -10,9 +10,11 @@ export interface ImageRuntime {
   /** The flags for node before the script, e.g. `--optimize-for-size`. */
   nodeArgs: string[];
   env: Record<string, string>;
+  /** The CMD: the default arguments, e.g. `run`. */
+  cmd: string[];
 }
 
-/** The final stage's ENTRYPOINT flags (before dist/cli/main.js) and ENV. */
+/** The final stage's ENTRYPOINT flags (before dist/cli/main.js), ENV and CMD. */
 export async function imageRuntime(): Promise<ImageRuntime> {
   const dockerfile = await readFile(DOCKERFILE, 'utf8');
   const runtime = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
@@ -21,5 +23,6 @@ export async function imageRuntime(): Promise<ImageRuntime> {
   const argv = JSON.parse(entrypoint) as string[];
   const pairs = [...runtime.matchAll(/^ENV (.+)$/gm)].flatMap((m) => (m[1] ?? '').split(/\s+/));
   const env = Object.fromEntries(pairs.map((pair): [string, string] => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]));
-  return { nodeArgs: argv.slice(1, argv.indexOf('dist/cli/main.js')), env };
+  const cmd = JSON.parse(/^CMD (\[.*\])$/m.exec(runtime)?.[1] ?? '[]') as string[];
+  return { nodeArgs: argv.slice(1, argv.indexOf('dist/cli/main.js')), env, cmd };
 }

@@ -29,6 +29,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
 type settings struct {
@@ -66,7 +67,8 @@ func pack(s settings, files []string) error {
 	if err != nil {
 		return err
 	}
-	image, err := mutate.AppendLayers(empty.Image, layer)
+	// OCI media types throughout (empty.Image starts with Docker's).
+	image, err := mutate.AppendLayers(mutate.ConfigMediaType(mutate.MediaType(empty.Image, types.OCIManifestSchema1), types.OCIConfigJSON), layer)
 	if err != nil {
 		return err
 	}
@@ -151,7 +153,7 @@ func layerOf(files []string) (v1.Layer, error) {
 		return nil, err
 	}
 	content := buf.Bytes()
-	return tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(content)), nil })
+	return tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(content)), nil }, tarball.WithMediaType(types.OCILayer))
 }
 
 type layer struct {
