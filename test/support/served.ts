@@ -1,10 +1,9 @@
 // What the running application serves: test/node/testapp answers GET /config with
 // the configuration its process has. Reached through `kubectl port-forward` to
 // one pod (the API server and the kubelet carry it), never by pod IP.
-import { spawn } from 'node:child_process';
-import { createInterface } from 'node:readline';
 import { IMAGES } from '../cluster/node.ts';
 import { kubectlJson, waitFor } from './kube.ts';
+import { portForward } from './port-forward.ts';
 import type { ObjectList } from './workloads.ts';
 
 export interface Served {
@@ -21,20 +20,13 @@ export interface Pod {
 
 /** GET /config of one pod, through a port-forward that lives for this one request. */
 export async function served(namespace: string, pod: string): Promise<Served> {
-  const child = spawn('kubectl', ['port-forward', '-n', namespace, `pod/${pod}`, ':8080', '--address=127.0.0.1'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const forward = await portForward(namespace, pod, 8080);
   try {
-    const port = await new Promise<string>((resolve, reject) => {
-      createInterface({ input: child.stdout }).on('line', (line) => {
-        const match = /Forwarding from 127\.0\.0\.1:(\d+)/.exec(line);
-        if (match?.[1]) resolve(match[1]);
-      });
-      child.once('exit', (code) => { reject(new Error(`kubectl port-forward to ${namespace}/${pod} exited (${code})`)); });
-    });
-    const response = await fetch(`http://127.0.0.1:${port}/config`);
+    const response = await fetch(`${forward.url}/config`);
     if (!response.ok) throw new Error(`GET /config of ${namespace}/${pod}: HTTP ${response.status}`);
     return (await response.json()) as Served;
   } finally {
-    child.kill();
+    forward.close();
   }
 }
 
