@@ -1,6 +1,6 @@
 // `npm run demo`: confighash's main job, end to end, on the local control plane
-// with a real node. Starts them and confighash (--webhook-url), opts a namespace
-// in, applies examples/app.yaml (the same app twice: `app` rolls, `app-reload`
+// with a real node. Starts them, installs confighash in the cluster from its image
+// (kubectl apply -k manifests/overlays/local), opts a namespace in, applies examples/app.yaml (the same app twice: `app` rolls, `app-reload`
 // reloads in place), shows the annotations, the status table and what the running
 // apps serve, edits the file both read, and shows the two strategies side by side:
 // a new ReplicaSet and the Event that explains it for one; the same pods, reloaded,
@@ -9,10 +9,10 @@
 import { spawn } from 'node:child_process';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { delimiter, join, relative } from 'node:path';
 import { binaryDir } from '../test/cluster/binaries.ts';
+import { install, LOCAL_OVERLAY } from '../test/cluster/in-cluster.ts';
 import { launchControlPlane, stopControlPlane } from '../test/cluster/launcher.ts';
-import { type ConfighashProcess, startConfighash } from '../test/support/confighash.ts';
 import { kubectl, waitFor } from '../test/support/kube.ts';
 import { pods, served, waitForRolledOut } from '../test/support/served.ts';
 import { useColour } from '../src/cli/table.ts';
@@ -132,22 +132,21 @@ function confighash(args: string[]): Promise<string> {
   });
 }
 
-step('Start a local control plane (etcd, kube-apiserver, kube-controller-manager) and a node (containerd, kubelet)');
+step('Start a local control plane (etcd, kube-apiserver, kube-controller-manager) and a node (containerd, kubelet, kube-proxy), with confighash\'s image imported');
 const handle = await launchControlPlane(await mkdtemp(join(tmpdir(), 'confighash-demo-')), false, show, { node: true });
 process.env['KUBECONFIG'] = handle.kubeconfig;
 process.env['PATH'] = `${binaryDir()}${delimiter}${process.env['PATH'] ?? ''}`;
 show(`ready at ${handle.server}`);
-let confighashProcess: ConfighashProcess | undefined;
 try {
-  step('Start confighash next to it: confighash run --webhook-url https://127.0.0.1:PORT/mutate');
-  confighashProcess = await startConfighash(['--log-level=warn']);
-  show(`serving the webhook at ${confighashProcess.webhookUrl}`);
+  step('Install confighash in the cluster as users do: two replicas, the webhook behind its Service');
+  show(`$ kubectl apply -k ${relative(process.cwd(), LOCAL_OVERLAY)}`);
+  await install('kustomize');
+  await shell(['get', 'pods', '-n', 'confighash-system', '-o', 'wide']);
   await demo();
   process.stdout.write(`\n${styled(process.stdout, 32, 'Demo complete: one edit; one rollout where it must, a reload in place where it can, and the reason recorded.')}\n`);
 } catch (error) {
   process.stderr.write(`\n${styled(process.stderr, 31, `Demo failed: ${error instanceof Error ? error.message : String(error)}`)}\n`);
   process.exitCode = 1;
 } finally {
-  await confighashProcess?.stop();
   await stopControlPlane(handle);
 }
