@@ -20,7 +20,8 @@ yet) or reload-failed.
   -n, --namespace NS         one namespace (default: the kubeconfig context's)
   -A, --all-namespaces       every namespace that opted in
   -o, --output FORMAT        table (default) or json
-      --check                exit 1 if any workload is pending or missing a source
+      --check                exit 1 if any workload is pending, deferred, awaiting-approval,
+                             failed, missing-source or reload-failed
       --kubeconfig PATH      kubeconfig file (default: $KUBECONFIG, then in-cluster)
       --confighash-namespace NS   where confighash runs (default confighash-system)
       --namespace-selector SEL    with -A: the namespaces confighash acts in, as its
