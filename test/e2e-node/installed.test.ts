@@ -125,13 +125,16 @@ describe('confighash installed with kubectl apply -k (manifests/overlays/local)'
     const bundle = Buffer.from(client.caBundle ?? '', 'base64').toString();
     assert.match(bundle, /^-----BEGIN CERTIFICATE-----/);
     assert.ok(Object.values(tls.data).some((value) => Buffer.from(value, 'base64').toString().trim() === bundle.trim()), 'the caBundle is the CA in confighash-webhook-tls');
-    const pdb = await kubectlJson<{ status: { currentHealthy: number; disruptionsAllowed: number } }>(['get', 'pdb', 'confighash', '-n', NAMESPACE]);
-    assert.deepEqual([pdb.status.currentHealthy, pdb.status.disruptionsAllowed], [2, 1]);
+    // The disruption controller reports on its own schedule: wait for it to count both pods.
+    await waitFor('the PodDisruptionBudget to count two healthy pods and allow one disruption', async () => {
+      const pdb = await kubectlJson<{ status?: { currentHealthy?: number; disruptionsAllowed?: number } }>(['get', 'pdb', 'confighash', '-n', NAMESPACE]);
+      return pdb.status?.currentHealthy === 2 && pdb.status.disruptionsAllowed === 1 ? true : undefined;
+    });
 
     const app = await ns('stamped');
     const calls = await webhookCalls();
     await apply(app, configMap('app', { a: '1' }), runningDeployment('web', 'app'));
-    assert.match(templateAnnotations(await getWorkload(app, 'Deployment', 'web'))[CHECKSUM] ?? '', /^[0-9a-f]+/, 'stamped at admission');
+    assert.match(templateAnnotations(await getWorkload(app, 'Deployment', 'web'))[CHECKSUM] ?? '', /^v2:[0-9a-f]{8}:[0-9a-f]{64}$/, 'stamped at admission');
     assert.ok((await webhookCalls()) > calls, 'by the webhook, called by the API server');
   });
 
