@@ -63,7 +63,7 @@ export async function run(options: RunOptions): Promise<void> {
   const events = new EventRecorder({ api: apiEventApi(kubeConfig), logger: logger.child({ component: 'events' }), metrics });
   logger.info({ server: kubeConfig.getCurrentCluster()?.server, namespace: options.namespace }, 'starting confighash');
 
-  const keys = await loadOrCreateKeys(secrets, options.namespace);
+  const { material: keys, installedAt } = await loadOrCreateKeys(secrets, options.namespace);
   const keyring = new HmacKeyring(keys);
   const custodian = new KeyCustodian({ secrets, listWatch, namespace: options.namespace, keyring, events, logger: logger.child({ component: 'hmac-key' }), metrics });
   custodian.start(keys);
@@ -110,6 +110,7 @@ export async function run(options: RunOptions): Promise<void> {
     scope,
     sourceFilter,
     coalesceWindowMs: options.coalesceWindowMs,
+    installedAt,
     waitForRollout: options.waitForRollout,
     progressDeadlineMs: options.progressDeadlineMs,
     ...(options.approvalUrl

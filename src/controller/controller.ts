@@ -47,6 +47,8 @@ export interface ControllerOptions {
   /** How sources count: --resource-label-selector, Reloader's ignore and match. */
   sourceFilter?: SourceFilter;
   coalesceWindowMs: number;
+  /** When confighash was installed (ms): changes before it are not judged at adoption. */
+  installedAt?: number | undefined;
   /** Whether a config rollout waits for the previous rollout, unless the workload says. */
   waitForRollout: boolean;
   /** How long a StatefulSet's or DaemonSet's rollout may take before it counts as failed. */
@@ -138,6 +140,7 @@ export class Controller {
         metrics: options.metrics,
       }),
       coalesceWindowMs: options.coalesceWindowMs,
+      installedAt: options.installedAt,
       logger: options.logger.child({ component: 'reconciler' }),
       metrics: options.metrics,
     });

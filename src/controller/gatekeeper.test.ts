@@ -14,7 +14,7 @@ function record(policy: Record<string, string> = {}, deferred?: string): Workloa
   return {
     key: 'Deployment/app/web', kind: 'Deployment', namespace: 'app', name: 'web', uid: 'u', resourceVersion: '1', generation: 1, annotated: { workload: true, template: true }, ignored: false,
     sources: [], consumedCount: 1, reload: undefined, selector: 'app=web', reloadedMark: undefined,
-    stamped: { checksum: 'v2:00000000:aaaa', sources: '' }, baseline: undefined, runNow: false, reloader: false,
+    stamped: { checksum: 'v2:00000000:aaaa', sources: '' }, baseline: undefined, runNow: false, reloader: false, creation: {},
     policy, progress: { state: 'complete' }, rollout: undefined, rolloutResult: undefined, deferred,
   };
 }

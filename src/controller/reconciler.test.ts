@@ -19,6 +19,7 @@ import {
 import type { SourceReader } from '../kube/source-reader.ts';
 import type { AnnotationChanges } from '../kube/generation-guarded-patch.ts';
 import { ConflictError, type PatchResult, type WorkloadRef } from '../kube/workload-patcher.ts';
+import type { Arrival } from '../kube/watcher.ts';
 import { Metrics } from '../metrics.ts';
 import type { Notice } from '../notify/notice.ts';
 import { until } from '../../test/support/until.ts';
@@ -128,12 +129,12 @@ class Fixture {
     this.liveVersions.set(id, String(this.#version++));
   }
 
-  /** The stores receive the source's watch event. */
-  sourceSeen(id: SourceId): void {
+  /** The stores receive the source's watch event (`added`: its creation). */
+  sourceSeen(id: SourceId, arrival?: Arrival): void {
     const [kind, name] = id.split('/') as ['configmap' | 'secret', string];
     const object = this.live.get(id);
     const metadata = { namespace: 'app', name, resourceVersion: this.liveVersions.get(id) ?? '' };
-    if (object) this.store.handler(kind).upsert({ ...object, metadata });
+    if (object) this.store.handler(kind).upsert({ ...object, metadata }, arrival);
     else this.store.handler(kind).remove({ metadata });
   }
 
@@ -143,6 +144,12 @@ class Fixture {
       spec: { template: { metadata: { annotations: templateAnnotations }, spec: { containers: [{ name: 'app', ...container }], ...pod } } },
     };
     this.#storeWorkload();
+  }
+
+  /** The workload created unstamped, the stores seeing its creation on their watch. */
+  workloadCreated(container: object): void {
+    this.#workload = { metadata: { namespace: 'app', name: 'web', uid: 'u1', generation: 1 }, spec: { template: { spec: { containers: [{ name: 'app', ...container }] } } } };
+    this.#storeWorkload('added');
   }
 
   /** Metadata annotations of the workload as patched. */
@@ -207,9 +214,9 @@ class Fixture {
     this.#storeWorkload();
   }
 
-  #storeWorkload(): void {
+  #storeWorkload(arrival?: Arrival): void {
     this.#workload.metadata = { ...this.#workload.metadata, resourceVersion: String(this.#version++) };
-    this.workloads.handler('Deployment').upsert(structuredClone(this.#workload));
+    this.workloads.handler('Deployment').upsert(structuredClone(this.#workload), arrival);
   }
 }
 
@@ -447,6 +454,30 @@ describe('Reconciler', () => {
     f.source('configmap/app', { LEVEL: 'debug' });
     assert.equal((await f.reconcile()).result, 'rolled');
     assert.equal(f.patches.at(-1)?.metadata?.annotations?.[BASELINE_ANNOTATION], null, 'the rollout clears the baseline');
+  });
+
+  it('adopts a workload whose source changed after its creation with the source as it was then, and rolls it once', async () => {
+    f.sourceLive('configmap/app', { LEVEL: 'info' });
+    f.sourceSeen('configmap/app', 'added');
+    f.workloadCreated(envFrom('app'));
+    // The change lands, and the stores see it, before the controller gets to the workload.
+    f.source('configmap/app', { LEVEL: 'debug' });
+    assert.equal((await f.reconcile()).result, 'adopted');
+    assert.equal(f.rollouts(), 0);
+    assert.equal((await f.reconcile()).result, 'rolled');
+    assert.equal((await f.reconcile()).result, 'current');
+    assert.equal(f.rollouts(), 1);
+    assert.match(f.events.find((e) => e.reason === 'ConfigChanged')?.message ?? '', /configmap\/app \([0-9a-f]{12} → [0-9a-f]{12}: keys LEVEL\)/, 'from what the pods read to what the source holds');
+  });
+
+  it('does not adopt while its stores lack a source that exists, and then rolls nothing for it', async () => {
+    f.workloadCreated(envFrom('app'));
+    f.sourceLive('configmap/app', { LEVEL: 'info' });
+    assert.equal((await f.reconcile()).result, 'skipped', 'the source\'s watch event has not arrived');
+    f.sourceSeen('configmap/app', 'added');
+    assert.equal((await f.reconcile()).result, 'adopted');
+    assert.equal((await f.reconcile()).result, 'current');
+    assert.equal(f.rollouts(), 0);
   });
 
   it('reads the baseline the first release wrote (a v1 sources summary alone)', async () => {

@@ -16,7 +16,9 @@
 //   or its namespace opted in later), or whose stamp it can no longer verify, is
 //   adopted: its stamp is recorded in the workload's metadata
 //   (confighash.dev/baseline), which rolls nothing, and the template is stamped on
-//   the next effective change.
+//   the next effective change. The baseline is the configuration as it was when the
+//   workload was created (adoption.ts): a source changed between its creation and
+//   its adoption makes it roll once, instead of being taken for what its pods run.
 // - Every rollout it causes has its audit record (a ConfigChanged Event and a log
 //   line), even when the patch's answer is lost (a timeout after the API server
 //   applied it): the intent is kept until the template is seen carrying it.
@@ -38,6 +40,7 @@ import {
   RELOADED_ANNOTATION,
   ROLLOUT_ANNOTATION,
   type SourceId,
+  type SourceState,
   type Stamp,
   type Subject,
   tooManySourcesMessage,
@@ -59,6 +62,7 @@ import type { NoticePublisher } from '../notify/notifier.ts';
 import { HeldNotices } from './held-notices.ts';
 import { rolloutStarted, sourceMissing } from './notices.ts';
 import type { Gatekeeper } from './gatekeeper.ts';
+import { stateAtCreation } from './adoption.ts';
 import type { ReloadTracker } from './reload-tracker.ts';
 import type { RolloutFollower } from './rollout-follower.ts';
 import { StampOrigins } from './stamp-origins.ts';
@@ -88,6 +92,8 @@ export interface ReconcilerOptions {
   coalesceWindowMs: number;
   /** How long a missing-source notice waits to be sure (30 s). */
   missingNoticeGraceMs?: number;
+  /** When confighash was installed (its HMAC key's creation, ms): adoption.ts judges no change made before. */
+  installedAt?: number | undefined;
   logger: Logger;
   metrics: Metrics;
   now?: () => number;
@@ -129,6 +135,8 @@ interface Rollout {
   changedAt: number | undefined;
 }
 
+/** An adoption looks again this soon for the stores to hold a source that exists (its arrival queues it anyway). */
+const STORES_BEHIND_RETRY_MS = 1000;
 /** Source ids listed in one Event; the rest are counted. */
 const MAX_LISTED = 10;
 /** A missing source is told if it is still missing, and its workload still there, this much later. */
@@ -302,11 +310,45 @@ export class Reconciler {
     return record.baseline === undefined ? { result: 'current' } : this.#clearBaseline(record);
   }
 
+  /**
+   * Records the configuration the workload was created with as its baseline: where
+   * a source changed since, the baseline differs from the stores, and the next
+   * reconcile rolls the workload once, as for any change.
+   */
   async #adopt(record: WorkloadRecord, current: Fingerprint): Promise<Outcome> {
-    const baseline = formatBaseline(current.stamp);
-    await this.#options.patcher.patch(record, { metadata: { annotations: { [BASELINE_ANNOTATION]: baseline } } });
-    this.#options.logger.info({ workload: record.key, sources: current.stamp.sources }, 'adopted workload; it rolls on its next configuration change');
+    if (await this.#storesBehind(record)) return { result: 'skipped', retryAfterMs: STORES_BEHIND_RETRY_MS };
+    const created = currentFingerprint(this.#options.hasher, this.#subjectAtCreation(record)) ?? current;
+    await this.#options.patcher.patch(record, { metadata: { annotations: { [BASELINE_ANNOTATION]: formatBaseline(created.stamp) } } });
+    const changed = changedIds(created.stamp.sources, current.stamp.sources);
+    if (changed.length === 0) this.#options.logger.info({ workload: record.key, sources: current.stamp.sources }, 'adopted workload; it rolls on its next configuration change');
+    else this.#options.logger.info({ workload: record.key, changed }, 'adopted workload; its configuration changed after it was created, so it rolls once');
     return { result: 'adopted' };
+  }
+
+  /**
+   * A source the stores do not hold yet may exist: its watch event can come after the
+   * workload's (two streams, no order between them). Adopted then, it would count as
+   * missing at creation, and its arrival as a change. A live read tells.
+   */
+  async #storesBehind(record: WorkloadRecord): Promise<boolean> {
+    const absent = record.sources.filter((source) => !this.#options.sources.state(record.namespace, source.id).exists);
+    if (absent.length === 0) return false;
+    const live = await this.#options.reader.read(record.namespace, absent);
+    return [...live.values()].some((state) => state.exists);
+  }
+
+  /** The workload's sources as they were when it was created; one whose state then is unknown counts as missing. */
+  #subjectAtCreation(record: WorkloadRecord): Subject {
+    const { sources, installedAt } = this.#options;
+    const stateOf = (id: SourceId): SourceState => {
+      const now = sources.state(record.namespace, id);
+      const history = sources.history(record.namespace, id);
+      if (!now.exists || !history) return now;
+      const then = stateAtCreation({ ...record.creation, latestResourceVersion: record.resourceVersion }, history, installedAt);
+      if (then.kind === 'current') return now;
+      return then.kind === 'previous' ? { ...now, keys: then.keys } : { exists: false };
+    };
+    return { namespace: record.namespace, sources: record.sources, stateOf };
   }
 
   async #clearBaseline(record: WorkloadRecord): Promise<Outcome> {

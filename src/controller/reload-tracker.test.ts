@@ -19,7 +19,7 @@ function record(fallback?: 'rollout'): WorkloadRecord {
   return {
     key: 'Deployment/app/web', kind: 'Deployment', namespace: 'app', name: 'web', uid: 'u', resourceVersion: '1', generation: 1, annotated: { workload: true, template: true }, ignored: false,
     sources: [], consumedCount: 0, reload: { plan, sources: [] }, selector: 'app=web', reloadedMark: undefined,
-    stamped: { checksum: undefined, sources: undefined }, baseline: undefined, runNow: false, reloader: false,
+    stamped: { checksum: undefined, sources: undefined }, baseline: undefined, runNow: false, reloader: false, creation: {},
     policy: {}, progress: { state: 'complete' }, rollout: undefined, rolloutResult: undefined, deferred: undefined,
   };
 }

@@ -14,7 +14,7 @@ function record(progress: Progress, kind: WorkloadRecord['kind'] = 'Deployment',
   return {
     key: `${kind}/app/web`, kind, namespace: 'app', name: 'web', uid: 'u', resourceVersion: '1', generation: 1, annotated: { workload: true, template: true }, ignored: false,
     sources: [], consumedCount: 1, reload: undefined, selector: 'app=web', reloadedMark: undefined,
-    stamped: { checksum: CHECKSUM, sources: '' }, baseline: undefined, runNow: false, reloader: false,
+    stamped: { checksum: CHECKSUM, sources: '' }, baseline: undefined, runNow: false, reloader: false, creation: {},
     policy: {}, progress, rollout: { checksum: CHECKSUM, startedAt: STARTED }, rolloutResult: undefined, deferred: undefined,
     ...extra,
   };

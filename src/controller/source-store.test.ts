@@ -51,4 +51,32 @@ describe('SourceStore', () => {
     assert.deepEqual(changes, []);
     assert.equal(sources.state('kube-system', 'configmap/x').exists, false);
   });
+
+  it('keeps what adoption needs of a source: since when its digests hold, its creation when seen, its last write, its previous digests', () => {
+    const { sources } = store();
+    const handler = sources.handler('configmap');
+    const at = (resourceVersion: string, data: Record<string, string>, time: string, labels: Record<string, string> = {}): object => ({
+      metadata: { namespace: 'app', name: 'config', resourceVersion, labels, creationTimestamp: '2026-12-07T10:00:00Z', managedFields: [{ time: '2026-12-07T10:00:00Z' }, { time }] },
+      data,
+    });
+    handler.upsert(at('10', { a: '1' }, '2026-12-07T10:00:00Z'), 'added');
+    handler.upsert(at('11', { a: '1' }, '2026-12-07T10:00:05Z', { team: 'x' }), 'modified');
+    const labelled = sources.history('app', 'configmap/config');
+    assert.deepEqual({ ...labelled, previous: undefined }, {
+      keysSince: '10', writtenAt: Date.parse('2026-12-07T10:00:00Z'), createdAt: Date.parse('2026-12-07T10:00:00Z'), createdResourceVersion: '10', previous: undefined,
+    }, 'a metadata-only edit moves nothing');
+    handler.upsert(at('12', { a: '2' }, '2026-12-07T10:00:09Z'), 'modified');
+    const changed = sources.history('app', 'configmap/config');
+    assert.equal(changed?.keysSince, '12');
+    assert.equal(changed.writtenAt, Date.parse('2026-12-07T10:00:09Z'));
+    assert.equal(changed.createdResourceVersion, '10');
+    assert.equal(changed.previous?.keysSince, '10');
+    assert.equal(sources.history('app', 'configmap/other'), undefined);
+  });
+
+  it('knows no creation of a source it listed', () => {
+    const { sources } = store();
+    sources.handler('configmap').upsert(cm('7', { a: '1' }), 'listed');
+    assert.equal(sources.history('app', 'configmap/config')?.createdResourceVersion, undefined);
+  });
 });

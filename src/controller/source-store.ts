@@ -13,8 +13,9 @@ import {
   sourceId,
   type ValueHasher,
 } from '../checksum/index.ts';
-import type { KubeObject, WatchHandler } from '../kube/watcher.ts';
+import type { Arrival, KubeObject, WatchHandler } from '../kube/watcher.ts';
 import { countedKeys, type FilteredSource, type SourceFilter } from '../scope/source-filter.ts';
+import type { SourceHistory } from './adoption.ts';
 
 export type SourceChangeListener = (namespace: string, id: SourceId) => void;
 
@@ -23,9 +24,18 @@ interface Entry {
   keys: KeyDigests;
   /** It carries reloader.stakater.com/match: "true". */
   matched: boolean;
+  /** When its digests took effect, and its creation: what adoption.ts needs to know what a workload's pods read. */
+  history: Omit<SourceHistory, 'previous'>;
 }
 
-type SourceResource = KubeObject & FilteredSource;
+interface Previous {
+  keys: KeyDigests;
+  keysSince: string;
+}
+
+type SourceResource = KubeObject & FilteredSource & {
+  metadata?: { creationTimestamp?: string; managedFields?: readonly { time?: string }[] | null } | null;
+};
 
 /** Sources whose previous digests are kept, to name the keys a rollout is for. */
 const PREVIOUS_KEPT = 4096;
@@ -36,7 +46,7 @@ export class SourceStore {
   /** namespace → source id → entry */
   readonly #entries = new Map<string, Map<SourceId, Entry>>();
   /** `namespace/id` → the digests a source held before its last change, for the most recently changed sources. */
-  readonly #previous = new Map<string, KeyDigests>();
+  readonly #previous = new Map<string, Previous>();
   #listener: SourceChangeListener = () => undefined;
 
   readonly #filter: SourceFilter | undefined;
@@ -56,6 +66,12 @@ export class SourceStore {
     return entry ? { exists: true, keys: entry.keys, matched: entry.matched, resourceVersion: entry.resourceVersion } : { exists: false };
   }
 
+  /** What adoption.ts needs of a source's history; undefined when it does not exist. */
+  history(namespace: string, id: SourceId): SourceHistory | undefined {
+    const entry = this.#entries.get(namespace)?.get(id);
+    return entry && { ...entry.history, previous: this.#previous.get(`${namespace}/${id}`) };
+  }
+
   /** Number of sources and of keys held, for metrics and benchmarks. */
   size(): { sources: number; keys: number } {
     let sources = 0;
@@ -70,8 +86,8 @@ export class SourceStore {
   /** A watch handler for one kind of source. */
   handler(kind: SourceKind): WatchHandler<SourceResource> {
     return {
-      upsert: (object) => {
-        this.#upsert(kind, object);
+      upsert: (object, arrival) => {
+        this.#upsert(kind, object, arrival);
       },
       remove: (object) => {
         this.#remove(kind, object);
@@ -82,23 +98,32 @@ export class SourceStore {
     };
   }
 
-  #upsert(kind: SourceKind, object: SourceResource): void {
+  #upsert(kind: SourceKind, object: SourceResource, arrival: Arrival | undefined): void {
     const { namespace, name, resourceVersion = '' } = object.metadata ?? {};
     if (!namespace || !name || this.#ignoredNamespaces.has(namespace)) return;
     const id = sourceId(kind, name);
     const byId = this.#namespace(namespace);
     const existing = byId.get(id);
     if (existing?.resourceVersion === resourceVersion) return;
-    const entry = { resourceVersion, ...countedKeys(this.#hasher, kind, object, this.#filter) };
+    const entry = this.#entry(kind, object, arrival, existing);
     byId.set(id, entry);
     this.#changed(namespace, id, existing, entry);
+  }
+
+  #entry(kind: SourceKind, object: SourceResource, arrival: Arrival | undefined, existing: Entry | undefined): Entry {
+    const resourceVersion = object.metadata?.resourceVersion ?? '';
+    const counted = countedKeys(this.#hasher, kind, object, this.#filter);
+    // A metadata-only edit keeps the history of the digests, which did not change.
+    if (existing && sameDigests(existing.keys, counted.keys)) return { resourceVersion, ...counted, history: existing.history };
+    const createdResourceVersion = arrival === 'added' ? resourceVersion : existing?.history.createdResourceVersion;
+    return { resourceVersion, ...counted, history: historyOf(object, resourceVersion, createdResourceVersion) };
   }
 
   /** Tells the listener of a change of digests (not of metadata only), and keeps what the source held before. */
   #changed(namespace: string, id: SourceId, before: Entry | undefined, after: Entry): void {
     // Gaining or losing Reloader's match changes what a workload with Reloader's search counts.
     if (before && before.matched === after.matched && sameDigests(before.keys, after.keys)) return;
-    if (before) this.#remember(`${namespace}/${id}`, before.keys);
+    if (before) this.#remember(`${namespace}/${id}`, { keys: before.keys, keysSince: before.history.keysSince });
     this.#listener(namespace, id);
   }
 
@@ -107,7 +132,7 @@ export class SourceStore {
    * last change; undefined when this process did not see the source before it.
    */
   changedKeys(namespace: string, id: SourceId, consumed?: KeySelection): string[] | undefined {
-    const before = this.#previous.get(`${namespace}/${id}`);
+    const before = this.#previous.get(`${namespace}/${id}`)?.keys;
     const after = this.#entries.get(namespace)?.get(id)?.keys;
     if (!before || !after) return undefined;
     const names = new Set([...before.keys(), ...after.keys()]);
@@ -115,9 +140,9 @@ export class SourceStore {
   }
 
   /** Keeps what the source held before, for the most recently changed sources only: memory stays bounded. */
-  #remember(key: string, digests: KeyDigests): void {
+  #remember(key: string, previous: Previous): void {
     this.#previous.delete(key);
-    this.#previous.set(key, digests);
+    this.#previous.set(key, previous);
     if (this.#previous.size > PREVIOUS_KEPT) this.#previous.delete(this.#previous.keys().next().value as string);
   }
 
@@ -152,6 +177,18 @@ export class SourceStore {
       }
     }
   }
+}
+
+/** The history of a version whose digests are new: when it was written; its creation's resourceVersion if the store saw it. */
+function historyOf(object: SourceResource, resourceVersion: string, createdResourceVersion: string | undefined): Entry['history'] {
+  const times = (object.metadata?.managedFields ?? []).map((field) => Date.parse(field.time ?? '')).filter((time) => !Number.isNaN(time));
+  const createdAt = Date.parse(object.metadata?.creationTimestamp ?? '');
+  return {
+    keysSince: resourceVersion,
+    writtenAt: times.length > 0 ? Math.max(...times) : undefined,
+    createdAt: Number.isNaN(createdAt) ? undefined : createdAt,
+    createdResourceVersion,
+  };
 }
 
 function sameDigests(a: KeyDigests, b: KeyDigests): boolean {

@@ -24,9 +24,10 @@ import {
   type WorkloadKind,
 } from '../checksum/index.ts';
 import { RUN_NOW_ANNOTATION } from '../kube/cronjob-runner.ts';
-import type { KubeObject, WatchHandler } from '../kube/watcher.ts';
+import type { Arrival, KubeObject, WatchHandler } from '../kube/watcher.ts';
 import { POLICY_ANNOTATION } from '../policy/gate.ts';
 import { progressOf, type Progress, type RawWorkload } from '../policy/progress.ts';
+import type { WorkloadCreation } from './adoption.ts';
 
 export interface WorkloadRecord {
   /** `Kind/namespace/name` */
@@ -67,10 +68,12 @@ export interface WorkloadRecord {
   runNow: boolean;
   /** It carries Reloader's annotations (read with --reloader-annotations): tracked in any namespace. */
   reloader: boolean;
+  /** Its creation, as far as the store knows it: what an adoption compares its sources' changes with (adoption.ts). */
+  creation: WorkloadCreation;
 }
 
 export interface WorkloadObject extends KubeObject, RawWorkload {
-  metadata?: (KubeObject['metadata'] & { annotations?: Record<string, string> | null; generation?: number }) | null;
+  metadata?: (KubeObject['metadata'] & { annotations?: Record<string, string> | null; generation?: number; creationTimestamp?: string }) | null;
   spec?: (NonNullable<RawWorkload['spec']> & {
     selector?: { matchLabels?: Record<string, string> | null } | null;
     template?: { metadata?: { annotations?: Record<string, string> | null } | null; spec?: PodSpecLike | null } | null;
@@ -127,8 +130,8 @@ export class WorkloadStore {
 
   handler(kind: WorkloadKind): WatchHandler<WorkloadObject> {
     return {
-      upsert: (object) => {
-        this.#upsert(kind, object);
+      upsert: (object, arrival) => {
+        this.#upsert(kind, object, arrival);
       },
       remove: (object) => {
         this.#remove(workloadKey(kind, object.metadata?.namespace ?? '', object.metadata?.name ?? ''));
@@ -142,11 +145,14 @@ export class WorkloadStore {
     };
   }
 
-  #upsert(kind: WorkloadKind, object: WorkloadObject): void {
+  #upsert(kind: WorkloadKind, object: WorkloadObject, arrival: Arrival | undefined): void {
     const record = toRecord(kind, object, this.#reloaderAnnotations);
     if (!record) return;
     const existing = this.#records.get(record.key);
     if (existing?.resourceVersion === record.resourceVersion) return;
+    // Its creation's resourceVersion is known only from the watch event that created it.
+    if (existing?.uid === record.uid) record.creation = existing.creation;
+    else if (arrival === 'added') record.creation = { ...record.creation, resourceVersion: record.resourceVersion };
     if (existing) this.#unindex(existing);
     this.#records.set(record.key, record);
     this.#index(record);
@@ -210,7 +216,14 @@ function toRecord(kind: WorkloadKind, object: WorkloadObject, reloaderAnnotation
     reloadedMark: annotations[RELOADED_ANNOTATION],
     runNow: kind === 'CronJob' && annotations[RUN_NOW_ANNOTATION] === 'true',
     ...rolloutFacts(kind, object, annotations),
+    creation: creationOf(object),
   };
+}
+
+/** Its creationTimestamp; its creation's resourceVersion is added by the store when a watch event shows it. */
+function creationOf(object: WorkloadObject): WorkloadCreation {
+  const at = Date.parse(object.metadata?.creationTimestamp ?? '');
+  return { at: Number.isNaN(at) ? undefined : at };
 }
 
 /** What the rollout policies and the following of rollouts read of a workload. */

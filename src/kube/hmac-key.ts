@@ -58,20 +58,28 @@ export function keySecret(material: KeyMaterial, resourceVersion?: string): V1Se
   };
 }
 
-/** Reads the keys, creating the Secret if absent; safe when several replicas start at once. */
-export async function loadOrCreateKeys(secrets: SecretStore, namespace: string): Promise<KeyMaterial> {
+/**
+ * Reads the keys, creating the Secret if absent; safe when several replicas start at
+ * once. `installedAt`: the Secret's creation, which is when this installation began.
+ */
+export async function loadOrCreateKeys(secrets: SecretStore, namespace: string): Promise<{ material: KeyMaterial; installedAt: number | undefined }> {
   const existing = await readSecret(secrets, namespace);
-  if (existing) return keyMaterial(existing);
+  if (existing) return loaded(existing);
   const valueKey = randomBytes(MIN_KEY_BYTES);
   try {
     await secrets.create(namespace, keySecret({ valueKey, keys: [], signingId: keyId(valueKey) }));
   } catch (error) {
-    // Another replica created it first: use theirs.
     if (!isConflict(error)) throw new Error(describeApiError(`create secret ${namespace}/${HMAC_KEY_SECRET}`, error), { cause: error });
   }
   const created = await readSecret(secrets, namespace);
   if (!created) throw new Error(`secret ${namespace}/${HMAC_KEY_SECRET} vanished right after it was created`);
-  return keyMaterial(created);
+  return loaded(created);
+}
+
+function loaded(secret: V1Secret): { material: KeyMaterial; installedAt: number | undefined } {
+  // Raw JSON: the timestamp is the API server's RFC 3339 string.
+  const installedAt = Date.parse(String(secret.metadata?.creationTimestamp ?? ''));
+  return { material: keyMaterial(secret), installedAt: Number.isNaN(installedAt) ? undefined : installedAt };
 }
 
 /** Reads the keys, for tools that compute digests but must not create them (status, explain). */

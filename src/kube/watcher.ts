@@ -16,9 +16,16 @@ export interface KubeObject {
   metadata?: { name?: string; namespace?: string; resourceVersion?: string; uid?: string } | null;
 }
 
+/**
+ * How an object reached the watcher: listed, or in a watch event. An `added` event
+ * after the list is the object's creation (the object as created, at the
+ * resourceVersion of its creation).
+ */
+export type Arrival = 'listed' | 'added' | 'modified';
+
 /** Receives what the watcher sees. A list is upserts followed by prune(seen keys). */
 export interface WatchHandler<T extends KubeObject> {
-  upsert(object: T): void;
+  upsert(object: T, arrival?: Arrival): void;
   remove(object: T): void;
   /**
    * After a full list: forget every object whose key (namespace/name) is not in
@@ -182,7 +189,7 @@ export class ResourceWatcher<T extends KubeObject> {
         { limit: this.#resource.pageSize, continue: continueToken, fieldSelector: this.#resource.fieldSelector },
         (item) => {
           seen.add(objectKey(item));
-          this.#handler.upsert(item);
+          this.#handler.upsert(item, 'listed');
         },
       ).catch((error: unknown) => {
         // An expired continue token: start the list over.
@@ -219,7 +226,7 @@ export class ResourceWatcher<T extends KubeObject> {
         const item = object as T;
         const version = item.metadata?.resourceVersion;
         if (version) this.#resourceVersion = version;
-        if (type === 'ADDED' || type === 'MODIFIED') this.#handler.upsert(item);
+        if (type === 'ADDED' || type === 'MODIFIED') this.#handler.upsert(item, type === 'ADDED' ? 'added' : 'modified');
         else if (type === 'DELETED') this.#handler.remove(item);
       };
       const done = (error?: unknown): void => {
