@@ -244,7 +244,7 @@ async function processingTimes(namespace: string, iterations: number): Promise<L
     hasher,
     logger: createLogger('error'),
     metrics: new Metrics(new Registry()),
-    scope: { tracks: () => true },
+    scope: { tracks: () => true, defaults: () => ({}) },
     deadlineMs: 5000,
   });
   const body = reviewBody(namespace);

@@ -3,6 +3,7 @@
 // spec.template, a CronJob at spec.jobTemplate.spec.template. The webhook, the controller and
 // `status` read and write templates through these, so the rest of confighash
 // sees one shape: a workload with a pod template.
+import { boundedAnnotations } from './annotation-limits.ts';
 import { RELOAD_ANNOTATION } from './reload.ts';
 import { withoutReloaderAnnotations } from './reloader.ts';
 
@@ -51,10 +52,11 @@ export function atTemplatePath(kind: WorkloadKind, template: object): object {
  * The workload annotations that decide how a kind is tracked: Reloader's only
  * with --reloader-annotations. A CronJob's pods run to completion and start with
  * the configuration as it is: nothing is reloaded in place, so its reload
- * annotations are not read.
+ * annotations are not read. An annotation over its limit is not read either.
  */
 export function trackingAnnotations(kind: WorkloadKind, annotations: Readonly<Record<string, string>>, reloaderAnnotations: boolean): Readonly<Record<string, string>> {
-  const read = reloaderAnnotations ? annotations : withoutReloaderAnnotations(annotations);
+  const { kept } = boundedAnnotations(annotations);
+  const read = reloaderAnnotations ? kept : withoutReloaderAnnotations(kept);
   if (kind !== 'CronJob') return read;
   const reloadKeys: readonly string[] = Object.values(RELOAD_ANNOTATION);
   return Object.fromEntries(Object.entries(read).filter(([key]) => !reloadKeys.includes(key)));

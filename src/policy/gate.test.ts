@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { gate, rolloutPolicy } from './gate.ts';
+import { gate, MAX_MIN_INTERVAL_MS, rolloutPolicy } from './gate.ts';
 import { type Progress, progressOf, rolloutProgress, statusOf } from './progress.ts';
 
 const now = new Date('2026-12-05T10:00:00Z'); // a Saturday
@@ -79,5 +79,15 @@ describe('rolloutProgress', () => {
     assert.deepEqual(ds, { state: 'progressing', updated: 1, desired: 3 });
     const onDelete = rolloutProgress('StatefulSet', statusOf('StatefulSet', { metadata: { generation: 1 }, spec: { replicas: 2, updateStrategy: { type: 'OnDelete' } }, status: { observedGeneration: 1 } }));
     assert.deepEqual(onDelete, { state: 'complete' }, 'OnDelete is never waited for');
+  });
+
+  it('refuses a min-interval beyond the maximum, or too long to be a duration, saying so (a huge one was read as Infinity and turned pacing off unsaid)', () => {
+    for (const interval of ['9'.repeat(400) + 'h', '721h', '1h'.repeat(40)]) {
+      const policy = rolloutPolicy({ 'confighash.dev/min-interval': interval }, {});
+      assert.equal(policy.minIntervalMs, undefined, interval.slice(0, 20));
+      assert.equal(policy.problems.length, 1);
+      assert.ok((policy.problems[0] ?? '').length < 200);
+    }
+    assert.equal(rolloutPolicy({ 'confighash.dev/min-interval': '720h' }, {}).minIntervalMs, MAX_MIN_INTERVAL_MS);
   });
 });

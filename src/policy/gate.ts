@@ -30,6 +30,10 @@ export type GateReason = 'window' | 'min_interval' | 'previous_rollout';
 
 export type Gate = { open: true } | { open: false; reason: GateReason; detail: string; retryAt: Date };
 
+/** The longest min-interval: pacing is for hours and days; beyond a month it is a freeze, which a window says better. */
+export const MAX_MIN_INTERVAL_MS = 30 * 24 * 3_600_000;
+const MAX_DURATION_LENGTH = 32;
+
 /** How soon a rollout held for the previous one is looked at again (its status changes wake it sooner). */
 const PROGRESS_RECHECK_MS = 30_000;
 
@@ -47,11 +51,9 @@ export function rolloutPolicy(workload: Readonly<Record<string, string>>, namesp
   }
   const interval = read(POLICY_ANNOTATION.minInterval);
   if (interval !== undefined) {
-    try {
-      policy.minIntervalMs = parseDuration(interval);
-    } catch (error) {
-      problems.push(`${POLICY_ANNOTATION.minInterval}: ${(error as Error).message}`);
-    }
+    const parsed = minInterval(interval);
+    if (typeof parsed === 'string') problems.push(`${POLICY_ANNOTATION.minInterval}: ${parsed}`);
+    else policy.minIntervalMs = parsed;
   }
   return policy;
 }
@@ -72,6 +74,17 @@ export function gate(policy: RolloutPolicy, facts: { now: Date; lastRolledAt: Da
     return { open: false, reason: 'previous_rollout', detail: `waiting for the previous rollout (${progress.updated}/${progress.desired} updated)`, retryAt: new Date(now.getTime() + PROGRESS_RECHECK_MS) };
   }
   return { open: true };
+}
+
+/** The interval in ms, or what is wrong with it: a huge number is refused, never read as Infinity (which turned pacing off). */
+function minInterval(text: string): number | string {
+  if (text.length > MAX_DURATION_LENGTH) return `${text.length} characters; a duration is short, e.g. 10m or 1h30m`;
+  try {
+    const ms = parseDuration(text);
+    return ms <= MAX_MIN_INTERVAL_MS ? ms : `"${text}" is longer than the maximum, 720h`;
+  } catch (error) {
+    return (error as Error).message;
+  }
 }
 
 function formatInterval(ms: number): string {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { describeLocal, parseSchedule, type WindowSchedule, windowState } from './window.ts';
+import { describeLocal, MAX_WINDOWS, parseSchedule, type WindowSchedule, windowState } from './window.ts';
 
 function schedule(text: string, timeZone?: string): WindowSchedule {
   const parsed = parseSchedule(text, timeZone);
@@ -49,5 +49,22 @@ describe('maintenance windows', () => {
     assert.match(error(' ; '), /no window/);
     assert.match(error('Sat 02:00-05:00', 'Mars/Olympus'), /not an IANA time zone/);
     assert.equal(error('fri-mon 01:00-02:00'), 'parsed', 'a range may wrap the week');
+  });
+
+  it('refuses, unread, more windows or text than a schedule may have, and a time zone name no zone has', () => {
+    const windows = (n: number): string => Array.from({ length: n }, () => 'Sat 02:00-05:00').join(';');
+    assert.equal('error' in parseSchedule(windows(MAX_WINDOWS)), false, 'the maximum is accepted');
+    const tooMany = parseSchedule(Array.from({ length: MAX_WINDOWS + 1 }, () => 'Sat 2:00-3:00').join(';'));
+    assert.match('error' in tooMany ? tooMany.error : '', /17 windows, more than the 16 a schedule may have/);
+    // The reproduction: 12,000 windows, inside the annotation size limit, took 15 s a decision.
+    const huge = parseSchedule(windows(12_000));
+    assert.match('error' in huge ? huge.error : '', /characters, more than the 512 a schedule may have/);
+    const zone = parseSchedule('Sat 02:00-05:00', `Europe/${'x'.repeat(10_000)}`);
+    assert.match('error' in zone ? zone.error : '', /is not an IANA time zone/);
+    assert.ok(('error' in zone ? zone.error : '').length < 200, 'the message does not repeat the input');
+  });
+
+  it('keeps a time zone by its canonical name', () => {
+    assert.equal(schedule('Sat 02:00-05:00', 'europe/berlin').timeZone, 'Europe/Berlin');
   });
 });

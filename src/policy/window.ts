@@ -18,20 +18,32 @@ export interface WindowSchedule {
 }
 
 const DAYS = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'];
+
+/**
+ * What one annotation may ask for: the windows an operator writes fit in a few
+ * (a week has seven days), and every decision checks each window on eight days,
+ * so the count bounds the cost of a decision. Longer text is refused unread.
+ */
+export const MAX_WINDOWS = 16;
+export const MAX_SCHEDULE_LENGTH = 512;
 const DAY_MINUTES = 24 * 60;
 const MINUTE_MS = 60_000;
 
 /** Parses the windows and checks the time zone; the error says what is wrong, in the terms of the annotation. */
 export function parseSchedule(text: string, timeZone = 'UTC'): WindowSchedule | { error: string } {
-  if (!isTimeZone(timeZone)) return { error: `"${timeZone}" is not an IANA time zone (e.g. Europe/Berlin)` };
+  if (text.length > MAX_SCHEDULE_LENGTH) return { error: `${text.length} characters, more than the ${MAX_SCHEDULE_LENGTH} a schedule may have` };
+  const zone = canonicalTimeZone(timeZone);
+  if (zone === undefined) return { error: `"${timeZone.slice(0, MAX_TIME_ZONE_LENGTH)}" is not an IANA time zone (e.g. Europe/Berlin)` };
+  const parts = text.split(';').map((p) => p.trim()).filter(Boolean);
+  if (parts.length > MAX_WINDOWS) return { error: `${parts.length} windows, more than the ${MAX_WINDOWS} a schedule may have` };
   const windows: WeeklyWindow[] = [];
-  for (const part of text.split(';').map((p) => p.trim()).filter(Boolean)) {
+  for (const part of parts) {
     const window = parseWindow(part);
     if (typeof window === 'string') return { error: `"${part}": ${window}; a window is DAYS HH:MM-HH:MM, e.g. Sat,Sun 02:00-05:00 or Mon-Fri 22:00-23:30` };
     windows.push(window);
   }
   if (windows.length === 0) return { error: 'no window is given' };
-  return { windows, timeZone, text: text.trim() };
+  return { windows, timeZone: zone, text: text.trim() };
 }
 
 /** Whether `now` is inside a window; if not, when the next one opens. */
@@ -100,7 +112,7 @@ function covers(window: WeeklyWindow, day: number, minute: number): boolean {
 /** The weekday and minute of the day at `at` in `timeZone`. */
 function localTime(at: Date, timeZone: string): { day: number; minute: number; parts: Record<string, number> } {
   const parts = Object.fromEntries(
-    new Intl.DateTimeFormat('en-US', { timeZone, hourCycle: 'h23', weekday: 'short', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric' })
+    formatterOf(timeZone)
       .formatToParts(at)
       .map((p) => [p.type, p.type === 'weekday' ? DAYS.indexOf(p.value.toLowerCase()) : Number(p.value)]),
   ) as Record<string, number>;
@@ -127,11 +139,28 @@ function clock(minute: number): string {
   return `${String(Math.floor(minute / 60)).padStart(2, '0')}:${String(minute % 60).padStart(2, '0')}`;
 }
 
-function isTimeZone(timeZone: string): boolean {
+/** One formatter per time zone, built once: building one costs far more than using it. */
+const formatters = new Map<string, Intl.DateTimeFormat>();
+
+/** IANA names are short; a longer "time zone" is refused before Intl parses it. */
+const MAX_TIME_ZONE_LENGTH = 64;
+
+/** Keyed by canonical names only (see canonicalTimeZone): a few hundred at most, whatever tenants write. */
+function formatterOf(timeZone: string): Intl.DateTimeFormat {
+  let formatter = formatters.get(timeZone);
+  if (!formatter) {
+    formatter = new Intl.DateTimeFormat('en-US', { timeZone, hourCycle: 'h23', weekday: 'short', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric' });
+    formatters.set(timeZone, formatter);
+  }
+  return formatter;
+}
+
+/** The zone's canonical name (`europe/berlin` is `Europe/Berlin`), or undefined if it is none. */
+function canonicalTimeZone(timeZone: string): string | undefined {
+  if (timeZone.length > MAX_TIME_ZONE_LENGTH) return undefined;
   try {
-    new Intl.DateTimeFormat('en-US', { timeZone });
-    return true;
+    return new Intl.DateTimeFormat('en-US', { timeZone }).resolvedOptions().timeZone;
   } catch {
-    return false;
+    return undefined;
   }
 }

@@ -9,6 +9,7 @@ import { ANNOTATION, consumedSources, fingerprint, type SourceId, type SourceSta
 import { PatchesInFlight } from '../kube/patches-in-flight.ts';
 import type { SourceReader } from '../kube/source-reader.ts';
 import { Metrics } from '../metrics.ts';
+import { NamespaceScope } from '../scope/namespace-scope.ts';
 import { AdmissionHandler } from './handler.ts';
 import type { AdmissionRequest, AdmissionResponse, WorkloadObject } from './review.ts';
 
@@ -23,7 +24,7 @@ function stateOf(id: SourceId): SourceState {
 const liveReader: SourceReader = { read: async (_ns, sources) => new Map(sources.map((s) => [s.id, stateOf(s.id)])) };
 
 function handler(reader: SourceReader = liveReader, metrics = new Metrics(new Registry())): AdmissionHandler {
-  return new AdmissionHandler({ reader, hasher, logger: pino({ level: 'silent' }), metrics, scope: { tracks: (ns) => ns === 'app' }, deadlineMs: 1000 });
+  return new AdmissionHandler({ reader, hasher, logger: pino({ level: 'silent' }), metrics, scope: { tracks: (ns) => ns === 'app', defaults: () => ({}) }, deadlineMs: 1000 });
 }
 
 function deployment(container: object, templateAnnotations?: Record<string, string>): WorkloadObject {
@@ -108,7 +109,7 @@ describe('AdmissionHandler', () => {
     const guard = { resourceVersion: '41' };
 
     function ownHandler(reader: SourceReader, inFlight: PatchesInFlight): AdmissionHandler {
-      return new AdmissionHandler({ reader, hasher, logger: pino({ level: 'silent' }), metrics: new Metrics(new Registry()), scope: { tracks: () => true }, deadlineMs: 1000, ownPatches: inFlight });
+      return new AdmissionHandler({ reader, hasher, logger: pino({ level: 'silent' }), metrics: new Metrics(new Registry()), scope: { tracks: () => true, defaults: () => ({}) }, deadlineMs: 1000, ownPatches: inFlight });
     }
 
     it('is admitted with its stamp as written, without reading a source', async () => {
@@ -203,12 +204,12 @@ describe('AdmissionHandler', () => {
   it('reads nothing, stamps nothing and says why, for a workload over the bound of sources', async () => {
     let reads = 0;
     const counting: SourceReader = { read: async (ns, sources) => { reads++; return liveReader.read(ns, sources); } };
-    const include = Array.from({ length: 10_000 }, (_, i) => `configmap/c${i}`).join(',');
+    const include = Array.from({ length: 300 }, (_, i) => `configmap/c${i}`).join(',');
     const object = { ...deployment(envFrom('app')), metadata: { name: 'web', annotations: { 'confighash.dev/include': include } } };
     const response = await handler(counting).admit(request(object));
     assert.equal(reads, 0);
     assert.equal(response.patch, undefined);
-    assert.match(response.warnings?.[0] ?? '', /consumes 10001 ConfigMaps and Secrets, more than the 256 confighash tracks per workload/);
+    assert.match(response.warnings?.[0] ?? '', /consumes 301 ConfigMaps and Secrets, more than the 256 confighash tracks per workload/);
   });
 
   it('answers within its deadline when reads hang, allowed with a warning', async () => {
@@ -216,7 +217,7 @@ describe('AdmissionHandler', () => {
       read: (_ns, _sources, signal) => new Promise((_resolve, reject) => signal?.addEventListener('abort', () => { reject(signal.reason as Error); })),
     };
     const started = Date.now();
-    const response = await new AdmissionHandler({ reader: hanging, hasher, logger: pino({ level: 'silent' }), metrics: new Metrics(new Registry()), scope: { tracks: () => true }, deadlineMs: 200 }).admit(request(deployment(envFrom('app'))));
+    const response = await new AdmissionHandler({ reader: hanging, hasher, logger: pino({ level: 'silent' }), metrics: new Metrics(new Registry()), scope: { tracks: () => true, defaults: () => ({}) }, deadlineMs: 200 }).admit(request(deployment(envFrom('app'))));
     assert.ok(Date.now() - started < 2000);
     assert.match(response.warnings?.[0] ?? '', /could not read configuration \(not all read within 200ms\)/);
   });
@@ -243,10 +244,36 @@ describe('AdmissionHandler', () => {
   });
 });
 
+describe('AdmissionHandler facing a hostile caller or tenant', () => {
+  it('reads nothing for a namespace outside its namespaceSelector, even for a workload with Reloader\'s annotations (the controller adopts those)', async () => {
+    let reads = 0;
+    const counting: SourceReader = { read: async (ns, sources) => { reads++; return liveReader.read(ns, sources); } };
+    const scope = new NamespaceScope({ excluded: new Set(['kube-system']), reloaderWorkloads: true });
+    const admission = new AdmissionHandler({ reader: counting, hasher, logger: pino({ level: 'silent' }), metrics: new Metrics(new Registry()), scope, deadlineMs: 1000, reloaderAnnotations: true });
+    const object = { ...deployment({ envFrom: [{ secretRef: { name: 'db' } }] }), metadata: { name: 'web', annotations: { 'reloader.stakater.com/auto': 'true' } } };
+    assert.deepEqual(await admission.admit(request(object, { namespace: 'never-opted-in' })), { uid: 'u1', allowed: true });
+    assert.equal(reads, 0);
+  });
+
+  it('refuses, unread and with a warning, an annotation over its limit and a malformed rollout policy', async () => {
+    const object = {
+      ...deployment(envFrom('app')),
+      metadata: { name: 'web', annotations: { 'confighash.dev/exclude': 'configmap/x,'.repeat(1000), 'confighash.dev/rollout-window': 'Sat 02:00-03:00;'.repeat(2000), 'confighash.dev/min-interval': `${'9'.repeat(400)}h` } },
+    };
+    const response = await handler().admit(request(object));
+    assert.ok(response.patch, 'still stamped: what is refused is the annotation');
+    const warnings = response.warnings ?? [];
+    assert.ok(warnings.some((w) => /confighash\.dev\/exclude is 12000 characters, more than its 8192: ignored/.test(w)), warnings.join('\n'));
+    assert.ok(warnings.some((w) => /rollout-window: 32000 characters, more than the 512 a schedule may have: ignored/.test(w)));
+    assert.ok(warnings.some((w) => /min-interval: 401 characters/.test(w)));
+    assert.ok(warnings.every((w) => w.length < 300), 'no warning repeats the input');
+  });
+});
+
 describe('AdmissionHandler with the reload strategy', () => {
   live.set('configmap/env', { LEVEL: 'info' });
   const reloading = (image: string): AdmissionHandler =>
-    new AdmissionHandler({ reader: liveReader, hasher, logger: pino({ level: 'silent' }), metrics: new Metrics(new Registry()), scope: { tracks: () => true }, deadlineMs: 1000, agentImage: image });
+    new AdmissionHandler({ reader: liveReader, hasher, logger: pino({ level: 'silent' }), metrics: new Metrics(new Registry()), scope: { tracks: () => true, defaults: () => ({}) }, deadlineMs: 1000, agentImage: image });
   const workloadAnnotations = { 'confighash.dev/reload': 'signal:SIGHUP' };
   /** A Deployment reading LEVEL from configmap/env by env, and configmap/app as a file. */
   function reloadable(annotations: Record<string, string> = workloadAnnotations): WorkloadObject {

@@ -8,10 +8,10 @@ import { isDeepStrictEqual } from 'node:util';
 import type { Logger } from 'pino';
 import {
   ANNOTATION,
+  boundedAnnotations,
   consumedSources,
   currentFingerprint,
   isIgnored,
-  isReloaderWorkload,
   isValidObjectName,
   MAX_SOURCES_PER_WORKLOAD,
   reloadedVolumes,
@@ -27,6 +27,7 @@ import {
 import type { AdmittedTarget, PatchesInFlight } from '../kube/patches-in-flight.ts';
 import type { SourceReader } from '../kube/source-reader.ts';
 import type { Metrics, WebhookResult } from '../metrics.ts';
+import { rolloutPolicy } from '../policy/gate.ts';
 import type { NamespaceScope } from '../scope/namespace-scope.ts';
 import { templatePatch } from './patch.ts';
 import { shapeTemplate, type ShapedTemplate } from './reload-agent.ts';
@@ -45,8 +46,13 @@ export interface AdmissionHandlerOptions {
   hasher: ValueHasher;
   logger: Logger;
   metrics: Metrics;
-  /** The namespaces confighash acts in; the webhook answers for no other. */
-  scope: Pick<NamespaceScope, 'tracks'>;
+  /**
+   * The namespaces the webhook answers for: those its namespaceSelector selects, and no other —
+   * not even for a workload with Reloader's annotations (the controller adopts those elsewhere),
+   * so a direct caller cannot make it read a Secret of a namespace that never opted in. The
+   * namespaces' defaults are the rollout policies checked at admission.
+   */
+  scope: Pick<NamespaceScope, 'tracks' | 'defaults'>;
   /** The live reads of one admission must be done by then: well inside the API server's timeout. */
   deadlineMs: number;
   /** The image the reload agent runs (confighash's own); without it, nothing is reloaded in place. */
@@ -90,8 +96,16 @@ export class AdmissionHandler {
     const workload = this.#workloadToMutate(request);
     if (!workload) return { result: 'skipped', response: allowed };
     const shaped = shapeTemplate(workload.spec.template, previousTemplate(request), workload.metadata?.annotations ?? {}, this.#options.agentImage);
-    if (this.#isOwnPatch(request, workload, shaped)) return this.#stampOwn(request, workload, shaped);
-    return this.#readAndStamp(request, workload, shaped);
+    const outcome = this.#isOwnPatch(request, workload, shaped) ? this.#stampOwn(request, workload, shaped) : await this.#readAndStamp(request, workload, shaped);
+    return withWarnings(outcome, this.#annotationWarnings(received));
+  }
+
+  /** The annotations refused (over their limit) or ignored (a malformed rollout policy), said at admission. */
+  #annotationWarnings(request: AdmissionRequest): string[] {
+    const annotations = request.object?.metadata?.annotations ?? {};
+    const { refused } = boundedAnnotations(annotations);
+    const { problems } = rolloutPolicy(annotations, this.#options.scope.defaults(request.namespace ?? ''));
+    return [...refused, ...problems.map((p) => `${p}: ignored, so rollouts are not held back by it`)].map((w) => `confighash: ${w}`);
   }
 
   /** Reads the sources the template consumes, and stamps it from what they hold. */
@@ -209,14 +223,14 @@ export class AdmissionHandler {
       version === WORKLOAD_APIS[tracked].version &&
       (request.operation === 'CREATE' || request.operation === 'UPDATE') &&
       !request.subResource &&
-      this.#options.scope.tracks(request.namespace ?? '', this.#reloaderWorkload(request));
+      this.#options.scope.tracks(request.namespace ?? '');
     return applies ? tracked : undefined;
   }
+}
 
-  /** Whether the object carries Reloader's annotations, and they are read. */
-  #reloaderWorkload(request: AdmissionRequest): boolean {
-    return this.#options.reloaderAnnotations === true && isReloaderWorkload(request.object?.metadata?.annotations ?? {});
-  }
+function withWarnings(outcome: Outcome, warnings: readonly string[]): Outcome {
+  if (warnings.length === 0) return outcome;
+  return { ...outcome, response: { ...outcome.response, warnings: [...(outcome.response.warnings ?? []), ...warnings] } };
 }
 
 /** Not read, not stamped: every source would be a read, and the stamp could outgrow the annotation limit. */
