@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,12 +11,15 @@ import { Registry } from 'prom-client';
 import { freePort } from '../../test/cluster/controlplane.ts';
 import { AtomicWriter } from '../../test/support/atomic-writer.ts';
 import { until } from '../../test/support/until.ts';
+import { reloadDecision } from '../checksum/index.ts';
 import { Agent } from './agent.ts';
 import { AgentMetrics } from './metrics.ts';
 import { parseTrigger, type Trigger } from './trigger.ts';
 import { readVolume, volumesDigest } from './volume.ts';
 
 const SETTLE_MS = 150;
+/** HMAC-SHA256, key 32 × 0x01, of the volume at /etc/app with app.conf and flags.yaml below. */
+const KNOWN_DIGEST = '41c59ae03e8d7bbb5fa876e2d4a07419fd27a78b2bbc27e5cfea7b1e9ed5492b';
 
 async function volume(t: TestContext, files: Record<string, string>): Promise<AtomicWriter> {
   const dir = await mkdtemp(join(tmpdir(), 'confighash-agent-'));
@@ -40,9 +44,10 @@ async function endpoint(t: TestContext, statuses: number[] = []): Promise<{ url:
   return { url: `http://127.0.0.1:${port}/-/reload`, posts: () => posts };
 }
 
-async function agent(t: TestContext, volumes: string[], trigger: Trigger, attempts = 4): Promise<{ agent: Agent; registry: Registry }> {
+async function agent(t: TestContext, volumes: string[], trigger: Trigger, { attempts = 4, stateFile }: { attempts?: number; stateFile?: string } = {}): Promise<{ agent: Agent; registry: Registry }> {
   const registry = new Registry();
   const a = new Agent({
+    ...(stateFile ? { stateFile } : {}),
     volumes,
     trigger,
     settleMs: SETTLE_MS,
@@ -116,7 +121,7 @@ describe('reload agent', () => {
   it('reports failure when the endpoint never takes it, with the reason', async (t) => {
     const config = await volume(t, { x: '1' });
     const { url } = await endpoint(t, [500, 500, 500, 500]);
-    const { agent: a } = await agent(t, [config.dir], parseTrigger(url, { verifyMs: 0 }), 3);
+    const { agent: a } = await agent(t, [config.dir], parseTrigger(url, { verifyMs: 0 }), { attempts: 3 });
     await config.write({ x: '2' });
     await until(() => a.status.state === 'failed', 'the agent to give up');
     assert.match(a.status.lastError ?? '', /HTTP 500/);
@@ -142,38 +147,78 @@ describe('reload agent', () => {
     assert.match(a.status.lastError ?? '', /ESRCH|died/);
   });
 
-  it('runs as `confighash agent`: one POST per change, and /status and /metrics say what it reloaded', async (t) => {
-    const config = await volume(t, { 'app.conf': 'level=info' });
+  it('runs as `confighash agent`: one POST per change; its logs, /status, /metrics and state file hold neither a Secret\'s value nor its hash', async (t) => {
+    // A canary: a low-entropy Secret value (a PIN), as the kubelet mounts it.
+    const pin = 'pin-4821-canary';
+    const config = await volume(t, { pin });
     const { url, posts } = await endpoint(t);
     const port = await freePort();
+    const state = join(await mkdtemp(join(tmpdir(), 'confighash-agent-state-')), 'state.json');
     const main = join(import.meta.dirname, '..', 'cli', 'main.ts');
-    const child = spawn(process.execPath, [main, 'agent', `--volume=${config.dir}`, `--reload=${url}`, '--settle=200ms', `--port=${port}`], { stdio: 'ignore' });
+    const child = spawn(process.execPath, [main, 'agent', `--volume=${config.dir}`, `--reload=${url}`, '--settle=200ms', `--port=${port}`, `--state=${state}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
     t.after(() => child.kill('SIGKILL'));
-    const status = async (): Promise<{ state: string; reloads: number; reloadedDigest: string }> =>
-      (await (await fetch(`http://127.0.0.1:${port}/status`)).json()) as { state: string; reloads: number; reloadedDigest: string };
-    await until(async () => (await status()).state === 'current', 'the agent to serve');
-    const started = (await status()).reloadedDigest;
+    const status = async (): Promise<string> => (await fetch(`http://127.0.0.1:${port}/status`)).text();
+    await until(async () => (JSON.parse(await status()) as { state: string }).state === 'current', 'the agent to serve');
 
-    await config.write({ 'app.conf': 'level=debug' });
-    await until(async () => (await status()).reloads === 1, 'one reload');
+    await config.write({ pin: 'pin-9377-canary' });
+    await until(async () => (JSON.parse(await status()) as { reloads: number }).reloads === 1, 'one reload');
     await quiet();
     assert.equal(posts(), 1);
-    const now = await status();
-    assert.notEqual(now.reloadedDigest, started);
     const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
     assert.match(metrics, /confighash_agent_reloads_total\{result="success"\} 1/);
-    assert.match(metrics, new RegExp(`confighash_agent_reloaded_info\\{digest="${now.reloadedDigest.slice(0, 12)}"\\} 1`));
-  });
-
-  it('refuses a trigger it does not understand', () => {
-    for (const bad of ['SIGHUP', 'signal:SIGNOPE', 'http://10.0.0.1/reload', 'https://127.0.0.1/reload']) {
-      assert.throws(() => parseTrigger(bad, { verifyMs: 0 }));
+    assert.match(metrics, /confighash_agent_config_current 1/);
+    const everything = [output, await status(), metrics, await readFile(state, 'utf8')].join('\n');
+    assert.match(output, /agent status/, 'the status lines were captured');
+    for (const value of [pin, 'pin-9377-canary']) {
+      const hash = createHash('sha256').update(value).digest('hex');
+      const hashOfHash = createHash('sha256').update(hash).digest('hex');
+      for (const leak of [value, hash.slice(0, 12), hashOfHash.slice(0, 12)]) assert.ok(!everything.includes(leak), `the output shows ${leak}`);
     }
   });
 
-  it('reports a pinned digest of the volumes it reloaded (known answer)', async (t) => {
+  it('remembers across its own restart what the program runs: a change made while it was down is reloaded, not taken as what runs', async (t) => {
+    const config = await volume(t, { 'app.conf': 'level=info' });
+    const { url, posts } = await endpoint(t);
+    const stateFile = join(await mkdtemp(join(tmpdir(), 'confighash-agent-state-')), 'state.json');
+    const first = await agent(t, [config.dir], parseTrigger(url, { verifyMs: 0 }), { stateFile });
+    const startedAt = first.agent.status.startedAt;
+    await first.agent.stop();
+
+    // The agent is OOM-killed; the kubelet updates the volume before it is back.
+    await config.write({ 'app.conf': 'level=debug' });
+    const second = await agent(t, [config.dir], parseTrigger(url, { verifyMs: 0 }), { stateFile });
+    assert.equal(second.agent.status.startedAt, startedAt, 'it reports the pod\'s first start, not its restart');
+    assert.equal(second.agent.status.state, 'waiting');
+    await until(() => posts() === 1, 'the change reloaded');
+    await until(() => second.agent.status.reloads === 1 && second.agent.status.state === 'current', 'the reload reported');
+    await quiet();
+    assert.equal(posts(), 1);
+  });
+
+  it('refuses a trigger it does not understand, exactly those the webhook refuses to inject', () => {
+    const spec = { containers: [{ name: 'app', volumeMounts: [{ name: 'config', mountPath: '/etc/app' }] }], volumes: [{ name: 'config', configMap: { name: 'app' } }] };
+    const inputs = ['SIGHUP', 'signal:SIGNOPE', 'signal:SIGHUB', 'signal:SIGKILL', 'signal:SIGSTOP', 'signal:SIGHUP', 'signal:SIGUSR2', 'http://10.0.0.1/reload', 'https://127.0.0.1/reload', 'http://127.0.0.1/reload', 'http://127.0.0.1:9090/-/reload'];
+    for (const text of inputs) {
+      const injected = reloadDecision(spec, { 'confighash.dev/reload': text }).kind === 'plan';
+      let started = true;
+      try {
+        parseTrigger(text, { verifyMs: 0 });
+      } catch {
+        started = false;
+      }
+      assert.equal(injected, started, text);
+    }
+    assert.throws(() => parseTrigger('signal:SIGHUB', { verifyMs: 0 }), /a signal the program can catch/);
+  });
+
+  it('keys its digest of the volumes (known answer)', async (t) => {
     const config = await volume(t, { 'app.conf': 'level=info', 'flags.yaml': 'a: 1' });
-    const digest = volumesDigest([{ ...(await readVolume(config.dir)), dir: '/etc/app' }]);
-    assert.equal(digest, 'd5332c842dbdd11ecdf1a968b64636c0b39aa0e1057d85fc1eaed0c25d30fc66');
+    const contents = { ...(await readVolume(config.dir)), dir: '/etc/app' };
+    assert.equal(volumesDigest([contents], Buffer.alloc(32, 1)), volumesDigest([contents], Buffer.alloc(32, 1)));
+    assert.notEqual(volumesDigest([contents], Buffer.alloc(32, 1)), volumesDigest([contents], Buffer.alloc(32, 2)), 'another key, another digest');
+    assert.equal(volumesDigest([contents], Buffer.alloc(32, 1)), KNOWN_DIGEST);
   });
 });

@@ -3,7 +3,7 @@
 // to a loopback endpoint (`http://127.0.0.1:9090/-/reload`; any 2xx is success).
 import { readdir, readFile } from 'node:fs/promises';
 import { setTimeout as delay } from 'node:timers/promises';
-import { constants } from 'node:os';
+import { parseReloadTrigger } from '../checksum/index.ts';
 
 export interface Trigger {
   /** For logs and status: `signal:SIGHUP` or the URL. */
@@ -27,15 +27,12 @@ export interface SignalTarget {
 
 const HTTP_TIMEOUT_MS = 10_000;
 
-/** Parses a trigger annotation value; throws with the accepted forms. */
+/** Parses a trigger annotation value, as the webhook did before injecting the agent; throws with the accepted forms. */
 export function parseTrigger(text: string, target: SignalTarget): Trigger {
-  const signal = /^signal:(SIG[A-Z0-9]+)$/.exec(text)?.[1];
-  if (signal) {
-    if (!(signal in constants.signals)) throw new Error(`unknown signal ${signal}`);
-    return signalTrigger(signal as NodeJS.Signals, target);
-  }
-  if (URL.canParse(text) && new URL(text).protocol === 'http:' && new URL(text).hostname === '127.0.0.1') return httpTrigger(text);
-  throw new Error(`a reload trigger is signal:SIGNAME (e.g. signal:SIGHUP) or http://127.0.0.1:PORT/PATH, got "${text}"`);
+  const trigger = parseReloadTrigger(text);
+  if (trigger?.kind === 'signal') return signalTrigger(trigger.signal as NodeJS.Signals, target);
+  if (trigger?.kind === 'http') return httpTrigger(trigger.url);
+  throw new Error(`a reload trigger is signal:SIGNAME, a signal the program can catch (e.g. signal:SIGHUP), or http://127.0.0.1:PORT/PATH, got "${text.slice(0, 256)}"`);
 }
 
 function signalTrigger(signal: NodeJS.Signals, target: SignalTarget): Trigger {
@@ -54,11 +51,12 @@ function httpTrigger(url: string): Trigger {
   return {
     description: url,
     async fire() {
-      const response = await fetch(url, { method: 'POST', signal: AbortSignal.timeout(HTTP_TIMEOUT_MS) }).catch((error: unknown) => {
+      // redirect: manual — the agent calls the program's own endpoint and nothing else, wherever a response points.
+      const response = await fetch(url, { method: 'POST', redirect: 'manual', signal: AbortSignal.timeout(HTTP_TIMEOUT_MS) }).catch((error: unknown) => {
         throw new Error(`POST ${url}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
       });
       await response.body?.cancel();
-      if (response.status < 200 || response.status > 299) throw new Error(`POST ${url}: HTTP ${response.status}`);
+      if (response.status < 200 || response.status > 299) throw new Error(`POST ${url}: HTTP ${response.status}${response.status >= 300 && response.status < 400 ? ' (a redirect, not followed)' : ''}`);
     },
   };
 }

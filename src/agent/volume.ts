@@ -4,7 +4,7 @@
 // resolved `..data` target therefore sees one whole version, never a half-written
 // one; if the target is removed mid-read (the kubelet cleans up after a swap), the
 // read starts over.
-import { createHash } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import { readdir, readFile, readlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { compareStrings, encode } from '../checksum/index.ts';
@@ -32,14 +32,18 @@ export async function readVolume(dir: string): Promise<VolumeContents> {
   }
 }
 
-/** The digest of every volume's files: what the agent last reloaded is reported as this. */
-export function volumesDigest(volumes: readonly VolumeContents[]): string {
+/**
+ * The digest of every volume's files, keyed (HMAC-SHA256 with the agent's own
+ * random key): the agent compares these and never shows one, and even its state
+ * file holds no plain hash of a Secret's value.
+ */
+export function volumesDigest(volumes: readonly VolumeContents[], key: Buffer): string {
   const fields: string[] = [];
   for (const volume of [...volumes].sort((a, b) => compareStrings(a.dir, b.dir))) {
     fields.push('volume', volume.dir);
     for (const name of [...volume.files.keys()].sort(compareStrings)) fields.push(name, volume.files.get(name) ?? '');
   }
-  return createHash('sha256').update(encode(fields)).digest('hex');
+  return createHmac('sha256', key).update(encode(fields)).digest('hex');
 }
 
 /** The kubelet's own entries (`..data`, `..2024_…`) are not configuration. */

@@ -54,7 +54,7 @@ describe('reloadDecision', () => {
       reloadDecision(mounted, { ...RELOAD, 'confighash.dev/reload-container': 'nope' }),
       reloadDecision(pod([{ name: 'tls', mountPath: '/t/x', subPath: 'x' }]), RELOAD),
     ].map((d) => (d.kind === 'unusable' ? d.reason : d.kind));
-    assert.match(reasons[0] ?? '', /must be signal:SIGNAME \(e\.g\. signal:SIGHUP\) or http:\/\/127\.0\.0\.1:PORT\/PATH/);
+    assert.match(reasons[0] ?? '', /must be signal:SIGNAME, a signal the program can catch \(e\.g\. signal:SIGHUP\), or http:\/\/127\.0\.0\.1:PORT\/PATH/);
     assert.match(reasons[1] ?? '', /must be signal:SIGNAME/, 'only the pod\'s loopback');
     assert.match(reasons[2] ?? '', /no container "nope"/);
     assert.match(reasons[3] ?? '', /mounts no configMap, secret or projected volume of its own without subPath/);

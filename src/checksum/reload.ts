@@ -5,6 +5,7 @@
 // mount), and only into the reloaded container, can change in a running pod; every
 // other way of consuming configuration (env, envFrom, subPath, other containers,
 // init containers) still rolls the workload.
+import { constants } from 'node:os';
 import type { PodSpecLike } from './sources.ts';
 
 export const RELOAD_ANNOTATION = {
@@ -58,7 +59,7 @@ export function reloadDecision(spec: ReloadPodSpec, annotations: Readonly<Record
   const text = annotations[RELOAD_ANNOTATION.trigger];
   if (text === undefined) return { kind: 'none' };
   const trigger = parseReloadTrigger(text.trim());
-  if (!trigger) return unusable(`${RELOAD_ANNOTATION.trigger} must be signal:SIGNAME (e.g. signal:SIGHUP) or http://127.0.0.1:PORT/PATH, not "${text.slice(0, 80)}"`);
+  if (!trigger) return unusable(`${RELOAD_ANNOTATION.trigger} must be signal:SIGNAME, a signal the program can catch (e.g. signal:SIGHUP), or http://127.0.0.1:PORT/PATH, not "${text.slice(0, 80)}"`);
   const containers = spec.containers ?? [];
   const wanted = annotations[RELOAD_ANNOTATION.container];
   const container = wanted === undefined ? containers[0] : containers.find((c) => c.name === wanted);
@@ -71,10 +72,18 @@ export function reloadDecision(spec: ReloadPodSpec, annotations: Readonly<Record
   return { kind: 'plan', plan: { trigger, triggerText: text.trim(), container: container.name, volumes, fallback } };
 }
 
-/** `signal:SIGHUP` or `http://127.0.0.1:PORT/PATH` (the agent reaches the app over the pod's loopback). */
+/** Signals that end or stop the program rather than ask it anything. */
+const NOT_A_RELOAD = new Set(['SIGKILL', 'SIGSTOP']);
+
+/**
+ * `signal:SIGHUP` or `http://127.0.0.1:PORT/PATH` (the agent reaches the app over
+ * the pod's loopback). The webhook and the agent parse with this one function, so
+ * a trigger the agent would refuse at start (and a pod that cannot start) is
+ * refused at admission instead.
+ */
 export function parseReloadTrigger(text: string): Trigger | undefined {
   const signal = SIGNAL.exec(text)?.[1];
-  if (signal) return { kind: 'signal', signal };
+  if (signal) return signal in constants.signals && !NOT_A_RELOAD.has(signal) ? { kind: 'signal', signal } : undefined;
   if (!URL.canParse(text)) return undefined;
   const url = new URL(text);
   return url.protocol === 'http:' && url.hostname === '127.0.0.1' && url.port !== '' ? { kind: 'http', url: text } : undefined;

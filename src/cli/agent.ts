@@ -21,6 +21,7 @@ Watches configuration volumes and reloads a program in place when they change.
   --target-env NAME=VALUE for a signal: the process whose environment holds NAME=VALUE
   --target-process NAME   for a signal: the process to signal (its command name)
   --target-pid PID        for a signal: the pid to signal
+  --state FILE            what the agent remembers across its restarts (the pod's emptyDir)
   --settle DURATION       how long the volumes must stay unchanged (default 2s)
   --port PORT             /healthz, /metrics and /status (default 9099)
   --bind-address ADDR     (default 127.0.0.1)
@@ -33,6 +34,7 @@ const OPTIONS = {
   'target-env': { type: 'string' },
   'target-process': { type: 'string' },
   'target-pid': { type: 'string' },
+  state: { type: 'string' },
   settle: { type: 'string', default: '2s' },
   port: { type: 'string', default: '9099' },
   'bind-address': { type: 'string', default: '127.0.0.1' },
@@ -62,6 +64,7 @@ export async function agentCommand(argv: readonly string[]): Promise<number> {
   });
   const agent = new Agent({
     volumes,
+    ...(values.state ? { stateFile: values.state } : {}),
     trigger,
     settleMs,
     pollMs: 500,

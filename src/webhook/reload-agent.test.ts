@@ -39,11 +39,13 @@ describe('withAgent', () => {
     assert.equal(agent['name'], 'confighash-agent');
     assert.equal(agent['restartPolicy'], 'Always');
     assert.equal(agent['image'], IMAGE);
-    assert.deepEqual(agent['args'], ['agent', '--reload=signal:SIGHUP', '--volume=/etc/app', `--target-env=${TARGET_ENV}=app`, '--port=9099']);
+    assert.deepEqual(agent['args'], ['agent', '--reload=signal:SIGHUP', '--volume=/etc/app', `--target-env=${TARGET_ENV}=app`, '--port=9099', '--state=/run/confighash-agent/state.json']);
     assert.deepEqual(agent['volumeMounts'], [
       { name: 'config', mountPath: '/etc/app', readOnly: true },
       { name: 'confighash-agent-no-token', mountPath: '/var/run/secrets/kubernetes.io/serviceaccount', readOnly: true },
+      { name: 'confighash-agent-state', mountPath: '/run/confighash-agent' },
     ]);
+    assert.deepEqual(spec.volumes?.slice(-1), [{ name: 'confighash-agent-state', emptyDir: { medium: 'Memory', sizeLimit: '1Mi' } }], 'its memory across its restarts lives as long as the pod');
     assert.deepEqual(agent['securityContext'], { runAsUser: 1000, runAsNonRoot: true, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' } });
     assert.equal(spec.shareProcessNamespace, true);
     assert.deepEqual(spec.containers?.[0]?.env, [{ name: TARGET_ENV, value: 'app' }]);
@@ -104,6 +106,6 @@ describe('shapeTemplate', () => {
     const shaped = shapeTemplate(template({}), undefined, annotations, IMAGE);
     assert.deepEqual(shaped.fresh, template({}));
     assert.match(shaped.warning ?? '', /^confighash: not reloaded in place, every change rolls the workload: to send signal:SIGHUP/);
-    assert.match(shapeTemplate(template(), undefined, annotations, undefined).warning ?? '', /without --agent-image/);
+    assert.match(shapeTemplate(template(), undefined, annotations, undefined).warning ?? '', /reload in place is not enabled in this install/);
   });
 });

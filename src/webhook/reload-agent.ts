@@ -26,6 +26,9 @@ const PROBE_COMMAND = [
 /** Marks the reloaded container's processes, so the agent signals the right one. */
 export const TARGET_ENV = 'CONFIGHASH_RELOAD_TARGET';
 const NO_TOKEN_VOLUME = 'confighash-agent-no-token';
+/** The agent's memory across its own restarts (src/agent/state.ts): in memory, as long as the pod lives, the agent's alone. */
+const STATE_VOLUME = 'confighash-agent-state';
+const STATE_DIR = '/run/confighash-agent';
 const TOKEN_PATH = '/var/run/secrets/kubernetes.io/serviceaccount';
 /** Template annotation: confighash injected the agent (and, when it says so, turned on shareProcessNamespace). */
 export const AGENT_ANNOTATION = 'confighash.dev/reload-agent';
@@ -64,7 +67,11 @@ export function withAgent(template: PodTemplate, plan: ReloadPlan, image: string
     ...(signal ? { shareProcessNamespace: true } : {}),
     containers: (spec.containers ?? []).map((c) => (signal && c.name === plan.container ? markTarget(c) : c)),
     initContainers: [...(spec.initContainers ?? []), agentContainer(plan, image, user)],
-    volumes: [...(spec.volumes ?? []), { name: NO_TOKEN_VOLUME, emptyDir: { medium: 'Memory', sizeLimit: '1Mi' } }],
+    volumes: [
+      ...(spec.volumes ?? []),
+      { name: NO_TOKEN_VOLUME, emptyDir: { medium: 'Memory', sizeLimit: '1Mi' } },
+      { name: STATE_VOLUME, emptyDir: { medium: 'Memory', sizeLimit: '1Mi' } },
+    ],
   };
   const marker = signal && spec.shareProcessNamespace !== true ? `injected,${SHARES_PROCESSES}` : 'injected';
   return { template: { ...template, metadata: withAnnotation(template.metadata, marker), spec: next } };
@@ -79,7 +86,7 @@ export function withoutAgent(template: PodTemplate): PodTemplate {
 
 function specWithoutAgent(spec: PodSpecObject, marker: string): PodSpecObject {
   const initContainers = (spec.initContainers ?? []).filter((c) => c.name !== AGENT_CONTAINER);
-  const volumes = (spec.volumes ?? []).filter((v) => v.name !== NO_TOKEN_VOLUME);
+  const volumes = (spec.volumes ?? []).filter((v) => v.name !== NO_TOKEN_VOLUME && v.name !== STATE_VOLUME);
   return withoutFields(
     { ...spec, containers: (spec.containers ?? []).map(unmarkTarget), initContainers, volumes },
     [initContainers.length === 0 && 'initContainers', volumes.length === 0 && 'volumes', marker.split(',').includes(SHARES_PROCESSES) && 'shareProcessNamespace'],
@@ -120,11 +127,12 @@ function agentContainer(plan: ReloadPlan, image: string, user: number): Containe
     name: AGENT_CONTAINER,
     image,
     restartPolicy: 'Always',
-    args: ['agent', `--reload=${plan.triggerText}`, ...plan.volumes.map((v) => `--volume=${v.mountPath}`), ...target, `--port=${AGENT_PORT}`],
+    args: ['agent', `--reload=${plan.triggerText}`, ...plan.volumes.map((v) => `--volume=${v.mountPath}`), ...target, `--port=${AGENT_PORT}`, `--state=${STATE_DIR}/state.json`],
     volumeMounts: [
       ...plan.volumes.map((v) => ({ name: v.name, mountPath: v.mountPath, readOnly: true })),
       // The ServiceAccount token is not mounted where a mount already is: the agent holds no credentials.
       { name: NO_TOKEN_VOLUME, mountPath: TOKEN_PATH, readOnly: true },
+      { name: STATE_VOLUME, mountPath: STATE_DIR },
     ],
     // The app starts only once the agent has read its volumes (a sidecar's startup probe holds the
     // next containers): a change right after the start is then reloaded, not taken as the baseline.
@@ -179,7 +187,7 @@ function injection(base: PodTemplate, annotations: Readonly<Record<string, strin
   const decision = reloadDecision(base.spec ?? {}, annotations);
   if (decision.kind === 'none') return base;
   if (decision.kind === 'unusable') return decision.reason;
-  if (!image) return 'confighash runs without --agent-image';
+  if (!image) return 'reload in place is not enabled in this install (the reload-in-place component, or the chart\'s reloadInPlace.enabled; docs/reload.md)';
   const injected = withAgent(base, decision.plan, image);
   return 'problem' in injected ? injected.problem : injected.template;
 }
