@@ -35,7 +35,7 @@ import { isNotFound } from '../kube/errors.ts';
 import { apiPath, requestJson } from '../kube/raw.ts';
 import { type AgentStatusReader, apiAgentStatusReader } from '../kube/agent-status.ts';
 import { progressOf, type Progress, type RawWorkload } from '../policy/progress.ts';
-import { type LabelSelector, matchesLabels } from '../scope/label-selector.ts';
+import { formatLabelSelector, type LabelSelector, type LabelSelectorLike, matchesLabels } from '../scope/label-selector.ts';
 import type { SourceFilter } from '../scope/source-filter.ts';
 import { loadKeyring } from '../kube/hmac-key.ts';
 import { apiSecretStore } from '../kube/secrets.ts';
@@ -101,8 +101,8 @@ export interface Inspector {
 }
 
 interface WorkloadLike extends RawWorkload {
-  metadata?: { name?: string; annotations?: Record<string, string>; generation?: number };
-  spec?: NonNullable<RawWorkload['spec']> & { selector?: { matchLabels?: Record<string, string> }; template?: { metadata?: { annotations?: Record<string, string> }; spec?: object } };
+  metadata?: { name?: string; uid?: string; annotations?: Record<string, string>; generation?: number };
+  spec?: NonNullable<RawWorkload['spec']> & { selector?: LabelSelectorLike; template?: { metadata?: { annotations?: Record<string, string> }; spec?: object } };
 }
 
 export interface InspectorOptions {
@@ -184,7 +184,7 @@ class WorkloadReporter {
     if (sources.length > MAX_SOURCES_PER_WORKLOAD) return { ...base, state: 'too-many-sources', storedChecksum: undefined, currentChecksum: '', sources: [] };
     const states = await this.#reader.read(namespace, [...sources, ...reloaded]);
     const stateOf = (id: SourceId): SourceState => states.get(id) ?? { exists: false };
-    const reload = reloaded.length > 0 ? await this.#reload(namespace, workload, parts) : undefined;
+    const reload = reloaded.length > 0 ? await this.#reload({ namespace, kind }, workload, parts) : undefined;
     const assessed = this.#assess(parts, { namespace, sources, stateOf }, { namespace, sources: reloaded, stateOf }, reload);
     return { ...base, ...assessed, ...rolloutState(assessed, parts.annotations, progressOf(kind, workload)) };
   }
@@ -213,10 +213,11 @@ class WorkloadReporter {
     return { current: currentFingerprint(this.#hasher, subject)?.stamp, upToDate: false };
   }
 
-  async #reload(namespace: string, workload: WorkloadLike, { podSpec, annotations }: ReturnType<typeof partsOf>): Promise<WorkloadReport['reload']> {
+  async #reload({ namespace, kind }: { namespace: string; kind: WorkloadKind }, workload: WorkloadLike, { podSpec, annotations }: ReturnType<typeof partsOf>): Promise<WorkloadReport['reload']> {
     const decision = reloadDecision(podSpec, annotations);
-    const selector = Object.entries(workload.spec?.selector?.matchLabels ?? {}).map(([k, v]) => `${k}=${v}`).join(',');
-    const agents = await this.#agents.agents(namespace, selector).catch(() => []);
+    const target = { kind, namespace, name: workload.metadata?.name ?? '', uid: workload.metadata?.uid ?? '', selector: formatLabelSelector(workload.spec?.selector ?? {}) };
+    const names = await this.#agents.pods(target).catch((): string[] => []);
+    const agents = await Promise.all(names.map(async (name) => ({ name, report: await this.#agents.report(namespace, name).catch(() => undefined) })));
     const pods = agents.map(({ name, report }): PodReload => ({
       pod: name,
       state: report ? (report.state === 'current' ? 'reloaded' : report.state) : 'unknown',

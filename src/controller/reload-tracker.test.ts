@@ -4,7 +4,7 @@ import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { until } from '../../test/support/until.ts';
 import type { ReloadPlan, Stamp } from '../checksum/index.ts';
-import type { AgentPod } from '../kube/agent-status.ts';
+import type { AgentReport, AgentStatusReader } from '../kube/agent-status.ts';
 import { Metrics } from '../metrics.ts';
 import { ReloadTracker } from './reload-tracker.ts';
 import type { WorkloadRecord } from './workload-store.ts';
@@ -24,13 +24,33 @@ function record(fallback?: 'rollout'): WorkloadRecord {
   };
 }
 
+interface AgentPod {
+  name: string;
+  report: AgentReport | undefined;
+}
+
+/** The pods `agents` lists at each poll, and their reports; `reads` counts the log reads per pod. */
+function reader(agents: () => AgentPod[], reads = new Map<string, number>()): AgentStatusReader {
+  let listed: AgentPod[] = [];
+  return {
+    pods: async () => {
+      listed = agents();
+      return listed.map((a) => a.name);
+    },
+    report: async (_namespace, pod) => {
+      reads.set(pod, (reads.get(pod) ?? 0) + 1);
+      return listed.find((a) => a.name === pod)?.report;
+    },
+  };
+}
+
 /** A tracker whose pods report what `agents` holds at each poll. */
-function tracker(agents: () => AgentPod[], workload = record(), deadlineMs = 5_000): { tracker: ReloadTracker; patches: object[]; events: string[]; metrics: Metrics } {
+function tracker(agents: () => AgentPod[], workload = record(), deadlineMs = 5_000, reads?: Map<string, number>): { tracker: ReloadTracker; patches: object[]; events: string[]; metrics: Metrics } {
   const patches: object[] = [];
   const events: string[] = [];
   const metrics = new Metrics(new Registry());
   const t = new ReloadTracker({
-    agents: { agents: async () => agents() },
+    agents: reader(agents, reads),
     changedAt: async () => CHANGED_AT,
     workloads: { get: () => workload },
     patcher: { patch: async (_ref, patch) => { patches.push(patch); return { generation: undefined }; } },
@@ -108,5 +128,28 @@ describe('ReloadTracker', () => {
     t.forget('Deployment/app/web');
     await t.stop();
     assert.deepEqual(events, []);
+  });
+
+  it('reads a pod that runs the change no more: a reload costs about one log read per pod, however long the others take', async () => {
+    const reads = new Map<string, number>();
+    let round = 0;
+    const waiting = (name: string): AgentPod => ({ name, report: { state: 'waiting', reloads: 0, startedAt: before } });
+    const pods = (): AgentPod[] => (round++ < 20 ? [current('web-1'), waiting('web-2')] : [current('web-1'), current('web-2')]);
+    const { tracker: t, events } = tracker(pods, record(), 5_000, reads);
+    t.track(record(), STAMP, undefined);
+    await until(() => events.length > 0, 'the outcome');
+    await t.stop();
+    assert.match(events[0] ?? '', /^Normal ConfigReloaded: Reloaded in place in 2 pods/);
+    assert.equal(reads.get('web-1'), 1);
+    assert.ok((reads.get('web-2') ?? 0) >= 20);
+  });
+
+  it('names at most five waiting pods when it times out', async () => {
+    const waiting = (i: number): AgentPod => ({ name: `web-${i}`, report: { state: 'waiting', reloads: 0, startedAt: before } });
+    const { tracker: t, events } = tracker(() => Array.from({ length: 1000 }, (_, i) => waiting(i)), record(), 50);
+    t.track(record(), STAMP, undefined);
+    await until(() => events.length > 0, 'the outcome');
+    await t.stop();
+    assert.match(events[0] ?? '', /web-0, web-1, web-2, web-3, web-4 and 995 more still wait/);
   });
 });

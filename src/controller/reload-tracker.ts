@@ -6,7 +6,7 @@
 // ConfigReloaded Event; or a ReloadFailed Warning naming the pods and why, and,
 // with confighash.dev/reload-fallback: rollout, one rollout in its stead.
 import { describeChanges, formatBaseline, RELOAD_FALLBACK_ANNOTATION, RELOADED_ANNOTATION, sourceChanges, type Stamp } from '../checksum/index.ts';
-import type { AgentPod, AgentReport, AgentStatusReader } from '../kube/agent-status.ts';
+import type { AgentReport, AgentStatusReader, AgentWorkload } from '../kube/agent-status.ts';
 import { sleep } from '../sleep.ts';
 import type { SourceChange } from '../notify/notice.ts';
 import { reloadEnded, rolloutStarted } from './notices.ts';
@@ -83,23 +83,19 @@ export class ReloadTracker {
     const since = (await this.#options.changedAt(record).catch(() => undefined)) ?? this.#now();
     const deadline = this.#now() + deadlineMs;
     logger.debug({ workload: record.key, since: new Date(since).toISOString() }, 'following a reload in place');
-    let agents: AgentPod[] = [];
-    /** The pods there when following began: a pod that came later mounted the new configuration. */
-    let present: Set<string> | undefined;
+    const pods = new AgentPods(this.#options.agents, agentWorkload(record), since);
     while (!this.#stopped.signal.aborted && this.#current(record.key, id)) {
-      agents = await this.#options.agents.agents(record.namespace, record.selector).catch((error: unknown) => {
+      await pods.poll().catch((error: unknown) => {
         logger.warn({ workload: record.key, err: (error as Error).message }, 'could not read the reload agents\' status; retrying');
-        return agents;
       });
-      const there = (present ??= new Set(agents.map((a) => a.name)));
-      const failed = agents.filter((a) => failedSince(a.report, since));
-      if (failed.length > 0) return this.#failed(record, { id, since }, failed.map((a) => `pod ${a.name}: ${a.report?.lastError ?? 'failed'}`));
-      const waiting = agents.filter((a) => !runsChange(a, since, there));
-      logger.debug({ workload: record.key, pods: agents.length, waiting: waiting.length }, 'reload in place under way');
+      const failed = pods.failed();
+      if (failed.length > 0) return this.#failed(record, { id, since }, failed.map(({ name, report }) => `pod ${name}: ${report.lastError ?? 'failed'}`));
+      const waiting = pods.waiting();
+      logger.debug({ workload: record.key, pods: pods.count, waiting: waiting.length }, 'reload in place under way');
       // No pod running: the next ones mount the configuration as it is.
-      if (waiting.length === 0) return this.#reloaded(record, { id, since }, agents.length);
+      if (waiting.length === 0) return this.#reloaded(record, { id, since }, pods.count);
       if (this.#now() >= deadline) {
-        const names = waiting.map((a) => a.name).join(', ');
+        const names = waiting.slice(0, 5).join(', ') + (waiting.length > 5 ? ` and ${waiting.length - 5} more` : '');
         return this.#failed(record, { id, since }, [`timed out after ${Math.round(deadlineMs / 1000)}s: ${names} still wait for the kubelet to update their volumes, or for their agent`]);
       }
       await sleep(pollMs, this.#stopped.signal);
@@ -169,8 +165,62 @@ export class ReloadTracker {
   }
 }
 
+/**
+ * The agents of one followed reload: each poll lists the workload's pods and
+ * reads the report of each pod not yet known to run the change (a pod that does
+ * is not read again), so a reload costs about one log read per pod.
+ */
+class AgentPods {
+  readonly #reader: AgentStatusReader;
+  readonly #workload: AgentWorkload;
+  readonly #since: number;
+  /** The pods there when following began: a pod that came later mounted the new configuration. */
+  #present: Set<string> | undefined;
+  #names: string[] = [];
+  readonly #reports = new Map<string, AgentReport | undefined>();
+  readonly #running = new Set<string>();
+
+  constructor(reader: AgentStatusReader, workload: AgentWorkload, since: number) {
+    this.#reader = reader;
+    this.#workload = workload;
+    this.#since = since;
+  }
+
+  get count(): number {
+    return this.#names.length;
+  }
+
+  async poll(): Promise<void> {
+    this.#names = await this.#reader.pods(this.#workload);
+    this.#present ??= new Set(this.#names);
+    const unread = this.#names.filter((name) => !this.#running.has(name));
+    await Promise.all(unread.map(async (name) => {
+      const report = await this.#reader.report(this.#workload.namespace, name).catch(() => this.#reports.get(name));
+      this.#reports.set(name, report);
+      if (this.#present && runsChange(name, report, this.#since, this.#present)) this.#running.add(name);
+    }));
+  }
+
+  /** The pods whose agent gave up on a reload tried since the change. */
+  failed(): { name: string; report: AgentReport }[] {
+    return this.#names.flatMap((name) => {
+      const report = this.#reports.get(name);
+      return report && failedSince(report, this.#since) ? [{ name, report }] : [];
+    });
+  }
+
+  /** The pods not yet known to run the change. */
+  waiting(): string[] {
+    return this.#names.filter((name) => !this.#running.has(name));
+  }
+}
+
+function agentWorkload(record: WorkloadRecord): AgentWorkload {
+  return { kind: record.kind, namespace: record.namespace, name: record.name, uid: record.uid, selector: record.selector };
+}
+
 /** Whether the pod runs the change made at `since`: its agent reloaded since, or the pod started after it. */
-function runsChange({ name, report }: AgentPod, since: number, present: ReadonlySet<string>): boolean {
+function runsChange(name: string, report: AgentReport | undefined, since: number, present: ReadonlySet<string>): boolean {
   if (report?.state !== 'current') return false;
   if (Date.parse(report.lastSuccess ?? '') >= since) return true;
   return !present.has(name) || Date.parse(report.startedAt) >= since + TIME_RESOLUTION_MS;

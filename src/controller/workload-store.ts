@@ -27,6 +27,7 @@ import { RUN_NOW_ANNOTATION } from '../kube/cronjob-runner.ts';
 import type { Arrival, KubeObject, WatchHandler } from '../kube/watcher.ts';
 import { POLICY_ANNOTATION } from '../policy/gate.ts';
 import { progressOf, type Progress, type RawWorkload } from '../policy/progress.ts';
+import { formatLabelSelector, type LabelSelectorLike } from '../scope/label-selector.ts';
 import type { WorkloadCreation } from './adoption.ts';
 
 export interface WorkloadRecord {
@@ -48,7 +49,7 @@ export interface WorkloadRecord {
   consumedCount: number;
   /** With the reload strategy (and its agent in the template): what is reloaded in place, and how. Not in `sources`. */
   reload: { plan: ReloadPlan; sources: readonly ConsumedSource[] } | undefined;
-  /** Its pods' label selector (`a=b,c=d`), to find them for their agents' status. */
+  /** Its pods' label selector (`a=b,c in (d)`, matchExpressions too), to find them for their agents' status. */
   selector: string;
   /** Its confighash.dev/reloaded annotation: the reloaded sources' stamp every pod confirmed. */
   reloadedMark: string | undefined;
@@ -75,7 +76,7 @@ export interface WorkloadRecord {
 export interface WorkloadObject extends KubeObject, RawWorkload {
   metadata?: (KubeObject['metadata'] & { annotations?: Record<string, string> | null; generation?: number; creationTimestamp?: string }) | null;
   spec?: (NonNullable<RawWorkload['spec']> & {
-    selector?: { matchLabels?: Record<string, string> | null } | null;
+    selector?: LabelSelectorLike | null;
     template?: { metadata?: { annotations?: Record<string, string> | null } | null; spec?: PodSpecLike | null } | null;
   }) | null;
 }
@@ -242,7 +243,7 @@ function rolloutFacts(kind: WorkloadKind, object: WorkloadObject, annotations: R
 
 /** `a=b,c=d`, from the workload's matchLabels. */
 function selectorOf(object: WorkloadObject): string {
-  return Object.entries(object.spec?.selector?.matchLabels ?? {}).map(([key, value]) => `${key}=${value}`).join(',');
+  return formatLabelSelector(object.spec?.selector ?? {});
 }
 
 /** What the workload consumes: what rolls, and what is reloaded in place. */

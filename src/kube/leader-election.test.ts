@@ -118,4 +118,18 @@ describe('LeaderElector', () => {
     assert.equal(await successor.acquire(() => undefined), true);
     await successor.stop();
   });
+
+  it('stops leading when the renew deadline passes, even while an attempt is still unanswered', async () => {
+    const leases = new FakeLeases();
+    const leader = elector(leases, 'a', { renewDeadlineMs: 100 });
+    let lost = 0;
+    await leader.acquire(() => lost++);
+    // The API server stops answering: every request hangs (never settles within the test).
+    let hung = 0;
+    const hang = (): Promise<never> => { hung++; return new Promise<never>(() => undefined); };
+    leases.get = hang;
+    await until(() => lost === 1, 'onLost while the renewal hangs');
+    assert.equal(hung, 1, 'given up on the one attempt under way, not after it');
+    assert.equal(leader.leading, false);
+  });
 });

@@ -54,6 +54,9 @@ export class LeaderElector {
   readonly #stopped = new AbortController();
   #leading = false;
   #lastRenewal = 0;
+  #attemptStartedAt = 0;
+  /** Leadership was given up: a late answer to an attempt does not take it back. */
+  #lost = false;
   /** The lease record last seen, and when this replica saw it change. */
   #observed: { record: string; at: number } | undefined;
 
@@ -100,14 +103,22 @@ export class LeaderElector {
     return this.#stopped.signal.aborted;
   }
 
+  /**
+   * Renews until stopped. The renew deadline is a hard one: an attempt still
+   * unanswered when it passes (a request can take its whole timeout) ends
+   * leadership then, not when the attempt returns, so this replica never believes
+   * it leads once another may have taken over.
+   */
   async #renewLoop(onLost: () => void): Promise<void> {
     const { retryPeriodMs, renewDeadlineMs, logger } = this.#options;
     while (!this.#isStopped()) {
       await this.#wait(retryPeriodMs, this.#stopped.signal);
       if (this.#isStopped()) return;
-      if (await this.#tryAcquireOrRenew()) continue;
-      if (Date.now() - this.#lastRenewal > renewDeadlineMs || !this.#leading) {
+      const renewed = await this.#beforeDeadline(this.#tryAcquireOrRenew(), this.#lastRenewal + renewDeadlineMs);
+      if (renewed) continue;
+      if (Date.now() - this.#lastRenewal >= renewDeadlineMs || !this.#leading) {
         this.#leading = false;
+        this.#lost = true;
         logger.error('lost leadership');
         onLost();
         return;
@@ -115,10 +126,22 @@ export class LeaderElector {
     }
   }
 
+  /** The attempt's outcome, or false if the deadline (ms since epoch) passes first. */
+  async #beforeDeadline(attempt: Promise<boolean>, deadline: number): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<boolean>((resolve) => (timer = setTimeout(() => { resolve(false); }, Math.max(0, deadline - Date.now()))));
+    try {
+      return await Promise.race([attempt, late]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   /** One attempt; true if this replica holds the lease afterwards. */
   async #tryAcquireOrRenew(): Promise<boolean> {
     const { identity, leaseDurationMs, logger } = this.#options;
     const now = new Date();
+    this.#attemptStartedAt = now.getTime();
     try {
       const lease = await this.#get();
       if (!lease) return this.#won(await this.#create(now));
@@ -140,8 +163,11 @@ export class LeaderElector {
   }
 
   #won(lease: Lease): boolean {
+    // An answer that came after leadership was given up does not bring it back.
+    if (this.#lost) return false;
     this.#leading = true;
-    this.#lastRenewal = Date.now();
+    // The renewal counts from when it was sent: the lease says renewTime = then.
+    this.#lastRenewal = this.#attemptStartedAt;
     this.#observe(lease);
     return true;
   }

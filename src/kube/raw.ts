@@ -82,9 +82,13 @@ export async function requestJson<T>(config: KubeConfig, request: JsonRequest): 
   return parseJson(await requestText(config, request), `the answer to ${request.method} ${request.path}`) as T;
 }
 
-/** GETs `path` and returns the body as text (a pod's log); throws ApiRequestError on a non-2xx status. */
-export function getText(config: KubeConfig, path: string, query: Record<string, string | number | undefined>, timeoutMs: number): Promise<string> {
-  return requestText(config, { method: 'GET', path, query, timeoutMs, accept: 'application/json, */*' });
+/**
+ * GETs `path` and returns the body as text (a pod's log), at most `maxBytes` of
+ * it: the rest is not read (the connection is dropped). Throws ApiRequestError
+ * on a non-2xx status.
+ */
+export function getText(config: KubeConfig, path: string, query: Record<string, string | number | undefined>, options: { timeoutMs: number; maxBytes: number }): Promise<string> {
+  return send(config, { method: 'GET', path, query, timeoutMs: options.timeoutMs, accept: 'application/json, */*' }, (body) => readTextUpTo(body, options.maxBytes));
 }
 
 async function requestText(config: KubeConfig, request: JsonRequest): Promise<string> {
@@ -203,6 +207,20 @@ async function send<R>(config: KubeConfig, request: JsonRequest, read: (body: In
  */
 function plainHttp(): typeof import('node:http') {
   return process.getBuiltinModule('node:http');
+}
+
+async function readTextUpTo(body: IncomingMessage, maxBytes: number): Promise<string> {
+  const chunks: Buffer[] = [];
+  let length = 0;
+  for await (const chunk of body as AsyncIterable<Buffer>) {
+    chunks.push(chunk);
+    length += chunk.length;
+    if (length >= maxBytes) {
+      body.destroy();
+      break;
+    }
+  }
+  return Buffer.concat(chunks).subarray(0, maxBytes).toString('utf8');
 }
 
 async function readText(body: IncomingMessage): Promise<string> {

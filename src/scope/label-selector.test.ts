@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { matchesLabels, parseLabelSelector } from './label-selector.ts';
+import { formatLabelSelector, matchesLabels, parseLabelSelector } from './label-selector.ts';
 
 describe('label selectors', () => {
   it('parse as kubectl writes them', () => {
@@ -34,5 +34,11 @@ describe('label selectors', () => {
     assert.throws(() => parseLabelSelector('bad key=x'), /not a label key/);
     assert.throws(() => parseLabelSelector('a=b c'), /"a=b c"/);
     assert.throws(() => parseLabelSelector('a in (x y)'), /not a label value/);
+  });
+
+  it('formats a selector of matchExpressions alone as the API server reads it, and parses back what it formats', () => {
+    const selector = { matchExpressions: [{ key: 'app', operator: 'In' as const, values: ['web', 'api'] }, { key: 'canary', operator: 'DoesNotExist' as const }, { key: 'tier', operator: 'Exists' as const }, { key: 'env', operator: 'NotIn' as const, values: ['dev'] }] };
+    assert.equal(formatLabelSelector(selector), 'app in (web,api),!canary,tier,env notin (dev)');
+    assert.deepEqual(parseLabelSelector(formatLabelSelector({ matchLabels: { a: 'b' }, ...selector })), { matchLabels: { a: 'b' }, ...selector });
   });
 });

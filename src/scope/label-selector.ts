@@ -41,6 +41,26 @@ export function matchesLabels(selector: LabelSelector, labels: Readonly<Record<s
   });
 }
 
+/**
+ * The selector as the API server's labelSelector parameter takes it: matchLabels
+ * and matchExpressions alike (a selector of matchExpressions alone is not empty).
+ */
+export function formatLabelSelector(selector: LabelSelectorLike): string {
+  const labels = Object.entries(selector.matchLabels ?? {}).map(([key, value]) => `${key}=${value}`);
+  const expressions = (selector.matchExpressions ?? []).map(({ key, operator, values }) => {
+    if (operator === 'Exists') return key;
+    if (operator === 'DoesNotExist') return `!${key}`;
+    return `${key} ${operator === 'In' ? 'in' : 'notin'} (${(values ?? []).join(',')})`;
+  });
+  return [...labels, ...expressions].join(',');
+}
+
+/** A selector as objects carry it (the API server validated its operators). */
+export interface LabelSelectorLike {
+  matchLabels?: Readonly<Record<string, string>> | null | undefined;
+  matchExpressions?: readonly { key: string; operator: string; values?: readonly string[] | null | undefined }[] | null | undefined;
+}
+
 /** Whether the selector, if there is one, selects the object by its labels. */
 export function selects(selector: LabelSelector | undefined, object: { metadata?: { labels?: Readonly<Record<string, string>> | null } | null }): boolean {
   return !selector || matchesLabels(selector, object.metadata?.labels ?? {});
