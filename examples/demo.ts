@@ -1,6 +1,6 @@
 // `npm run demo`: confighash's main job, end to end, on the local control plane
 // with a real node. Starts them, installs confighash in the cluster from its image
-// (kubectl apply -k manifests/overlays/local), opts a namespace in, applies examples/app.yaml (the same app twice: `app` rolls, `app-reload`
+// (kubectl apply -k manifests/overlays/local, with the reload-in-place component), opts a namespace in, applies examples/app.yaml (the same app twice: `app` rolls, `app-reload`
 // reloads in place), shows the annotations, the status table and what the running
 // apps serve, edits the file both read, and shows the two strategies side by side:
 // a new ReplicaSet and the Event that explains it for one; the same pods, reloaded,
@@ -139,8 +139,8 @@ process.env['PATH'] = `${binaryDir()}${delimiter}${process.env['PATH'] ?? ''}`;
 show(`ready at ${handle.server}`);
 try {
   step('Install confighash in the cluster as users do: two replicas, the webhook behind its Service');
-  show(`$ kubectl apply -k ${relative(process.cwd(), LOCAL_OVERLAY)}`);
-  await install('kustomize');
+  show(`$ kubectl apply -k ${relative(process.cwd(), LOCAL_OVERLAY)}   # with components/reload-in-place: app-reload reloads in place`);
+  await install('kustomize', { reloadInPlace: true });
   await shell(['get', 'pods', '-n', 'confighash-system', '-o', 'wide']);
   await demo();
   process.stdout.write(`\n${styled(process.stdout, 32, 'Demo complete: one edit; one rollout where it must, a reload in place where it can, and the reason recorded.')}\n`);

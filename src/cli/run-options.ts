@@ -40,6 +40,8 @@ export interface RunOptions {
   clientCaFile: string | undefined;
   clientNames: string[];
   agentImage: string | undefined;
+  /** --reload-in-place: inject the agent and read its status (which needs the pod permissions of docs/security.md). */
+  reloadInPlace: boolean;
   reloadTimeoutMs: number;
   waitForRollout: boolean;
   progressDeadlineMs: number;
@@ -89,7 +91,8 @@ export const RUN_FLAGS = {
   'reloader-annotations': { help: "honour stakater Reloader's annotations (reloader.stakater.com/auto, …) with confighash's semantics; their workloads are tracked in any namespace (outside the selected ones, adopted by the controller rather than stamped at admission)", default: 'true' },
   'ignore-namespaces': { help: 'never act in these namespaces (comma-separated), whatever their labels; confighash\'s own and kube-system always' },
   'client-ca-file': { help: "serve only clients with a certificate signed by this CA (the API server's webhook client certificate)" },
-  'agent-image': { help: "the reload agent's image (confighash's own); without it, workloads asking for confighash.dev/reload are rolled instead" },
+  'agent-image': { help: "the reload agent's image (confighash's own)" },
+  'reload-in-place': { help: "reload workloads that ask for confighash.dev/reload in place (needs --agent-image, and reading their pods' logs: the reload-in-place component); otherwise they are rolled", default: 'false' },
   'reload-timeout': { help: 'how long a reload in place may take (the kubelet can take a minute to update a volume) before it counts as failed', default: '5m' },
   'client-names': { help: 'with --client-ca-file: accept only client certificates with one of these common or DNS names (comma-separated)' },
   'log-level': { help: `one of ${LOG_LEVELS.join(', ')}`, default: 'info' },
@@ -161,6 +164,7 @@ export function parseRunOptions(argv: readonly string[], env: NodeJS.ProcessEnv)
     clientCaFile: get('client-ca-file'),
     clientNames: list(get('client-names')),
     agentImage: get('agent-image'),
+    reloadInPlace: boolean('reload-in-place', get),
     reloadTimeoutMs: positiveDuration('reload-timeout', get),
     waitForRollout: boolean('wait-for-rollout', get),
     progressDeadlineMs: positiveDuration('rollout-progress-deadline', get),

@@ -89,7 +89,7 @@ export async function run(options: RunOptions): Promise<void> {
   const deadlineMs = options.webhookTimeoutSeconds * 1000 * ADMISSION_DEADLINE_SHARE;
   // The controller's own stamps, which the webhook then admits without reading their sources again.
   const ownPatches = new PatchesInFlight();
-  const handler = new AdmissionHandler({ reader, hasher, logger, metrics, scope, deadlineMs, ownPatches, reloaderAnnotations: options.reloaderAnnotations, ...(options.agentImage ? { agentImage: options.agentImage } : {}) });
+  const handler = new AdmissionHandler({ reader, hasher, logger, metrics, scope, deadlineMs, ownPatches, reloaderAnnotations: options.reloaderAnnotations, ...optionalAgentImage(options) });
   const notifier = new Notifier({ metrics, logger: logger.child({ component: 'notifications' }) });
   const notificationSettings = new NotificationSettingsWatcher({ listWatch, namespace: options.namespace, notifier, events, logger: logger.child({ component: 'notifications' }) });
   const controller = new Controller({
@@ -100,12 +100,14 @@ export async function run(options: RunOptions): Promise<void> {
     jobs: apiCronJobRunner(kubeConfig),
     reader,
     sources,
-    reloadStatus: {
-      agents: apiAgentStatusReader(kubeConfig),
-      changedAt: (record) => sourcesChangedAt(kubeConfig, record.namespace, record.reload?.sources ?? [], options.sourceReadTimeoutMs),
-      pollMs: RELOAD_POLL_MS,
-      deadlineMs: options.reloadTimeoutMs,
-    },
+    ...(reloadAgentImage(options) ? {
+      reloadStatus: {
+        agents: apiAgentStatusReader(kubeConfig),
+        changedAt: (record) => sourcesChangedAt(kubeConfig, record.namespace, record.reload?.sources ?? [], options.sourceReadTimeoutMs),
+        pollMs: RELOAD_POLL_MS,
+        deadlineMs: options.reloadTimeoutMs,
+      },
+    } : {}),
     hasher,
     scope,
     sourceFilter,
@@ -289,4 +291,14 @@ function shutdownSignal(logger: Logger): Promise<void> {
     process.once('SIGTERM', stop);
     process.once('SIGINT', stop);
   });
+}
+
+/** The agent's image when reload in place is on (--reload-in-place and --agent-image); without it nothing is injected, and no pod is read. */
+function reloadAgentImage(options: Pick<RunOptions, 'reloadInPlace' | 'agentImage'>): string | undefined {
+  return options.reloadInPlace ? options.agentImage : undefined;
+}
+
+function optionalAgentImage(options: Pick<RunOptions, 'reloadInPlace' | 'agentImage'>): { agentImage?: string } {
+  const agentImage = reloadAgentImage(options);
+  return agentImage ? { agentImage } : {};
 }

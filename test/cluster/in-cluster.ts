@@ -3,7 +3,9 @@
 // `kubectl apply -k manifests/overlays/local` or of `helm install` with the same
 // three local settings (image, never pulled, the node's toleration). Used by
 // `npm run cluster -- up --node --install`, the demo and the installed-product tests.
-import { join } from 'node:path';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
 import { CONFIGHASH_IMAGE } from './confighash-image.ts';
 import { NODE_TOLERATION } from './node.ts';
 import { kubectl, run, waitFor } from '../support/kube.ts';
@@ -15,6 +17,13 @@ export const NAMESPACE = 'confighash-system';
 const ROOT = join(import.meta.dirname, '..', '..');
 export const LOCAL_OVERLAY = join(ROOT, 'manifests', 'overlays', 'local');
 export const CHART = join(ROOT, 'charts', 'confighash');
+const RELOAD_COMPONENT = join(ROOT, 'manifests', 'components', 'reload-in-place');
+
+/** What an install turns on beyond the defaults. */
+export interface InstallOptions {
+  /** Reload in place: the reload-in-place component, or the chart's reloadInPlace.enabled. */
+  reloadInPlace?: boolean;
+}
 const READY_TIMEOUT_MS = 180_000;
 
 /** The chart's values for the local node: what the overlay sets for kustomize. */
@@ -28,17 +37,35 @@ export function localChartValues(): string[] {
   ];
 }
 
-/** Installs confighash, and returns once it serves: see waitServing(). `values` are extra Helm arguments. */
-export async function install(method: InstallMethod, values: readonly string[] = []): Promise<void> {
-  if (method === 'kustomize') await kubectl(['apply', '-k', LOCAL_OVERLAY]);
-  else await run('helm', ['install', 'confighash', CHART, '--namespace', NAMESPACE, '--create-namespace', ...localChartValues(), ...values]);
+/** Installs confighash, and returns once it serves: see waitServing(). */
+export async function install(method: InstallMethod, options: InstallOptions = {}): Promise<void> {
+  if (method === 'kustomize') await kubectl(['apply', '-k', kustomization(options)]);
+  else await run('helm', ['install', 'confighash', CHART, '--namespace', NAMESPACE, '--create-namespace', ...localChartValues(), ...(options.reloadInPlace ? ['--set', 'reloadInPlace.enabled=true'] : [])]);
   await waitServing();
 }
 
 /** Removes confighash the way its docs say: `kubectl delete -k` of the overlay, or `helm uninstall`. */
-export async function uninstall(method: InstallMethod): Promise<void> {
-  if (method === 'kustomize') await kubectl(['delete', '-k', LOCAL_OVERLAY, '--ignore-not-found', '--wait=true']);
+export async function uninstall(method: InstallMethod, options: InstallOptions = {}): Promise<void> {
+  if (method === 'kustomize') await kubectl(['delete', '-k', kustomization(options), '--ignore-not-found', '--wait=true']);
   else await run('helm', ['uninstall', 'confighash', '--namespace', NAMESPACE, '--wait']);
+}
+
+/**
+ * The local overlay, with the reload-in-place component when asked for: an
+ * overlay of it in a temporary directory, as a user's own overlay would add the
+ * component (kustomize takes only relative paths).
+ */
+function kustomization(options: InstallOptions): string {
+  if (!options.reloadInPlace) return LOCAL_OVERLAY;
+  const dir = mkdtempSync(join(tmpdir(), 'confighash-overlay-'));
+  writeFileSync(join(dir, 'kustomization.yaml'), [
+    'apiVersion: kustomize.config.k8s.io/v1beta1',
+    'kind: Kustomization',
+    `resources: [${relative(dir, LOCAL_OVERLAY)}]`,
+    `components: [${relative(dir, RELOAD_COMPONENT)}]`,
+    '',
+  ].join('\n'));
+  return dir;
 }
 
 export interface WebhookClientConfig {

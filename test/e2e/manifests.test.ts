@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { before, describe, it, type TestContext } from 'node:test';
 import { loadAllYaml } from '@kubernetes/client-node';
 import { CONFIGHASH_NAMESPACE, startConfighashForTest } from '../support/confighash.ts';
-import { assertRbacExpectations, installManifests, serviceAccountKubeconfig } from '../support/install.ts';
+import { assertRbacExpectations, installManifests, installReloadInPlaceRbac, serviceAccountKubeconfig } from '../support/install.ts';
 import { getWorkload, templateAnnotations } from '../support/kube-objects.ts';
 import { apply, kubectl, testNamespace } from '../support/kube.ts';
 import { settledRevisions, waitForRevisions } from '../support/rollouts.ts';
@@ -73,9 +73,12 @@ describe('install manifests', () => {
     assert.match(await kubectl(['get', 'mutatingwebhookconfiguration', 'confighash', '-o', 'jsonpath={.webhooks[0].clientConfig.url}']), /^https:/);
   });
 
-  it('grant exactly the permissions in rbac-expectations.json', async (t) => {
+  it('grant exactly the permissions in rbac-expectations.json: no pod and no log is readable without reload in place', async (t) => {
     await installBase(t);
     await assertRbacExpectations();
+    assert.match(await kubectl(['kustomize', join(MANIFESTS, 'overlays', 'reload-in-place')]), /name: CONFIGHASH_RELOAD_IN_PLACE\n\s+value: "true"/, 'the component turns the feature on with its permissions');
+    t.after(await installReloadInPlaceRbac());
+    await assertRbacExpectations('reloadInPlace');
   });
 
   it('run confighash under its ServiceAccount with exactly those permissions', async (t) => {

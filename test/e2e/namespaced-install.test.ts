@@ -26,7 +26,6 @@ describe('namespaced install', () => {
     const allowed: [string, string, string?][] = [
       ['list', 'secrets', watched], ['watch', 'configmaps', watched], ['patch', 'deployments.apps', watched],
       ['patch', 'statefulsets.apps', watched], ['patch', 'cronjobs.batch', watched], ['create', 'jobs.batch', watched], ['create', 'events', watched], ['patch', 'events', watched],
-      ['list', 'pods', watched], ['get', 'pods --subresource=log', watched],
       ['update', 'secrets/confighash-hmac-key', CONFIGHASH_NAMESPACE], ['watch', 'secrets/confighash-webhook-tls', CONFIGHASH_NAMESPACE], ['watch', 'secrets/confighash-notifications', CONFIGHASH_NAMESPACE],
       ['create', 'events', CONFIGHASH_NAMESPACE], ['update', 'leases.coordination.k8s.io/confighash-controller', CONFIGHASH_NAMESPACE],
       ['patch', 'mutatingwebhookconfigurations.admissionregistration.k8s.io/confighash'],
@@ -35,6 +34,8 @@ describe('namespaced install', () => {
       ['list', 'secrets', 'any'], ['get', 'secrets', other], ['list', 'configmaps', other], ['patch', 'deployments.apps', other],
       ['patch', 'deployments.apps', 'kube-system'], ['list', 'namespaces'], ['get', 'secrets/other', CONFIGHASH_NAMESPACE],
       ['get', 'pods --subresource=log', other], ['patch', 'cronjobs.batch', other],
+      // Without reload in place, no pod and no log, not even in the watched namespace.
+      ['list', 'pods', watched], ['get', 'pods --subresource=log', watched],
       ['patch', 'mutatingwebhookconfigurations.admissionregistration.k8s.io/other'],
     ];
     for (const [verb, resource, namespace] of allowed) assert.ok(await canI(verb, resource, namespace), `should be allowed: ${verb} ${resource} in ${namespace ?? 'the cluster'}`);

@@ -65,6 +65,7 @@ export async function startConfighash(args: readonly string[] = [], launch: Laun
       `--webhook-url=${webhookUrl}`,
       // The image the real node has (test/cluster/confighash-image.ts); the agent runs from it.
       `--agent-image=${CONFIGHASH_IMAGE}`,
+      '--reload-in-place=true',
       // Without a node no rollout ever completes: waiting for one would hold every test's rollouts.
       // Tests of that policy say wait-for-rollout: "true" on their workloads.
       '--wait-for-rollout=false',

@@ -82,11 +82,28 @@ export function helm(args: readonly string[]): Promise<string> {
   return run('helm', args);
 }
 
-/** Asserts that confighash's ServiceAccount is granted exactly what rbac-expectations.json lists. */
-export async function assertRbacExpectations(): Promise<void> {
-  const expectations = JSON.parse(await readFile(RBAC_EXPECTATIONS, 'utf8')) as { serviceAccount: string; allowed: [string, string, string][]; denied: [string, string, string][] };
-  for (const check of expectations.allowed) assert.equal(await allowed(expectations.serviceAccount, check), true, `should be allowed: ${check.join(' ')}`);
-  for (const check of expectations.denied) assert.equal(await allowed(expectations.serviceAccount, check), false, `should be denied: ${check.join(' ')}`);
+interface Checks {
+  allowed: [string, string, string][];
+  denied: [string, string, string][];
+}
+
+/**
+ * Asserts that confighash's ServiceAccount is granted exactly what rbac-expectations.json
+ * lists: for the base install, or with the reload-in-place component (what it adds, and no more).
+ */
+export async function assertRbacExpectations(install: 'base' | 'reloadInPlace' = 'base'): Promise<void> {
+  const expectations = JSON.parse(await readFile(RBAC_EXPECTATIONS, 'utf8')) as Checks & { serviceAccount: string; reloadInPlace: Checks };
+  const checks = install === 'base' ? expectations : expectations.reloadInPlace;
+  for (const check of checks.allowed) assert.equal(await allowed(expectations.serviceAccount, check), true, `should be allowed: ${check.join(' ')}`);
+  for (const check of checks.denied) assert.equal(await allowed(expectations.serviceAccount, check), false, `should be denied: ${check.join(' ')}`);
+}
+
+/** `kubectl apply -k manifests/components/reload-in-place`'s RBAC, on top of an install; returns what removes it. */
+export async function installReloadInPlaceRbac(): Promise<() => Promise<void>> {
+  await kubectl(['apply', '-f', join(MANIFESTS, 'components', 'reload-in-place', 'rbac.yaml')]);
+  return async () => {
+    await kubectl(['delete', '-f', join(MANIFESTS, 'components', 'reload-in-place', 'rbac.yaml'), '--ignore-not-found']);
+  };
 }
 
 /**

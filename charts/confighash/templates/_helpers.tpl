@@ -33,6 +33,9 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- if not .Values.reloaderAnnotations }}
 - --reloader-annotations=false
 {{- end }}
+{{- if .Values.reloadInPlace.enabled }}
+- --reload-in-place
+{{- end }}
 {{- range .Values.extraArgs }}
 - {{ . }}
 {{- end }}
