@@ -69,4 +69,18 @@ describe('Gatekeeper', () => {
     assert.equal(events.length, 1);
     assert.match(events[0] ?? '', /^Warning InvalidRolloutPolicy: Ignored, so rollouts are not held back by it: confighash\.dev\/rollout-window: "weekends"/);
   });
+
+  it('holds no worker on a hung hook: the rollout is looked at again soon, and proceeds on the answer that came meanwhile', async () => {
+    let answer: (decision: ApprovalDecision) => void = () => undefined;
+    let asked = 0;
+    const hung = new Promise<ApprovalDecision>((resolve) => (answer = resolve));
+    const { keeper: k, events } = keeper({ review: async () => { asked++; return hung; } });
+    // The hook never answers this question until told to: a worker waiting on it would never come back.
+    assert.deepEqual(await k.hold(record(), CANDIDATE), { retryAfterMs: 500 });
+    assert.deepEqual(await k.hold(record(), CANDIDATE), { retryAfterMs: 500 }, 'still waiting, not asked again');
+    assert.equal(asked, 1);
+    answer({ allowed: true, reason: 'ok', retryAfterMs: 0 });
+    assert.equal(await k.hold(record(), CANDIDATE), undefined);
+    assert.deepEqual(events, [], 'a pending question is no deferral to announce');
+  });
 });

@@ -6,7 +6,7 @@
 // when the hold may end, and rolls once, with everything that changed meanwhile.
 import { ROLLOUT_ANNOTATION } from '../checksum/index.ts';
 import type { SuppressionReason } from '../metrics.ts';
-import type { ApprovalChange, Approver } from '../policy/approval.ts';
+import type { ApprovalChange, ApprovalDecision, Approver } from '../policy/approval.ts';
 import { gate, rolloutPolicy } from '../policy/gate.ts';
 import type { NamespaceScope } from '../scope/namespace-scope.ts';
 import { rolloutDeferred } from './notices.ts';
@@ -33,11 +33,44 @@ export interface Hold {
   retryAfterMs: number;
 }
 
+/** How long a worker waits for the approval hook's answer before it moves on to other work. */
+const WORKER_WAIT_MS = 250;
+/** How soon a workload whose approval is pending is looked at again. */
+const PENDING_RECHECK_MS = 500;
+
+interface Asking {
+  checksum: string;
+  answer: Promise<ApprovalDecision>;
+}
+
+/** Asks the hook about one rollout; the answer is a decision whatever happens (a failure follows the approver's failure policy). */
+function ask(approver: Approver, record: WorkloadRecord, candidate: Candidate): Asking {
+  const answer = approver.review({
+    workload: { kind: record.kind, namespace: record.namespace, name: record.name, uid: record.uid },
+    checksum: { from: candidate.from, to: candidate.checksum },
+    changes: candidate.changes,
+  }).catch((error: unknown): ApprovalDecision => ({ allowed: false, reason: `the approval hook failed (${(error as Error).message})`, retryAfterMs: 60_000 }));
+  return { checksum: candidate.checksum, answer };
+}
+
+/** The answer if it comes within `ms`, else undefined (the question goes on). */
+async function answeredWithin(answer: Promise<ApprovalDecision>, ms: number): Promise<ApprovalDecision | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<undefined>((resolve) => (timer = setTimeout(() => { resolve(undefined); }, ms)));
+  try {
+    return await Promise.race([answer, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 export class Gatekeeper {
   readonly #options: GatekeeperOptions;
   readonly #now: () => number;
   /** Per workload: the problems of its policy already reported. */
   readonly #reported = new Map<string, string>();
+  /** Per workload: the question to the hook under way (for one target), and its answer once it came. */
+  readonly #asking = new Map<string, Asking>();
   /** Per workload: the hook's last deny, not asked again before retryAt for the same target. */
   readonly #denied = new Map<string, { checksum: string; reason: string; retryAt: number }>();
 
@@ -54,25 +87,35 @@ export class Gatekeeper {
     const held = gate(policy, { now: new Date(now), lastRolledAt: record.rollout?.startedAt, progress: record.progress });
     if (!held.open) return this.#defer(record, candidate, { reason: held.reason, detail: held.detail, retryAt: held.retryAt.getTime() });
     const denied = await this.#approval(record, candidate, now);
+    if (denied === 'pending') return { retryAfterMs: PENDING_RECHECK_MS };
     return denied && this.#defer(record, candidate, { reason: 'approval', detail: denied.reason, retryAt: denied.retryAt });
   }
 
   forget(key: string): void {
     this.#reported.delete(key);
     this.#denied.delete(key);
+    this.#asking.delete(key);
   }
 
-  /** The hook's deny (asked at most once per target until its retry time), or undefined when it allows or there is none. */
-  async #approval(record: WorkloadRecord, candidate: Candidate, now: number): Promise<{ reason: string; retryAt: number } | undefined> {
+  /**
+   * The hook's deny (asked at most once per target until its retry time), undefined
+   * when it allows or there is none, or 'pending' while its answer takes longer
+   * than a worker waits: a slow or hung hook then holds no worker (the question
+   * goes on, and the workload is looked at again soon).
+   */
+  async #approval(record: WorkloadRecord, candidate: Candidate, now: number): Promise<{ reason: string; retryAt: number } | 'pending' | undefined> {
     const { approver } = this.#options;
     if (!approver) return undefined;
     const last = this.#denied.get(record.key);
     if (last?.checksum === candidate.checksum && last.retryAt > now) return last;
-    const decision = await approver.review({
-      workload: { kind: record.kind, namespace: record.namespace, name: record.name, uid: record.uid },
-      checksum: { from: candidate.from, to: candidate.checksum },
-      changes: candidate.changes,
-    });
+    let asking = this.#asking.get(record.key);
+    if (asking?.checksum !== candidate.checksum) {
+      asking = ask(approver, record, candidate);
+      this.#asking.set(record.key, asking);
+    }
+    const decision = await answeredWithin(asking.answer, WORKER_WAIT_MS);
+    if (!decision) return 'pending';
+    this.#asking.delete(record.key);
     if (decision.allowed) {
       this.#denied.delete(record.key);
       return undefined;

@@ -66,7 +66,7 @@ export class HttpApprover implements Approver {
     } catch (error) {
       const why = error instanceof Error && error.name === 'TimeoutError' ? `no answer within ${this.#options.timeoutMs}ms` : (error as Error).message;
       const allowed = this.#options.failurePolicy === 'allow';
-      this.#options.logger.warn({ url: this.#options.url, err: why, allowed }, 'the approval hook failed; following --approval-failure-policy');
+      this.#options.logger.warn({ hook: origin(this.#options.url), err: why, allowed }, 'the approval hook failed; following --approval-failure-policy');
       return { allowed, reason: `the approval hook failed (${why}); --approval-failure-policy is ${this.#options.failurePolicy}`, retryAfterMs: DEFAULT_RETRY_MS };
     }
   }
@@ -76,9 +76,12 @@ export class HttpApprover implements Approver {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify(body),
+      // The hook answers itself: a redirect could send the request (and its tokens) anywhere.
+      redirect: 'manual',
       signal: AbortSignal.timeout(this.#options.timeoutMs),
     });
-    const text = await response.text();
+    const text = await readBounded(response, MAX_ANSWER_BYTES);
+    if (response.status >= 300 && response.status < 400) throw new Error(`HTTP ${response.status}: a redirect, not followed`);
     if (!response.ok) throw new Error(`HTTP ${response.status}`);
     const answer = parseAnswer(text);
     return {
@@ -87,6 +90,28 @@ export class HttpApprover implements Approver {
       retryAfterMs: (answer.retryAfterSeconds ?? DEFAULT_RETRY_MS / 1000) * 1000,
     };
   }
+}
+
+/** An answer is a small JSON object. */
+const MAX_ANSWER_BYTES = 64 * 1024;
+
+/** The hook's scheme, host and port: its path and query may hold a token, which is never logged. */
+function origin(url: string): string {
+  return URL.canParse(url) ? new URL(url).origin : 'the approval hook';
+}
+
+/** The body, up to `limit` bytes: a hook cannot make confighash hold an answer of any size. */
+async function readBounded(response: Response, limit: number): Promise<string> {
+  if (!response.body) return '';
+  const chunks: Uint8Array[] = [];
+  let length = 0;
+  // Leaving the loop early cancels the rest of the body.
+  for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
+    chunks.push(chunk);
+    length += chunk.length;
+    if (length > limit) throw new Error(`its answer is longer than ${limit} bytes`);
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 /** The hook's answer: `{"allowed": bool, "reason"?: string, "retryAfterSeconds"?: number}`; throws when it is not one. */

@@ -57,6 +57,19 @@ describe('notification sinks', () => {
     }
   });
 
+  it('shows a tenant\'s text as itself: a forged agent error mentions no one, links nowhere, and is bounded', () => {
+    const forged = `<users/all> [click](http://evil.example) **now** ${'x'.repeat(5000)}`;
+    const notice = makeNotice('reload.failed', WORKLOAD, 'f', { summary: `Reload in place failed: pod web-1: ${forged}`, reason: forged });
+    const chat = JSON.stringify(render('google-chat', notice).body);
+    assert.equal(chat.includes('<users/all>'), false);
+    assert.match(chat, /‹users\/all›/);
+    const card = render('teams', notice);
+    const teamsText = JSON.stringify(card.body);
+    assert.equal(teamsText.includes('[click](http'), false, 'no Markdown link');
+    assert.match(teamsText, /\\\\\[click\\\\\]\\\\\(http/);
+    assert.ok(card.bytes < 8000, `bounded: ${card.bytes} bytes`);
+  });
+
   it('Google Chat: a text message', () => {
     for (const notice of notices()) assert.deepEqual(googleChatProblems(render('google-chat', notice).body), [], notice.type);
   });

@@ -4,7 +4,11 @@
 // https://learn.microsoft.com/microsoftteams/platform/webhooks-and-connectors/how-to/connectors-using
 import type { Notice } from '../notice.ts';
 import { jsonMessage, type SinkFormat } from './sink.ts';
-import { noticeText } from './text.ts';
+import { literal, noticeText } from './text.ts';
+
+/** What starts Markdown in an Adaptive Card (links, emphasis, code), escaped with a backslash. */
+const MARKDOWN = /[\\`*_[\]()~<>]/g;
+const plain = (text: string): string => literal(text, MARKDOWN, (c) => `\\${c}`);
 
 export const ADAPTIVE_CARD_VERSION = '1.4';
 
@@ -23,8 +27,8 @@ export const teams: SinkFormat = {
             version: ADAPTIVE_CARD_VERSION,
             body: [
               { type: 'TextBlock', text: text.title, weight: 'Bolder', size: 'Medium', wrap: true, color: text.warning ? 'Attention' : 'Default' },
-              { type: 'TextBlock', text: text.summary, wrap: true },
-              { type: 'FactSet', facts: text.facts.map((fact) => ({ title: fact.label, value: fact.value })) },
+              { type: 'TextBlock', text: plain(text.summary), wrap: true },
+              { type: 'FactSet', facts: text.facts.map((fact) => ({ title: fact.label, value: plain(fact.value) })) },
               { type: 'TextBlock', text: `confighash · ${notice.type} · ${notice.id}`, isSubtle: true, size: 'Small', wrap: true },
             ],
           },

@@ -62,3 +62,16 @@ function describeChange(change: { source: string; from: string | undefined; to: 
   const keys = change.keys && change.keys.length > 0 ? `, keys ${change.keys.join(', ')}` : '';
   return `${change.source} (${change.from ?? 'untracked'} → ${change.to ?? 'untracked'}${keys})`;
 }
+
+/** A value shown in chat, at most this long: a reason or an agent's error is a tenant's text. */
+const MAX_VALUE = 1000;
+
+/**
+ * `text` shown as itself in a chat whose markup `special` matches: each match is
+ * escaped by `escape`, and the text is cut to MAX_VALUE. What a tenant writes (a
+ * forged agent status, a hook's reason) then links nowhere and mentions no one.
+ */
+export function literal(text: string, special: RegExp, escape: (match: string) => string): string {
+  const cut = text.length <= MAX_VALUE ? text : `${text.slice(0, MAX_VALUE - 1)}…`;
+  return cut.replace(special, escape);
+}
