@@ -2,6 +2,7 @@
 // on, bounds on what clients may hold of it, and a shutdown that does not wait on
 // clients' idle keep-alive connections.
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 
 export interface RunningServer {
   port: number;
@@ -77,6 +78,11 @@ export async function closeWithin(
 export interface ConnectionLimits {
   /** Connections open at once; more are closed on accept. */
   maxConnections: number;
+  /**
+   * Connections open at once from one address (a pod), handshaking or not: one
+   * client holding slow handshakes cannot take every slot from the API server.
+   */
+  maxConnectionsPerClient: number;
   /** To complete the TLS handshake (HTTPS servers). */
   handshakeTimeoutMs: number;
   /** To send the request's headers. */
@@ -88,11 +94,31 @@ export interface ConnectionLimits {
 }
 
 /** Applies `limits` to a listening-to-be Node server (the handshake deadline is an HTTPS option). */
-export function applyConnectionLimits(server: Pick<Server, 'maxConnections' | 'headersTimeout' | 'requestTimeout' | 'keepAliveTimeout'>, limits: ConnectionLimits): void {
+export function applyConnectionLimits(server: Pick<Server, 'maxConnections' | 'headersTimeout' | 'requestTimeout' | 'keepAliveTimeout' | 'on'>, limits: ConnectionLimits): void {
   server.maxConnections = limits.maxConnections;
+  limitPerClient(server, limits.maxConnectionsPerClient);
   server.headersTimeout = limits.headersTimeoutMs;
   server.requestTimeout = limits.requestTimeoutMs;
   server.keepAliveTimeout = limits.keepAliveTimeoutMs;
   // How often Node checks the headers and request deadlines.
   Reflect.set(server, 'connectionsCheckingInterval', Math.min(1000, limits.headersTimeoutMs / 2));
+}
+
+/** Closes, on accept (before any TLS handshake), a connection over `max` from its address. */
+function limitPerClient(server: Pick<Server, 'on'>, max: number): void {
+  const open = new Map<string, number>();
+  server.on('connection', (socket: Socket) => {
+    const address = socket.remoteAddress ?? '';
+    const count = (open.get(address) ?? 0) + 1;
+    if (count > max) {
+      socket.destroy();
+      return;
+    }
+    open.set(address, count);
+    socket.once('close', () => {
+      const left = (open.get(address) ?? 1) - 1;
+      if (left === 0) open.delete(address);
+      else open.set(address, left);
+    });
+  });
 }

@@ -24,6 +24,7 @@ export interface MetricsServerOptions {
 
 const OBSERVABILITY_LIMITS: ConnectionLimits = {
   maxConnections: 128,
+  maxConnectionsPerClient: 32,
   handshakeTimeoutMs: 0,
   headersTimeoutMs: 10_000,
   requestTimeoutMs: 30_000,

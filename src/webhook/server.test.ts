@@ -12,8 +12,9 @@ import type { CertificateSource } from '../tls/certificate-source.ts';
 import { createCertificateAuthority, DAY_MS, issueCertificate } from '../tls/pki.ts';
 import type { AdmissionHandler } from './handler.ts';
 import { startWebhookServer } from './server.ts';
+import { until } from '../../test/support/until.ts';
 
-const LIMITS = { maxConnections: 50, handshakeTimeoutMs: 800, headersTimeoutMs: 800, requestTimeoutMs: 2000, keepAliveTimeoutMs: 800 };
+const LIMITS = { maxConnections: 50, maxConnectionsPerClient: 1000, handshakeTimeoutMs: 800, headersTimeoutMs: 800, requestTimeoutMs: 2000, keepAliveTimeoutMs: 800 };
 const FLOOD = 400;
 
 async function certificates(): Promise<CertificateSource> {
@@ -24,9 +25,9 @@ async function certificates(): Promise<CertificateSource> {
 
 const handler = { admit: async (r: { uid: string }) => ({ uid: r.uid, allowed: true }) } as unknown as AdmissionHandler;
 
-function open(port: number): Promise<Socket> {
+function open(port: number, localAddress = '127.0.0.1'): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    const socket = connect({ host: '127.0.0.1', port }, () => { resolve(socket); });
+    const socket = connect({ host: '127.0.0.1', port, localAddress }, () => { resolve(socket); });
     socket.on('error', reject);
   });
 }
@@ -79,6 +80,26 @@ describe('webhook server under a connection flood', () => {
 
     assert.equal(await admissionReview(server.port, source.caBundle() ?? ''), 200, 'the webhook still answers after the flood');
     t.diagnostic(`flood of ${FLOOD} idle connections closed within ${tookMs}ms; test process RSS ${Math.round(rssBefore / 2 ** 20)} → ${Math.round(process.memoryUsage().rss / 2 ** 20)} MiB`);
+  });
+});
+
+describe('webhook server facing one client holding handshakes', () => {
+  it('gives one address (a pod) at most its share of the connections: the API server is still answered while they are held', async (t) => {
+    const source = await certificates();
+    // Handshakes are never given up on within this test: only the per-client bound can free the slots.
+    const limits = { ...LIMITS, maxConnectionsPerClient: 10, handshakeTimeoutMs: 600_000 };
+    // Destroyed before the server closes (hooks run in order): it would wait for their handshakes.
+    const sockets: Socket[] = [];
+    t.after(() => { for (const socket of sockets) socket.destroy(); });
+    const server = await startWebhookServer({ host: '127.0.0.1', port: 0, certificates: source, handler, logger: pino({ level: 'silent' }), metrics: new Metrics(new Registry()), limits });
+    t.after(() => server.close());
+    // A pod at 127.0.0.2 opens more connections than the whole server allows, and never starts a handshake.
+    sockets.push(...(await Promise.all(Array.from({ length: 100 }, () => open(server.port, '127.0.0.2').catch(() => undefined)))).filter((s): s is Socket => s !== undefined));
+    let closed = 0;
+    for (const socket of sockets) void closedByServer(socket).then(() => closed++);
+    await until(() => closed >= sockets.length - limits.maxConnectionsPerClient, 'the connections over its share to be closed');
+    assert.equal(await admissionReview(server.port, source.caBundle() ?? ''), 200, 'answered while the pod holds its share');
+    assert.equal(sockets.length - closed, limits.maxConnectionsPerClient, 'its share is still held');
   });
 });
 

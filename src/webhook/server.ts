@@ -21,7 +21,10 @@ const CLOSE_GRACE_MS = 5_000;
 
 export const DEFAULT_CONNECTION_LIMITS: ConnectionLimits = {
   maxConnections: 256,
-  handshakeTimeoutMs: 10_000,
+  // The API server keeps a few connections per replica; a pod over this many is refusing itself.
+  maxConnectionsPerClient: 32,
+  // A TLS handshake on a cluster network takes milliseconds.
+  handshakeTimeoutMs: 3_000,
   headersTimeoutMs: 10_000,
   requestTimeoutMs: 30_000,
   keepAliveTimeoutMs: 30_000,
