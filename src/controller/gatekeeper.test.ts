@@ -83,4 +83,15 @@ describe('Gatekeeper', () => {
     assert.equal(await k.hold(record(), CANDIDATE), undefined);
     assert.deepEqual(events, [], 'a pending question is no deferral to announce');
   });
+
+  it('tells, once and before any rollout, what of a workload\'s annotations it does not read', () => {
+    const { keeper: k, events } = keeper();
+    const workload = { ...record({ 'confighash.dev/min-interval': '9999h' }), refused: ['confighash.dev/exclude is 9000 characters, more than its 8192: ignored'] };
+    k.review(workload);
+    k.review(workload);
+    assert.deepEqual(events, [
+      'Warning InvalidRolloutPolicy: Ignored, so rollouts are not held back by it: confighash.dev/min-interval: "9999h" is longer than the maximum, 720h',
+      'Warning AnnotationRefused: Not read: confighash.dev/exclude is 9000 characters, more than its 8192: ignored',
+    ]);
+  });
 });

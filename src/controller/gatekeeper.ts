@@ -69,6 +69,8 @@ export class Gatekeeper {
   readonly #now: () => number;
   /** Per workload: the problems of its policy already reported. */
   readonly #reported = new Map<string, string>();
+  /** Per workload: the annotations refused, already reported. */
+  readonly #refused = new Map<string, string>();
   /** Per workload: the question to the hook under way (for one target), and its answer once it came. */
   readonly #asking = new Map<string, Asking>();
   /** Per workload: the hook's last deny, not asked again before retryAt for the same target. */
@@ -77,6 +79,22 @@ export class Gatekeeper {
   constructor(options: GatekeeperOptions) {
     this.#options = options;
     this.#now = options.now ?? Date.now;
+  }
+
+  /**
+   * Tells the workload's owner, once per text, what of its annotations is not
+   * read: a malformed rollout policy (treated as absent) and annotations over
+   * their limit (refused unread). Called on every reconcile, not only when a
+   * rollout is about to start.
+   */
+  review(record: WorkloadRecord): void {
+    this.#reportProblems(record, rolloutPolicy(record.policy, this.#options.scope.defaults(record.namespace), this.#options.waitForRollout).problems);
+    const refused = (record.refused ?? []).join('; ');
+    if ((this.#refused.get(record.key) ?? '') === refused) return;
+    this.#refused.set(record.key, refused);
+    if (!refused) return;
+    this.#options.logger.warn({ workload: record.key, refused }, 'annotations refused: over their limit');
+    this.#options.events.record(workloadEventTarget(record), 'Warning', 'AnnotationRefused', `Not read: ${refused}`);
   }
 
   /** Undefined when the rollout may start now; else the hold, recorded. */
@@ -93,6 +111,7 @@ export class Gatekeeper {
 
   forget(key: string): void {
     this.#reported.delete(key);
+    this.#refused.delete(key);
     this.#denied.delete(key);
     this.#asking.delete(key);
   }

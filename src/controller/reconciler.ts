@@ -85,7 +85,7 @@ export interface ReconcilerOptions {
   /** Follows reloads in place to their end (workloads with the reload strategy). */
   reloads?: Pick<ReloadTracker, 'track' | 'forget'>;
   /** Holds config rollouts back while their policies or the approval hook say so. */
-  gatekeeper?: Pick<Gatekeeper, 'hold' | 'forget'>;
+  gatekeeper?: Pick<Gatekeeper, 'hold' | 'forget' | 'review'>;
   /** Follows config rollouts to their end. */
   follower?: Pick<RolloutFollower, 'follow'>;
   /** No workload rolls twice within this window. */
@@ -176,6 +176,7 @@ export class Reconciler {
     }
     this.#confirm(record);
     if (!this.#tracked(record)) return { result: 'skipped' };
+    this.#options.gatekeeper?.review(record);
     if (record.consumedCount > record.sources.length) return this.#tooMany(record);
     const lookAgainMs = await this.#options.follower?.follow(record);
     const outcome = await this.#reconcileRolling(record, changedAt);

@@ -4,6 +4,7 @@
 // it, so that a change finds its workloads without asking the API server.
 import { isDeepStrictEqual } from 'node:util';
 import {
+  boundedAnnotations,
   ANNOTATION,
   BASELINE_ANNOTATION,
   type ConsumedSource,
@@ -49,6 +50,8 @@ export interface WorkloadRecord {
   consumedCount: number;
   /** With the reload strategy (and its agent in the template): what is reloaded in place, and how. Not in `sources`. */
   reload: { plan: ReloadPlan; sources: readonly ConsumedSource[] } | undefined;
+  /** Its annotations over their limit (src/checksum/annotation-limits.ts), refused unread: what to tell its owner. */
+  refused?: readonly string[];
   /** Its pods' label selector (`a=b,c in (d)`, matchExpressions too), to find them for their agents' status. */
   selector: string;
   /** Its confighash.dev/reloaded annotation: the reloaded sources' stamp every pod confirmed. */
@@ -209,6 +212,7 @@ function toRecord(kind: WorkloadKind, object: WorkloadObject, reloaderAnnotation
     generation: object.metadata?.generation,
     annotated: { workload: Object.keys(annotations).length > 0, template: Object.keys(templateAnnotations).length > 0 },
     ignored: isIgnored(annotations),
+    ...refusals(annotations),
     ...consumption(template.spec ?? {}, { ...tracking }),
     reloader: isReloaderWorkload(tracking),
     selector: selectorOf(object),
@@ -219,6 +223,11 @@ function toRecord(kind: WorkloadKind, object: WorkloadObject, reloaderAnnotation
     ...rolloutFacts(kind, object, annotations),
     creation: creationOf(object),
   };
+}
+
+function refusals(annotations: Readonly<Record<string, string>>): Pick<WorkloadRecord, 'refused'> {
+  const { refused } = boundedAnnotations(annotations);
+  return refused.length > 0 ? { refused } : {};
 }
 
 /** Its creationTimestamp; its creation's resourceVersion is added by the store when a watch event shows it. */
