@@ -7,81 +7,24 @@
 // itself, and what an uninstall leaves. Workloads here run (the node's pause image),
 // so that a rollout completes as in a real cluster.
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { CONFIGHASH_IMAGE } from '../cluster/confighash-image.ts';
 import { CHART, install, localChartValues, NAMESPACE, uninstall, waitServing, webhookClientConfig } from '../cluster/in-cluster.ts';
-import { IMAGES, NODE_TOLERATION } from '../cluster/node.ts';
 import { imageRuntime } from '../support/dockerfile.ts';
 import { getWorkload, templateAnnotations } from '../support/kube-objects.ts';
 import { apply, kubectl, kubectlJson, run, waitFor } from '../support/kube.ts';
-import { portForward } from '../support/port-forward.ts';
-import { revisionCount, settledGeneration, waitForRevisions } from '../support/rollouts.ts';
-import type { Pod } from '../support/served.ts';
-import { configMap, type ObjectList, workload } from '../support/workloads.ts';
+import { waitForRevisions } from '../support/rollouts.ts';
+import { confighashPods, leaderPod, namespace, POD_SELECTOR, runningDeployment, settled } from '../support/installed.ts';
+import { configMap, type ObjectList } from '../support/workloads.ts';
 
 const CHECKSUM = 'confighash.dev/checksum';
-const POD_SELECTOR = 'app.kubernetes.io/name=confighash';
+const execFileAsync = promisify(execFile);
 /** The admission webhook's calls, as the API server counts them. */
 const WEBHOOK_CALLS = /^apiserver_admission_webhook_request_total\{[^}]*name="workloads\.confighash\.dev"[^}]*\} (\d+)$/gm;
-
-/** A Deployment whose pod runs on the node, consuming `configMapName` through envFrom. */
-function runningDeployment(name: string, configMapName: string): object {
-  const object = workload('Deployment', name, { image: IMAGES.pause, imagePullPolicy: 'Never', envFrom: [{ configMapRef: { name: configMapName } }] }) as {
-    spec: { template: { spec: Record<string, unknown> } };
-  };
-  object.spec.template.spec['tolerations'] = [NODE_TOLERATION];
-  object.spec.template.spec['terminationGracePeriodSeconds'] = 0;
-  return object;
-}
-
-async function namespace(name: string, optedIn = true): Promise<string> {
-  await kubectl(['create', 'namespace', name]);
-  if (optedIn) await kubectl(['label', 'namespace', name, 'confighash.dev/enabled=true']);
-  return name;
-}
-
-async function confighashPods(): Promise<Pod[]> {
-  const list = await kubectlJson<ObjectList<Pod & { spec: { containers: { securityContext?: object }[] } }>>(['get', 'pods', '-n', NAMESPACE, '-l', POD_SELECTOR]);
-  return list.items.filter((pod) => !pod.metadata.deletionTimestamp);
-}
-
-/** The pod that holds the controller's Lease (its identity is `<pod>_<uuid>`). */
-async function leaderPod(): Promise<string> {
-  return waitFor('a confighash leader', async () => {
-    const lease = await kubectlJson<{ spec?: { holderIdentity?: string } }>(['get', 'lease', 'confighash-controller', '-n', NAMESPACE]);
-    const holder = lease.spec?.holderIdentity?.split('_')[0];
-    const alive = (await confighashPods()).some((pod) => pod.metadata.name === holder);
-    return holder && alive ? holder : undefined;
-  }, 60_000);
-}
-
-/**
- * Each Deployment's ReplicaSets once nothing is left to do: its controller has seen
- * its latest spec, the leader's queue is empty, and both still hold after the leader
- * has seen each Deployment as it is now (its /debug/observed).
- */
-async function settled(ns: string, names: readonly string[]): Promise<number[]> {
-  for (let round = 0; round < 2; round++) {
-    for (const name of names) await settledGeneration(ns, 'Deployment', name);
-    await waitFor('the leader to have seen every Deployment as it is', async () => {
-      const forward = await portForward(NAMESPACE, await leaderPod(), 8080);
-      try {
-        for (const name of names) {
-          const current = (await getWorkload(ns, 'Deployment', name)).metadata.resourceVersion;
-          const seen = await (await fetch(`${forward.url}/debug/observed/Deployment/${ns}/${name}`)).text();
-          if (seen.trim() !== current) return undefined;
-        }
-        const metrics = await (await fetch(`${forward.url}/metrics`)).text();
-        return /^confighash_queue_depth 0$/m.test(metrics) || undefined;
-      } finally {
-        forward.close();
-      }
-    }, 120_000);
-  }
-  return Promise.all(names.map((name) => revisionCount(ns, 'Deployment', name)));
-}
 
 /** How often the API server has called confighash's webhook, over all its answers. */
 async function webhookCalls(): Promise<number> {
@@ -111,6 +54,15 @@ describe('confighash installed with kubectl apply -k (manifests/overlays/local)'
   after(async () => {
     await uninstall('kustomize').catch(() => undefined);
     for (const name of namespaces) await kubectl(['delete', 'namespace', name, '--wait=false', '--ignore-not-found']);
+  });
+
+  it('reads no pod and no log without reload in place: kubectl auth can-i answers no, kube-system included', async () => {
+    const as = '--as=system:serviceaccount:confighash-system:confighash';
+    for (const [verb, resource, namespace] of [['get', 'pods/log', 'kube-system'], ['get', 'pods/log', 'default'], ['list', 'pods', 'kube-system']] as const) {
+      // `can-i` prints yes or no, and exits 1 on no.
+      const answer = await execFileAsync('kubectl', ['auth', 'can-i', verb, resource, '-n', namespace, as]).then(({ stdout }) => stdout, (error: unknown) => (error as { stdout?: string }).stdout ?? '');
+      assert.equal(answer.trim(), 'no', `${verb} ${resource} -n ${namespace}`);
+    }
   });
 
   it('runs two Ready replicas; the API server reaches the webhook through the Service with the CA confighash manages; a labelled namespace is stamped', async () => {
