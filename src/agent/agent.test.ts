@@ -198,6 +198,22 @@ describe('reload agent', () => {
     assert.equal(posts(), 1);
   });
 
+  it('follows no redirect from the program\'s endpoint: the reload fails, and the target is never called', async (t) => {
+    const elsewhere = await endpoint(t);
+    let posts = 0;
+    const server: Server = createServer((_request, response) => {
+      posts++;
+      response.writeHead(307, { location: elsewhere.url }).end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    t.after(() => new Promise<void>((resolve) => server.close(() => { resolve(); })));
+    const address = server.address();
+    const trigger = parseTrigger(`http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}/-/reload`, { verifyMs: 0 });
+    await assert.rejects(trigger.fire(), /HTTP 307 \(a redirect, not followed\)/);
+    assert.equal(posts, 1);
+    assert.equal(elsewhere.posts(), 0);
+  });
+
   it('refuses a trigger it does not understand, exactly those the webhook refuses to inject', () => {
     const spec = { containers: [{ name: 'app', volumeMounts: [{ name: 'config', mountPath: '/etc/app' }] }], volumes: [{ name: 'config', configMap: { name: 'app' } }] };
     const inputs = ['SIGHUP', 'signal:SIGNOPE', 'signal:SIGHUB', 'signal:SIGKILL', 'signal:SIGSTOP', 'signal:SIGHUP', 'signal:SIGUSR2', 'http://10.0.0.1/reload', 'https://127.0.0.1/reload', 'http://127.0.0.1/reload', 'http://127.0.0.1:9090/-/reload'];
