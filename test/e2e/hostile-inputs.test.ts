@@ -51,12 +51,15 @@ describe('hostile inputs', () => {
   it('does not read or stamp a workload with 10,000 sources, answers in time, and keeps the apply valid', async (t) => {
     const confighash = await startConfighashForTest(t);
     const ns = await testNamespace(t, ENABLED);
-    const include = Array.from({ length: 10_000 }, (_, i) => `configmap/c${i}`).join(',');
-    const manifest = workload('Deployment', 'web', { envFrom: [{ configMapRef: { name: 'app' } }] }, { annotations: { 'confighash.dev/include': include } });
+    // References in the pod spec: an include list that long is refused by its own bound (below).
+    const envFrom = Array.from({ length: 10_000 }, (_, i) => ({ configMapRef: { name: `c${i}`, optional: true } }));
+    const include = Array.from({ length: 10_000 }, (_, i) => `configmap/i${i}`).join(',');
+    const manifest = workload('Deployment', 'web', { envFrom }, { annotations: { 'confighash.dev/include': include } });
     const before = await metricValue(confighash.metricsUrl, 'confighash_webhook_requests_total{result="skipped"}');
-    // create, not apply: apply's last-applied-configuration would hold the list twice, past the limit by itself.
+    // create, not apply: apply's last-applied-configuration would hold the spec twice.
     const warnings = await kubectlStderr(['create', '-n', ns, '-f', '-'], JSON.stringify(manifest));
-    assert.match(warnings, /consumes 10001 ConfigMaps and Secrets, more than the 256 confighash tracks per workload/);
+    assert.match(warnings, /consumes 10000 ConfigMaps and Secrets, more than the 256 confighash tracks per workload/);
+    assert.match(warnings, /confighash\.dev\/include is \d+ characters, more than its 8192: ignored/);
     assert.ok((await metricValue(confighash.metricsUrl, 'confighash_webhook_requests_total{result="skipped"}')) > before, 'answered, not timed out');
     assert.equal(templateAnnotations(await getWorkload(ns, 'Deployment', 'web'))[CHECKSUM], undefined);
     const [event] = await waitForEvents(ns, 'TooManySources');
@@ -65,14 +68,14 @@ describe('hostile inputs', () => {
     assert.equal(await metricValue(confighash.metricsUrl, 'confighash_reconcile_total{result="error"}'), 0);
   });
 
-  it('keeps the stamp within its bound for a long include list: the summary is cut short, the checksum covers all', async (t) => {
+  it('keeps the stamp within its bound for 250 long source names: the summary is cut short, the checksum covers all', async (t) => {
     const confighash = await startConfighashForTest(t, ['--coalesce-window=0']);
     const ns = await testNamespace(t, ENABLED);
     const names = Array.from({ length: 250 }, (_, i) => `${'n'.repeat(240)}-${String(i).padStart(3, '0')}`);
     const last = names.at(-1) ?? '';
     await apply(ns, configMap(last, { a: '1' }));
-    const include = names.map((name) => `configmap/${name}`).join(',');
-    await apply(ns, workload('Deployment', 'web', {}, { annotations: { 'confighash.dev/include': include } }));
+    const envFrom = names.map((name) => ({ configMapRef: { name, optional: true } }));
+    await apply(ns, workload('Deployment', 'web', { envFrom }));
     const stamp = templateAnnotations(await getWorkload(ns, 'Deployment', 'web'));
     assert.ok((stamp[SOURCES] ?? '').length <= 4096, `sources annotation of ${stamp[SOURCES]?.length ?? 0} characters`);
     assert.match(stamp[SOURCES] ?? '', /,\+\d+ more$/);

@@ -66,7 +66,7 @@ describe('notification sinks', () => {
     const card = render('teams', notice);
     const teamsText = JSON.stringify(card.body);
     assert.equal(teamsText.includes('[click](http'), false, 'no Markdown link');
-    assert.match(teamsText, /\\\\\[click\\\\\]\\\\\(http/);
+    assert.match(teamsText, /\\\\\[click\\\\\]\(http/);
     assert.ok(card.bytes < 8000, `bounded: ${card.bytes} bytes`);
   });
 

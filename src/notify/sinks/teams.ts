@@ -6,8 +6,12 @@ import type { Notice } from '../notice.ts';
 import { jsonMessage, type SinkFormat } from './sink.ts';
 import { literal, noticeText } from './text.ts';
 
-/** What starts Markdown in an Adaptive Card (links, emphasis, code), escaped with a backslash. */
-const MARKDOWN = /[\\`*_[\]()~<>]/g;
+/**
+ * What starts Markdown in an Adaptive Card (links, emphasis, code), escaped with a
+ * backslash. A link needs its brackets, so parentheses stay as they are: a change
+ * reads "configmap/app (1f3a… → 5e0c…)" in Teams as everywhere else.
+ */
+const MARKDOWN = /[\\`*_[\]~]/g;
 const plain = (text: string): string => literal(text, MARKDOWN, (c) => `\\${c}`);
 
 export const ADAPTIVE_CARD_VERSION = '1.4';
