@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { loadKubeConfig } from '../src/kube/client.ts';
 import { requestJson } from '../src/kube/raw.ts';
-import { forEachConcurrently } from '../src/kube/source-reader.ts';
+import { forEachConcurrently } from '../src/sources/reader.ts';
 
 export const NAMESPACES = Array.from({ length: 10 }, (_, i) => `bench-scale-${i}`);
 const CONCURRENCY = 16;

@@ -7,7 +7,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { Registry } from 'prom-client';
 import { consumedSources, HmacKeyring, keyId, ValueHasher } from '../../src/checksum/index.ts';
 import { loadKubeConfig } from '../../src/kube/client.ts';
-import { LiveSourceReader, type SourceReader } from '../../src/kube/source-reader.ts';
+import { LiveSourceReader, type SourceReader } from '../../src/sources/reader.ts';
 import { createLogger } from '../../src/log.ts';
 import { Metrics } from '../../src/metrics.ts';
 import { AdmissionHandler } from '../../src/webhook/handler.ts';

@@ -36,10 +36,10 @@ import { apiPath, requestJson } from '../kube/raw.ts';
 import { type AgentStatusReader, apiAgentStatusReader } from '../kube/agent-status.ts';
 import { progressOf, type Progress, type RawWorkload } from '../policy/progress.ts';
 import { formatLabelSelector, type LabelSelector, type LabelSelectorLike, matchesLabels } from '../scope/label-selector.ts';
-import type { SourceFilter } from '../scope/source-filter.ts';
+import type { SourceFilter } from '../sources/filter.ts';
 import { loadKeyring } from '../kube/hmac-key.ts';
 import { apiSecretStore } from '../kube/secrets.ts';
-import { forEachConcurrently, LiveSourceReader } from '../kube/source-reader.ts';
+import { forEachConcurrently, LiveSourceReader } from '../sources/reader.ts';
 
 /** Workloads reported on at once, each reading up to 8 sources at once. */
 const WORKLOADS_AT_ONCE = 8;

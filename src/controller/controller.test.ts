@@ -10,7 +10,7 @@ import { ConflictError, type PatchResult, PatchRejectedError, type WorkloadRef }
 import { Metrics } from '../metrics.ts';
 import { NamespaceScope } from '../scope/namespace-scope.ts';
 import { Controller } from './controller.ts';
-import { SourceStore } from './source-store.ts';
+import { SourceStore } from '../sources/store.ts';
 import { until } from '../../test/support/until.ts';
 
 const hasher = hasherWith(Buffer.alloc(32, 5));

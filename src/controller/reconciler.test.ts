@@ -16,7 +16,7 @@ import {
   type SourceState,
   type ValueHasher,
 } from '../checksum/index.ts';
-import type { SourceReader } from '../kube/source-reader.ts';
+import type { SourceReader } from '../sources/reader.ts';
 import type { AnnotationChanges } from '../kube/generation-guarded-patch.ts';
 import { ConflictError, type PatchResult, type WorkloadRef } from '../kube/workload-patcher.ts';
 import type { Arrival } from '../kube/watcher.ts';
@@ -25,7 +25,7 @@ import type { Notice } from '../notify/notice.ts';
 import { until } from '../../test/support/until.ts';
 import { NamespaceScope } from '../scope/namespace-scope.ts';
 import { Reconciler } from './reconciler.ts';
-import { SourceStore } from './source-store.ts';
+import { SourceStore } from '../sources/store.ts';
 import { type WorkloadObject, WorkloadStore } from './workload-store.ts';
 
 const VALUE_KEY = Buffer.alloc(32, 9);

@@ -50,12 +50,12 @@ import {
   WORKLOAD_APIS,
 } from '../checksum/index.ts';
 import type { EventRecorder } from '../kube/events.ts';
-import type { SourceReader } from '../kube/source-reader.ts';
+import type { SourceReader } from '../sources/reader.ts';
 import type { CronJobRunner } from '../kube/cronjob-runner.ts';
 import type { WorkloadPatcher } from '../kube/workload-patcher.ts';
 import type { Metrics, ReconcileResult } from '../metrics.ts';
 import type { NamespaceScope } from '../scope/namespace-scope.ts';
-import type { SourceStore } from './source-store.ts';
+import type { SourceStore } from '../sources/store.ts';
 import type { TokenBucket } from '../token-bucket.ts';
 import type { ApprovalChange } from '../policy/approval.ts';
 import type { NoticePublisher } from '../notify/notifier.ts';

@@ -7,7 +7,7 @@ import { Registry } from 'prom-client';
 import { hasherWith } from '../../test/support/hasher.ts';
 import { ANNOTATION, consumedSources, fingerprint, type SourceId, type SourceState, type StampFormat, type ValueHasher } from '../checksum/index.ts';
 import { PatchesInFlight } from '../kube/patches-in-flight.ts';
-import type { SourceReader } from '../kube/source-reader.ts';
+import type { SourceReader } from '../sources/reader.ts';
 import { Metrics } from '../metrics.ts';
 import { NamespaceScope } from '../scope/namespace-scope.ts';
 import { AdmissionHandler } from './handler.ts';

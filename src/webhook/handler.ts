@@ -25,7 +25,7 @@ import {
   workloadKindOf,
 } from '../checksum/index.ts';
 import type { AdmittedTarget, PatchesInFlight } from '../kube/patches-in-flight.ts';
-import type { SourceReader } from '../kube/source-reader.ts';
+import type { SourceReader } from '../sources/reader.ts';
 import type { Metrics, WebhookResult } from '../metrics.ts';
 import { rolloutPolicy } from '../policy/gate.ts';
 import type { NamespaceScope } from '../scope/namespace-scope.ts';

@@ -1,4 +1,4 @@
-// The webhook's live reads (kube/source-reader.ts) against the real API server:
+// The webhook's live reads (sources/reader.ts) against the real API server:
 // a source read at the version the controller's store already digested is taken
 // from the store; any other version is digested from what the read returned.
 import assert from 'node:assert/strict';
@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { consumedSources, HmacKeyring, keyId, type SourceState, ValueHasher } from '../../src/checksum/index.ts';
 import { loadKubeConfig } from '../../src/kube/client.ts';
-import { type KnownSources, LiveSourceReader } from '../../src/kube/source-reader.ts';
+import { type KnownSources, LiveSourceReader } from '../../src/sources/reader.ts';
 import { apply, kubectl, kubectlJson, testNamespace } from '../support/kube.ts';
 
 const valueKey = randomBytes(32);

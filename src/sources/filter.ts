@@ -4,7 +4,7 @@
 // --reloader-annotations), counts as holding no keys, so its edits change no
 // stamp; reloader.stakater.com/match is noted for workloads with Reloader's search.
 import { type KeyDigests, type SourceKind, type SourceObject, type ValueHasher, RELOADER_ANNOTATION } from '../checksum/index.ts';
-import { type LabelSelector, selects } from './label-selector.ts';
+import { type LabelSelector, selects } from '../scope/label-selector.ts';
 
 export interface SourceFilter {
   /** Only these count (an empty selector: every source). */

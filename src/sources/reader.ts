@@ -4,9 +4,9 @@
 // controller's store already holds that very version of the source, digested.
 import type { KubeConfig } from '@kubernetes/client-node';
 import { type ConsumedSource, isValidObjectName, type SourceId, type SourceState, type ValueHasher } from '../checksum/index.ts';
-import { countedKeys, type FilteredSource, type SourceFilter } from '../scope/source-filter.ts';
-import { describeApiError, isNotFound } from './errors.ts';
-import { apiPath, requestJson } from './raw.ts';
+import { countedKeys, type FilteredSource, type SourceFilter } from './filter.ts';
+import { describeApiError, isNotFound } from '../kube/errors.ts';
+import { apiPath, requestJson } from '../kube/raw.ts';
 
 export interface SourceReaderOptions {
   /** Reads in flight at once for one workload. */

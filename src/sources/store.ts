@@ -14,8 +14,8 @@ import {
   type ValueHasher,
 } from '../checksum/index.ts';
 import type { Arrival, KubeObject, WatchHandler } from '../kube/watcher.ts';
-import { countedKeys, type FilteredSource, type SourceFilter } from '../scope/source-filter.ts';
-import type { SourceHistory } from './adoption.ts';
+import { countedKeys, type FilteredSource, type SourceFilter } from './filter.ts';
+import type { SourceHistory } from '../controller/adoption.ts';
 
 export type SourceChangeListener = (namespace: string, id: SourceId) => void;
 

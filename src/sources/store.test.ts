@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { hasherWith } from '../../test/support/hasher.ts';
-import { SourceStore } from './source-store.ts';
+import { SourceStore } from './store.ts';
 
 function store(): { sources: SourceStore; changes: string[] } {
   const sources = new SourceStore(hasherWith(Buffer.alloc(32, 1)), new Set(['kube-system']));
