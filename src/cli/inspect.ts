@@ -37,7 +37,7 @@ import { type AgentStatusReader, apiAgentStatusReader } from '../kube/agent-stat
 import { progressOf, type Progress, type RawWorkload } from '../policy/progress.ts';
 import { formatLabelSelector, type LabelSelector, type LabelSelectorLike, matchesLabels } from '../scope/label-selector.ts';
 import type { SourceFilter } from '../sources/filter.ts';
-import { loadKeyring } from '../kube/hmac-key.ts';
+import { loadKeyring } from '../keys/hmac-key.ts';
 import { apiSecretStore } from '../kube/secrets.ts';
 import { forEachConcurrently, LiveSourceReader } from '../sources/reader.ts';
 

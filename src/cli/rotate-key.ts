@@ -4,7 +4,7 @@
 // watch of the Secret.
 import { parseArgs } from 'node:util';
 import { loadKubeConfig } from '../kube/client.ts';
-import { rotateKey } from '../kube/hmac-key.ts';
+import { rotateKey } from '../keys/hmac-key.ts';
 import { apiSecretStore } from '../kube/secrets.ts';
 
 export const ROTATE_KEY_USAGE = `usage: confighash rotate-key [--confighash-namespace NS] [--kubeconfig PATH]

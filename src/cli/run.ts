@@ -10,7 +10,7 @@ import { Controller } from '../controller/controller.ts';
 import { SourceStore } from '../sources/store.ts';
 import { apiCronJobRunner } from '../kube/cronjob-runner.ts';
 import { apiEventApi, EventRecorder } from '../kube/events.ts';
-import { KeyCustodian, loadOrCreateKeys } from '../kube/hmac-key.ts';
+import { KeyCustodian, loadOrCreateKeys } from '../keys/hmac-key.ts';
 import { apiSecretStore, type SecretStore } from '../kube/secrets.ts';
 import { apiLeaseClient, LeaderElector } from '../kube/leader-election.ts';
 import { LiveSourceReader, sourcesChangedAt } from '../sources/reader.ts';

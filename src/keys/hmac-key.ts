@@ -15,11 +15,11 @@ import type { V1Secret } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { HMAC_KEY_SECRET, HmacKeyring, type KeyMaterial, keyId, MIN_KEY_BYTES } from '../checksum/index.ts';
 import type { Metrics } from '../metrics.ts';
-import type { SecretStore } from './secrets.ts';
-import { describeApiError, isConflict } from './errors.ts';
-import type { EventRecorder } from './events.ts';
-import { apiPath } from './raw.ts';
-import { type ListWatchClient, ResourceWatcher } from './watcher.ts';
+import type { SecretStore } from '../kube/secrets.ts';
+import { describeApiError, isConflict } from '../kube/errors.ts';
+import type { EventRecorder } from '../kube/events.ts';
+import { apiPath } from '../kube/raw.ts';
+import { type ListWatchClient, ResourceWatcher } from '../kube/watcher.ts';
 
 const VALUE_KEY = 'key';
 const ADDED_KEY_PREFIX = 'key-';
