@@ -21,7 +21,7 @@ import {
   trackingAnnotations,
 } from './checksum/index.ts';
 import { parseDuration } from './duration.ts';
-import { lastReport } from './kube/agent-status.ts';
+import { lastReport } from './workloads/agent-status.ts';
 import { Metrics } from './metrics.ts';
 import { rolloutPolicy } from './policy/gate.ts';
 import { parseSchedule, windowState } from './policy/window.ts';

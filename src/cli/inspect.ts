@@ -33,7 +33,7 @@ import {
 } from '../checksum/index.ts';
 import { isNotFound } from '../kube/errors.ts';
 import { apiPath, requestJson } from '../kube/raw.ts';
-import { type AgentStatusReader, apiAgentStatusReader } from '../kube/agent-status.ts';
+import { type AgentStatusReader, apiAgentStatusReader } from '../workloads/agent-status.ts';
 import { progressOf, type Progress, type RawWorkload } from '../policy/progress.ts';
 import { formatLabelSelector, type LabelSelector, type LabelSelectorLike, matchesLabels } from '../scope/label-selector.ts';
 import type { SourceFilter } from '../sources/filter.ts';

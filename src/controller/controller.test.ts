@@ -6,7 +6,7 @@ import { hasherWith } from '../../test/support/hasher.ts';
 import { ANNOTATION, consumedSources, currentFingerprint, type SourceState } from '../checksum/index.ts';
 import type { ListPage, WatchHandlers } from '../kube/raw.ts';
 import type { ListWatchClient } from '../kube/watcher.ts';
-import { ConflictError, type PatchResult, PatchRejectedError, type WorkloadRef } from '../kube/workload-patcher.ts';
+import { ConflictError, type PatchResult, PatchRejectedError, type WorkloadRef } from '../workloads/patcher.ts';
 import { Metrics } from '../metrics.ts';
 import { NamespaceScope } from '../scope/namespace-scope.ts';
 import { Controller } from './controller.ts';

@@ -5,10 +5,10 @@
 // reconcile them. Data flows one way: API events → stores and index → queue → patch.
 import type { Logger } from 'pino';
 import { BUILT_IN_KINDS, ROLLOUT_CRD, type SourceId, type ValueHasher, WORKLOAD_APIS, type WorkloadKind } from '../checksum/index.ts';
-import type { AgentStatusReader } from '../kube/agent-status.ts';
+import type { AgentStatusReader } from '../workloads/agent-status.ts';
 import type { EventRecorder } from '../kube/events.ts';
 import type { SourceReader } from '../sources/reader.ts';
-import { ConflictError, PatchRejectedError, type WorkloadPatcher } from '../kube/workload-patcher.ts';
+import { ConflictError, PatchRejectedError, type WorkloadPatcher } from '../workloads/patcher.ts';
 import { apiPath } from '../kube/raw.ts';
 import { type KubeObject, type ListWatchClient, ResourceWatcher, type WatchedResource, type WatchHandler } from '../kube/watcher.ts';
 import type { Metrics } from '../metrics.ts';
@@ -17,7 +17,7 @@ import type { NamespaceScope } from '../scope/namespace-scope.ts';
 import { Reconciler, workloadEventTarget } from './reconciler.ts';
 import { Gatekeeper } from './gatekeeper.ts';
 import { ReloadTracker } from './reload-tracker.ts';
-import type { CronJobRunner } from '../kube/cronjob-runner.ts';
+import type { CronJobRunner } from '../workloads/cronjob-runner.ts';
 import type { SourceFilter } from '../sources/filter.ts';
 import type { NoticePublisher } from '../notify/notifier.ts';
 import { OptionalKindWatcher } from './optional-kind.ts';

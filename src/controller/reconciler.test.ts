@@ -17,8 +17,8 @@ import {
   type ValueHasher,
 } from '../checksum/index.ts';
 import type { SourceReader } from '../sources/reader.ts';
-import type { AnnotationChanges } from '../kube/generation-guarded-patch.ts';
-import { ConflictError, type PatchResult, type WorkloadRef } from '../kube/workload-patcher.ts';
+import type { AnnotationChanges } from '../workloads/generation-guarded-patch.ts';
+import { ConflictError, type PatchResult, type WorkloadRef } from '../workloads/patcher.ts';
 import type { Arrival } from '../kube/watcher.ts';
 import { Metrics } from '../metrics.ts';
 import type { Notice } from '../notify/notice.ts';

@@ -51,8 +51,8 @@ import {
 } from '../checksum/index.ts';
 import type { EventRecorder } from '../kube/events.ts';
 import type { SourceReader } from '../sources/reader.ts';
-import type { CronJobRunner } from '../kube/cronjob-runner.ts';
-import type { WorkloadPatcher } from '../kube/workload-patcher.ts';
+import type { CronJobRunner } from '../workloads/cronjob-runner.ts';
+import type { WorkloadPatcher } from '../workloads/patcher.ts';
 import type { Metrics, ReconcileResult } from '../metrics.ts';
 import type { NamespaceScope } from '../scope/namespace-scope.ts';
 import type { SourceStore } from '../sources/store.ts';

@@ -3,7 +3,7 @@
 // the workload, an Event, a notice, a log line and a metric.
 import type { Logger } from 'pino';
 import type { EventRecorder } from '../kube/events.ts';
-import type { WorkloadPatcher } from '../kube/workload-patcher.ts';
+import type { WorkloadPatcher } from '../workloads/patcher.ts';
 import type { Metrics } from '../metrics.ts';
 import type { NoticePublisher } from '../notify/notifier.ts';
 

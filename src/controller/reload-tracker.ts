@@ -6,7 +6,7 @@
 // ConfigReloaded Event; or a ReloadFailed Warning naming the pods and why, and,
 // with confighash.dev/reload-fallback: rollout, one rollout in its stead.
 import { describeChanges, formatBaseline, RELOAD_FALLBACK_ANNOTATION, RELOADED_ANNOTATION, sourceChanges, type Stamp } from '../checksum/index.ts';
-import type { AgentReport, AgentStatusReader, AgentWorkload } from '../kube/agent-status.ts';
+import type { AgentReport, AgentStatusReader, AgentWorkload } from '../workloads/agent-status.ts';
 import { sleep } from '../sleep.ts';
 import type { SourceChange } from '../notify/notice.ts';
 import { reloadEnded, rolloutStarted } from './notices.ts';

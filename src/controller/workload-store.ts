@@ -24,7 +24,7 @@ import {
   trackingAnnotations,
   type WorkloadKind,
 } from '../checksum/index.ts';
-import { RUN_NOW_ANNOTATION } from '../kube/cronjob-runner.ts';
+import { RUN_NOW_ANNOTATION } from '../workloads/cronjob-runner.ts';
 import type { Arrival, KubeObject, WatchHandler } from '../kube/watcher.ts';
 import { POLICY_ANNOTATION } from '../policy/gate.ts';
 import { progressOf, type Progress, type RawWorkload } from '../policy/progress.ts';

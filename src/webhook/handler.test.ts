@@ -6,7 +6,7 @@ import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { hasherWith } from '../../test/support/hasher.ts';
 import { ANNOTATION, consumedSources, fingerprint, type SourceId, type SourceState, type StampFormat, type ValueHasher } from '../checksum/index.ts';
-import { PatchesInFlight } from '../kube/patches-in-flight.ts';
+import { PatchesInFlight } from '../workloads/patches-in-flight.ts';
 import type { SourceReader } from '../sources/reader.ts';
 import { Metrics } from '../metrics.ts';
 import { NamespaceScope } from '../scope/namespace-scope.ts';

@@ -24,7 +24,7 @@ import {
   type WorkloadKind,
   workloadKindOf,
 } from '../checksum/index.ts';
-import type { AdmittedTarget, PatchesInFlight } from '../kube/patches-in-flight.ts';
+import type { AdmittedTarget, PatchesInFlight } from '../workloads/patches-in-flight.ts';
 import type { SourceReader } from '../sources/reader.ts';
 import type { Metrics, WebhookResult } from '../metrics.ts';
 import { rolloutPolicy } from '../policy/gate.ts';
@@ -139,7 +139,7 @@ export class AdmissionHandler {
     return patched(response, relocatedPatch(request, templatePatch(workload, rolling ? shaped.fresh : shaped.kept, desired.annotations)));
   }
 
-  /** This replica's controller stamping the template it read, and changing nothing else of it (see kube/patches-in-flight.ts). */
+  /** This replica's controller stamping the template it read, and changing nothing else of it (see workloads/patches-in-flight.ts). */
   #isOwnPatch(request: AdmissionRequest, workload: MutableWorkload, shaped: ShapedTemplate): boolean {
     const own = templateStamp(workload)?.checksum;
     const old = previousTemplate(request);

@@ -1,11 +1,11 @@
-// The guards of the controller's patches (kube/workload-patcher.ts) against the
+// The guards of the controller's patches (workloads/patcher.ts) against the
 // real API server: a rollout's stamp is guarded by the workload's generation, so a
 // status write made after the decision does not refuse it, while a change of the
 // spec does; a merge patch stays guarded by the resourceVersion.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { loadKubeConfig } from '../../src/kube/client.ts';
-import { ConflictError, type WorkloadRef, WorkloadPatcher } from '../../src/kube/workload-patcher.ts';
+import { ConflictError, type WorkloadRef, WorkloadPatcher } from '../../src/workloads/patcher.ts';
 import { apply, kubectl, kubectlJson, testNamespace } from '../support/kube.ts';
 
 interface Deployment {

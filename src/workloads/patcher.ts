@@ -1,14 +1,14 @@
 // Patches a workload the way confighash changes workloads, with field manager
 // `confighash`, never a full update: a JSON merge patch guarded by the
 // resourceVersion the decision was made on, or, for a rollout's stamp, a JSON
-// Patch guarded by the generation (see kube/generation-guarded-patch.ts). A
+// Patch guarded by the generation (see workloads/generation-guarded-patch.ts). A
 // ConflictError means "look again".
 import type { KubeConfig } from '@kubernetes/client-node';
 import { ANNOTATION, atTemplatePath, templatePath, WORKLOAD_APIS, type WorkloadKind } from '../checksum/index.ts';
 import type { PatchesInFlight, PatchGuard } from './patches-in-flight.ts';
 import { type AnnotationChanges, generationGuardedPatch } from './generation-guarded-patch.ts';
-import { apiPath, ApiRequestError, requestJson } from './raw.ts';
-import { apiStatus, describeApiError, isConflict } from './errors.ts';
+import { apiPath, ApiRequestError, requestJson } from '../kube/raw.ts';
+import { apiStatus, describeApiError, isConflict } from '../kube/errors.ts';
 
 export interface WorkloadRef {
   kind: WorkloadKind;
@@ -49,7 +49,7 @@ export class WorkloadPatcher {
   readonly #config: KubeConfig;
   readonly #inFlight: PatchesInFlight | undefined;
 
-  /** With `inFlight`, the stamps it writes are announced to this replica's webhook (see kube/patches-in-flight.ts). */
+  /** With `inFlight`, the stamps it writes are announced to this replica's webhook (see workloads/patches-in-flight.ts). */
   constructor(config: KubeConfig, inFlight?: PatchesInFlight) {
     this.#config = config;
     this.#inFlight = inFlight;

@@ -5,8 +5,8 @@
 // leader finds it made and makes no second one.
 import { createHash } from 'node:crypto';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { apiStatus } from './errors.ts';
-import { apiPath, requestJson } from './raw.ts';
+import { apiStatus } from '../kube/errors.ts';
+import { apiPath, requestJson } from '../kube/raw.ts';
 
 export const RUN_NOW_ANNOTATION = 'confighash.dev/cronjob-run-now';
 

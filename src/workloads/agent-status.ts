@@ -15,7 +15,7 @@ import { AGENT_CONTAINER, AGENT_STATUS_MESSAGE, type WorkloadKind } from '../che
 import { oneLine } from '../one-line.ts';
 import { sleep } from '../sleep.ts';
 import { TokenBucket } from '../token-bucket.ts';
-import { apiPath, getText, listPage } from './raw.ts';
+import { apiPath, getText, listPage } from '../kube/raw.ts';
 
 /** An agent's status, as it logs it (see src/agent/agent.ts). */
 export interface AgentReport {

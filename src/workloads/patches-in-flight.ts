@@ -4,7 +4,7 @@
 // Before it rolls a workload, the controller reads its sources live (the same
 // consistent reads the webhook makes) and patches the stamp of what it read,
 // guarded by the workload's generation (or, where that guard cannot be used, its
-// resourceVersion; see kube/workload-patcher.ts); the API server then calls the
+// resourceVersion; see workloads/patcher.ts); the API server then calls the
 // webhook with that update, which would read every source again (500 Deployments
 // on one ConfigMap: 500 more GETs of it). An admission whose old object is what
 // the patch was guarded on (that generation, or that resourceVersion) and whose
