@@ -10,13 +10,13 @@
 // across its own restarts it keeps in its state file (src/agent/state.ts).
 import { type FSWatcher, watch } from 'node:fs';
 import type { Logger } from 'pino';
-import { jitter, sleep } from '../sleep.ts';
+import { jitter, sleep } from '../time/sleep.ts';
 import type { AgentMetrics } from './metrics.ts';
 import type { Trigger } from './trigger.ts';
 import { type AgentMemory, freshMemory, recall, remember } from './state.ts';
 import { readVolume, volumesDigest } from './volume.ts';
 import { AGENT_STATUS_MESSAGE } from '../checksum/index.ts';
-import { oneLine } from '../one-line.ts';
+import { oneLine } from '../telemetry/one-line.ts';
 
 export interface AgentOptions {
   volumes: readonly string[];

@@ -7,9 +7,9 @@ import { collectDefaultMetrics, Registry } from 'prom-client';
 import { Agent } from '../agent/agent.ts';
 import { AgentMetrics } from '../agent/metrics.ts';
 import { parseTrigger } from '../agent/trigger.ts';
-import { closeWithin, countRequests, listeningPort } from '../http-server.ts';
-import { createLogger, LOG_LEVELS, type LogLevel } from '../log.ts';
-import { parseDuration } from '../duration.ts';
+import { closeWithin, countRequests, listeningPort } from '../http/server.ts';
+import { createLogger, LOG_LEVELS, type LogLevel } from '../telemetry/log.ts';
+import { parseDuration } from '../time/duration.ts';
 import { UsageError } from './run-options.ts';
 
 export const AGENT_USAGE = `usage: confighash agent --volume DIR [--volume DIR ...] --reload TRIGGER [flags]

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseDuration } from '../duration.ts';
+import { parseDuration } from '../time/duration.ts';
 import { parseRunOptions } from './run-options.ts';
 
 describe('run options', () => {

@@ -2,8 +2,8 @@
 // (CONFIGHASH_<FLAG>, e.g. CONFIGHASH_WEBHOOK_PORT); a flag wins over its variable.
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { LOG_LEVELS, type LogLevel } from '../log.ts';
-import { parseDuration } from '../duration.ts';
+import { LOG_LEVELS, type LogLevel } from '../telemetry/log.ts';
+import { parseDuration } from '../time/duration.ts';
 import { type LabelSelector, parseLabelSelector } from '../scope/label-selector.ts';
 
 export interface RunOptions {

@@ -7,7 +7,7 @@ import { ANNOTATION, consumedSources, currentFingerprint, type SourceState } fro
 import type { ListPage, WatchHandlers } from '../kube/raw.ts';
 import type { ListWatchClient } from '../kube/watcher.ts';
 import { ConflictError, type PatchResult, PatchRejectedError, type WorkloadRef } from '../workloads/patcher.ts';
-import { Metrics } from '../metrics.ts';
+import { Metrics } from '../telemetry/metrics.ts';
 import { NamespaceScope } from '../scope/namespace-scope.ts';
 import { Controller } from './controller.ts';
 import { SourceStore } from '../sources/store.ts';

@@ -11,7 +11,7 @@ import type { SourceReader } from '../sources/reader.ts';
 import { ConflictError, PatchRejectedError, type WorkloadPatcher } from '../workloads/patcher.ts';
 import { apiPath } from '../kube/raw.ts';
 import { type KubeObject, type ListWatchClient, ResourceWatcher, type WatchedResource, type WatchHandler } from '../kube/watcher.ts';
-import type { Metrics } from '../metrics.ts';
+import type { Metrics } from '../telemetry/metrics.ts';
 import type { Approver } from '../policy/approval.ts';
 import type { NamespaceScope } from '../scope/namespace-scope.ts';
 import { Reconciler, workloadEventTarget } from './reconciler.ts';
@@ -23,7 +23,7 @@ import type { NoticePublisher } from '../notify/notifier.ts';
 import { OptionalKindWatcher } from './optional-kind.ts';
 import { RolloutFollower } from './rollout-follower.ts';
 import { SourceStore } from '../sources/store.ts';
-import { TokenBucket } from '../token-bucket.ts';
+import { TokenBucket } from '../time/token-bucket.ts';
 import { WorkQueue } from './work-queue.ts';
 import { type WorkloadRecord, WorkloadStore } from './workload-store.ts';
 

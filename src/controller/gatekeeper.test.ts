@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
-import { Metrics } from '../metrics.ts';
+import { Metrics } from '../telemetry/metrics.ts';
 import type { ApprovalDecision, Approver } from '../policy/approval.ts';
 import { Gatekeeper } from './gatekeeper.ts';
 import type { WorkloadRecord } from './workload-store.ts';

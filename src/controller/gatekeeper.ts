@@ -5,7 +5,7 @@
 // RolloutDeferred per target and reason, and counted; the reconcile comes back
 // when the hold may end, and rolls once, with everything that changed meanwhile.
 import { ROLLOUT_ANNOTATION } from '../checksum/index.ts';
-import type { SuppressionReason } from '../metrics.ts';
+import type { SuppressionReason } from '../telemetry/metrics.ts';
 import type { ApprovalChange, ApprovalDecision, Approver } from '../policy/approval.ts';
 import { gate, rolloutPolicy } from '../policy/gate.ts';
 import type { NamespaceScope } from '../scope/namespace-scope.ts';

@@ -20,7 +20,7 @@ import type { SourceReader } from '../sources/reader.ts';
 import type { AnnotationChanges } from '../workloads/generation-guarded-patch.ts';
 import { ConflictError, type PatchResult, type WorkloadRef } from '../workloads/patcher.ts';
 import type { Arrival } from '../kube/watcher.ts';
-import { Metrics } from '../metrics.ts';
+import { Metrics } from '../telemetry/metrics.ts';
 import type { Notice } from '../notify/notice.ts';
 import { until } from '../../test/support/until.ts';
 import { NamespaceScope } from '../scope/namespace-scope.ts';

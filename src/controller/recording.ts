@@ -4,7 +4,7 @@
 import type { Logger } from 'pino';
 import type { EventRecorder } from '../kube/events.ts';
 import type { WorkloadPatcher } from '../workloads/patcher.ts';
-import type { Metrics } from '../metrics.ts';
+import type { Metrics } from '../telemetry/metrics.ts';
 import type { NoticePublisher } from '../notify/notifier.ts';
 
 export interface DecisionRecording {

@@ -5,7 +5,7 @@ import { Registry } from 'prom-client';
 import { until } from '../../test/support/until.ts';
 import type { ReloadPlan, Stamp } from '../checksum/index.ts';
 import type { AgentReport, AgentStatusReader } from '../workloads/agent-status.ts';
-import { Metrics } from '../metrics.ts';
+import { Metrics } from '../telemetry/metrics.ts';
 import { ReloadTracker } from './reload-tracker.ts';
 import type { WorkloadRecord } from './workload-store.ts';
 

@@ -7,7 +7,7 @@
 // with confighash.dev/reload-fallback: rollout, one rollout in its stead.
 import { describeChanges, formatBaseline, RELOAD_FALLBACK_ANNOTATION, RELOADED_ANNOTATION, sourceChanges, type Stamp } from '../checksum/index.ts';
 import type { AgentReport, AgentStatusReader, AgentWorkload } from '../workloads/agent-status.ts';
-import { sleep } from '../sleep.ts';
+import { sleep } from '../time/sleep.ts';
 import type { SourceChange } from '../notify/notice.ts';
 import { reloadEnded, rolloutStarted } from './notices.ts';
 import { workloadEventTarget } from './reconciler.ts';

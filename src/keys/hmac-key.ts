@@ -14,7 +14,7 @@ import { randomBytes } from 'node:crypto';
 import type { V1Secret } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { HMAC_KEY_SECRET, HmacKeyring, type KeyMaterial, keyId, MIN_KEY_BYTES } from '../checksum/index.ts';
-import type { Metrics } from '../metrics.ts';
+import type { Metrics } from '../telemetry/metrics.ts';
 import type { SecretStore } from '../kube/secrets.ts';
 import { describeApiError, isConflict } from '../kube/errors.ts';
 import type { EventRecorder } from '../kube/events.ts';

@@ -11,7 +11,7 @@
 // after a restart or a leader change, the same Event is found again (a create
 // answers 409) and its count is bumped, instead of being created once more.
 import { createHash } from 'node:crypto';
-import { TokenBucket } from '../token-bucket.ts';
+import { TokenBucket } from '../time/token-bucket.ts';
 
 export interface EventTarget {
   apiVersion: string;

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
-import { Metrics } from '../metrics.ts';
+import { Metrics } from '../telemetry/metrics.ts';
 import { EventCorrelator, type EventTarget } from './event-correlator.ts';
 import { type CoreEvent, type EventApi, EventRecorder } from './events.ts';
 import { ApiRequestError } from './raw.ts';

@@ -9,9 +9,9 @@
 import { hostname } from 'node:os';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import type { Metrics } from '../metrics.ts';
-import { sleep } from '../sleep.ts';
-import { TokenBucket } from '../token-bucket.ts';
+import type { Metrics } from '../telemetry/metrics.ts';
+import { sleep } from '../time/sleep.ts';
+import { TokenBucket } from '../time/token-bucket.ts';
 import { apiStatus, describeApiError } from './errors.ts';
 import { EventCorrelator, type EventTarget, type EventType, type EventWrite } from './event-correlator.ts';
 import { apiPath, requestJson } from './raw.ts';

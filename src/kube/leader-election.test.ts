@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { getEventListeners } from 'node:events';
 import { describe, it } from 'node:test';
 import { pino } from 'pino';
-import { sleep } from '../sleep.ts';
+import { sleep } from '../time/sleep.ts';
 import { ApiRequestError } from './raw.ts';
 import { type Lease, type LeaseClient, LeaderElector } from './leader-election.ts';
 import { until } from '../../test/support/until.ts';

@@ -7,7 +7,7 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { apiStatus, describeApiError } from './errors.ts';
-import { sleep } from '../sleep.ts';
+import { sleep } from '../time/sleep.ts';
 import { apiPath, requestJson } from './raw.ts';
 
 export interface LeaderElectionOptions {

@@ -9,7 +9,7 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { describeApiError, apiStatus } from './errors.ts';
-import { jitter, sleep } from '../sleep.ts';
+import { jitter, sleep } from '../time/sleep.ts';
 import { type ListPage, listPage, watchEvents, type WatchHandlers } from './raw.ts';
 
 export interface KubeObject {

@@ -4,7 +4,7 @@ import pino from 'pino';
 import { Registry } from 'prom-client';
 import { startReceiver } from '../../test/support/receiver.ts';
 import { until } from '../../test/support/until.ts';
-import { Metrics } from '../metrics.ts';
+import { Metrics } from '../telemetry/metrics.ts';
 import { retryAfterMs, SinkDelivery, type SinkDeliveryOptions } from './delivery.ts';
 import { makeNotice, type Notice } from './notice.ts';
 import { cloudevents } from './sinks/cloudevents.ts';

@@ -8,8 +8,8 @@
 // sink's URL is a credential (Slack's and Teams' URLs are their own auth): it is
 // never logged, only the sink's name.
 import type { Logger } from 'pino';
-import type { Metrics } from '../metrics.ts';
-import { jitter, sleep } from '../sleep.ts';
+import type { Metrics } from '../telemetry/metrics.ts';
+import { jitter, sleep } from '../time/sleep.ts';
 import type { Notice } from './notice.ts';
 import type { SinkFormat, SinkMessage } from './sinks/sink.ts';
 

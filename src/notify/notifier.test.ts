@@ -3,7 +3,7 @@ import { describe, it, type TestContext } from 'node:test';
 import pino from 'pino';
 import { Registry } from 'prom-client';
 import { type Receiver, startReceiver } from '../../test/support/receiver.ts';
-import { Metrics } from '../metrics.ts';
+import { Metrics } from '../telemetry/metrics.ts';
 import { makeNotice, type Notice, type NoticeType } from './notice.ts';
 import { Notifier } from './notifier.ts';
 import type { SinkSettings } from './settings.ts';

@@ -11,7 +11,7 @@
 // receiver may drop the rare repeat (a required source still missing is told
 // again by a new leader).
 import type { Logger } from 'pino';
-import type { Metrics } from '../metrics.ts';
+import type { Metrics } from '../telemetry/metrics.ts';
 import { SinkDelivery } from './delivery.ts';
 import type { Notice } from './notice.ts';
 import type { SinkSettings } from './settings.ts';

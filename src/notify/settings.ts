@@ -13,7 +13,7 @@
 // A sink that is wrong is left out, and said why; the others still run. What is
 // said never quotes the document: it holds the URLs.
 import { load as loadYaml } from 'js-yaml';
-import { parseDuration } from '../duration.ts';
+import { parseDuration } from '../time/duration.ts';
 import { NOTICE_TYPES, type NoticeType } from './notice.ts';
 import { SINK_FORMATS } from './sinks/index.ts';
 

@@ -3,7 +3,7 @@
 // at `now` against its last config rollout and its current rollout's progress.
 // Only confighash's own rollouts are gated: a user's own change of the workload
 // is stamped at admission as ever.
-import { parseDuration } from '../duration.ts';
+import { parseDuration } from '../time/duration.ts';
 import type { Progress } from './progress.ts';
 import { describeLocal, parseSchedule, type WindowSchedule, windowState } from './window.ts';
 

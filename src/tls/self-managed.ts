@@ -13,7 +13,7 @@ import { describeApiError, isConflict } from '../kube/errors.ts';
 import type { EventRecorder } from '../kube/events.ts';
 import { apiPath } from '../kube/raw.ts';
 import { type ListWatchClient, ResourceWatcher } from '../kube/watcher.ts';
-import type { Metrics } from '../metrics.ts';
+import type { Metrics } from '../telemetry/metrics.ts';
 import type { CertificateSource } from './certificate-source.ts';
 import type { CertifiedKey } from './pki.ts';
 import {

@@ -8,7 +8,7 @@ import { hasherWith } from '../../test/support/hasher.ts';
 import { ANNOTATION, consumedSources, fingerprint, type SourceId, type SourceState, type StampFormat, type ValueHasher } from '../checksum/index.ts';
 import { PatchesInFlight } from '../workloads/patches-in-flight.ts';
 import type { SourceReader } from '../sources/reader.ts';
-import { Metrics } from '../metrics.ts';
+import { Metrics } from '../telemetry/metrics.ts';
 import { NamespaceScope } from '../scope/namespace-scope.ts';
 import { AdmissionHandler } from './handler.ts';
 import type { AdmissionRequest, AdmissionResponse, WorkloadObject } from './review.ts';

@@ -26,7 +26,7 @@ import {
 } from '../checksum/index.ts';
 import type { AdmittedTarget, PatchesInFlight } from '../workloads/patches-in-flight.ts';
 import type { SourceReader } from '../sources/reader.ts';
-import type { Metrics, WebhookResult } from '../metrics.ts';
+import type { Metrics, WebhookResult } from '../telemetry/metrics.ts';
 import { rolloutPolicy } from '../policy/gate.ts';
 import type { NamespaceScope } from '../scope/namespace-scope.ts';
 import { templatePatch } from './patch.ts';

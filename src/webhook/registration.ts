@@ -24,7 +24,7 @@ import { describeApiError, isConflict, isNotFound } from '../kube/errors.ts';
 import { apiPath, requestJson } from '../kube/raw.ts';
 import type { EventRecorder } from '../kube/events.ts';
 import { type ListWatchClient, ResourceWatcher } from '../kube/watcher.ts';
-import type { Metrics } from '../metrics.ts';
+import type { Metrics } from '../telemetry/metrics.ts';
 import type { NamespaceSelector } from '../scope/namespace-scope.ts';
 import { MUTATE_PATH } from './server.ts';
 

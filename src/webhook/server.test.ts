@@ -7,7 +7,7 @@ import { describe, it } from 'node:test';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
-import { Metrics } from '../metrics.ts';
+import { Metrics } from '../telemetry/metrics.ts';
 import type { CertificateSource } from '../tls/certificate-source.ts';
 import { createCertificateAuthority, DAY_MS, issueCertificate } from '../tls/pki.ts';
 import type { AdmissionHandler } from './handler.ts';

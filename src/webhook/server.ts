@@ -4,10 +4,10 @@
 // only clients presenting a certificate it signed (the API server) are served.
 import Fastify, { type FastifyError, LogController } from 'fastify';
 import type { Logger } from 'pino';
-import type { Metrics } from '../metrics.ts';
+import type { Metrics } from '../telemetry/metrics.ts';
 import type { CertificateSource } from '../tls/certificate-source.ts';
 import type { TLSSocket } from 'node:tls';
-import { applyConnectionLimits, closeWithin, type ConnectionLimits, countRequests, listeningPort, NO_SCHEMAS, type RunningServer } from '../http-server.ts';
+import { applyConnectionLimits, closeWithin, type ConnectionLimits, countRequests, listeningPort, NO_SCHEMAS, type RunningServer } from '../http/server.ts';
 import type { ClientAuthority } from '../tls/client-ca.ts';
 import type { AdmissionHandler } from './handler.ts';
 import { BadReviewError, parseAdmissionReview, reviewResponse } from './review.ts';

@@ -12,9 +12,9 @@
 // number of workloads or pods (docs/reload.md).
 import type { KubeConfig } from '@kubernetes/client-node';
 import { AGENT_CONTAINER, AGENT_STATUS_MESSAGE, type WorkloadKind } from '../checksum/index.ts';
-import { oneLine } from '../one-line.ts';
-import { sleep } from '../sleep.ts';
-import { TokenBucket } from '../token-bucket.ts';
+import { oneLine } from '../telemetry/one-line.ts';
+import { sleep } from '../time/sleep.ts';
+import { TokenBucket } from '../time/token-bucket.ts';
 import { apiPath, getText, listPage } from '../kube/raw.ts';
 
 /** An agent's status, as it logs it (see src/agent/agent.ts). */

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
-import { hasherWith } from '../test/support/hasher.ts';
+import { hasherWith } from '../../test/support/hasher.ts';
 import {
   boundedAnnotations,
   consumedSources,
@@ -19,14 +19,14 @@ import {
   parseSourcesSummary,
   reloadDecision,
   trackingAnnotations,
-} from './checksum/index.ts';
-import { parseDuration } from './duration.ts';
-import { lastReport } from './workloads/agent-status.ts';
-import { Metrics } from './metrics.ts';
-import { rolloutPolicy } from './policy/gate.ts';
-import { parseSchedule, windowState } from './policy/window.ts';
-import { AdmissionHandler } from './webhook/handler.ts';
-import { BadReviewError, parseAdmissionReview } from './webhook/review.ts';
+} from '../checksum/index.ts';
+import { parseDuration } from '../time/duration.ts';
+import { lastReport } from '../workloads/agent-status.ts';
+import { Metrics } from '../telemetry/metrics.ts';
+import { rolloutPolicy } from '../policy/gate.ts';
+import { parseSchedule, windowState } from '../policy/window.ts';
+import { AdmissionHandler } from './handler.ts';
+import { BadReviewError, parseAdmissionReview } from './review.ts';
 
 const SEED = Number(process.env['CONFIGHASH_FUZZ_SEED'] ?? 20261207);
 const INPUTS = 1500;
