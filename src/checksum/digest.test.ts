@@ -15,7 +15,7 @@ import {
 } from './digest.ts';
 import { keyId } from './keyring.ts';
 import { hasherWith } from '../../test/support/hasher.ts';
-import { type ConsumedSource, type KeySelection, type SourceId } from './sources.ts';
+import type { ConsumedSource, KeySelection, SourceId } from './consumed-source.ts';
 
 const KEY = Buffer.alloc(32, 7);
 const KEY_ID = keyId(KEY);

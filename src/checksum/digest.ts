@@ -13,7 +13,8 @@
 // v2; a v1 stamp is still verified as v1, so upgrading rolls nothing.
 import { createHash, createHmac, type KeyObject } from 'node:crypto';
 import type { HmacKeyring } from './keyring.ts';
-import { type ConsumedSource, compareStrings, type SourceId, type SourceKind } from './sources.ts';
+import type { ConsumedSource, SourceId, SourceKind } from './consumed-source.ts';
+import { compareStrings } from './sources.ts';
 
 /** The digest of a source that does not exist. */
 export const MISSING = 'missing';

@@ -3,6 +3,7 @@
 // `status`, so all three always compute the same value.
 export * from './annotation-limits.ts';
 export * from './annotations.ts';
+export * from './consumed-source.ts';
 export * from './digest.ts';
 export * from './keyring.ts';
 export * from './reload.ts';

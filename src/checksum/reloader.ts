@@ -4,7 +4,7 @@
 // say decides which of its sources count. Key scoping stays: a source the pod
 // spec references through one key counts by that key, even where Reloader would
 // restart on any key. docs/reloader.md maps each annotation.
-import type { ConsumedSource, SourceId } from './sources.ts';
+import type { ConsumedSource, SourceId } from './consumed-source.ts';
 
 export const RELOADER_ANNOTATION = {
   /** Workload: every referenced ConfigMap and Secret. */

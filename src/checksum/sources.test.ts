@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { type ConsumedSource, consumedSources, type PodSpecLike, parseSourceList } from './sources.ts';
+import type { ConsumedSource } from './consumed-source.ts';
+import { consumedSources, type PodSpecLike, parseSourceList } from './sources.ts';
 
 /** id → 'all' or the sorted consumed keys, for compact assertions. */
 function summary(sources: ConsumedSource[]): Record<string, string | string[]> {

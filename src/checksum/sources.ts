@@ -3,36 +3,7 @@
 // annotations. Pure: plain objects in, plain objects out.
 import { reloaderSources } from './reloader.ts';
 import { ANNOTATION } from './annotations.ts';
-
-export type SourceKind = 'configmap' | 'secret';
-
-/** `configmap/<name>` or `secret/<name>`, in the workload's namespace. */
-export type SourceId = `${SourceKind}/${string}`;
-
-/** The keys a workload consumes of one source: all of them, or a named few. */
-export type KeySelection = { all: true } | { all: false; keys: ReadonlySet<string> };
-
-/** Where a source is referenced, e.g. `containers[app].envFrom`, `volumes[config]`. */
-export type ReferenceSite = string;
-
-export interface ConsumedSource {
-  id: SourceId;
-  kind: SourceKind;
-  name: string;
-  keys: KeySelection;
-  sites: readonly ReferenceSite[];
-  /**
-   * True when every reference is `optional: true` (or the include annotation):
-   * pods start without the object. A required source that disappears must not
-   * roll the workload, whose new pods could not start.
-   */
-  optional: boolean;
-  /**
-   * Reloader's `search`: the source counts only while it carries
-   * reloader.stakater.com/match: "true"; otherwise as if it held no keys.
-   */
-  requiresMatch?: boolean;
-}
+import type { ConsumedSource, KeySelection, ReferenceSite, SourceId, SourceKind } from './consumed-source.ts';
 
 /** The parts of a pod spec that reference configuration (a structural subset of core/v1). */
 export interface PodSpecLike {

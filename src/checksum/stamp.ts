@@ -5,7 +5,7 @@
 // So a new format or a new signing key rolls nothing, and only an effective change
 // of configuration changes a template.
 import { combinedChecksum, MAX_SOURCES_SUMMARY_LENGTH, MISSING, parseFormat, parseSourcesSummary, type SourceDigest, type SourceState, type StampFormat, sourcesSummary, type ValueHasher } from './digest.ts';
-import type { ConsumedSource, SourceId } from './sources.ts';
+import type { ConsumedSource, SourceId } from './consumed-source.ts';
 
 export interface Stamp {
   /** Absent only in a baseline recorded by the first release (its sources summary alone, v1). */

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { type SourceHistory, stateAtCreation } from './adoption.ts';
+import type { SourceHistory } from '../sources/store.ts';
+import { stateAtCreation } from './adoption.ts';
 
 const OLD_KEYS = new Map([['a', 'old']]);
 const T = Date.parse('2026-12-07T10:00:00Z');

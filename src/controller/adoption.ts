@@ -33,6 +33,7 @@
 // down, reads as unchanged.
 import type { KeyDigests } from '../checksum/index.ts';
 import { compareResourceVersions } from '../kube/resource-version.ts';
+import type { SourceHistory } from '../sources/store.ts';
 
 /** What is known of a workload's creation. */
 export interface WorkloadCreation {
@@ -42,20 +43,6 @@ export interface WorkloadCreation {
   at?: number | undefined;
   /** Its resourceVersion now: no earlier than its creation's. */
   latestResourceVersion?: string | undefined;
-}
-
-/** What the source store knows of one source's history. */
-export interface SourceHistory {
-  /** The resourceVersion at which its current digests took effect. */
-  keysSince: string;
-  /** When its current version was written, by its managedFields (ms, to the second); undefined when they do not say. */
-  writtenAt: number | undefined;
-  /** metadata.creationTimestamp, in ms. */
-  createdAt: number | undefined;
-  /** The resourceVersion of its creation, when the store saw it created. */
-  createdResourceVersion: string | undefined;
-  /** The digests before its last change, and since when they were in effect, while the store keeps them. */
-  previous: { keys: KeyDigests; keysSince: string } | undefined;
 }
 
 export type StateAtCreation = { kind: 'current' } | { kind: 'previous'; keys: KeyDigests } | { kind: 'unknown' };

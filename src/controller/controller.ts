@@ -14,7 +14,7 @@ import { type KubeObject, type ListWatchClient, ResourceWatcher, type WatchedRes
 import type { Metrics } from '../telemetry/metrics.ts';
 import type { Approver } from '../policy/approval.ts';
 import type { NamespaceScope } from '../scope/namespace-scope.ts';
-import { Reconciler, workloadEventTarget } from './reconciler.ts';
+import { Reconciler } from './reconciler.ts';
 import { Gatekeeper } from './gatekeeper.ts';
 import { ReloadTracker } from './reload-tracker.ts';
 import type { CronJobRunner } from '../workloads/cronjob-runner.ts';
@@ -25,7 +25,7 @@ import { RolloutFollower } from './rollout-follower.ts';
 import { SourceStore } from '../sources/store.ts';
 import { TokenBucket } from '../time/token-bucket.ts';
 import { WorkQueue } from './work-queue.ts';
-import { type WorkloadRecord, WorkloadStore } from './workload-store.ts';
+import { type WorkloadRecord, WorkloadStore, workloadEventTarget } from './workload-store.ts';
 
 export interface ControllerOptions {
   listWatch: ListWatchClient;

@@ -10,9 +10,8 @@ import type { ApprovalChange, ApprovalDecision, Approver } from '../policy/appro
 import { gate, rolloutPolicy } from '../policy/gate.ts';
 import type { NamespaceScope } from '../scope/namespace-scope.ts';
 import { rolloutDeferred } from './notices.ts';
-import { workloadEventTarget } from './reconciler.ts';
 import type { DecisionRecording } from './recording.ts';
-import type { WorkloadRecord } from './workload-store.ts';
+import { type WorkloadRecord, workloadEventTarget } from './workload-store.ts';
 
 export interface GatekeeperOptions extends DecisionRecording {
   scope: Pick<NamespaceScope, 'defaults'>;

@@ -47,7 +47,6 @@ import {
   type ValueHasher,
   type Verdict,
   verify,
-  WORKLOAD_APIS,
 } from '../checksum/index.ts';
 import type { EventRecorder } from '../kube/events.ts';
 import type { SourceReader } from '../sources/reader.ts';
@@ -66,7 +65,7 @@ import { stateAtCreation } from './adoption.ts';
 import type { ReloadTracker } from './reload-tracker.ts';
 import type { RolloutFollower } from './rollout-follower.ts';
 import { StampOrigins } from './stamp-origins.ts';
-import type { WorkloadRecord, WorkloadStore } from './workload-store.ts';
+import { type WorkloadRecord, type WorkloadStore, workloadEventTarget } from './workload-store.ts';
 
 export interface ReconcilerOptions {
   workloads: WorkloadStore;
@@ -569,9 +568,4 @@ function describeChangeList(changes: readonly ApprovalChange[]): string[] {
   // The summaries list only their first sources when there are very many (see sourcesSummary).
   if (changes.length === 0) return ['sources the sources annotation does not list'];
   return changes.map(({ source, from, to, keys }) => `${source} (${from ?? 'untracked'} → ${to ?? 'untracked'}${keys && keys.length > 0 ? `: keys ${keys.join(', ')}` : ''})`);
-}
-
-export function workloadEventTarget(record: WorkloadRecord): { apiVersion: string; kind: string; namespace: string; name: string; uid: string } {
-  const { group, version } = WORKLOAD_APIS[record.kind];
-  return { apiVersion: `${group}/${version}`, kind: record.kind, namespace: record.namespace, name: record.name, uid: record.uid };
 }

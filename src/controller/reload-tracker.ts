@@ -10,9 +10,8 @@ import type { AgentReport, AgentStatusReader, AgentWorkload } from '../workloads
 import { sleep } from '../time/sleep.ts';
 import type { SourceChange } from '../notify/notice.ts';
 import { reloadEnded, rolloutStarted } from './notices.ts';
-import { workloadEventTarget } from './reconciler.ts';
 import type { DecisionRecording } from './recording.ts';
-import type { WorkloadRecord, WorkloadStore } from './workload-store.ts';
+import { type WorkloadRecord, type WorkloadStore, workloadEventTarget } from './workload-store.ts';
 
 export interface ReloadTrackerOptions extends DecisionRecording {
   agents: AgentStatusReader;

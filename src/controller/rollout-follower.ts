@@ -9,9 +9,8 @@
 import { ROLLOUT_ANNOTATION } from '../checksum/index.ts';
 import { shortChecksum } from '../notify/notice.ts';
 import { rolloutEnded } from './notices.ts';
-import { workloadEventTarget } from './reconciler.ts';
 import type { DecisionRecording } from './recording.ts';
-import type { WorkloadRecord } from './workload-store.ts';
+import { type WorkloadRecord, workloadEventTarget } from './workload-store.ts';
 
 export interface RolloutFollowerOptions extends DecisionRecording {
   /** StatefulSets and DaemonSets have no progress deadline of their own: this is theirs. */

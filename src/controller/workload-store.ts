@@ -23,6 +23,7 @@ import {
   type SourceId,
   trackingAnnotations,
   type WorkloadKind,
+  WORKLOAD_APIS,
 } from '../checksum/index.ts';
 import { RUN_NOW_ANNOTATION } from '../workloads/cronjob-runner.ts';
 import type { Arrival, KubeObject, WatchHandler } from '../kube/watcher.ts';
@@ -279,4 +280,9 @@ function identityOf(
 /** Equal in everything but resourceVersion and generation (a new image is not confighash's business). */
 function sameTracking(a: WorkloadRecord, b: WorkloadRecord): boolean {
   return isDeepStrictEqual({ ...a, resourceVersion: '', generation: 0 }, { ...b, resourceVersion: '', generation: 0 });
+}
+
+/** The object an Event about `record` is written on. */export function workloadEventTarget(record: WorkloadRecord): { apiVersion: string; kind: string; namespace: string; name: string; uid: string } {
+  const { group, version } = WORKLOAD_APIS[record.kind];
+  return { apiVersion: `${group}/${version}`, kind: record.kind, namespace: record.namespace, name: record.name, uid: record.uid };
 }

@@ -15,7 +15,20 @@ import {
 } from '../checksum/index.ts';
 import type { Arrival, KubeObject, WatchHandler } from '../kube/watcher.ts';
 import { countedKeys, type FilteredSource, type SourceFilter } from './filter.ts';
-import type { SourceHistory } from '../controller/adoption.ts';
+
+/** What the source store knows of one source's history. */
+export interface SourceHistory {
+  /** The resourceVersion at which its current digests took effect. */
+  keysSince: string;
+  /** When its current version was written, by its managedFields (ms, to the second); undefined when they do not say. */
+  writtenAt: number | undefined;
+  /** metadata.creationTimestamp, in ms. */
+  createdAt: number | undefined;
+  /** The resourceVersion of its creation, when the store saw it created. */
+  createdResourceVersion: string | undefined;
+  /** The digests before its last change, and since when they were in effect, while the store keeps them. */
+  previous: { keys: KeyDigests; keysSince: string } | undefined;
+}
 
 export type SourceChangeListener = (namespace: string, id: SourceId) => void;
 
