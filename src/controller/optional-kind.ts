@@ -4,7 +4,8 @@
 // Without the CRD nothing is watched and nothing fails.
 import type { Logger } from 'pino';
 import { apiPath } from '../kube/raw.ts';
-import { type KubeObject, type ListWatchClient, ResourceWatcher } from '../kube/watcher.ts';
+import { watchNamedObject } from '../kube/named-object.ts';
+import type { KubeObject, ListWatchClient, ResourceWatcher } from '../kube/watcher.ts';
 
 interface CustomResourceDefinition extends KubeObject {
   spec?: { versions?: { name?: string; served?: boolean }[] };
@@ -33,20 +34,14 @@ export class OptionalKindWatcher {
 
   constructor(options: OptionalKindOptions) {
     this.#options = options;
-    this.crdWatcher = new ResourceWatcher<CustomResourceDefinition>(
+    this.crdWatcher = watchNamedObject<CustomResourceDefinition>(
       options.listWatch,
-      { name: `customresourcedefinitions/${options.crd}`, path: apiPath('/apis/apiextensions.k8s.io/v1', 'customresourcedefinitions'), pageSize: 1, fieldSelector: `metadata.name=${options.crd}` },
-      {
-        upsert: (crd) => {
-          if (servesVersion(crd, options.version)) this.#present();
-          else void this.#gone();
-        },
-        remove: () => void this.#gone(),
-        prune: (seen) => {
-          if (seen.size === 0) void this.#gone();
-        },
+      { watcher: `customresourcedefinitions/${options.crd}`, collection: apiPath('/apis/apiextensions.k8s.io/v1', 'customresourcedefinitions'), name: options.crd },
+      (crd) => {
+        if (crd && servesVersion(crd, options.version)) this.#present();
+        else void this.#gone();
       },
-      { relistIntervalMs: options.relistIntervalMs, onRestart: () => undefined, logger: options.logger },
+      { logger: options.logger, relistIntervalMs: options.relistIntervalMs },
     );
   }
 

@@ -19,7 +19,8 @@ import type { SecretStore } from '../kube/secrets.ts';
 import { describeApiError, isConflict } from '../kube/errors.ts';
 import type { EventRecorder } from '../kube/events.ts';
 import { apiPath } from '../kube/raw.ts';
-import { type ListWatchClient, ResourceWatcher } from '../kube/watcher.ts';
+import { watchNamedObject } from '../kube/named-object.ts';
+import type { KubeObject, ListWatchClient, ResourceWatcher } from '../kube/watcher.ts';
 
 const VALUE_KEY = 'key';
 const ADDED_KEY_PREFIX = 'key-';
@@ -133,22 +134,11 @@ export class KeyCustodian {
     this.#options = options;
     const { keyring } = options;
     this.#material = { valueKey: Buffer.alloc(0), keys: [], signingId: keyring.signingId };
-    this.#watcher = new ResourceWatcher(
+    this.#watcher = watchNamedObject<V1Secret & KubeObject>(
       options.listWatch,
-      {
-        name: 'hmac-key',
-        path: apiPath('/api/v1', 'namespaces', options.namespace, 'secrets'),
-        pageSize: 1,
-        fieldSelector: `metadata.name=${HMAC_KEY_SECRET}`,
-      },
-      {
-        upsert: (secret) => void this.#observed(secret),
-        remove: () => void this.#restore('deleted'),
-        prune: (seen) => {
-          if (seen.size === 0) void this.#restore('deleted');
-        },
-      },
-      { relistIntervalMs: 10 * 60_000, onRestart: () => undefined, logger: options.logger },
+      { watcher: 'hmac-key', collection: apiPath('/api/v1', 'namespaces', options.namespace, 'secrets'), name: HMAC_KEY_SECRET },
+      (secret) => void (secret ? this.#observed(secret) : this.#restore('deleted')),
+      { logger: options.logger },
     );
   }
 

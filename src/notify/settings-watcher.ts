@@ -6,7 +6,8 @@ import type { V1Secret } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { EventRecorder } from '../kube/events.ts';
 import { apiPath } from '../kube/raw.ts';
-import { type ListWatchClient, ResourceWatcher } from '../kube/watcher.ts';
+import { watchNamedObject } from '../kube/named-object.ts';
+import type { ListWatchClient, ResourceWatcher } from '../kube/watcher.ts';
 import type { Notifier } from './notifier.ts';
 import { NOTIFICATIONS_KEY, NOTIFICATIONS_SECRET, parseNotificationSettings } from './settings.ts';
 
@@ -27,27 +28,14 @@ export class NotificationSettingsWatcher {
 
   constructor(options: SettingsWatcherOptions) {
     this.#options = options;
-    this.#watcher = new ResourceWatcher<V1Secret>(
+    this.#watcher = watchNamedObject<V1Secret>(
       options.listWatch,
-      {
-        name: 'notifications',
-        path: apiPath('/api/v1', 'namespaces', options.namespace, 'secrets'),
-        namespace: options.namespace,
-        pageSize: 1,
-        fieldSelector: `metadata.name=${NOTIFICATIONS_SECRET}`,
+      { watcher: 'notifications', collection: apiPath('/api/v1', 'namespaces', options.namespace, 'secrets'), namespace: options.namespace, name: NOTIFICATIONS_SECRET },
+      (secret) => {
+        if (secret) this.#apply(secret);
+        else this.#clear();
       },
-      {
-        upsert: (secret) => {
-          this.#apply(secret);
-        },
-        remove: () => {
-          this.#clear();
-        },
-        prune: (seen) => {
-          if (seen.size === 0) this.#clear();
-        },
-      },
-      { relistIntervalMs: 10 * 60_000, onRestart: () => undefined, logger: options.logger },
+      { logger: options.logger },
     );
   }
 

@@ -12,7 +12,8 @@ import type { SecretStore } from '../kube/secrets.ts';
 import { describeApiError, isConflict } from '../kube/errors.ts';
 import type { EventRecorder } from '../kube/events.ts';
 import { apiPath } from '../kube/raw.ts';
-import { type ListWatchClient, ResourceWatcher } from '../kube/watcher.ts';
+import { watchNamedObject } from '../kube/named-object.ts';
+import type { ListWatchClient, ResourceWatcher } from '../kube/watcher.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import type { CertificateSource } from './certificate-source.ts';
 import type { CertifiedKey } from './pki.ts';
@@ -85,21 +86,13 @@ export class SelfManagedCertificates implements CertificateSource {
   /** Any change of the Secret (a deletion above all) is checked at once, not at the next interval. */
   #watchSecret(): ResourceWatcher<V1Secret & { metadata?: { name?: string } }> {
     const { listWatch, namespace, logger } = this.#options;
-    return new ResourceWatcher(
+    return watchNamedObject(
       listWatch,
-      { name: 'webhook-tls', path: apiPath('/api/v1', 'namespaces', namespace, 'secrets'), pageSize: 1, fieldSelector: `metadata.name=${TLS_SECRET}` },
-      {
-        upsert: () => {
-          this.#check();
-        },
-        remove: () => {
-          this.#check();
-        },
-        prune: (seen) => {
-          if (seen.size === 0) this.#check();
-        },
+      { watcher: 'webhook-tls', collection: apiPath('/api/v1', 'namespaces', namespace, 'secrets'), name: TLS_SECRET },
+      () => {
+        this.#check();
       },
-      { relistIntervalMs: 10 * 60_000, onRestart: () => undefined, logger },
+      { logger },
     );
   }
 

@@ -23,7 +23,8 @@ import type { Logger } from 'pino';
 import { describeApiError, isConflict, isNotFound } from '../kube/errors.ts';
 import { apiPath, requestJson } from '../kube/raw.ts';
 import type { EventRecorder } from '../kube/events.ts';
-import { type ListWatchClient, ResourceWatcher } from '../kube/watcher.ts';
+import { watchNamedObject } from '../kube/named-object.ts';
+import type { KubeObject, ListWatchClient, ResourceWatcher } from '../kube/watcher.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import type { NamespaceSelector } from '../scope/namespace-scope.ts';
 import { MUTATE_PATH } from './server.ts';
@@ -122,26 +123,14 @@ export class WebhookConfigurationKeeper {
 
   constructor(options: WebhookConfigurationKeeperOptions) {
     this.#options = options;
-    this.#watcher = new ResourceWatcher(
+    this.#watcher = watchNamedObject<V1MutatingWebhookConfiguration & KubeObject>(
       options.listWatch,
-      {
-        name: 'webhook-configuration',
-        path: COLLECTION,
-        pageSize: 1,
-        fieldSelector: `metadata.name=${WEBHOOK_CONFIGURATION}`,
+      { watcher: 'webhook-configuration', collection: COLLECTION, name: WEBHOOK_CONFIGURATION },
+      (object) => {
+        if (object) this.#observed(object);
+        else this.#repair();
       },
-      {
-        upsert: (object) => {
-          this.#observed(object);
-        },
-        remove: () => {
-          this.#repair();
-        },
-        prune: (seen) => {
-          if (seen.size === 0) this.#repair();
-        },
-      },
-      { relistIntervalMs: 10 * 60_000, onRestart: () => undefined, logger: options.logger },
+      { logger: options.logger },
     );
   }
 
