@@ -24,7 +24,7 @@ import { OptionalKindWatcher } from './optional-kind.ts';
 import { RolloutFollower } from './rollout-follower.ts';
 import { SourceStore } from '../sources/store.ts';
 import { TokenBucket } from '../time/token-bucket.ts';
-import { WorkQueue } from './work-queue.ts';
+import { RateLimitedQueue } from './rate-limited-queue.ts';
 import { type WorkloadRecord, WorkloadStore, workloadEventTarget } from './workload-store.ts';
 
 export interface ControllerOptions {
@@ -63,21 +63,11 @@ export interface ControllerOptions {
   metrics: Metrics;
 }
 
-const INITIAL_RETRY_MS = 100;
-/**
- * A conflict usually means kube-controller-manager wrote the workload's status a
- * moment earlier; the watch brings the new version within milliseconds, so the
- * first retries come quickly (a 100 ms wait showed as the reaction time's tail).
- */
-const INITIAL_CONFLICT_RETRY_MS = 10;
-const MAX_RETRY_MS = 60_000;
-const DAY_MS = 86_400_000;
-
 export class Controller {
   readonly #options: ControllerOptions;
   readonly #sources: SourceStore;
   readonly #workloads: WorkloadStore;
-  readonly #queue = new WorkQueue();
+  readonly #queue: RateLimitedQueue;
   readonly #reconciler: Reconciler;
   readonly #reloads: ReloadTracker | undefined;
   readonly #watchers: ResourceWatcher<KubeObject>[];
@@ -87,17 +77,17 @@ export class Controller {
   readonly #optional: ResourceWatcher<KubeObject>[];
   /** Per queued workload: when the source change that queued it was seen. */
   readonly #changedAt = new Map<string, number>();
-  readonly #failures = new Map<string, number>();
   /** Workloads whose patch conflicted, retried as soon as their watch brings the newer version. */
   readonly #awaitingVersion = new Set<string>();
-  /** Per workload, the timer that queues it again when a hold may end or a deadline passes. */
-  readonly #lookAgain = new Map<string, NodeJS.Timeout>();
   #reconciling = false;
   #workers: Promise<void>[] = [];
 
   constructor(options: ControllerOptions) {
     this.#options = { ...options, logger: options.logger.child({ component: 'controller' }) };
     this.#sources = options.sources;
+    this.#queue = new RateLimitedQueue((depth) => {
+      options.metrics.queueDepth.set(depth);
+    });
     this.#workloads = new WorkloadStore(options.sourceFilter?.reloaderAnnotations ?? true);
     const notices = options.notices ? { notices: options.notices } : {};
     this.#reloads = options.reloadStatus && new ReloadTracker({
@@ -209,7 +199,7 @@ export class Controller {
     signal.removeEventListener('abort', onAbort);
     if (signal.aborted) return;
     this.#reconciling = true;
-    for (const key of this.#workloads.keys()) this.#add(key);
+    for (const key of this.#workloads.keys()) this.#queue.add(key);
     const { sources, keys } = this.#sources.size();
     this.#options.logger.info({ workloads: this.#workloads.size, sources, keys }, 'caches synced; reconciling');
     this.#workers = Array.from({ length: this.#options.workers }, () => this.#work());
@@ -217,8 +207,6 @@ export class Controller {
 
   async stop(): Promise<void> {
     this.#queue.close();
-    for (const timer of this.#lookAgain.values()) clearTimeout(timer);
-    this.#lookAgain.clear();
     await Promise.all([...this.#workers, ...[...this.#watchers, ...this.#optional].map((w) => w.stop()), this.#rollouts.stop(), this.#reloads?.stop()]);
     this.#reconciler.stop();
   }
@@ -255,7 +243,7 @@ export class Controller {
     for (const key of this.#workloads.consumersOf(namespace, id)) {
       if (this.#changedAt.has(key)) this.#options.metrics.rolloutsSuppressed.inc({ reason: 'coalescing' });
       else this.#changedAt.set(key, now);
-      this.#add(key, this.#options.coalesceWindowMs);
+      this.#queue.add(key, this.#options.coalesceWindowMs);
     }
   }
 
@@ -270,21 +258,13 @@ export class Controller {
   }
 
   #enqueue(key: string): void {
-    if (this.#reconciling) this.#add(key);
-  }
-
-  /** Every addition goes through here, so the queue-depth gauge counts all work. */
-  #add(key: string, delayMs = 0): void {
-    this.#queue.add(key, delayMs);
-    this.#options.metrics.queueDepth.set(this.#queue.depth);
+    if (this.#reconciling) this.#queue.add(key);
   }
 
   async #work(): Promise<void> {
-    const { queueDepth } = this.#options.metrics;
     for (let key = await this.#queue.next(); key !== undefined; key = await this.#queue.next()) {
       await this.#reconcileOne(key);
       this.#queue.done(key);
-      queueDepth.set(this.#queue.depth);
     }
   }
 
@@ -296,14 +276,13 @@ export class Controller {
     try {
       const outcome = await this.#reconciler.reconcile(key, changedAt);
       metrics.reconciles.inc({ result: outcome.result });
-      this.#failures.delete(key);
-      if (outcome.lookAgainAfterMs !== undefined) this.#scheduleLook(key, outcome.lookAgainAfterMs);
+      this.#queue.forget(key);
+      if (outcome.lookAgainAfterMs !== undefined) this.#queue.lookAgainAfter(key, outcome.lookAgainAfterMs);
       if (outcome.retryAfterMs !== undefined) {
-        this.#add(key, outcome.retryAfterMs);
+        this.#queue.add(key, outcome.retryAfterMs);
         return;
       }
       this.#changedAt.delete(key);
-      if (outcome.result === 'gone') this.#failures.delete(key);
     } catch (error) {
       if (error instanceof PatchRejectedError) this.#rejected(key, error);
       else this.#failed(key, error as Error, version);
@@ -314,31 +293,16 @@ export class Controller {
   #failed(key: string, error: Error, version: string | undefined): void {
     const conflict = error instanceof ConflictError;
     this.#options.metrics.reconciles.inc({ result: conflict ? 'conflict' : 'error' });
-    const failures = (this.#failures.get(key) ?? 0) + 1;
-    this.#failures.set(key, failures);
-    const retryMs = Math.min((conflict ? INITIAL_CONFLICT_RETRY_MS : INITIAL_RETRY_MS) * 2 ** (failures - 1), MAX_RETRY_MS);
+    const retryMs = this.#queue.addRateLimited(key, conflict ? 'conflict' : 'error');
     if (conflict) this.#retryOnNewVersion(key, version);
     else this.#options.logger.warn({ workload: key, err: error.message, retryInMs: retryMs }, 'reconcile failed; retrying');
-    this.#add(key, retryMs);
-  }
-
-  /** Queues `key` after `ms` (one timer per workload; a later look replaces an earlier one). */
-  #scheduleLook(key: string, ms: number): void {
-    clearTimeout(this.#lookAgain.get(key));
-    // At least once a day: a longer timer would overflow, and a look recomputes when to look next.
-    const timer = setTimeout(() => {
-      this.#lookAgain.delete(key);
-      this.#add(key);
-    }, Math.min(ms, DAY_MS));
-    timer.unref();
-    this.#lookAgain.set(key, timer);
   }
 
   /** Not retried: the next change of the workload or its sources queues it again. */
   #rejected(key: string, error: PatchRejectedError): void {
     const { metrics, logger, events } = this.#options;
     metrics.reconciles.inc({ result: 'rejected' });
-    this.#failures.delete(key);
+    this.#queue.forget(key);
     this.#changedAt.delete(key);
     logger.error({ workload: key, err: error.message }, 'the API server refused the patch; not retrying until the workload or its sources change');
     const record = this.#workloads.get(key);
