@@ -6,17 +6,13 @@ import { Metrics } from '../telemetry/metrics.ts';
 import type { ApprovalDecision, Approver } from '../policy/approval.ts';
 import { Gatekeeper } from './gatekeeper.ts';
 import type { WorkloadRecord } from './workload-store.ts';
+import { workloadRecord } from '../../test/support/workload-record.ts';
 
 const NOW = Date.parse('2026-12-05T10:00:00Z'); // a Saturday
 const CANDIDATE = { checksum: 'v2:00000000:bbbb', from: 'v2:00000000:aaaa', changes: [{ source: 'configmap/app', from: '111111111111', to: '222222222222', keys: ['LEVEL'] }] };
 
 function record(policy: Record<string, string> = {}, deferred?: string): WorkloadRecord {
-  return {
-    key: 'Deployment/app/web', kind: 'Deployment', namespace: 'app', name: 'web', uid: 'u', resourceVersion: '1', generation: 1, annotated: { workload: true, template: true }, ignored: false,
-    sources: [], consumedCount: 1, reload: undefined, selector: 'app=web', reloadedMark: undefined,
-    stamped: { checksum: 'v2:00000000:aaaa', sources: '' }, baseline: undefined, runNow: false, reloader: false, creation: {},
-    policy, progress: { state: 'complete' }, rollout: undefined, rolloutResult: undefined, deferred,
-  };
+  return workloadRecord({ policy, deferred });
 }
 
 function keeper(approver?: Approver, now = (): number => NOW): { keeper: Gatekeeper; patches: object[]; events: string[] } {

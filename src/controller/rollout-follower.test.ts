@@ -6,18 +6,13 @@ import { Metrics } from '../telemetry/metrics.ts';
 import type { Progress } from '../policy/progress.ts';
 import { RolloutFollower } from './rollout-follower.ts';
 import type { WorkloadRecord } from './workload-store.ts';
+import { workloadRecord } from '../../test/support/workload-record.ts';
 
 const STARTED = new Date('2026-12-05T10:00:00Z');
 const CHECKSUM = `v2:01234567:${'c'.repeat(64)}`;
 
 function record(progress: Progress, kind: WorkloadRecord['kind'] = 'Deployment', extra: Partial<WorkloadRecord> = {}): WorkloadRecord {
-  return {
-    key: `${kind}/app/web`, kind, namespace: 'app', name: 'web', uid: 'u', resourceVersion: '1', generation: 1, annotated: { workload: true, template: true }, ignored: false,
-    sources: [], consumedCount: 1, reload: undefined, selector: 'app=web', reloadedMark: undefined,
-    stamped: { checksum: CHECKSUM, sources: '' }, baseline: undefined, runNow: false, reloader: false, creation: {},
-    policy: {}, progress, rollout: { checksum: CHECKSUM, startedAt: STARTED }, rolloutResult: undefined, deferred: undefined,
-    ...extra,
-  };
+  return workloadRecord({ kind, stamped: { checksum: CHECKSUM, sources: '' }, progress, rollout: { checksum: CHECKSUM, startedAt: STARTED }, ...extra });
 }
 
 function follower(secondsLater: number): { follower: RolloutFollower; patches: object[]; events: string[] } {
