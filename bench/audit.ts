@@ -27,12 +27,19 @@ interface AuditEvent {
 
 function controlPlaneDir(): string {
   const json = process.env['CONFIGHASH_TEST_CONTROL_PLANE'];
-  if (!json) throw new Error('benchmarks read the audit log of a control plane they started: run them with `npm run bench` or `npm test`');
+  if (!json)
+    throw new Error(
+      'benchmarks read the audit log of a control plane they started: run them with `npm run bench` or `npm test`',
+    );
   return (JSON.parse(json) as ControlPlaneHandle).dir;
 }
 
 /** The requests of `user` (confighash's ServiceAccount unless said) received in [since, until) (ms since epoch). */
-export async function auditedRequests(since: number, until: number, user = CONFIGHASH_SERVICE_ACCOUNT): Promise<AuditedRequest[]> {
+export async function auditedRequests(
+  since: number,
+  until: number,
+  user = CONFIGHASH_SERVICE_ACCOUNT,
+): Promise<AuditedRequest[]> {
   const text = await readFile(auditLogPath(controlPlaneDir()), 'utf8').catch(() => '');
   return text
     .split('\n')
@@ -44,7 +51,12 @@ export async function auditedRequests(since: number, until: number, user = CONFI
 }
 
 function auditedRequest(event: AuditEvent): AuditedRequest {
-  const { resource = event.requestURI.split('?')[0] ?? '', subresource, namespace = '', name = '' } = event.objectRef ?? {};
+  const {
+    resource = event.requestURI.split('?')[0] ?? '',
+    subresource,
+    namespace = '',
+    name = '',
+  } = event.objectRef ?? {};
   return {
     verb: event.verb,
     resource: subresource ? `${resource}/${subresource}` : resource,
@@ -58,7 +70,8 @@ function auditedRequest(event: AuditEvent): AuditedRequest {
 /** Counts by "verb resource", e.g. `{ "watch configmaps": 2 }`, most frequent first. */
 export function countByKind(requests: readonly AuditedRequest[]): Record<string, number> {
   const counts = new Map<string, number>();
-  for (const { verb, resource } of requests) counts.set(`${verb} ${resource}`, (counts.get(`${verb} ${resource}`) ?? 0) + 1);
+  for (const { verb, resource } of requests)
+    counts.set(`${verb} ${resource}`, (counts.get(`${verb} ${resource}`) ?? 0) + 1);
   return Object.fromEntries([...counts].sort((a, b) => b[1] - a[1]));
 }
 

@@ -14,7 +14,9 @@ const COLOURS = { median: '#1b9e77', p95: '#7570b3', p99: '#d95f02', max: '#9999
 
 /** One row per latency series: median, p95, p99 and max on a shared log axis. */
 export function latencyChart(results: readonly ScenarioResult[]): string {
-  const series = results.flatMap((r) => r.latencies.map((l) => ({ name: `${r.scenario}: ${l.name}`, d: l.distribution })));
+  const series = results.flatMap((r) =>
+    r.latencies.map((l) => ({ name: `${r.scenario}: ${l.name}`, d: l.distribution })),
+  );
   const width = 960;
   const left = 380;
   const rowHeight = 26;
@@ -23,7 +25,9 @@ export function latencyChart(results: readonly ScenarioResult[]): string {
   const values = series.flatMap(({ d }) => [d.median, d.max]).filter((v) => v > 0);
   const low = 10 ** Math.floor(Math.log10(Math.min(...values, 1)));
   const high = 10 ** Math.ceil(Math.log10(Math.max(...values, 10)));
-  const x = (ms: number): number => left + ((Math.log10(Math.max(ms, low)) - Math.log10(low)) / (Math.log10(high) - Math.log10(low))) * (width - left - 20);
+  const x = (ms: number): number =>
+    left +
+    ((Math.log10(Math.max(ms, low)) - Math.log10(low)) / (Math.log10(high) - Math.log10(low))) * (width - left - 20);
   const parts = [
     `<text x="${left}" y="20" ${FONT} font-weight="bold">Latency (ms, log scale)</text>`,
     ...legend(left + 200, 20),
@@ -60,7 +64,10 @@ export function memoryChart(results: readonly ScenarioResult[]): string | undefi
   const y = (v: number): number => box.bottom - (v / maxY) * (box.bottom - box.top);
   const line = (pick: (p: GrowthPoint) => number, colour: string, label: string): string[] => [
     `<polyline fill="none" stroke="${colour}" stroke-width="2" points="${growth.map((p) => `${x(p.sources)},${y(pick(p))}`).join(' ')}"/>`,
-    ...growth.map((p) => `<circle cx="${x(p.sources)}" cy="${y(pick(p))}" r="4" fill="${colour}"><title>${label}: ${pick(p)} MiB at ${p.sources} sources</title></circle>`),
+    ...growth.map(
+      (p) =>
+        `<circle cx="${x(p.sources)}" cy="${y(pick(p))}" r="4" fill="${colour}"><title>${label}: ${pick(p)} MiB at ${p.sources} sources</title></circle>`,
+    ),
   ];
   const parts = [
     `<text x="${box.left}" y="20" ${FONT} font-weight="bold">Memory (MiB) against the number of ConfigMaps and Secrets</text>`,
@@ -70,13 +77,20 @@ export function memoryChart(results: readonly ScenarioResult[]): string | undefi
       `<text x="${box.left - 8}" y="${y(maxY * f) + 4}" ${FONT} text-anchor="end">${Math.round(maxY * f)}</text>`,
       `<line x1="${box.left}" y1="${y(maxY * f)}" x2="${box.right}" y2="${y(maxY * f)}" stroke="#eee"/>`,
     ]),
-    ...growth.map((p) => `<text x="${x(p.sources)}" y="${box.bottom + 18}" ${FONT} text-anchor="middle">${p.sources}</text>`),
+    ...growth.map(
+      (p) => `<text x="${x(p.sources)}" y="${box.bottom + 18}" ${FONT} text-anchor="middle">${p.sources}</text>`,
+    ),
     `<text x="${(box.left + box.right) / 2}" y="${height - 15}" ${FONT} text-anchor="middle">sources (ConfigMaps + Secrets)</text>`,
     ...line((p) => p.dataMiB, '#999999', 'data held by the sources'),
     ...line((p) => p.rssMiB, '#d95f02', 'confighash RSS'),
     ...line((p) => p.heapUsedMiB, '#1b9e77', 'confighash V8 heap used'),
-    ...[['#999999', 'data held by the sources'], ['#d95f02', 'confighash RSS'], ['#1b9e77', 'confighash V8 heap used']].map(
-      ([colour, label], i) => `<rect x="${box.left + 10}" y="${box.top + i * 18}" width="12" height="12" fill="${colour}"/><text x="${box.left + 28}" y="${box.top + i * 18 + 10}" ${FONT}>${label}</text>`,
+    ...[
+      ['#999999', 'data held by the sources'],
+      ['#d95f02', 'confighash RSS'],
+      ['#1b9e77', 'confighash V8 heap used'],
+    ].map(
+      ([colour, label], i) =>
+        `<rect x="${box.left + 10}" y="${box.top + i * 18}" width="12" height="12" fill="${colour}"/><text x="${box.left + 28}" y="${box.top + i * 18 + 10}" ${FONT}>${label}</text>`,
     ),
   ];
   return svg(width, height, parts);
@@ -84,7 +98,8 @@ export function memoryChart(results: readonly ScenarioResult[]): string | undefi
 
 function legend(x: number, y: number): string[] {
   return Object.entries(COLOURS).map(
-    ([name, colour], i) => `<circle cx="${x + i * 80}" cy="${y - 4}" r="5" fill="${colour}"/><text x="${x + i * 80 + 10}" y="${y}" ${FONT}>${name}</text>`,
+    ([name, colour], i) =>
+      `<circle cx="${x + i * 80}" cy="${y - 4}" r="5" fill="${colour}"/><text x="${x + i * 80 + 10}" y="${y}" ${FONT}>${name}</text>`,
   );
 }
 
@@ -95,7 +110,7 @@ function svg(width: number, height: number, parts: string[]): string {
 /** 1, 2 or 5 times a power of ten, at least `value`. */
 export function niceCeiling(value: number): number {
   const power = 10 ** Math.floor(Math.log10(Math.max(value, 1)));
-  return ([1, 2, 5, 10].map((m) => m * power).find((v) => v >= value) ?? 10 * power);
+  return [1, 2, 5, 10].map((m) => m * power).find((v) => v >= value) ?? 10 * power;
 }
 
 function escape(text: string): string {

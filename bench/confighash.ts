@@ -11,7 +11,10 @@ const ROOT = join(import.meta.dirname, '..');
 const MIB = 2 ** 20;
 
 /** Starts confighash with extra `run` flags; the caller calls cleanup(). */
-export async function startBenchConfighash(context: BenchContext, args: readonly string[] = []): Promise<ConfighashProcess> {
+export async function startBenchConfighash(
+  context: BenchContext,
+  args: readonly string[] = [],
+): Promise<ConfighashProcess> {
   await installManifests();
   const kubeconfig = await serviceAccountKubeconfig('24h');
   const launch = context.fromDist ? { main: join(ROOT, 'dist', 'cli', 'main.js'), ...(await imageRuntime()) } : {};

@@ -24,13 +24,18 @@ export interface LoadResult {
 }
 
 /** Sends `rate` requests per second for `seconds`, over `connections` kept-alive connections. */
-export async function openLoop(target: LoadTarget, rate: number, seconds: number, connections = 16): Promise<LoadResult> {
+export async function openLoop(
+  target: LoadTarget,
+  rate: number,
+  seconds: number,
+  connections = 16,
+): Promise<LoadResult> {
   const pool = newPool(target, connections);
   const tally = new Tally();
   const total = Math.round(rate * seconds);
   const started = performance.now();
   const inFlight: Promise<void>[] = [];
-  for (let sent = 0; sent < total; ) {
+  for (let sent = 0; sent < total;) {
     const now = performance.now();
     // Everything due by now goes out at once; a late timer does not lower the rate.
     for (; sent < total && started + (sent * 1000) / rate <= now; sent++) {

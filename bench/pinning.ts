@@ -18,7 +18,10 @@ function controlPlane(): ControlPlaneHandle {
 /** Every process of the control plane: its supervisor leads their process group. */
 async function controlPlanePids(): Promise<number[]> {
   const { stdout } = await run('ps', ['-o', 'pid=', '-g', String(controlPlane().pid)]);
-  return stdout.split('\n').map((line) => Number(line.trim())).filter((pid) => pid > 0);
+  return stdout
+    .split('\n')
+    .map((line) => Number(line.trim()))
+    .filter((pid) => pid > 0);
 }
 
 async function pin(pids: readonly number[], cpus: string): Promise<void> {

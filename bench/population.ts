@@ -45,7 +45,10 @@ export function secretData(i: number): Record<string, string> {
 
 /** Bytes of data an object holds (decoded, as etcd stores it). */
 export function dataBytes(kind: 'configmap' | 'secret', data: Record<string, string>): number {
-  return Object.values(data).reduce((sum, v) => sum + (kind === 'secret' ? Buffer.byteLength(v, 'base64') : Buffer.byteLength(v)), 0);
+  return Object.values(data).reduce(
+    (sum, v) => sum + (kind === 'secret' ? Buffer.byteLength(v, 'base64') : Buffer.byteLength(v)),
+    0,
+  );
 }
 
 /** Deployment j consumes three sources of its namespace: two ConfigMaps (env and a volume) and a Secret (env). */
@@ -64,12 +67,14 @@ export function deployment(j: number): Placed & { object: object } {
       template: {
         metadata: { labels: { app: name } },
         spec: {
-          containers: [{
-            name: 'app',
-            image: 'registry.k8s.io/pause:3.10',
-            envFrom: [{ configMapRef: { name: `configmap-${5 * m}` } }, { secretRef: { name: `secret-${5 * m}` } }],
-            volumeMounts: [{ name: 'config', mountPath: '/etc/app' }],
-          }],
+          containers: [
+            {
+              name: 'app',
+              image: 'registry.k8s.io/pause:3.10',
+              envFrom: [{ configMapRef: { name: `configmap-${5 * m}` } }, { secretRef: { name: `secret-${5 * m}` } }],
+              volumeMounts: [{ name: 'config', mountPath: '/etc/app' }],
+            },
+          ],
           volumes: [{ name: 'config', configMap: { name: `configmap-${5 * m + 1}` } }],
         },
       },
@@ -89,10 +94,20 @@ export async function createSources(from: number, to: number): Promise<number> {
   await forEachConcurrently(indices, CONCURRENCY, async (i) => {
     const cm = placeSource('configmap', i);
     const cmData = configMapData(i);
-    await create(`/api/v1/namespaces/${cm.namespace}/configmaps`, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: cm.name }, data: cmData });
+    await create(`/api/v1/namespaces/${cm.namespace}/configmaps`, {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: cm.name },
+      data: cmData,
+    });
     const secret = placeSource('secret', i);
     const data = secretData(i);
-    await create(`/api/v1/namespaces/${secret.namespace}/secrets`, { apiVersion: 'v1', kind: 'Secret', metadata: { name: secret.name }, data });
+    await create(`/api/v1/namespaces/${secret.namespace}/secrets`, {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: secret.name },
+      data,
+    });
     bytes += dataBytes('configmap', cmData) + dataBytes('secret', data);
   });
   return bytes;

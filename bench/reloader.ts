@@ -26,19 +26,37 @@ const RELOADER_PORT = 9090;
 const run = promisify(execFile);
 
 function cacheDir(): string {
-  return process.env['CONFIGHASH_RELOADER_DIR'] ?? join(homedir(), '.cache', 'confighash', `reloader-${RELOADER_VERSION}`);
+  return (
+    process.env['CONFIGHASH_RELOADER_DIR'] ?? join(homedir(), '.cache', 'confighash', `reloader-${RELOADER_VERSION}`)
+  );
 }
 
 /** The path of the Reloader binary, built first if the cache lacks it (about 3 minutes). */
 export async function ensureReloader(log: (line: string) => void): Promise<string> {
   const binary = join(cacheDir(), 'reloader');
-  if (await access(binary).then(() => true, () => false)) return binary;
+  if (
+    await access(binary).then(
+      () => true,
+      () => false,
+    )
+  )
+    return binary;
   log(`Building stakater Reloader ${RELOADER_VERSION} into ${cacheDir()} (a few minutes; cached afterwards).`);
   const work = await mkdtemp(join(tmpdir(), 'confighash-reloader-build-'));
   try {
     const source = await checkout(work);
     await replaceRefusedOpenshiftApi(source);
-    await goBuild({ moduleDir: source, outDir: join(work, 'out'), packages: ['.'], ldflags: '', what: `Reloader ${RELOADER_VERSION}`, modMode: 'mod' }, log);
+    await goBuild(
+      {
+        moduleDir: source,
+        outDir: join(work, 'out'),
+        packages: ['.'],
+        ldflags: '',
+        what: `Reloader ${RELOADER_VERSION}`,
+        modMode: 'mod',
+      },
+      log,
+    );
     await mkdir(cacheDir(), { recursive: true });
     await rename(join(work, 'out', 'Reloader'), binary);
   } finally {
@@ -51,8 +69,10 @@ export async function ensureReloader(log: (line: string) => void): Promise<strin
 async function checkout(work: string): Promise<string> {
   const source = join(work, 'src');
   await mkdir(source);
-  const fromProxy = await run('go', ['mod', 'download', '-json', `${MODULE}@${RELOADER_VERSION}`], { cwd: work })
-    .then(({ stdout }) => (JSON.parse(stdout) as { Dir?: string }).Dir, () => undefined);
+  const fromProxy = await run('go', ['mod', 'download', '-json', `${MODULE}@${RELOADER_VERSION}`], { cwd: work }).then(
+    ({ stdout }) => (JSON.parse(stdout) as { Dir?: string }).Dir,
+    () => undefined,
+  );
   if (fromProxy) {
     await run('cp', ['-R', `${fromProxy}/.`, source]);
     await run('chmod', ['-R', 'u+w', source]);
@@ -75,16 +95,27 @@ async function replaceRefusedOpenshiftApi(source: string): Promise<void> {
   const goMod = await readFile(join(source, 'go.mod'), 'utf8');
   const clientGo = /github\.com\/openshift\/client-go (\S+)/.exec(goMod)?.[1];
   if (!clientGo) return;
-  const { stdout } = await run('go', ['mod', 'download', '-json', `github.com/openshift/client-go@${clientGo}`], { cwd: source });
-  const required = /github\.com\/openshift\/api (\S+)/.exec(await readFile((JSON.parse(stdout) as { GoMod: string }).GoMod, 'utf8'))?.[1];
-  if (required) await run('go', ['mod', 'edit', `-replace=github.com/openshift/api=github.com/openshift/api@${required}`], { cwd: source });
+  const { stdout } = await run('go', ['mod', 'download', '-json', `github.com/openshift/client-go@${clientGo}`], {
+    cwd: source,
+  });
+  const required = /github\.com\/openshift\/api (\S+)/.exec(
+    await readFile((JSON.parse(stdout) as { GoMod: string }).GoMod, 'utf8'),
+  )?.[1];
+  if (required)
+    await run('go', ['mod', 'edit', `-replace=github.com/openshift/api=github.com/openshift/api@${required}`], {
+      cwd: source,
+    });
 }
 
 /** Reloader's ServiceAccount and the ClusterRole of its manifests (deployments/kubernetes/manifests). */
 export async function installReloaderRbac(): Promise<void> {
   const rules = [
     { apiGroups: [''], resources: ['secrets', 'configmaps'], verbs: ['list', 'get', 'watch'] },
-    { apiGroups: ['apps'], resources: ['deployments', 'daemonsets', 'statefulsets'], verbs: ['list', 'get', 'update', 'patch'] },
+    {
+      apiGroups: ['apps'],
+      resources: ['deployments', 'daemonsets', 'statefulsets'],
+      verbs: ['list', 'get', 'update', 'patch'],
+    },
     { apiGroups: ['batch'], resources: ['cronjobs'], verbs: ['list', 'get'] },
     { apiGroups: ['batch'], resources: ['jobs'], verbs: ['create', 'delete', 'list', 'get'] },
     { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
@@ -92,7 +123,12 @@ export async function installReloaderRbac(): Promise<void> {
   const objects = [
     { apiVersion: 'v1', kind: 'Namespace', metadata: { name: RELOADER_NAMESPACE } },
     { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'reloader', namespace: RELOADER_NAMESPACE } },
-    { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: 'reloader-reloader-role' }, rules },
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRole',
+      metadata: { name: 'reloader-reloader-role' },
+      rules,
+    },
     {
       apiVersion: 'rbac.authorization.k8s.io/v1',
       kind: 'ClusterRoleBinding',
@@ -117,9 +153,13 @@ export async function startReloader(binary: string): Promise<ReloaderProcess> {
   await installReloaderRbac();
   const kubeconfig = await serviceAccountKubeconfig('24h', { namespace: RELOADER_NAMESPACE, name: 'reloader' });
   const startedAt = Date.now();
-  const child = spawn(binary, ['--log-format=json'], { env: { PATH: process.env['PATH'] ?? '', KUBECONFIG: kubeconfig }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(binary, ['--log-format=json'], {
+    env: { PATH: process.env['PATH'] ?? '', KUBECONFIG: kubeconfig },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const logs: string[] = [];
-  for (const stream of [child.stdout, child.stderr]) stream.on('data', (chunk: Buffer) => logs.push(...chunk.toString().split('\n').filter(Boolean)));
+  for (const stream of [child.stdout, child.stderr])
+    stream.on('data', (chunk: Buffer) => logs.push(...chunk.toString().split('\n').filter(Boolean)));
   await waitLive(child, logs);
   return { pid: child.pid ?? 0, logs, startedAt, stop: () => stopProcess(child) };
 }
@@ -128,7 +168,13 @@ async function waitLive(child: ChildProcess, logs: string[]): Promise<void> {
   const deadline = Date.now() + 60_000;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`Reloader exited (${child.exitCode}):\n${logs.slice(-20).join('\n')}`);
-    if (await fetch(`http://127.0.0.1:${RELOADER_PORT}/metrics`).then((r) => r.ok, () => false)) return;
+    if (
+      await fetch(`http://127.0.0.1:${RELOADER_PORT}/metrics`).then(
+        (r) => r.ok,
+        () => false,
+      )
+    )
+      return;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   await stopProcess(child);

@@ -26,16 +26,42 @@ function result(overrides: Partial<ScenarioResult>): ScenarioResult {
 
 describe('benchmark report', () => {
   it('lists every target with what was measured, then each scenario with its tables', () => {
-    const missed = result({ scenario: 'scale', title: 'Scale', targets: [{ name: 'RSS', kind: 'performance', goal: '≤ 150 MiB', measured: '180 MiB', met: false, note: 'the client library alone is 90 MiB' }] });
+    const missed = result({
+      scenario: 'scale',
+      title: 'Scale',
+      targets: [
+        {
+          name: 'RSS',
+          kind: 'performance',
+          goal: '≤ 150 MiB',
+          measured: '180 MiB',
+          met: false,
+          note: 'the client library alone is 90 MiB',
+        },
+      ],
+    });
     const text = summary([result({}), missed]);
     assert.match(text, /^Full run started 2026-11-22T00:00:00.000Z, on Test CPU \(2 cores\), 24 GiB/m);
     assert.match(text, /^\| admission \| admission p99 at 200\/s \| ≤ 10 ms \| 4 ms \| yes \|$/m);
-    assert.match(text, /^\| scale \| RSS \| ≤ 150 MiB \| 180 MiB \(the client library alone is 90 MiB\) \| \*\*no\*\* \|$/m);
-    assert.match(text, /^## Admission latency and throughput\n\nStarted 2026-11-22T00:00:00.000Z, 10 s\. Settings: rates 50, 200\.\n\nLatency:\n\n\| load \| p99 \|\n\|---\|---\|\n\| 200\/s \| 4 \|$/m);
+    assert.match(
+      text,
+      /^\| scale \| RSS \| ≤ 150 MiB \| 180 MiB \(the client library alone is 90 MiB\) \| \*\*no\*\* \|$/m,
+    );
+    assert.match(
+      text,
+      /^## Admission latency and throughput\n\nStarted 2026-11-22T00:00:00.000Z, 10 s\. Settings: rates 50, 200\.\n\nLatency:\n\n\| load \| p99 \|\n\|---\|---\|\n\| 200\/s \| 4 \|$/m,
+    );
   });
 
   it('charts each latency series as its four percentiles', () => {
-    const svg = latencyChart([result({ latencies: [{ name: 'a', distribution }, { name: 'b', distribution }] })]);
+    const svg = latencyChart([
+      result({
+        latencies: [
+          { name: 'a', distribution },
+          { name: 'b', distribution },
+        ],
+      }),
+    ]);
     assert.match(svg, /^<svg xmlns="http:\/\/www.w3.org\/2000\/svg"/);
     assert.equal(svg.match(/<circle [^>]*><title>/g)?.length, 8);
     assert.match(svg, /<title>p99 4 ms<\/title>/);

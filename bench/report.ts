@@ -19,19 +19,32 @@ export function summary(results: readonly ScenarioResult[]): string {
       title: '',
       columns: ['scenario', 'check', 'goal', 'measured', 'met'],
       rows: results.flatMap((r) =>
-        r.targets.map((t) => [r.scenario, t.name, t.goal, t.note ? `${t.measured} (${t.note})` : t.measured, t.met ? 'yes' : '**no**']),
+        r.targets.map((t) => [
+          r.scenario,
+          t.name,
+          t.goal,
+          t.note ? `${t.measured} (${t.note})` : t.measured,
+          t.met ? 'yes' : '**no**',
+        ]),
       ),
     }),
   ];
   for (const result of results) {
-    lines.push('', `## ${result.title}`, '', `Started ${result.startedAt}, ${result.seconds} s. Settings: ${settings(result.settings)}.`);
+    lines.push(
+      '',
+      `## ${result.title}`,
+      '',
+      `Started ${result.startedAt}, ${result.seconds} s. Settings: ${settings(result.settings)}.`,
+    );
     for (const t of result.tables) lines.push('', ...table(t));
   }
   return `${lines.join('\n')}\n`;
 }
 
 function settings(values: Record<string, string | number>): string {
-  return Object.entries(values).map(([name, value]) => `${name} ${value}`).join('; ');
+  return Object.entries(values)
+    .map(([name, value]) => `${name} ${value}`)
+    .join('; ');
 }
 
 function table({ title, columns, rows }: Table): string[] {

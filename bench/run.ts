@@ -14,12 +14,24 @@ import { launchControlPlane, stopControlPlane } from '../test/cluster/launcher.t
 import { latencyChart, memoryChart } from './chart.ts';
 import { ensureReloader } from './reloader.ts';
 import { summary } from './report.ts';
-import { COMPARISONS, type ComparisonName, RESULT_NAMES, runScenario, SCENARIOS, type ScenarioName } from './scenarios/index.ts';
+import {
+  COMPARISONS,
+  type ComparisonName,
+  RESULT_NAMES,
+  runScenario,
+  SCENARIOS,
+  type ScenarioName,
+} from './scenarios/index.ts';
 import type { Scenario, ScenarioResult } from './results.ts';
 
 async function latestResults(dir: string): Promise<ScenarioResult[]> {
   const found = await Promise.all(
-    RESULT_NAMES.map((name) => readFile(join(dir, `${name}.json`), 'utf8').then((text) => JSON.parse(text) as ScenarioResult, () => undefined)),
+    RESULT_NAMES.map((name) =>
+      readFile(join(dir, `${name}.json`), 'utf8').then(
+        (text) => JSON.parse(text) as ScenarioResult,
+        () => undefined,
+      ),
+    ),
   );
   return found.filter((result) => result !== undefined);
 }
@@ -36,15 +48,19 @@ const { values } = parseArgs({
     out: { type: 'string' },
   },
 });
-const out = values.out ?? (values.quick ? await mkdtemp(join(tmpdir(), 'confighash-bench-quick-')) : join(import.meta.dirname, 'results'));
+const out =
+  values.out ??
+  (values.quick ? await mkdtemp(join(tmpdir(), 'confighash-bench-quick-')) : join(import.meta.dirname, 'results'));
 function selected(): [string, Scenario][] {
   if (values.compare !== undefined) {
     const comparison = COMPARISONS[values.compare as ComparisonName] as Scenario | undefined;
-    if (!comparison) throw new Error(`no comparison with ${values.compare}: choose from ${Object.keys(COMPARISONS).join(', ')}`);
+    if (!comparison)
+      throw new Error(`no comparison with ${values.compare}: choose from ${Object.keys(COMPARISONS).join(', ')}`);
     return [[`compare-${values.compare}`, comparison]];
   }
   const names = values.only?.split(',') ?? Object.keys(SCENARIOS);
-  for (const name of names) if (!(name in SCENARIOS)) throw new Error(`no scenario ${name}: choose from ${Object.keys(SCENARIOS).join(', ')}`);
+  for (const name of names)
+    if (!(name in SCENARIOS)) throw new Error(`no scenario ${name}: choose from ${Object.keys(SCENARIOS).join(', ')}`);
   return names.map((name) => [name, SCENARIOS[name as ScenarioName]]);
 }
 const runs = selected();
@@ -71,7 +87,13 @@ try {
   for (const [name, scenario] of runs) {
     say(`\n== ${name}`);
     try {
-      const result = await runScenario(scenario, { quick: values.quick, fromDist: !values.quick, log: (line) => { say(`  ${line}`); } });
+      const result = await runScenario(scenario, {
+        quick: values.quick,
+        fromDist: !values.quick,
+        log: (line) => {
+          say(`  ${line}`);
+        },
+      });
       await writeFile(join(out, `${name}.json`), `${JSON.stringify(result, null, 2)}\n`);
       results.push(result);
     } catch (error) {
@@ -91,7 +113,13 @@ await writeFile(join(out, 'latency.svg'), latencyChart(latest));
 const memory = memoryChart(latest);
 if (memory) await writeFile(join(out, 'memory.svg'), memory);
 say(`\nresults in ${out}: summary.md, latency.svg${memory ? ', memory.svg' : ''} and one JSON file per scenario`);
-const failed = crashed.map((name) => `${name}: did not complete`).concat(results.flatMap((r) => r.targets.filter((t) => t.kind === 'correctness' && !t.met).map((t) => `${r.scenario}: ${t.name}`)));
+const failed = crashed
+  .map((name) => `${name}: did not complete`)
+  .concat(
+    results.flatMap((r) =>
+      r.targets.filter((t) => t.kind === 'correctness' && !t.met).map((t) => `${r.scenario}: ${t.name}`),
+    ),
+  );
 if (failed.length > 0) {
   say(`correctness checks failed:\n  ${failed.join('\n  ')}`);
   process.exitCode = 1;

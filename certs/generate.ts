@@ -18,7 +18,11 @@ export interface GeneratedCertificates {
 /** The CA and the serving certificate for `service`.`namespace`.svc. */
 export async function generate(namespace: string, service: string, days: number): Promise<GeneratedCertificates> {
   const ca = await createCertificateAuthority(`${service}-ca`, days * DAY_MS);
-  const dnsNames = [`${service}.${namespace}.svc`, `${service}.${namespace}.svc.cluster.local`, `${service}.${namespace}`];
+  const dnsNames = [
+    `${service}.${namespace}.svc`,
+    `${service}.${namespace}.svc.cluster.local`,
+    `${service}.${namespace}`,
+  ];
   const serving = await issueCertificate(ca, {
     commonName: dnsNames[0] ?? service,
     dnsNames,
@@ -42,5 +46,7 @@ if (import.meta.main) {
   await writeFile(join(values.out, 'ca.crt'), generated.ca);
   await writeFile(join(values.out, 'tls.crt'), generated.certificate);
   await writeFile(join(values.out, 'tls.key'), generated.privateKey, { mode: 0o600 });
-  process.stdout.write(`wrote ${values.out}/ca.crt, tls.crt and tls.key for ${values.service}.${values.namespace}.svc\n`);
+  process.stdout.write(
+    `wrote ${values.out}/ca.crt, tls.crt and tls.key for ${values.service}.${values.namespace}.svc\n`,
+  );
 }

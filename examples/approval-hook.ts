@@ -17,7 +17,11 @@ function decide(request: Request, now: Date): { allowed: boolean; reason?: strin
   const hour = now.getUTCHours();
   if (weekday && hour >= OPEN_HOURS.from && hour < OPEN_HOURS.to) return { allowed: true };
   const what = request.changes.map((c) => `${c.source}${c.keys ? ` (${c.keys.join(', ')})` : ''}`).join(', ');
-  return { allowed: false, reason: `outside change hours (weekdays ${OPEN_HOURS.from}:00-${OPEN_HOURS.to}:00 UTC): ${what}`, retryAfterSeconds: 600 };
+  return {
+    allowed: false,
+    reason: `outside change hours (weekdays ${OPEN_HOURS.from}:00-${OPEN_HOURS.to}:00 UTC): ${what}`,
+    retryAfterSeconds: 600,
+  };
 }
 
 createServer((request, response) => {
@@ -26,7 +30,9 @@ createServer((request, response) => {
   request.on('end', () => {
     const parsed = JSON.parse(body) as Request;
     const answer = decide(parsed, new Date());
-    process.stdout.write(`${parsed.workload.kind} ${parsed.workload.namespace}/${parsed.workload.name}: ${answer.allowed ? 'allowed' : 'denied'}\n`);
+    process.stdout.write(
+      `${parsed.workload.kind} ${parsed.workload.namespace}/${parsed.workload.name}: ${answer.allowed ? 'allowed' : 'denied'}\n`,
+    );
     response.setHeader('content-type', 'application/json');
     response.end(JSON.stringify(answer));
   });

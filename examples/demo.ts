@@ -52,7 +52,11 @@ async function demo(): Promise<void> {
   const annotations = JSON.parse(
     await shell(['get', 'deployment', 'app', '-n', NS, '-o', 'jsonpath={.spec.template.metadata.annotations}']),
   ) as Record<string, string>;
-  if (!/^configmap\/app-config=[0-9a-f]{12},secret\/app-db=[0-9a-f]{12}$/.test(annotations['confighash.dev/sources'] ?? '')) {
+  if (
+    !/^configmap\/app-config=[0-9a-f]{12},secret\/app-db=[0-9a-f]{12}$/.test(
+      annotations['confighash.dev/sources'] ?? '',
+    )
+  ) {
     throw new Error('the Deployment has no confighash.dev/sources annotation');
   }
   await waitFor('a ReplicaSet of each', async () => (await replicaSets()) === 2 || undefined);
@@ -65,14 +69,31 @@ async function demo(): Promise<void> {
   const reloading = await showServed('app-reload', { env: 'hello', file: 'log_level=info' });
 
   step('app-reload got the reload agent, a native sidecar, from the webhook');
-  await shell(['get', 'deployment', 'app-reload', '-n', NS, '-o', 'jsonpath={.spec.template.spec.initContainers[*].name}{"\\n"}']);
+  await shell([
+    'get',
+    'deployment',
+    'app-reload',
+    '-n',
+    NS,
+    '-o',
+    'jsonpath={.spec.template.spec.initContainers[*].name}{"\\n"}',
+  ]);
 
   step('confighash status');
   show(`$ confighash status -n ${NS}`);
   show(await confighash(['status', '-n', NS]));
 
   step('Edit a consumed key of the ConfigMap (the file the app reads)');
-  await shell(['patch', 'configmap', 'app-config', '-n', NS, '--type=merge', '-p', '{"data":{"app.conf":"log_level=debug"}}']);
+  await shell([
+    'patch',
+    'configmap',
+    'app-config',
+    '-n',
+    NS,
+    '--type=merge',
+    '-p',
+    '{"data":{"app.conf":"log_level=debug"}}',
+  ]);
 
   step('confighash rolled app: a new ReplicaSet, and an Event that says why; app-reload kept its ReplicaSet');
   await waitFor('a second ReplicaSet of app', async () => (await replicaSets()) === 3 || undefined);
@@ -83,22 +104,35 @@ async function demo(): Promise<void> {
 
   step('Each revision records the configuration it ran');
   const revision = await shell(['rollout', 'history', 'deployment/app', '-n', NS, '--revision=2']);
-  if (!/confighash\.dev\/sources: configmap\/app-config=/.test(revision)) throw new Error('revision 2 does not record its sources');
+  if (!/confighash\.dev\/sources: configmap\/app-config=/.test(revision))
+    throw new Error('revision 2 does not record its sources');
 
   step('app rolled out and serves the new value from new pods');
   await waitForRolledOut(NS, 'Deployment', 'app', 2);
   await shell(['get', 'pods', '-n', NS, '-l', 'app=app']);
   await showServed('app', { env: 'hello', file: 'log_level=debug' });
 
-  step('app-reload serves it from the same pods, reloaded in place (kubelet, then the agent\'s SIGHUP)');
-  await waitFor('app-reload to reload', async () => {
-    const names = await Promise.all((await pods(NS, 'app-reload')).map(async (p) => (await served(NS, p.metadata.name)).file));
-    return names.every((file) => file === 'log_level=debug') || undefined;
-  }, 90_000);
+  step("app-reload serves it from the same pods, reloaded in place (kubelet, then the agent's SIGHUP)");
+  await waitFor(
+    'app-reload to reload',
+    async () => {
+      const names = await Promise.all(
+        (await pods(NS, 'app-reload')).map(async (p) => (await served(NS, p.metadata.name)).file),
+      );
+      return names.every((file) => file === 'log_level=debug') || undefined;
+    },
+    90_000,
+  );
   const reloaded = await showServed('app-reload', { env: 'hello', file: 'log_level=debug' });
   if (reloaded.join() !== reloading.join()) throw new Error('app-reload was restarted, not reloaded');
   await shell(['get', 'pods', '-n', NS, '-l', 'app=app-reload']);
-  await waitFor('the ConfigReloaded Event', async () => (await kubectl(['get', 'events', '-n', NS, '--field-selector', 'reason=ConfigReloaded', '-o', 'name'])).trim() || undefined, 60_000);
+  await waitFor(
+    'the ConfigReloaded Event',
+    async () =>
+      (await kubectl(['get', 'events', '-n', NS, '--field-selector', 'reason=ConfigReloaded', '-o', 'name'])).trim() ||
+      undefined,
+    60_000,
+  );
   await shell(['get', 'events', '-n', NS, '--field-selector', 'reason=ConfigReloaded']);
   show(`$ confighash explain deployment/app-reload -n ${NS}`);
   show(await confighash(['explain', 'deployment/app-reload', '-n', NS]));
@@ -109,8 +143,11 @@ async function showServed(app: string, expected: { env: string; file: string }):
   const running = await pods(NS, app);
   for (const pod of running) {
     const { env, file, reloads } = await served(NS, pod.metadata.name);
-    show(`${pod.metadata.name}: GET /config → CONFIG_ENV=${JSON.stringify(env)}, /etc/app/config=${JSON.stringify(file)}${reloads > 0 ? ` (reloaded ${reloads}×)` : ''}`);
-    if (env !== expected.env || file !== expected.file) throw new Error(`${pod.metadata.name} serves ${JSON.stringify({ env, file })}, not ${JSON.stringify(expected)}`);
+    show(
+      `${pod.metadata.name}: GET /config → CONFIG_ENV=${JSON.stringify(env)}, /etc/app/config=${JSON.stringify(file)}${reloads > 0 ? ` (reloaded ${reloads}×)` : ''}`,
+    );
+    if (env !== expected.env || file !== expected.file)
+      throw new Error(`${pod.metadata.name} serves ${JSON.stringify({ env, file })}, not ${JSON.stringify(expected)}`);
   }
   return running.map((p) => p.metadata.uid).sort();
 }
@@ -132,20 +169,28 @@ function confighash(args: string[]): Promise<string> {
   });
 }
 
-step('Start a local control plane (etcd, kube-apiserver, kube-controller-manager) and a node (containerd, kubelet, kube-proxy), with confighash\'s image imported');
+step(
+  "Start a local control plane (etcd, kube-apiserver, kube-controller-manager) and a node (containerd, kubelet, kube-proxy), with confighash's image imported",
+);
 const handle = await launchControlPlane(await mkdtemp(join(tmpdir(), 'confighash-demo-')), false, show, { node: true });
 process.env['KUBECONFIG'] = handle.kubeconfig;
 process.env['PATH'] = `${binaryDir()}${delimiter}${process.env['PATH'] ?? ''}`;
 show(`ready at ${handle.server}`);
 try {
   step('Install confighash in the cluster as users do: two replicas, the webhook behind its Service');
-  show(`$ kubectl apply -k ${relative(process.cwd(), LOCAL_OVERLAY)}   # with components/reload-in-place: app-reload reloads in place`);
+  show(
+    `$ kubectl apply -k ${relative(process.cwd(), LOCAL_OVERLAY)}   # with components/reload-in-place: app-reload reloads in place`,
+  );
   await install('kustomize', { reloadInPlace: true });
   await shell(['get', 'pods', '-n', 'confighash-system', '-o', 'wide']);
   await demo();
-  process.stdout.write(`\n${styled(process.stdout, 32, 'Demo complete: one edit; one rollout where it must, a reload in place where it can, and the reason recorded.')}\n`);
+  process.stdout.write(
+    `\n${styled(process.stdout, 32, 'Demo complete: one edit; one rollout where it must, a reload in place where it can, and the reason recorded.')}\n`,
+  );
 } catch (error) {
-  process.stderr.write(`\n${styled(process.stderr, 31, `Demo failed: ${error instanceof Error ? error.message : String(error)}`)}\n`);
+  process.stderr.write(
+    `\n${styled(process.stderr, 31, `Demo failed: ${error instanceof Error ? error.message : String(error)}`)}\n`,
+  );
   process.exitCode = 1;
 } finally {
   await stopControlPlane(handle);

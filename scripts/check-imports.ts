@@ -23,10 +23,27 @@ const LAYERS: Record<string, string[]> = {
   webhook: ['checksum', 'http', 'kube', 'policy', 'scope', 'sources', 'telemetry', 'time', 'tls', 'workloads'],
   controller: ['checksum', 'keys', 'kube', 'notify', 'policy', 'scope', 'sources', 'telemetry', 'time', 'workloads'],
   agent: ['checksum', 'http', 'telemetry', 'time'],
-  cli: ['agent', 'checksum', 'controller', 'http', 'keys', 'kube', 'notify', 'policy', 'scope', 'sources', 'telemetry', 'time', 'tls', 'webhook', 'workloads'],
+  cli: [
+    'agent',
+    'checksum',
+    'controller',
+    'http',
+    'keys',
+    'kube',
+    'notify',
+    'policy',
+    'scope',
+    'sources',
+    'telemetry',
+    'time',
+    'tls',
+    'webhook',
+    'workloads',
+  ],
 };
 
-const IMPORT = /(?:^|\s)(?:import|export)\s[^'";]*?from\s*'(\.[^']+)'|import\(\s*'(\.[^']+)'\s*\)|^import\s+'(\.[^']+)'/gm;
+const IMPORT =
+  /(?:^|\s)(?:import|export)\s[^'";]*?from\s*'(\.[^']+)'|import\(\s*'(\.[^']+)'\s*\)|^import\s+'(\.[^']+)'/gm;
 
 async function sourceFiles(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { withFileTypes: true, recursive: true });
@@ -42,7 +59,10 @@ async function importGraph(files: string[]): Promise<Map<string, string[]>> {
   for (const file of files) {
     const text = await readFile(file, 'utf8');
     const targets = [...text.matchAll(IMPORT)].map((m) => resolve(dirname(file), m[1] ?? m[2] ?? m[3] ?? ''));
-    graph.set(file, targets.filter((target) => target.startsWith(`${SRC}/`)));
+    graph.set(
+      file,
+      targets.filter((target) => target.startsWith(`${SRC}/`)),
+    );
   }
   return graph;
 }
@@ -53,12 +73,17 @@ function layeringProblems(graph: Map<string, string[]>): string[] {
     const from = folderOf(file);
     const allowed = LAYERS[from];
     if (!allowed) {
-      problems.push(`src/${relative(SRC, file)}: folder ${from} has no line in LAYERS (scripts/check-imports.ts) and docs/architecture.md`);
+      problems.push(
+        `src/${relative(SRC, file)}: folder ${from} has no line in LAYERS (scripts/check-imports.ts) and docs/architecture.md`,
+      );
       continue;
     }
     for (const target of targets) {
       const to = folderOf(target);
-      if (to !== from && !allowed.includes(to)) problems.push(`src/${relative(SRC, file)} imports src/${relative(SRC, target)}: ${from}/ may not import ${to}/`);
+      if (to !== from && !allowed.includes(to))
+        problems.push(
+          `src/${relative(SRC, file)} imports src/${relative(SRC, target)}: ${from}/ may not import ${to}/`,
+        );
     }
   }
   return problems;
@@ -84,10 +109,15 @@ function circles(graph: Map<string, string[]>): string[][] {
     if (low.get(file) === index.get(file)) found.push(stack.splice(stack.indexOf(file)));
   };
   for (const file of graph.keys()) if (!index.has(file)) visit(file);
-  return found.filter((component) => component.length > 1).map((component) => component.map((f) => `src/${relative(SRC, f)}`).sort());
+  return found
+    .filter((component) => component.length > 1)
+    .map((component) => component.map((f) => `src/${relative(SRC, f)}`).sort());
 }
 
 const graph = await importGraph(await sourceFiles(SRC));
-const problems = [...layeringProblems(graph), ...circles(graph).map((c) => `these files import each other in a circle: ${c.join(', ')}`)];
+const problems = [
+  ...layeringProblems(graph),
+  ...circles(graph).map((c) => `these files import each other in a circle: ${c.join(', ')}`),
+];
 for (const problem of problems) process.stderr.write(`${problem}\n`);
 if (problems.length > 0) process.exitCode = 1;

@@ -11,7 +11,9 @@ import { parseArgs } from 'node:util';
 import { buildImage } from '../test/cluster/confighash-image.ts';
 import { ensureImages } from '../test/cluster/node.ts';
 
-const { version } = JSON.parse(await readFile(join(import.meta.dirname, '..', 'package.json'), 'utf8')) as { version: string };
+const { version } = JSON.parse(await readFile(join(import.meta.dirname, '..', 'package.json'), 'utf8')) as {
+  version: string;
+};
 const { values } = parseArgs({
   options: {
     tag: { type: 'string', default: `ghcr.io/confighash/confighash:${version}` },

@@ -21,17 +21,32 @@ describe('image runtime stage', () => {
     const runtime = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
     assert.deepEqual(
       [...runtime.matchAll(/^COPY (.+)$/gm)].map((m) => m[1]),
-      ['--from=production-dependencies /app/node_modules ./node_modules', '--from=build /src/dist ./dist', 'package.json ./'],
+      [
+        '--from=production-dependencies /app/node_modules ./node_modules',
+        '--from=build /src/dist ./dist',
+        'package.json ./',
+      ],
     );
     assert.match(runtime, /^USER 65532:65532$/m);
-    assert.match(runtime, /^ENTRYPOINT \["\/nodejs\/bin\/node", "--optimize-for-size", "--max-opt=2", "--max-semi-space-size=4", "--max-old-space-size=256", "dist\/cli\/main\.js"\]$/m);
+    assert.match(
+      runtime,
+      /^ENTRYPOINT \["\/nodejs\/bin\/node", "--optimize-for-size", "--max-opt=2", "--max-semi-space-size=4", "--max-old-space-size=256", "dist\/cli\/main\.js"\]$/m,
+    );
 
     const app = await mkdtemp(join(tmpdir(), 'confighash-image-'));
     t.after(() => rm(app, { recursive: true, force: true }));
     for (const file of ['package.json', 'package-lock.json']) await copyFile(join(ROOT, file), join(app, file));
     // From npm's cache (the project's own `npm ci` filled it): the registry once hung this test for 5 minutes.
-    await run('npm', ['ci', '--omit=dev', '--prefer-offline', '--no-audit', '--no-fund', '--ignore-scripts'], { cwd: app });
-    await run(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(ROOT, 'tsconfig.build.json'), '--outDir', join(app, 'dist')]);
+    await run('npm', ['ci', '--omit=dev', '--prefer-offline', '--no-audit', '--no-fund', '--ignore-scripts'], {
+      cwd: app,
+    });
+    await run(process.execPath, [
+      join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'),
+      '-p',
+      join(ROOT, 'tsconfig.build.json'),
+      '--outDir',
+      join(app, 'dist'),
+    ]);
     await rm(join(app, 'package-lock.json'));
 
     await assert.rejects(stat(join(app, 'node_modules', 'typescript')), 'no dev dependency in the runtime stage');
@@ -45,23 +60,34 @@ describe('image runtime stage', () => {
     const dir = await mkdtemp(join(tmpdir(), 'confighash-image-archive-'));
     t.after(() => rm(dir, { recursive: true, force: true }));
     const out = join(dir, 'confighash.oci.tar');
-    await run('npm', ['run', '-s', 'image', '--', '--tag', 'registry.example.test/confighash:1.2.3', '--out', out], { cwd: ROOT });
-    const member = async (name: string): Promise<string> => (await run('tar', ['-xOf', out, name], { maxBuffer: 256 * 1024 * 1024 })).stdout;
+    await run('npm', ['run', '-s', 'image', '--', '--tag', 'registry.example.test/confighash:1.2.3', '--out', out], {
+      cwd: ROOT,
+    });
+    const member = async (name: string): Promise<string> =>
+      (await run('tar', ['-xOf', out, name], { maxBuffer: 256 * 1024 * 1024 })).stdout;
     assert.deepEqual(JSON.parse(await member('oci-layout')), { imageLayoutVersion: '1.0.0' });
-    const index = JSON.parse(await member('index.json')) as { manifests: { mediaType: string; digest: string; annotations: Record<string, string> }[] };
+    const index = JSON.parse(await member('index.json')) as {
+      manifests: { mediaType: string; digest: string; annotations: Record<string, string> }[];
+    };
     assert.equal(index.manifests.length, 1);
     const [entry] = index.manifests;
     assert.equal(entry?.mediaType, 'application/vnd.oci.image.manifest.v1+json');
-    assert.deepEqual(entry.annotations, { 'io.containerd.image.name': 'registry.example.test/confighash:1.2.3', 'org.opencontainers.image.ref.name': '1.2.3' });
+    assert.deepEqual(entry.annotations, {
+      'io.containerd.image.name': 'registry.example.test/confighash:1.2.3',
+      'org.opencontainers.image.ref.name': '1.2.3',
+    });
     const blob = (digest: string): Promise<string> => member(`blobs/sha256/${digest.slice('sha256:'.length)}`);
     const manifest = JSON.parse(await blob(entry.digest)) as { config: { digest: string } };
-    const { config } = JSON.parse(await blob(manifest.config.digest)) as { config: { User: string; Entrypoint: string[]; Cmd: string[]; Env: string[]; WorkingDir: string } };
+    const { config } = JSON.parse(await blob(manifest.config.digest)) as {
+      config: { User: string; Entrypoint: string[]; Cmd: string[]; Env: string[]; WorkingDir: string };
+    };
     const { nodeArgs, env, cmd } = await imageRuntime();
     assert.equal(config.User, '65532:65532');
     assert.equal(config.WorkingDir, '/app');
     assert.deepEqual(config.Entrypoint, ['/nodejs/bin/node', ...nodeArgs, '/app/dist/cli/main.js']);
     assert.deepEqual(config.Cmd, cmd);
     assert.deepEqual(cmd, ['run']);
-    for (const [name, value] of Object.entries(env)) assert.ok(config.Env.includes(`${name}=${value}`), `${name}=${value}`);
+    for (const [name, value] of Object.entries(env))
+      assert.ok(config.Env.includes(`${name}=${value}`), `${name}=${value}`);
   });
 });

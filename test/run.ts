@@ -9,11 +9,23 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { binaryDir } from './cluster/binaries.ts';
-import { type ControlPlaneHandle, launchControlPlane, runningControlPlane, stopControlPlane } from './cluster/launcher.ts';
+import {
+  type ControlPlaneHandle,
+  launchControlPlane,
+  runningControlPlane,
+  stopControlPlane,
+} from './cluster/launcher.ts';
 import { ensureHelm } from './cluster/helm.ts';
 import { nodeLeftovers, nodePaths } from './cluster/node.ts';
 
-const DEFAULT_FILES = ['src/**/*.test.ts', 'certs/**/*.test.ts', 'bench/**/*.test.ts', 'test/cluster/*.test.ts', 'test/*.test.ts', 'test/e2e/*.test.ts'];
+const DEFAULT_FILES = [
+  'src/**/*.test.ts',
+  'certs/**/*.test.ts',
+  'bench/**/*.test.ts',
+  'test/cluster/*.test.ts',
+  'test/*.test.ts',
+  'test/e2e/*.test.ts',
+];
 /** Tests of what running pods serve: only where the control plane has a node. */
 const NODE_FILES = ['test/e2e-node/*.test.ts'];
 const WITH_NODE = process.env['CONFIGHASH_TEST_NODE'] !== '0';
@@ -27,7 +39,9 @@ async function controlPlaneKubeconfig(): Promise<{ kubeconfig: string; handle?: 
   if (given) {
     // A control plane from `npm run cluster -- up` can also be restarted by the tests that need it.
     const running = await runningControlPlane(join(import.meta.dirname, '..', '.cluster'));
-    return running?.kubeconfig === given ? { kubeconfig: given, handle: running, owned: false } : { kubeconfig: given, owned: false };
+    return running?.kubeconfig === given
+      ? { kubeconfig: given, handle: running, owned: false }
+      : { kubeconfig: given, owned: false };
   }
   const started = Date.now();
   const dir = await mkdtemp(join(tmpdir(), 'confighash-test-cluster-'));
@@ -36,7 +50,12 @@ async function controlPlaneKubeconfig(): Promise<{ kubeconfig: string; handle?: 
   return { kubeconfig: handle.kubeconfig, handle, owned: true };
 }
 
-function runTests(kubeconfig: string, handle: ControlPlaneHandle | undefined, args: string[], helm: string): Promise<number> {
+function runTests(
+  kubeconfig: string,
+  handle: ControlPlaneHandle | undefined,
+  args: string[],
+  helm: string,
+): Promise<number> {
   const files = everyTest ? [...DEFAULT_FILES, ...(handle?.node ? NODE_FILES : [])] : [];
   // One file at a time: end-to-end tests share the cluster-scoped webhook configuration.
   const child = spawn(
@@ -56,7 +75,11 @@ function runTests(kubeconfig: string, handle: ControlPlaneHandle | undefined, ar
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.on(signal, () => child.kill(signal));
   }
-  return new Promise((resolve) => child.on('close', (code) => { resolve(code ?? 1); }));
+  return new Promise((resolve) =>
+    child.on('close', (code) => {
+      resolve(code ?? 1);
+    }),
+  );
 }
 
 const helm = await ensureHelm(say);

@@ -32,8 +32,20 @@ interface Plan {
   processingIterations: number;
 }
 
-const FULL: Plan = { rates: [50, 200, 1000], secondsPerRate: 20, saturationConcurrency: 32, saturationSeconds: 15, processingIterations: 20_000 };
-const QUICK: Plan = { rates: [50], secondsPerRate: 1, saturationConcurrency: 4, saturationSeconds: 1, processingIterations: 200 };
+const FULL: Plan = {
+  rates: [50, 200, 1000],
+  secondsPerRate: 20,
+  saturationConcurrency: 32,
+  saturationSeconds: 15,
+  processingIterations: 20_000,
+};
+const QUICK: Plan = {
+  rates: [50],
+  secondsPerRate: 1,
+  saturationConcurrency: 4,
+  saturationSeconds: 1,
+  processingIterations: 200,
+};
 
 export const admission: Scenario = async (context) => {
   const plan = context.quick ? QUICK : FULL;
@@ -43,11 +55,18 @@ export const admission: Scenario = async (context) => {
     context.log(`processing (in-process, no API reads): ${JSON.stringify(processing)}`);
     const confighash = await startBenchConfighash(context);
     try {
-      const target: LoadTarget = { url: confighash.webhookUrl, ca: await publishedCaBundle(), body: () => reviewBody(namespace), check: checkPatched };
+      const target: LoadTarget = {
+        url: confighash.webhookUrl,
+        ca: await publishedCaBundle(),
+        body: () => reviewBody(namespace),
+        check: checkPatched,
+      };
       await openLoop(target, 50, context.quick ? 0.2 : 2); // warm-up: connections, JIT
       const shared = await loadSeries(context, plan, { target, metricsUrl: confighash.metricsUrl }, 'shared');
       const pinning = await pinApart(confighash.pid);
-      context.log(`pinned: confighash on CPU ${pinning.confighashCpus}, the control plane and the load on CPU ${pinning.othersCpus}`);
+      context.log(
+        `pinned: confighash on CPU ${pinning.confighashCpus}, the control plane and the load on CPU ${pinning.othersCpus}`,
+      );
       try {
         const pinned = await loadSeries(context, plan, { target, metricsUrl: confighash.metricsUrl }, 'pinned');
         return report(plan, processing, { shared, pinned }, pinning);
@@ -66,7 +85,12 @@ interface Series {
 }
 
 /** The fixed rates, then saturation, labelled `cores` (shared or pinned). */
-async function loadSeries(context: BenchContext, plan: Plan, load: { target: LoadTarget; metricsUrl: string }, cores: string): Promise<Series> {
+async function loadSeries(
+  context: BenchContext,
+  plan: Plan,
+  load: { target: LoadTarget; metricsUrl: string },
+  cores: string,
+): Promise<Series> {
   const { target, metricsUrl } = load;
   const runs: Run[] = [];
   for (const rate of plan.rates) {
@@ -74,14 +98,18 @@ async function loadSeries(context: BenchContext, plan: Plan, load: { target: Loa
     const result = await openLoop(target, rate, plan.secondsPerRate);
     const after = await ownClock(metricsUrl);
     const withinTenMs = round((100 * (after.withinTenMs - before.withinTenMs)) / (after.count - before.count));
-    context.log(`${cores}, ${rate}/s: ${JSON.stringify(distribution(result.latencies))}, ${result.errors} errors, ${withinTenMs}% within 10 ms by confighash's clock`);
+    context.log(
+      `${cores}, ${rate}/s: ${JSON.stringify(distribution(result.latencies))}, ${result.errors} errors, ${withinTenMs}% within 10 ms by confighash's clock`,
+    );
     runs.push({ label: `${rate}/s, ${cores}`, result, withinTenMs });
   }
   const cpuBefore = await metricValue(metricsUrl, 'process_cpu_seconds_total');
   const saturation = await closedLoop(target, plan.saturationConcurrency, plan.saturationSeconds);
   const cpu = ((await metricValue(metricsUrl, 'process_cpu_seconds_total')) - cpuBefore) / saturation.seconds;
   const throughput = saturation.latencies.length / saturation.seconds;
-  context.log(`${cores}, saturation: ${throughput.toFixed(0)}/s at ${plan.saturationConcurrency} in flight, confighash using ${cpu.toFixed(2)} cores`);
+  context.log(
+    `${cores}, saturation: ${throughput.toFixed(0)}/s at ${plan.saturationConcurrency} in flight, confighash using ${cpu.toFixed(2)} cores`,
+  );
   runs.push({ label: `saturation (${plan.saturationConcurrency} in flight), ${cores}`, result: saturation });
   return { runs, saturation: { throughput, cpu } };
 }
@@ -102,12 +130,24 @@ async function ownClock(metricsUrl: string): Promise<{ count: number; withinTenM
   return { count, withinTenMs };
 }
 
-function report(plan: Plan, processing: LatencySeries, { shared, pinned }: { shared: Series; pinned: Series }, pinning: Pinning): ScenarioReport {
+function report(
+  plan: Plan,
+  processing: LatencySeries,
+  { shared, pinned }: { shared: Series; pinned: Series },
+  pinning: Pinning,
+): ScenarioReport {
   const runs = [...shared.runs, ...pinned.runs];
-  const latencies = [processing, ...runs.map(({ label, result }) => ({ name: `admission at ${label}`, distribution: distribution(result.latencies) }))];
+  const latencies = [
+    processing,
+    ...runs.map(({ label, result }) => ({
+      name: `admission at ${label}`,
+      distribution: distribution(result.latencies),
+    })),
+  ];
   const errors = runs.reduce((sum, { result }) => sum + result.errors, 0);
   const firstError = runs.find(({ result }) => result.firstError)?.result.firstError;
-  const p99At200 = (cores: string): number | undefined => latencies.find((l) => l.name === `admission at 200/s, ${cores}`)?.distribution.p99;
+  const p99At200 = (cores: string): number | undefined =>
+    latencies.find((l) => l.name === `admission at 200/s, ${cores}`)?.distribution.p99;
   // confighash runs its JavaScript on one thread: admissions per second of its CPU time is the one-core figure.
   const perCore = (series: Series): number => Math.round(series.saturation.throughput / series.saturation.cpu);
   const saturationFigure = (series: Series): string =>
@@ -115,8 +155,25 @@ function report(plan: Plan, processing: LatencySeries, { shared, pinned }: { sha
   const pinnedNote = `confighash alone on CPU ${pinning.confighashCpus}; the control plane and the load on CPU ${pinning.othersCpus}`;
   const pinned200 = p99At200('pinned');
   const targets: TargetCheck[] = [
-    { name: 'webhook processing p99, excluding API reads', kind: 'performance', goal: '≤ 2 ms', measured: `${processing.distribution.p99} ms`, met: processing.distribution.p99 <= 2 },
-    ...(pinned200 === undefined ? [] : [{ name: 'admission p99 at 200/s, pinned', kind: 'performance' as const, goal: '≤ 10 ms', measured: `${pinned200} ms (shared: ${p99At200('shared') ?? '—'} ms)`, met: pinned200 <= 10, note: pinnedNote }]),
+    {
+      name: 'webhook processing p99, excluding API reads',
+      kind: 'performance',
+      goal: '≤ 2 ms',
+      measured: `${processing.distribution.p99} ms`,
+      met: processing.distribution.p99 <= 2,
+    },
+    ...(pinned200 === undefined
+      ? []
+      : [
+          {
+            name: 'admission p99 at 200/s, pinned',
+            kind: 'performance' as const,
+            goal: '≤ 10 ms',
+            measured: `${pinned200} ms (shared: ${p99At200('shared') ?? '—'} ms)`,
+            met: pinned200 <= 10,
+            note: pinnedNote,
+          },
+        ]),
     {
       name: 'saturation throughput, pinned',
       kind: 'performance',
@@ -125,28 +182,72 @@ function report(plan: Plan, processing: LatencySeries, { shared, pinned }: { sha
       met: perCore(pinned) >= 1500,
       note: pinnedNote,
     },
-    { name: 'failed admissions', kind: 'correctness', goal: '0', measured: String(errors), met: errors === 0, ...(firstError ? { note: firstError } : {}) },
+    {
+      name: 'failed admissions',
+      kind: 'correctness',
+      goal: '0',
+      measured: String(errors),
+      met: errors === 0,
+      ...(firstError ? { note: firstError } : {}),
+    },
   ];
   return {
     scenario: 'admission',
     title: 'Admission latency and throughput',
-    settings: { rates: plan.rates.join(', '), secondsPerRate: plan.secondsPerRate, connections: 16, saturationConcurrency: plan.saturationConcurrency, pinned: pinnedNote },
+    settings: {
+      rates: plan.rates.join(', '),
+      secondsPerRate: plan.secondsPerRate,
+      connections: 16,
+      saturationConcurrency: plan.saturationConcurrency,
+      pinned: pinnedNote,
+    },
     latencies,
-    tables: [{
-      title: 'Latency (ms), from when each request was due to its full response; shared: every process on every core, pinned: ' + pinnedNote,
-      columns: ['load', 'requests', 'median', 'p95', 'p99', 'max', 'errors', 'within 10 ms by confighash\'s clock'],
-      rows: [
-        ['in-process, no API reads', processing.distribution.count, processing.distribution.median, processing.distribution.p95, processing.distribution.p99, processing.distribution.max, 0, ''],
-        ...runs.map(({ label, result, withinTenMs }) => {
-          const d = distribution(result.latencies);
-          return [label, d.count, d.median, d.p95, d.p99, d.max, result.errors, withinTenMs === undefined ? '' : `${withinTenMs}%`];
-        }),
-      ],
-    }],
+    tables: [
+      {
+        title:
+          'Latency (ms), from when each request was due to its full response; shared: every process on every core, pinned: ' +
+          pinnedNote,
+        columns: ['load', 'requests', 'median', 'p95', 'p99', 'max', 'errors', "within 10 ms by confighash's clock"],
+        rows: [
+          [
+            'in-process, no API reads',
+            processing.distribution.count,
+            processing.distribution.median,
+            processing.distribution.p95,
+            processing.distribution.p99,
+            processing.distribution.max,
+            0,
+            '',
+          ],
+          ...runs.map(({ label, result, withinTenMs }) => {
+            const d = distribution(result.latencies);
+            return [
+              label,
+              d.count,
+              d.median,
+              d.p95,
+              d.p99,
+              d.max,
+              result.errors,
+              withinTenMs === undefined ? '' : `${withinTenMs}%`,
+            ];
+          }),
+        ],
+      },
+    ],
     targets,
     data: {
-      shared: { saturationPerSecond: Math.round(shared.saturation.throughput), saturationCores: round(shared.saturation.cpu), perCoreSecond: perCore(shared) },
-      pinned: { saturationPerSecond: Math.round(pinned.saturation.throughput), saturationCores: round(pinned.saturation.cpu), perCoreSecond: perCore(pinned), cpuMsPerAdmission: round((1000 * pinned.saturation.cpu) / pinned.saturation.throughput) },
+      shared: {
+        saturationPerSecond: Math.round(shared.saturation.throughput),
+        saturationCores: round(shared.saturation.cpu),
+        perCoreSecond: perCore(shared),
+      },
+      pinned: {
+        saturationPerSecond: Math.round(pinned.saturation.throughput),
+        saturationCores: round(pinned.saturation.cpu),
+        perCoreSecond: perCore(pinned),
+        cpuMsPerAdmission: round((1000 * pinned.saturation.cpu) / pinned.saturation.throughput),
+      },
       errors,
     },
   };
@@ -154,17 +255,33 @@ function report(plan: Plan, processing: LatencySeries, { shared, pinned }: { sha
 
 /** A ConfigMap of application settings, a ConfigMap of feature flags, and a Secret. */
 function sources(): object[] {
-  const settings = Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`SETTING_${i}`, randomBytes(48).toString('hex')]));
+  const settings = Object.fromEntries(
+    Array.from({ length: 20 }, (_, i) => [`SETTING_${i}`, randomBytes(48).toString('hex')]),
+  );
   return [
     { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'app' }, data: settings },
-    { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'features' }, data: { 'flags.yaml': 'checkout: true\nsearch-v2: false\n'.repeat(20) } },
-    { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'db' }, stringData: { username: 'app', password: randomBytes(24).toString('base64') } },
+    {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'features' },
+      data: { 'flags.yaml': 'checkout: true\nsearch-v2: false\n'.repeat(20) },
+    },
+    {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'db' },
+      stringData: { username: 'app', password: randomBytes(24).toString('base64') },
+    },
   ];
 }
 
 /** A Deployment as a Helm chart renders one: env from the settings, a Secret key, flags mounted. */
 export function realisticDeployment(namespace: string): object {
-  const labels = { 'app.kubernetes.io/name': 'shop', 'app.kubernetes.io/instance': 'shop', 'app.kubernetes.io/version': '4.2.1' };
+  const labels = {
+    'app.kubernetes.io/name': 'shop',
+    'app.kubernetes.io/instance': 'shop',
+    'app.kubernetes.io/version': '4.2.1',
+  };
   return {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
@@ -175,22 +292,27 @@ export function realisticDeployment(namespace: string): object {
       template: {
         metadata: { labels, annotations: { 'prometheus.io/scrape': 'true', 'prometheus.io/port': '9090' } },
         spec: {
-          containers: [{
-            name: 'shop',
-            image: 'registry.example.com/shop:4.2.1',
-            ports: [{ name: 'http', containerPort: 8080 }, { name: 'metrics', containerPort: 9090 }],
-            envFrom: [{ configMapRef: { name: 'app' } }],
-            env: [
-              { name: 'DB_USER', valueFrom: { secretKeyRef: { name: 'db', key: 'username' } } },
-              { name: 'DB_PASSWORD', valueFrom: { secretKeyRef: { name: 'db', key: 'password' } } },
-              { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
-            ],
-            resources: { requests: { cpu: '250m', memory: '256Mi' }, limits: { memory: '512Mi' } },
-            readinessProbe: { httpGet: { path: '/ready', port: 'http' }, periodSeconds: 5 },
-            livenessProbe: { httpGet: { path: '/live', port: 'http' }, periodSeconds: 10 },
-            volumeMounts: [{ name: 'features', mountPath: '/etc/shop/features', readOnly: true }],
-            securityContext: { runAsNonRoot: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
-          }],
+          containers: [
+            {
+              name: 'shop',
+              image: 'registry.example.com/shop:4.2.1',
+              ports: [
+                { name: 'http', containerPort: 8080 },
+                { name: 'metrics', containerPort: 9090 },
+              ],
+              envFrom: [{ configMapRef: { name: 'app' } }],
+              env: [
+                { name: 'DB_USER', valueFrom: { secretKeyRef: { name: 'db', key: 'username' } } },
+                { name: 'DB_PASSWORD', valueFrom: { secretKeyRef: { name: 'db', key: 'password' } } },
+                { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+              ],
+              resources: { requests: { cpu: '250m', memory: '256Mi' }, limits: { memory: '512Mi' } },
+              readinessProbe: { httpGet: { path: '/ready', port: 'http' }, periodSeconds: 5 },
+              livenessProbe: { httpGet: { path: '/live', port: 'http' }, periodSeconds: 10 },
+              volumeMounts: [{ name: 'features', mountPath: '/etc/shop/features', readOnly: true }],
+              securityContext: { runAsNonRoot: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
+            },
+          ],
           volumes: [{ name: 'features', configMap: { name: 'features' } }],
         },
       },
@@ -217,7 +339,11 @@ function admissionRequest(namespace: string): AdmissionRequest & Record<string, 
 }
 
 function reviewBody(namespace: string): string {
-  return JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: admissionRequest(namespace) });
+  return JSON.stringify({
+    apiVersion: 'admission.k8s.io/v1',
+    kind: 'AdmissionReview',
+    request: admissionRequest(namespace),
+  });
 }
 
 function checkPatched(status: number, body: string): void {

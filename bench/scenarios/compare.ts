@@ -59,7 +59,11 @@ function subjects(context: BenchContext, reloaderBinary: string): Subject[] {
       const process = await startReloader(reloaderBinary);
       try {
         // Its informers deliver one add event per object listed: all counted, its caches are synced.
-        await waitFor('Reloader to receive every source', async () => ((await reloaderAdds()) >= population) || undefined, 300_000);
+        await waitFor(
+          'Reloader to receive every source',
+          async () => (await reloaderAdds()) >= population || undefined,
+          300_000,
+        );
       } catch (error) {
         await process.stop();
         throw error;
@@ -77,16 +81,28 @@ function subjects(context: BenchContext, reloaderBinary: string): Subject[] {
         const line = process.logs.find((l) => l.includes(`"msg":"${msg}"`));
         return line ? (JSON.parse(line) as { time: number }).time : undefined;
       };
-      const synced = await waitFor('confighash to sync', () => Promise.resolve(logged('caches synced; reconciling')), 300_000);
+      const synced = await waitFor(
+        'confighash to sync',
+        () => Promise.resolve(logged('caches synced; reconciling')),
+        300_000,
+      );
       const readySeconds = round((synced - (logged('starting confighash') ?? synced)) / 1000);
-      return { pid: process.pid, readySeconds, idle: () => waitForIdle(process.metricsUrl), stop: () => process.cleanup() };
+      return {
+        pid: process.pid,
+        readySeconds,
+        idle: () => waitForIdle(process.metricsUrl),
+        stop: () => process.cleanup(),
+      };
     },
   };
   return [reloader, confighash];
 }
 
 async function reloaderAdds(): Promise<number> {
-  const text = await fetch('http://127.0.0.1:9090/metrics').then((r) => r.text(), () => '');
+  const text = await fetch('http://127.0.0.1:9090/metrics').then(
+    (r) => r.text(),
+    () => '',
+  );
   return text
     .split('\n')
     .filter((line) => line.startsWith('reloader_events_received_total') && line.includes('"add"'))
@@ -165,9 +181,17 @@ interface ChangeRun {
  * (steady, not per change); by kind, those made in another namespace than the
  * scenario's are counted apart ("create events elsewhere").
  */
-async function changeRequests(since: number, user: string, namespace: string): Promise<Pick<ChangeRun, 'requests' | 'requestsByKind'>> {
-  const requests = (await auditedRequests(since, Date.now() + 1, user)).filter((r) => r.verb !== 'watch' && !r.resource.startsWith('leases'));
-  const located = requests.map((r) => (r.namespace === '' || r.namespace === namespace ? r : { ...r, resource: `${r.resource} elsewhere` }));
+async function changeRequests(
+  since: number,
+  user: string,
+  namespace: string,
+): Promise<Pick<ChangeRun, 'requests' | 'requestsByKind'>> {
+  const requests = (await auditedRequests(since, Date.now() + 1, user)).filter(
+    (r) => r.verb !== 'watch' && !r.resource.startsWith('leases'),
+  );
+  const located = requests.map((r) =>
+    r.namespace === '' || r.namespace === namespace ? r : { ...r, resource: `${r.resource} elsewhere` },
+  );
   return { requests: requests.length, requestsByKind: countByKind(located) };
 }
 
@@ -201,12 +225,31 @@ async function withDeployments<T>(
     const deployments = new ArrivalLog<Workload>();
     try {
       const names = Array.from({ length: count }, (_, i) => `web-${String(i).padStart(3, '0')}`);
-      const objects = [configMap('app', { n: '0' }), ...names.map((name) => workload('Deployment', name, { envFrom: [{ configMapRef: { name: 'app' } }] }, { annotations: RELOADER_AUTO }))];
-      await kubectl(['create', '-n', namespace, '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects }));
-      await waitFor(`${count} first ReplicaSets`, async () => (await replicaSets(namespace)) === count || undefined, 300_000);
+      const objects = [
+        configMap('app', { n: '0' }),
+        ...names.map((name) =>
+          workload(
+            'Deployment',
+            name,
+            { envFrom: [{ configMapRef: { name: 'app' } }] },
+            { annotations: RELOADER_AUTO },
+          ),
+        ),
+      ];
+      await kubectl(
+        ['create', '-n', namespace, '-f', '-'],
+        JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects }),
+      );
+      await waitFor(
+        `${count} first ReplicaSets`,
+        async () => (await replicaSets(namespace)) === count || undefined,
+        300_000,
+      );
       await running.idle();
       await deployments.start(`/apis/apps/v1/namespaces/${namespace}/deployments`);
-      await waitFor('the Deployments on a watch', () => Promise.resolve(deployments.arrivals.length >= count || undefined));
+      await waitFor('the Deployments on a watch', () =>
+        Promise.resolve(deployments.arrivals.length >= count || undefined),
+      );
       return await body(namespace, deployments, running);
     } finally {
       deployments.stop();
@@ -235,12 +278,23 @@ async function reactionRun(subject: Subject, samples: number): Promise<ChangeRun
       const before = deployments.arrivals.length;
       const previous = deployments.arrivals.at(-1)?.object;
       const changed = await updateConfigMap(namespace, 'app', n);
-      const patched = await deployments.next(before, (d) => previous === undefined || templateOf(d) !== templateOf(previous), 30_000);
+      const patched = await deployments.next(
+        before,
+        (d) => previous === undefined || templateOf(d) !== templateOf(previous),
+        30_000,
+      );
       latencies.push(patched.at - changed);
       await sleep(SAMPLE_GAP_MS);
     }
     const rollouts = (await settledReplicaSets(namespace, running)) - 1;
-    return { latencies: distribution(latencies), samples: latencies.map(round), changes: samples, rollouts, expectedRollouts: samples, ...(await changeRequests(since, subject.user, namespace)) };
+    return {
+      latencies: distribution(latencies),
+      samples: latencies.map(round),
+      changes: samples,
+      rollouts,
+      expectedRollouts: samples,
+      ...(await changeRequests(since, subject.user, namespace)),
+    };
   });
 }
 
@@ -250,17 +304,25 @@ async function fanoutRun(subject: Subject, count: number): Promise<ChangeRun> {
     const since = Date.now();
     const changed = await updateConfigMap(namespace, 'app', 1);
     const patchedAt = new Map<string, number>();
-    for (let index = 0; patchedAt.size < count; ) {
+    for (let index = 0; patchedAt.size < count;) {
       const arrival = await deployments.next(index, (d) => templateOf(d) !== initial.get(d.metadata.name), 300_000);
       index = arrival.index + 1;
-      if (!patchedAt.has(arrival.object.metadata.name)) patchedAt.set(arrival.object.metadata.name, arrival.at - changed);
+      if (!patchedAt.has(arrival.object.metadata.name))
+        patchedAt.set(arrival.object.metadata.name, arrival.at - changed);
     }
     const rollouts = (await settledReplicaSets(namespace, running)) - count;
-    return { latencies: distribution([...patchedAt.values()]), changes: 1, rollouts, expectedRollouts: count, ...(await changeRequests(since, subject.user, namespace)) };
+    return {
+      latencies: distribution([...patchedAt.values()]),
+      changes: 1,
+      rollouts,
+      expectedRollouts: count,
+      ...(await changeRequests(since, subject.user, namespace)),
+    };
   });
 }
 
-const ratio = (reloader: number, confighash: number): string => (confighash > 0 ? `${round(reloader / confighash)}×` : '—');
+const ratio = (reloader: number, confighash: number): string =>
+  confighash > 0 ? `${round(reloader / confighash)}×` : '—';
 
 type Row = (string | number)[];
 
@@ -268,31 +330,67 @@ function scaleRows(names: readonly string[], scale: Map<string, ScaleRow[]>): Ro
   const [reloader = [], confighash = []] = names.map((name) => scale.get(name) ?? []);
   const rows: Row[] = reloader.flatMap((row, i) => {
     const other = confighash[i];
-    return other ? [[`RSS with ${row.sources} sources (MiB)`, row.rssMiB, other.rssMiB, ratio(row.rssMiB, other.rssMiB)]] : [];
+    return other
+      ? [[`RSS with ${row.sources} sources (MiB)`, row.rssMiB, other.rssMiB, ratio(row.rssMiB, other.rssMiB)]]
+      : [];
   });
   const [r, c] = [reloader.at(-1), confighash.at(-1)];
-  if (r && c) rows.push([`ready with ${r.sources} sources (s)`, r.readySeconds, c.readySeconds, ratio(r.readySeconds, c.readySeconds)]);
+  if (r && c)
+    rows.push([
+      `ready with ${r.sources} sources (s)`,
+      r.readySeconds,
+      c.readySeconds,
+      ratio(r.readySeconds, c.readySeconds),
+    ]);
   return rows;
 }
 
 function changeRows(label: string, [a, b]: readonly ChangeRun[]): Row[] {
   if (!a || !b) return [];
-  const rows: Row[] = label === 'reaction'
-    ? [
-        ['reaction median (ms)', a.latencies.median, b.latencies.median, ratio(a.latencies.median, b.latencies.median)],
-        ['reaction p99 (ms)', a.latencies.p99, b.latencies.p99, ratio(a.latencies.p99, b.latencies.p99)],
-      ]
-    : [[`fan-out: ${a.expectedRollouts} Deployments patched after (s)`, round(a.latencies.max / 1000), round(b.latencies.max / 1000), ratio(a.latencies.max, b.latencies.max)]];
+  const rows: Row[] =
+    label === 'reaction'
+      ? [
+          [
+            'reaction median (ms)',
+            a.latencies.median,
+            b.latencies.median,
+            ratio(a.latencies.median, b.latencies.median),
+          ],
+          ['reaction p99 (ms)', a.latencies.p99, b.latencies.p99, ratio(a.latencies.p99, b.latencies.p99)],
+        ]
+      : [
+          [
+            `fan-out: ${a.expectedRollouts} Deployments patched after (s)`,
+            round(a.latencies.max / 1000),
+            round(b.latencies.max / 1000),
+            ratio(a.latencies.max, b.latencies.max),
+          ],
+        ];
   const missed = (run: ChangeRun): number => Math.max(0, run.expectedRollouts - run.rollouts);
   return [
     ...rows,
-    [`${label}: rollouts per Deployment per change`, round(a.rollouts / a.expectedRollouts), round(b.rollouts / b.expectedRollouts), ''],
-    [`${label}: API requests per change`, round(a.requests / a.changes), round(b.requests / b.changes), ratio(a.requests, b.requests)],
+    [
+      `${label}: rollouts per Deployment per change`,
+      round(a.rollouts / a.expectedRollouts),
+      round(b.rollouts / b.expectedRollouts),
+      '',
+    ],
+    [
+      `${label}: API requests per change`,
+      round(a.requests / a.changes),
+      round(b.requests / b.changes),
+      ratio(a.requests, b.requests),
+    ],
     [`${label}: missed rollouts`, missed(a), missed(b), ''],
   ];
 }
 
-function sideBySide(names: readonly string[], scale: Map<string, ScaleRow[]>, reaction: ChangeRun[], fanout: ChangeRun[]): Table {
+function sideBySide(
+  names: readonly string[],
+  scale: Map<string, ScaleRow[]>,
+  reaction: ChangeRun[],
+  fanout: ChangeRun[],
+): Table {
   return {
     title: 'Side by side, on the same control plane, one after the other',
     columns: ['measure', names[0] ?? '', names[1] ?? '', 'ratio (Reloader ÷ confighash)'],
@@ -302,7 +400,9 @@ function sideBySide(names: readonly string[], scale: Map<string, ScaleRow[]>, re
 
 export const compareReloader: Scenario = async (context) => {
   const plan = context.quick ? QUICK : FULL;
-  const log = (line: string): void => { context.log(line); };
+  const log = (line: string): void => {
+    context.log(line);
+  };
   const all = subjects(context, await ensureReloader(log));
   const names = all.map((s) => s.name);
   const scale = await scaleRuns(plan, all, log);
@@ -319,10 +419,34 @@ export const compareReloader: Scenario = async (context) => {
   const targets: TargetCheck[] = [];
   if (rr && cr && cf) {
     targets.push(
-      { name: 'confighash: one rollout per change, none missed (reaction)', kind: 'correctness', goal: `exactly ${cr.expectedRollouts}`, measured: String(cr.rollouts), met: cr.rollouts === cr.expectedRollouts },
-      { name: 'confighash: one rollout per Deployment (fan-out)', kind: 'correctness', goal: `exactly ${cf.expectedRollouts}`, measured: String(cf.rollouts), met: cf.rollouts === cf.expectedRollouts },
-      { name: 'reaction median at or below Reloader\'s', kind: 'performance', goal: `≤ ${rr.latencies.median} ms`, measured: `${cr.latencies.median} ms`, met: cr.latencies.median <= rr.latencies.median },
-      { name: 'reaction p99 at or below Reloader\'s', kind: 'performance', goal: `≤ ${rr.latencies.p99} ms`, measured: `${cr.latencies.p99} ms`, met: cr.latencies.p99 <= rr.latencies.p99 },
+      {
+        name: 'confighash: one rollout per change, none missed (reaction)',
+        kind: 'correctness',
+        goal: `exactly ${cr.expectedRollouts}`,
+        measured: String(cr.rollouts),
+        met: cr.rollouts === cr.expectedRollouts,
+      },
+      {
+        name: 'confighash: one rollout per Deployment (fan-out)',
+        kind: 'correctness',
+        goal: `exactly ${cf.expectedRollouts}`,
+        measured: String(cf.rollouts),
+        met: cf.rollouts === cf.expectedRollouts,
+      },
+      {
+        name: "reaction median at or below Reloader's",
+        kind: 'performance',
+        goal: `≤ ${rr.latencies.median} ms`,
+        measured: `${cr.latencies.median} ms`,
+        met: cr.latencies.median <= rr.latencies.median,
+      },
+      {
+        name: "reaction p99 at or below Reloader's",
+        kind: 'performance',
+        goal: `≤ ${rr.latencies.p99} ms`,
+        measured: `${cr.latencies.p99} ms`,
+        met: cr.latencies.p99 <= rr.latencies.p99,
+      },
     );
   }
   return {
@@ -333,12 +457,11 @@ export const compareReloader: Scenario = async (context) => {
       reactionSamples: plan.reactionSamples,
       sampleGapMs: SAMPLE_GAP_MS,
       fanoutDeployments: plan.fanout,
-      reloader: 'its own defaults (all namespaces, env-vars strategy); Deployments annotated reloader.stakater.com/auto',
+      reloader:
+        'its own defaults (all namespaces, env-vars strategy); Deployments annotated reloader.stakater.com/auto',
       confighash: `the image's flags; reaction with --coalesce-window=0; fan-out with ${UNPACED.join(' ')}`,
     },
-    latencies: [
-      ...reaction.map((run, i) => ({ name: `reaction, ${names[i] ?? ''}`, distribution: run.latencies })),
-    ],
+    latencies: [...reaction.map((run, i) => ({ name: `reaction, ${names[i] ?? ''}`, distribution: run.latencies }))],
     tables: [sideBySide(names, scale, reaction, fanout)],
     targets,
     data: { scale: Object.fromEntries(scale), reaction, fanout },

@@ -27,17 +27,39 @@ interface ReplicaSet {
 export const fanout: Scenario = async (context) => {
   const count = context.quick ? 30 : 500;
   return inNamespace(NAMESPACE, async (namespace) => {
-    const confighash = await startBenchConfighash(context, [`--rollout-rate=${RATE}`, `--rollout-burst=${BURST}`, `--coalesce-window=${WINDOW_S}s`]);
+    const confighash = await startBenchConfighash(context, [
+      `--rollout-rate=${RATE}`,
+      `--rollout-burst=${BURST}`,
+      `--coalesce-window=${WINDOW_S}s`,
+    ]);
     const deployments = new ArrivalLog<Workload & { metadata: { name: string } }>();
     try {
       const names = Array.from({ length: count }, (_, i) => `web-${String(i).padStart(3, '0')}`);
-      const list = { apiVersion: 'v1', kind: 'List', items: [configMap('shared', { v: '1' }), ...names.map((name) => workload('Deployment', name, { envFrom: [{ configMapRef: { name: 'shared' } }] }))] };
+      const list = {
+        apiVersion: 'v1',
+        kind: 'List',
+        items: [
+          configMap('shared', { v: '1' }),
+          ...names.map((name) => workload('Deployment', name, { envFrom: [{ configMapRef: { name: 'shared' } }] })),
+        ],
+      };
       await kubectl(['create', '-n', namespace, '-f', '-'], JSON.stringify(list));
-      await waitFor(`${count} first ReplicaSets`, async () => (await replicaSetOwners(namespace)).length === count || undefined, 300_000);
+      await waitFor(
+        `${count} first ReplicaSets`,
+        async () => (await replicaSetOwners(namespace)).length === count || undefined,
+        300_000,
+      );
       await waitForIdle(confighash.metricsUrl);
       await deployments.start(`/apis/apps/v1/namespaces/${namespace}/deployments`);
-      await waitFor('the Deployments on a watch', () => Promise.resolve(deployments.arrivals.length >= count || undefined));
-      const initial = new Map(deployments.arrivals.map((a) => [a.object.metadata.name, a.object.spec.template.metadata.annotations?.[SOURCES]]));
+      await waitFor('the Deployments on a watch', () =>
+        Promise.resolve(deployments.arrivals.length >= count || undefined),
+      );
+      const initial = new Map(
+        deployments.arrivals.map((a) => [
+          a.object.metadata.name,
+          a.object.spec.template.metadata.annotations?.[SOURCES],
+        ]),
+      );
       const throttledBefore = await apiserverThrottled();
 
       const started = Date.now();
@@ -51,18 +73,29 @@ export const fanout: Scenario = async (context) => {
       const changed = performance.now();
       const patchedAt = new Map<string, number>();
       const expectedSeconds = Math.max(0, count - BURST) / RATE + WINDOW_S;
-      for (let index = 0; patchedAt.size < count; ) {
-        const arrival = await deployments.next(index, (d) => d.spec.template.metadata.annotations?.[SOURCES] !== initial.get(d.metadata.name), (expectedSeconds + 120) * 1000);
+      for (let index = 0; patchedAt.size < count;) {
+        const arrival = await deployments.next(
+          index,
+          (d) => d.spec.template.metadata.annotations?.[SOURCES] !== initial.get(d.metadata.name),
+          (expectedSeconds + 120) * 1000,
+        );
         index = arrival.index + 1;
-        if (!patchedAt.has(arrival.object.metadata.name)) patchedAt.set(arrival.object.metadata.name, arrival.at - changed);
+        if (!patchedAt.has(arrival.object.metadata.name))
+          patchedAt.set(arrival.object.metadata.name, arrival.at - changed);
       }
       const allPatchedS = Math.max(...patchedAt.values()) / 1000;
-      context.log(`${count} Deployments patched in ${allPatchedS.toFixed(1)}s (rate limit alone: ${expectedSeconds.toFixed(1)}s)`);
+      context.log(
+        `${count} Deployments patched in ${allPatchedS.toFixed(1)}s (rate limit alone: ${expectedSeconds.toFixed(1)}s)`,
+      );
       await waitForIdle(confighash.metricsUrl);
-      const owners = await waitFor(`${2 * count} ReplicaSets`, async () => {
-        const all = await replicaSetOwners(namespace);
-        return all.length >= 2 * count ? all : undefined;
-      }, 300_000);
+      const owners = await waitFor(
+        `${2 * count} ReplicaSets`,
+        async () => {
+          const all = await replicaSetOwners(namespace);
+          return all.length >= 2 * count ? all : undefined;
+        },
+        300_000,
+      );
       const requests = await auditedRequests(started, Date.now());
       const throttledByApiserver = (await apiserverThrottled()) - throttledBefore;
       const notExactlyTwo = names.filter((name) => owners.filter((o) => o === name).length !== 2);
@@ -75,14 +108,48 @@ export const fanout: Scenario = async (context) => {
         tables: [
           {
             title: 'One ConfigMap change, consumed by every Deployment',
-            columns: ['Deployments', 'all patched after', 'rate limit alone', 'median', 'p99', 'confighash requests', '429s'],
-            rows: [[count, `${round(allPatchedS)} s`, `${round(expectedSeconds)} s`, `${round(times.median / 1000)} s`, `${round(times.p99 / 1000)} s`, requests.length, throttled(requests)]],
+            columns: [
+              'Deployments',
+              'all patched after',
+              'rate limit alone',
+              'median',
+              'p99',
+              'confighash requests',
+              '429s',
+            ],
+            rows: [
+              [
+                count,
+                `${round(allPatchedS)} s`,
+                `${round(expectedSeconds)} s`,
+                `${round(times.median / 1000)} s`,
+                `${round(times.p99 / 1000)} s`,
+                requests.length,
+                throttled(requests),
+              ],
+            ],
           },
-          { title: "confighash's requests meanwhile, as the API server audited them", columns: ['request', 'count'], rows: Object.entries(countByKind(requests)) },
+          {
+            title: "confighash's requests meanwhile, as the API server audited them",
+            columns: ['request', 'count'],
+            rows: Object.entries(countByKind(requests)),
+          },
         ],
         targets: [
-          { name: 'every Deployment has exactly one new ReplicaSet', kind: 'correctness', goal: `${count} of ${count}`, measured: `${count - notExactlyTwo.length} of ${count}`, met: notExactlyTwo.length === 0 },
-          { name: '429 answers from the API server (to anyone)', kind: 'correctness', goal: '0', measured: String(throttledByApiserver + throttled(requests)), met: throttledByApiserver + throttled(requests) === 0 },
+          {
+            name: 'every Deployment has exactly one new ReplicaSet',
+            kind: 'correctness',
+            goal: `${count} of ${count}`,
+            measured: `${count - notExactlyTwo.length} of ${count}`,
+            met: notExactlyTwo.length === 0,
+          },
+          {
+            name: '429 answers from the API server (to anyone)',
+            kind: 'correctness',
+            goal: '0',
+            measured: String(throttledByApiserver + throttled(requests)),
+            met: throttledByApiserver + throttled(requests) === 0,
+          },
           {
             name: 'all patched, against the rate limit',
             kind: 'performance',
@@ -91,7 +158,11 @@ export const fanout: Scenario = async (context) => {
             met: allPatchedS <= expectedSeconds * 1.2 + 1,
           },
         ],
-        data: { allPatchedSeconds: round(allPatchedS), expectedSeconds: round(expectedSeconds), requests: countByKind(requests) },
+        data: {
+          allPatchedSeconds: round(allPatchedS),
+          expectedSeconds: round(expectedSeconds),
+          requests: countByKind(requests),
+        },
       };
     } finally {
       deployments.stop();

@@ -17,7 +17,10 @@ export type ScenarioName = keyof typeof SCENARIOS;
 export type ComparisonName = keyof typeof COMPARISONS;
 
 /** Every result file a run may leave: one per scenario and per comparison. */
-export const RESULT_NAMES: readonly string[] = [...Object.keys(SCENARIOS), ...Object.keys(COMPARISONS).map((name) => `compare-${name}`)];
+export const RESULT_NAMES: readonly string[] = [
+  ...Object.keys(SCENARIOS),
+  ...Object.keys(COMPARISONS).map((name) => `compare-${name}`),
+];
 
 export async function runScenario(scenario: Scenario, context: BenchContext): Promise<ScenarioResult> {
   const started = Date.now();

@@ -29,7 +29,11 @@ interface Run {
 export const reaction: Scenario = async (context) => {
   const runs: Run[] = [
     { label: 'window 0', windowMs: 0, samples: context.quick ? 5 : 200 },
-    { label: `default window (${DEFAULT_WINDOW_MS / 1000}s)`, windowMs: DEFAULT_WINDOW_MS, samples: context.quick ? 2 : 20 },
+    {
+      label: `default window (${DEFAULT_WINDOW_MS / 1000}s)`,
+      windowMs: DEFAULT_WINDOW_MS,
+      samples: context.quick ? 2 : 20,
+    },
   ];
   const latencies: LatencySeries[] = [];
   const rolloutChecks: TargetCheck[] = [];
@@ -43,15 +47,35 @@ export const reaction: Scenario = async (context) => {
   return {
     scenario: 'reaction',
     title: 'Reaction time',
-    settings: { samples: runs.map((r) => `${r.samples} with ${r.label}`).join(', '), sampleGapMs: SAMPLE_GAP_MS, rolloutRate: '10/s (default)' },
+    settings: {
+      samples: runs.map((r) => `${r.samples} with ${r.label}`).join(', '),
+      sampleGapMs: SAMPLE_GAP_MS,
+      rolloutRate: '10/s (default)',
+    },
     latencies,
-    tables: [{
-      title: 'From the ConfigMap update accepted to the patched Deployment on a watch (ms)',
-      columns: ['coalescing window', 'samples', 'median', 'p95', 'p99', 'max', 'median minus window'],
-      rows: latencies.map(({ name, distribution: d }, i) => [name, d.count, d.median, d.p95, d.p99, d.max, round(d.median - (runs[i]?.windowMs ?? 0))]),
-    }],
+    tables: [
+      {
+        title: 'From the ConfigMap update accepted to the patched Deployment on a watch (ms)',
+        columns: ['coalescing window', 'samples', 'median', 'p95', 'p99', 'max', 'median minus window'],
+        rows: latencies.map(({ name, distribution: d }, i) => [
+          name,
+          d.count,
+          d.median,
+          d.p95,
+          d.p99,
+          d.max,
+          round(d.median - (runs[i]?.windowMs ?? 0)),
+        ]),
+      },
+    ],
     targets: [
-      { name: 'reaction p99 with the window at 0', kind: 'performance', goal: '≤ 100 ms', measured: `${zero.p99} ms`, met: zero.p99 <= 100 },
+      {
+        name: 'reaction p99 with the window at 0',
+        kind: 'performance',
+        goal: '≤ 100 ms',
+        measured: `${zero.p99} ms`,
+        met: zero.p99 <= 100,
+      },
       {
         name: 'delay added by the default window, beyond the window itself (median)',
         kind: 'performance',
@@ -72,10 +96,16 @@ async function measure(context: BenchContext, run: Run): Promise<{ series: Laten
     const configMaps = new ArrivalLog<{ metadata: { resourceVersion: string } }>();
     try {
       const app = workload('Deployment', 'web', { envFrom: [{ configMapRef: { name: 'app' } }] });
-      await apply(namespace, configMap('app', { n: '0' }), { ...app, spec: { ...(app as { spec: object }).spec, revisionHistoryLimit: 1000 } });
+      await apply(namespace, configMap('app', { n: '0' }), {
+        ...app,
+        spec: { ...(app as { spec: object }).spec, revisionHistoryLimit: 1000 },
+      });
       await waitFor('the first ReplicaSet', async () => (await replicaSets(namespace)) === 1 || undefined);
       await waitForIdle(confighash.metricsUrl);
-      for (const [log, path] of [[deployments, `/apis/apps/v1/namespaces/${namespace}/deployments`], [configMaps, `/api/v1/namespaces/${namespace}/configmaps`]] as const) {
+      for (const [log, path] of [
+        [deployments, `/apis/apps/v1/namespaces/${namespace}/deployments`],
+        [configMaps, `/api/v1/namespaces/${namespace}/configmaps`],
+      ] as const) {
         await log.start(path);
         await log.next(0, () => true, 10_000); // the object as it is now
       }
@@ -126,12 +156,18 @@ async function sample(
     timeoutMs: 10_000,
   });
   const accepted = performance.now();
-  const patched = await logs.deployments.next(before, (d) => {
-    const sources = d.spec.template.metadata.annotations?.[SOURCES];
-    return sources !== undefined && sources !== previous;
-  }, 30_000);
+  const patched = await logs.deployments.next(
+    before,
+    (d) => {
+      const sources = d.spec.template.metadata.annotations?.[SOURCES];
+      return sources !== undefined && sources !== previous;
+    },
+    30_000,
+  );
   // The API server may announce the update on a watch before its answer reaches us.
-  const announced = logs.configMaps.arrivals.find((a) => a.object.metadata.resourceVersion === updated.metadata.resourceVersion)?.at;
+  const announced = logs.configMaps.arrivals.find(
+    (a) => a.object.metadata.resourceVersion === updated.metadata.resourceVersion,
+  )?.at;
   return patched.at - Math.min(accepted, announced ?? accepted);
 }
 

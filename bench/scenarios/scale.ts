@@ -16,7 +16,16 @@ import { auditedRequests, countByKind, type AuditedRequest } from '../audit.ts';
 import type { GrowthPoint } from '../chart.ts';
 import { memory, type MemorySample, problems, startBenchConfighash } from '../confighash.ts';
 import { OPTED_IN } from '../namespace.ts';
-import { configMapData, create, createDeployments, createSources, deployment, NAMESPACES, placeSource, secretData } from '../population.ts';
+import {
+  configMapData,
+  create,
+  createDeployments,
+  createSources,
+  deployment,
+  NAMESPACES,
+  placeSource,
+  secretData,
+} from '../population.ts';
 import type { BenchContext, Scenario, ScenarioReport, TargetCheck } from '../results.ts';
 import { round } from '../stats.ts';
 
@@ -74,15 +83,26 @@ async function recreateNamespaces(): Promise<void> {
 }
 
 /** A fresh confighash on the cluster as it is: time to ready, then memory once it has nothing left to do. */
-async function measureStep(context: BenchContext, sources: number, bytes: number): Promise<{ confighash: ConfighashProcess; step: Step }> {
+async function measureStep(
+  context: BenchContext,
+  sources: number,
+  bytes: number,
+): Promise<{ confighash: ConfighashProcess; step: Step }> {
   const confighash = await startBenchConfighash(context);
   // The webhook serves before the controller's caches are synced; ready is both.
-  await waitFor('the caches synced', () => Promise.resolve(confighash.logs.some((line) => line.includes('"msg":"caches synced; reconciling"')) || undefined), 300_000);
+  await waitFor(
+    'the caches synced',
+    () =>
+      Promise.resolve(confighash.logs.some((line) => line.includes('"msg":"caches synced; reconciling"')) || undefined),
+    300_000,
+  );
   const readySeconds = secondsBetween(confighash, 'starting confighash', 'caches synced; reconciling');
   await waitForIdle(confighash.metricsUrl);
   const settled = await settledMemory(confighash.metricsUrl);
   const step: Step = { sources, deployments: sources / 10, dataMiB: round(bytes / MIB), readySeconds, ...settled };
-  context.log(`${sources} sources (${step.dataMiB} MiB): ready in ${readySeconds}s, RSS ${settled.rssMiB} MiB, heap ${settled.heapUsedMiB} MiB`);
+  context.log(
+    `${sources} sources (${step.dataMiB} MiB): ready in ${readySeconds}s, RSS ${settled.rssMiB} MiB, heap ${settled.heapUsedMiB} MiB`,
+  );
   return { confighash, step };
 }
 
@@ -93,7 +113,8 @@ async function settledMemory(metricsUrl: string): Promise<MemorySample> {
     if (i > 0) await sleep(1000);
     samples.push(await memory(metricsUrl));
   }
-  const median = (pick: (s: MemorySample) => number): number => samples.map(pick).sort((a, b) => a - b)[2] ?? Number.NaN;
+  const median = (pick: (s: MemorySample) => number): number =>
+    samples.map(pick).sort((a, b) => a - b)[2] ?? Number.NaN;
   return { rssMiB: median((s) => s.rssMiB), heapUsedMiB: median((s) => s.heapUsedMiB) };
 }
 
@@ -107,7 +128,12 @@ function secondsBetween(confighash: ConfighashProcess, from: string, to: string)
   return round((time(to) - time(from)) / 1000);
 }
 
-async function churnAndIdle(context: BenchContext, plan: Plan, confighash: ConfighashProcess, steps: Step[]): Promise<ScenarioReport> {
+async function churnAndIdle(
+  context: BenchContext,
+  plan: Plan,
+  confighash: ConfighashProcess,
+  steps: Step[],
+): Promise<ScenarioReport> {
   const final = steps.at(-1);
   if (!final) throw new Error('no scale step ran');
   const operations = await churn(plan, final.sources);
@@ -115,7 +141,9 @@ async function churnAndIdle(context: BenchContext, plan: Plan, confighash: Confi
   await waitForIdle(confighash.metricsUrl);
   const states = await settledWorkloadStates();
   const afterChurn = await settledMemory(confighash.metricsUrl);
-  context.log(`after churn: RSS ${afterChurn.rssMiB} MiB, heap ${afterChurn.heapUsedMiB} MiB; workloads ${JSON.stringify(states)}`);
+  context.log(
+    `after churn: RSS ${afterChurn.rssMiB} MiB, heap ${afterChurn.heapUsedMiB} MiB; workloads ${JSON.stringify(states)}`,
+  );
 
   const idleFrom = Date.now();
   await sleep(plan.idleSeconds * 1000); // the measurement itself: a quiet interval
@@ -157,7 +185,9 @@ async function churn(plan: Plan, sources: number): Promise<number> {
   const deletes = Array.from({ length: creates.length }, (_, k) => () => deleteSource(perKind + k));
   const edits = Array.from({ length: count(0.0025) }, (_, k) => () => editTemplate((k * 31) % (sources / 10), k));
   // Round-robin, so the kinds mix and each create comes before its delete.
-  const ordered = Array.from({ length: updates.length }, (_, k) => [updates[k], creates[k], edits[k], deletes[k]]).flat().filter((op) => op !== undefined);
+  const ordered = Array.from({ length: updates.length }, (_, k) => [updates[k], creates[k], edits[k], deletes[k]])
+    .flat()
+    .filter((op) => op !== undefined);
   const started = performance.now();
   const interval = (plan.churnSeconds * 1000) / ordered.length;
   for (const [n, operation] of ordered.entries()) {
@@ -168,27 +198,46 @@ async function churn(plan: Plan, sources: number): Promise<number> {
 }
 
 async function patch(path: string, body: object): Promise<void> {
-  await requestJson(loadKubeConfig(), { method: 'PATCH', path, body, contentType: 'application/merge-patch+json', timeoutMs: 60_000 });
+  await requestJson(loadKubeConfig(), {
+    method: 'PATCH',
+    path,
+    body,
+    contentType: 'application/merge-patch+json',
+    timeoutMs: 60_000,
+  });
 }
 
 async function updateSource(kind: 'configmap' | 'secret', i: number): Promise<void> {
   const { namespace, name } = placeSource(kind, i);
-  await patch(`/api/v1/namespaces/${namespace}/${kind}s/${name}`, { data: kind === 'configmap' ? configMapData(i) : secretData(i) });
+  await patch(`/api/v1/namespaces/${namespace}/${kind}s/${name}`, {
+    data: kind === 'configmap' ? configMapData(i) : secretData(i),
+  });
 }
 
 async function createSource(i: number): Promise<void> {
   const { namespace, name } = placeSource('configmap', i);
-  await create(`/api/v1/namespaces/${namespace}/configmaps`, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name }, data: configMapData(i) });
+  await create(`/api/v1/namespaces/${namespace}/configmaps`, {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name },
+    data: configMapData(i),
+  });
 }
 
 async function deleteSource(i: number): Promise<void> {
   const { namespace, name } = placeSource('configmap', i);
-  await requestJson(loadKubeConfig(), { method: 'DELETE', path: `/api/v1/namespaces/${namespace}/configmaps/${name}`, timeoutMs: 60_000 });
+  await requestJson(loadKubeConfig(), {
+    method: 'DELETE',
+    path: `/api/v1/namespaces/${namespace}/configmaps/${name}`,
+    timeoutMs: 60_000,
+  });
 }
 
 async function editTemplate(j: number, k: number): Promise<void> {
   const { namespace, name } = deployment(j);
-  await patch(`/apis/apps/v1/namespaces/${namespace}/deployments/${name}`, { spec: { template: { metadata: { labels: { edit: String(k) } } } } });
+  await patch(`/apis/apps/v1/namespaces/${namespace}/deployments/${name}`, {
+    spec: { template: { metadata: { labels: { edit: String(k) } } } },
+  });
 }
 
 /**
@@ -208,7 +257,9 @@ async function settledWorkloadStates(): Promise<Record<string, number>> {
 
 /** How many tracked workloads are in each state, as `confighash status -A` reports them. */
 async function workloadStates(): Promise<Record<string, number>> {
-  const { stdout } = await promisify(execFile)(process.execPath, [MAIN, 'status', '-A', '-o', 'json'], { maxBuffer: 256 * MIB });
+  const { stdout } = await promisify(execFile)(process.execPath, [MAIN, 'status', '-A', '-o', 'json'], {
+    maxBuffer: 256 * MIB,
+  });
   const counts: Record<string, number> = {};
   for (const { state } of JSON.parse(stdout) as { state: string }[]) counts[state] = (counts[state] ?? 0) + 1;
   return counts;
@@ -229,14 +280,47 @@ interface Findings {
 
 function report(f: Findings): ScenarioReport {
   const first = f.steps[0];
-  const perSource = first && f.final.sources > first.sources ? ((f.final.heapUsedMiB - first.heapUsedMiB) * MIB) / (f.final.sources - first.sources) : Number.NaN;
+  const perSource =
+    first && f.final.sources > first.sources
+      ? ((f.final.heapUsedMiB - first.heapUsedMiB) * MIB) / (f.final.sources - first.sources)
+      : Number.NaN;
   const dataPerSource = (f.final.dataMiB * MIB) / f.final.sources;
-  const notCurrent = Object.entries(f.states).filter(([state]) => state !== 'current').reduce((sum, [, n]) => sum + n, 0);
+  const notCurrent = Object.entries(f.states)
+    .filter(([state]) => state !== 'current')
+    .reduce((sum, [, n]) => sum + n, 0);
   const targets: TargetCheck[] = [
-    ...(first?.sources === 0 ? [{ name: 'RSS of the idle process (nothing to track)', kind: 'performance' as const, goal: '≤ 80 MiB', measured: `${first.rssMiB} MiB`, met: first.rssMiB <= 80 }] : []),
-    { name: `RSS with ${f.final.sources} sources (${f.final.dataMiB} MiB of data), after sync`, kind: 'performance', goal: '≤ 120 MiB', measured: `${f.final.rssMiB} MiB`, met: f.final.rssMiB <= 120 },
-    { name: `RSS with ${f.final.sources} sources, after an hour's churn`, kind: 'performance', goal: '≤ 130 MiB', measured: `${f.afterChurn.rssMiB} MiB`, met: f.afterChurn.rssMiB <= 130 },
-    { name: `ready with ${f.final.sources} sources`, kind: 'performance', goal: '≤ 60 s', measured: `${f.final.readySeconds} s`, met: f.final.readySeconds <= 60 },
+    ...(first?.sources === 0
+      ? [
+          {
+            name: 'RSS of the idle process (nothing to track)',
+            kind: 'performance' as const,
+            goal: '≤ 80 MiB',
+            measured: `${first.rssMiB} MiB`,
+            met: first.rssMiB <= 80,
+          },
+        ]
+      : []),
+    {
+      name: `RSS with ${f.final.sources} sources (${f.final.dataMiB} MiB of data), after sync`,
+      kind: 'performance',
+      goal: '≤ 120 MiB',
+      measured: `${f.final.rssMiB} MiB`,
+      met: f.final.rssMiB <= 120,
+    },
+    {
+      name: `RSS with ${f.final.sources} sources, after an hour's churn`,
+      kind: 'performance',
+      goal: '≤ 130 MiB',
+      measured: `${f.afterChurn.rssMiB} MiB`,
+      met: f.afterChurn.rssMiB <= 130,
+    },
+    {
+      name: `ready with ${f.final.sources} sources`,
+      kind: 'performance',
+      goal: '≤ 60 s',
+      measured: `${f.final.readySeconds} s`,
+      met: f.final.readySeconds <= 60,
+    },
     {
       name: 'memory grows with the number of sources, not their size',
       kind: 'performance',
@@ -251,13 +335,31 @@ function report(f: Findings): ScenarioReport {
       measured: `${round(f.steady.length / f.minutes)}/min (all requests: ${round(f.idle.length / f.minutes)}/min)`,
       met: f.steady.length === 0,
     },
-    { name: 'workloads current after churn (confighash status -A)', kind: 'correctness', goal: 'all', measured: JSON.stringify(f.states), met: notCurrent === 0 && (f.states['current'] ?? 0) > 0 },
-    { name: 'warnings or errors logged', kind: 'correctness', goal: '0', measured: String(f.logged.length), met: f.logged.length === 0, ...(f.logged[0] ? { note: f.logged[0].slice(0, 300) } : {}) },
+    {
+      name: 'workloads current after churn (confighash status -A)',
+      kind: 'correctness',
+      goal: 'all',
+      measured: JSON.stringify(f.states),
+      met: notCurrent === 0 && (f.states['current'] ?? 0) > 0,
+    },
+    {
+      name: 'warnings or errors logged',
+      kind: 'correctness',
+      goal: '0',
+      measured: String(f.logged.length),
+      met: f.logged.length === 0,
+      ...(f.logged[0] ? { note: f.logged[0].slice(0, 300) } : {}),
+    },
   ];
   return {
     scenario: 'scale',
     title: 'Scale and memory',
-    settings: { steps: f.plan.steps.join(', '), deployments: 'a tenth of the sources, 3 sources each', churn: `${f.operations} operations over ${f.plan.churnSeconds}s`, idleWindow: `${f.plan.idleSeconds}s` },
+    settings: {
+      steps: f.plan.steps.join(', '),
+      deployments: 'a tenth of the sources, 3 sources each',
+      churn: `${f.operations} operations over ${f.plan.churnSeconds}s`,
+      idleWindow: `${f.plan.idleSeconds}s`,
+    },
     latencies: [],
     tables: [
       {
@@ -265,7 +367,11 @@ function report(f: Findings): ScenarioReport {
         columns: ['sources', 'data (MiB)', 'Deployments', 'ready (s)', 'RSS (MiB)', 'V8 heap used (MiB)'],
         rows: f.steps.map((s) => [s.sources, s.dataMiB, s.deployments, s.readySeconds, s.rssMiB, s.heapUsedMiB]),
       },
-      { title: `After churn (${f.operations} operations)`, columns: ['RSS (MiB)', 'V8 heap used (MiB)'], rows: [[f.afterChurn.rssMiB, f.afterChurn.heapUsedMiB]] },
+      {
+        title: `After churn (${f.operations} operations)`,
+        columns: ['RSS (MiB)', 'V8 heap used (MiB)'],
+        rows: [[f.afterChurn.rssMiB, f.afterChurn.heapUsedMiB]],
+      },
       {
         title: `Requests while idle, per minute (${f.plan.idleSeconds}s window; long-running watches count when they end)`,
         columns: ['request', 'per minute'],
@@ -277,7 +383,9 @@ function report(f: Findings): ScenarioReport {
       growth: f.steps.map(({ sources, dataMiB, rssMiB, heapUsedMiB }) => ({ sources, dataMiB, rssMiB, heapUsedMiB })),
       readySeconds: f.steps.map((s) => s.readySeconds),
       afterChurn: f.afterChurn,
-      idleRequestsPerMinute: Object.fromEntries(Object.entries(countByKind(f.idle)).map(([k, n]) => [k, round(n / f.minutes)])),
+      idleRequestsPerMinute: Object.fromEntries(
+        Object.entries(countByKind(f.idle)).map(([k, n]) => [k, round(n / f.minutes)]),
+      ),
     },
   };
 }

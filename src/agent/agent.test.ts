@@ -38,13 +38,25 @@ async function endpoint(t: TestContext, statuses: number[] = []): Promise<{ url:
     response.end();
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.after(() => new Promise<void>((resolve) => server.close(() => { resolve(); })));
+  t.after(
+    () =>
+      new Promise<void>((resolve) =>
+        server.close(() => {
+          resolve();
+        }),
+      ),
+  );
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : 0;
   return { url: `http://127.0.0.1:${port}/-/reload`, posts: () => posts };
 }
 
-async function agent(t: TestContext, volumes: string[], trigger: Trigger, { attempts = 4, stateFile }: { attempts?: number; stateFile?: string } = {}): Promise<{ agent: Agent; registry: Registry }> {
+async function agent(
+  t: TestContext,
+  volumes: string[],
+  trigger: Trigger,
+  { attempts = 4, stateFile }: { attempts?: number; stateFile?: string } = {},
+): Promise<{ agent: Agent; registry: Registry }> {
   const registry = new Registry();
   const a = new Agent({
     ...(stateFile ? { stateFile } : {}),
@@ -129,12 +141,20 @@ describe('reload agent', () => {
 
   it('reloads a process by signal exactly once per change, and notices a process that died', async (t) => {
     const config = await volume(t, { x: '1' });
-    const child: ChildProcess = spawn(process.execPath, ['-e', "let n = 0; process.on('SIGHUP', () => console.log(`hup ${++n}`)); setInterval(() => {}, 1000);"], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const child: ChildProcess = spawn(
+      process.execPath,
+      ['-e', "let n = 0; process.on('SIGHUP', () => console.log(`hup ${++n}`)); setInterval(() => {}, 1000);"],
+      { stdio: ['ignore', 'pipe', 'ignore'] },
+    );
     t.after(() => child.kill('SIGKILL'));
     const lines: string[] = [];
     child.stdout?.on('data', (chunk: Buffer) => lines.push(...chunk.toString().trim().split('\n')));
     await new Promise((resolve) => setTimeout(resolve, 300));
-    const { agent: a } = await agent(t, [config.dir], parseTrigger('signal:SIGHUP', { pid: child.pid ?? 0, verifyMs: 50 }));
+    const { agent: a } = await agent(
+      t,
+      [config.dir],
+      parseTrigger('signal:SIGHUP', { pid: child.pid ?? 0, verifyMs: 50 }),
+    );
 
     await config.write({ x: '2' });
     await until(() => lines.includes('hup 1'), 'one SIGHUP');
@@ -147,7 +167,7 @@ describe('reload agent', () => {
     assert.match(a.status.lastError ?? '', /ESRCH|died/);
   });
 
-  it('runs as `confighash agent`: one POST per change; its logs, /status, /metrics and state file hold neither a Secret\'s value nor its hash', async (t) => {
+  it("runs as `confighash agent`: one POST per change; its logs, /status, /metrics and state file hold neither a Secret's value nor its hash", async (t) => {
     // A canary: a low-entropy Secret value (a PIN), as the kubelet mounts it.
     const pin = 'pin-4821-canary';
     const config = await volume(t, { pin });
@@ -155,13 +175,28 @@ describe('reload agent', () => {
     const port = await freePort();
     const state = join(await mkdtemp(join(tmpdir(), 'confighash-agent-state-')), 'state.json');
     const main = join(import.meta.dirname, '..', 'cli', 'main.ts');
-    const child = spawn(process.execPath, [main, 'agent', `--volume=${config.dir}`, `--reload=${url}`, '--settle=200ms', `--port=${port}`, `--state=${state}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(
+      process.execPath,
+      [
+        main,
+        'agent',
+        `--volume=${config.dir}`,
+        `--reload=${url}`,
+        '--settle=200ms',
+        `--port=${port}`,
+        `--state=${state}`,
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
     t.after(() => child.kill('SIGKILL'));
     const status = async (): Promise<string> => (await fetch(`http://127.0.0.1:${port}/status`)).text();
-    await until(async () => (JSON.parse(await status()) as { state: string }).state === 'current', 'the agent to serve');
+    await until(
+      async () => (JSON.parse(await status()) as { state: string }).state === 'current',
+      'the agent to serve',
+    );
 
     await config.write({ pin: 'pin-9377-canary' });
     await until(async () => (JSON.parse(await status()) as { reloads: number }).reloads === 1, 'one reload');
@@ -175,7 +210,8 @@ describe('reload agent', () => {
     for (const value of [pin, 'pin-9377-canary']) {
       const hash = createHash('sha256').update(value).digest('hex');
       const hashOfHash = createHash('sha256').update(hash).digest('hex');
-      for (const leak of [value, hash.slice(0, 12), hashOfHash.slice(0, 12)]) assert.ok(!everything.includes(leak), `the output shows ${leak}`);
+      for (const leak of [value, hash.slice(0, 12), hashOfHash.slice(0, 12)])
+        assert.ok(!everything.includes(leak), `the output shows ${leak}`);
     }
   });
 
@@ -190,15 +226,18 @@ describe('reload agent', () => {
     // The agent is OOM-killed; the kubelet updates the volume before it is back.
     await config.write({ 'app.conf': 'level=debug' });
     const second = await agent(t, [config.dir], parseTrigger(url, { verifyMs: 0 }), { stateFile });
-    assert.equal(second.agent.status.startedAt, startedAt, 'it reports the pod\'s first start, not its restart');
+    assert.equal(second.agent.status.startedAt, startedAt, "it reports the pod's first start, not its restart");
     assert.equal(second.agent.status.state, 'waiting');
     await until(() => posts() === 1, 'the change reloaded');
-    await until(() => second.agent.status.reloads === 1 && second.agent.status.state === 'current', 'the reload reported');
+    await until(
+      () => second.agent.status.reloads === 1 && second.agent.status.state === 'current',
+      'the reload reported',
+    );
     await quiet();
     assert.equal(posts(), 1);
   });
 
-  it('follows no redirect from the program\'s endpoint: the reload fails, and the target is never called', async (t) => {
+  it("follows no redirect from the program's endpoint: the reload fails, and the target is never called", async (t) => {
     const elsewhere = await endpoint(t);
     let posts = 0;
     const server: Server = createServer((_request, response) => {
@@ -206,17 +245,42 @@ describe('reload agent', () => {
       response.writeHead(307, { location: elsewhere.url }).end();
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    t.after(() => new Promise<void>((resolve) => server.close(() => { resolve(); })));
+    t.after(
+      () =>
+        new Promise<void>((resolve) =>
+          server.close(() => {
+            resolve();
+          }),
+        ),
+    );
     const address = server.address();
-    const trigger = parseTrigger(`http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}/-/reload`, { verifyMs: 0 });
+    const trigger = parseTrigger(
+      `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}/-/reload`,
+      { verifyMs: 0 },
+    );
     await assert.rejects(trigger.fire(), /HTTP 307 \(a redirect, not followed\)/);
     assert.equal(posts, 1);
     assert.equal(elsewhere.posts(), 0);
   });
 
   it('refuses a trigger it does not understand, exactly those the webhook refuses to inject', () => {
-    const spec = { containers: [{ name: 'app', volumeMounts: [{ name: 'config', mountPath: '/etc/app' }] }], volumes: [{ name: 'config', configMap: { name: 'app' } }] };
-    const inputs = ['SIGHUP', 'signal:SIGNOPE', 'signal:SIGHUB', 'signal:SIGKILL', 'signal:SIGSTOP', 'signal:SIGHUP', 'signal:SIGUSR2', 'http://10.0.0.1/reload', 'https://127.0.0.1/reload', 'http://127.0.0.1/reload', 'http://127.0.0.1:9090/-/reload'];
+    const spec = {
+      containers: [{ name: 'app', volumeMounts: [{ name: 'config', mountPath: '/etc/app' }] }],
+      volumes: [{ name: 'config', configMap: { name: 'app' } }],
+    };
+    const inputs = [
+      'SIGHUP',
+      'signal:SIGNOPE',
+      'signal:SIGHUB',
+      'signal:SIGKILL',
+      'signal:SIGSTOP',
+      'signal:SIGHUP',
+      'signal:SIGUSR2',
+      'http://10.0.0.1/reload',
+      'https://127.0.0.1/reload',
+      'http://127.0.0.1/reload',
+      'http://127.0.0.1:9090/-/reload',
+    ];
     for (const text of inputs) {
       const injected = reloadDecision(spec, { 'confighash.dev/reload': text }).kind === 'plan';
       let started = true;
@@ -234,7 +298,11 @@ describe('reload agent', () => {
     const config = await volume(t, { 'app.conf': 'level=info', 'flags.yaml': 'a: 1' });
     const contents = { ...(await readVolume(config.dir)), dir: '/etc/app' };
     assert.equal(volumesDigest([contents], Buffer.alloc(32, 1)), volumesDigest([contents], Buffer.alloc(32, 1)));
-    assert.notEqual(volumesDigest([contents], Buffer.alloc(32, 1)), volumesDigest([contents], Buffer.alloc(32, 2)), 'another key, another digest');
+    assert.notEqual(
+      volumesDigest([contents], Buffer.alloc(32, 1)),
+      volumesDigest([contents], Buffer.alloc(32, 2)),
+      'another key, another digest',
+    );
     assert.equal(volumesDigest([contents], Buffer.alloc(32, 1)), KNOWN_DIGEST);
   });
 });

@@ -64,7 +64,12 @@ export class Agent {
 
   constructor(options: AgentOptions) {
     this.#options = options;
-    this.#status = { state: 'current', trigger: options.trigger.description, reloads: 0, startedAt: new Date().toISOString() };
+    this.#status = {
+      state: 'current',
+      trigger: options.trigger.description,
+      reloads: 0,
+      startedAt: new Date().toISOString(),
+    };
   }
 
   get status(): AgentStatus {
@@ -84,7 +89,12 @@ export class Agent {
     const digest = await this.#digest();
     this.#reloadedDigest = recalled?.reloadedDigest ?? digest;
     this.#currentDigest = digest;
-    this.#set({ ...this.#status, startedAt: memory.startedAt, reloads: memory.reloads, state: digest === this.#reloadedDigest ? 'current' : 'waiting' });
+    this.#set({
+      ...this.#status,
+      startedAt: memory.startedAt,
+      reloads: memory.reloads,
+      state: digest === this.#reloadedDigest ? 'current' : 'waiting',
+    });
     await this.#remember();
     this.#options.metrics.runsCurrent(digest === this.#reloadedDigest);
     for (const dir of this.#options.volumes) {
@@ -138,7 +148,13 @@ export class Agent {
         this.#reloadedDigest = digest;
         metrics.reloadResult('success');
         metrics.runsCurrent(digest === this.#currentDigest);
-        this.#set({ ...this.#status, state: 'current', reloads: this.#status.reloads + 1, lastSuccess: new Date().toISOString(), lastError: undefined });
+        this.#set({
+          ...this.#status,
+          state: 'current',
+          reloads: this.#status.reloads + 1,
+          lastSuccess: new Date().toISOString(),
+          lastError: undefined,
+        });
         await this.#remember();
         logger.info({ trigger: trigger.description, reloads: this.#status.reloads }, 'reloaded the new configuration');
         return;
@@ -163,16 +179,25 @@ export class Agent {
     const previous = this.#status;
     this.#status = status;
     const fields = ['state', 'reloads', 'startedAt', 'lastError'] as const;
-    if (fields.some((field) => previous[field] !== status[field])) this.#options.logger.info({ status: this.status }, AGENT_STATUS_MESSAGE);
+    if (fields.some((field) => previous[field] !== status[field]))
+      this.#options.logger.info({ status: this.status }, AGENT_STATUS_MESSAGE);
   }
 
   /** Keeps what a restarted agent must know; a failure to write is logged (the restart would then start afresh). */
   async #remember(): Promise<void> {
     const { stateFile, logger } = this.#options;
     if (stateFile === undefined) return;
-    const memory: AgentMemory = { key: this.#key.toString('base64'), reloadedDigest: this.#reloadedDigest, startedAt: this.#status.startedAt, reloads: this.#status.reloads };
+    const memory: AgentMemory = {
+      key: this.#key.toString('base64'),
+      reloadedDigest: this.#reloadedDigest,
+      startedAt: this.#status.startedAt,
+      reloads: this.#status.reloads,
+    };
     await remember(stateFile, memory).catch((error: unknown) => {
-      logger.warn({ err: (error as Error).message }, 'could not write the agent\'s state file: a restart of the agent will take the configuration on disk as what the program runs');
+      logger.warn(
+        { err: (error as Error).message },
+        "could not write the agent's state file: a restart of the agent will take the configuration on disk as what the program runs",
+      );
     });
   }
 

@@ -10,10 +10,23 @@ export class AgentMetrics {
 
   constructor(registry: Registry) {
     const registers = [registry];
-    this.#reloads = new Counter({ name: 'confighash_agent_reloads_total', help: 'Reload attempts, by result (success, failure).', labelNames: ['result'], registers });
+    this.#reloads = new Counter({
+      name: 'confighash_agent_reloads_total',
+      help: 'Reload attempts, by result (success, failure).',
+      labelNames: ['result'],
+      registers,
+    });
     for (const result of ['success', 'failure']) this.#reloads.inc({ result }, 0);
-    this.#lastSuccess = new Gauge({ name: 'confighash_agent_last_reload_success_timestamp_seconds', help: 'When the last reload succeeded.', registers });
-    this.#current = new Gauge({ name: 'confighash_agent_config_current', help: 'Whether the program runs the configuration on disk now (1) or not yet (0).', registers });
+    this.#lastSuccess = new Gauge({
+      name: 'confighash_agent_last_reload_success_timestamp_seconds',
+      help: 'When the last reload succeeded.',
+      registers,
+    });
+    this.#current = new Gauge({
+      name: 'confighash_agent_config_current',
+      help: 'Whether the program runs the configuration on disk now (1) or not yet (0).',
+      registers,
+    });
   }
 
   runsCurrent(current: boolean): void {

@@ -30,7 +30,13 @@ export async function recall(file: string): Promise<AgentMemory | undefined> {
   try {
     const value = JSON.parse(text) as Partial<AgentMemory>;
     const { key, reloadedDigest, startedAt, reloads } = value;
-    if (typeof key !== 'string' || typeof reloadedDigest !== 'string' || typeof startedAt !== 'string' || typeof reloads !== 'number') return undefined;
+    if (
+      typeof key !== 'string' ||
+      typeof reloadedDigest !== 'string' ||
+      typeof startedAt !== 'string' ||
+      typeof reloads !== 'number'
+    )
+      return undefined;
     return { key, reloadedDigest, startedAt, reloads };
   } catch {
     return undefined;

@@ -32,7 +32,9 @@ export function parseTrigger(text: string, target: SignalTarget): Trigger {
   const trigger = parseReloadTrigger(text);
   if (trigger?.kind === 'signal') return signalTrigger(trigger.signal as NodeJS.Signals, target);
   if (trigger?.kind === 'http') return httpTrigger(trigger.url);
-  throw new Error(`a reload trigger is signal:SIGNAME, a signal the program can catch (e.g. signal:SIGHUP), or http://127.0.0.1:PORT/PATH, got "${text.slice(0, 256)}"`);
+  throw new Error(
+    `a reload trigger is signal:SIGNAME, a signal the program can catch (e.g. signal:SIGHUP), or http://127.0.0.1:PORT/PATH, got "${text.slice(0, 256)}"`,
+  );
 }
 
 function signalTrigger(signal: NodeJS.Signals, target: SignalTarget): Trigger {
@@ -52,22 +54,36 @@ function httpTrigger(url: string): Trigger {
     description: url,
     async fire() {
       // redirect: manual — the agent calls the program's own endpoint and nothing else, wherever a response points.
-      const response = await fetch(url, { method: 'POST', redirect: 'manual', signal: AbortSignal.timeout(HTTP_TIMEOUT_MS) }).catch((error: unknown) => {
+      const response = await fetch(url, {
+        method: 'POST',
+        redirect: 'manual',
+        signal: AbortSignal.timeout(HTTP_TIMEOUT_MS),
+      }).catch((error: unknown) => {
         throw new Error(`POST ${url}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
       });
       await response.body?.cancel();
-      if (response.status < 200 || response.status > 299) throw new Error(`POST ${url}: HTTP ${response.status}${response.status >= 300 && response.status < 400 ? ' (a redirect, not followed)' : ''}`);
+      if (response.status < 200 || response.status > 299)
+        throw new Error(
+          `POST ${url}: HTTP ${response.status}${response.status >= 300 && response.status < 400 ? ' (a redirect, not followed)' : ''}`,
+        );
     },
   };
 }
 
 /** The lowest pid matching the target (the container's main process in a shared namespace). */
 async function findProcess(target: SignalTarget): Promise<number> {
-  const pids = (await readdir('/proc')).filter((entry) => /^\d+$/.test(entry)).map(Number).sort((a, b) => a - b);
+  const pids = (await readdir('/proc'))
+    .filter((entry) => /^\d+$/.test(entry))
+    .map(Number)
+    .sort((a, b) => a - b);
   for (const pid of pids) {
     if (pid !== process.pid && (await matches(pid, target))) return pid;
   }
-  throw new Error(target.environment ? `no process with ${target.environment} in its environment` : `no process named ${target.processName ?? ''}`);
+  throw new Error(
+    target.environment
+      ? `no process with ${target.environment} in its environment`
+      : `no process named ${target.processName ?? ''}`,
+  );
 }
 
 async function matches(pid: number, target: SignalTarget): Promise<boolean> {

@@ -23,7 +23,10 @@ export interface VolumeContents {
 /** Reads one volume consistently; throws if it keeps changing under the read. */
 export async function readVolume(dir: string): Promise<VolumeContents> {
   for (let attempt = 1; ; attempt++) {
-    const version = await readlink(join(dir, DATA_LINK)).then((target) => resolve(dir, target), () => dir);
+    const version = await readlink(join(dir, DATA_LINK)).then(
+      (target) => resolve(dir, target),
+      () => dir,
+    );
     try {
       return { dir, version, files: await digestFiles(version) };
     } catch (error) {
@@ -51,7 +54,12 @@ async function digestFiles(dir: string): Promise<Map<string, string>> {
   const files = new Map<string, string>();
   for (const entry of await readdir(dir, { withFileTypes: true })) {
     if (entry.name.startsWith('..') || entry.isDirectory()) continue;
-    files.set(entry.name, createHash('sha256').update(await readFile(join(dir, entry.name))).digest('hex'));
+    files.set(
+      entry.name,
+      createHash('sha256')
+        .update(await readFile(join(dir, entry.name)))
+        .digest('hex'),
+    );
   }
   return files;
 }

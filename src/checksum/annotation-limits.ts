@@ -29,12 +29,16 @@ export const ANNOTATION_LIMITS: Readonly<Record<string, number>> = {
 };
 
 /** The annotations but those over their limit, and a sentence for each one refused. */
-export function boundedAnnotations(annotations: Readonly<Record<string, string>>): { kept: Readonly<Record<string, string>>; refused: string[] } {
+export function boundedAnnotations(annotations: Readonly<Record<string, string>>): {
+  kept: Readonly<Record<string, string>>;
+  refused: string[];
+} {
   const refused: string[] = [];
   const kept: Record<string, string> = {};
   for (const [key, value] of Object.entries(annotations)) {
     const limit = ANNOTATION_LIMITS[key];
-    if (limit !== undefined && value.length > limit) refused.push(`${key} is ${value.length} characters, more than its ${limit}: ignored`);
+    if (limit !== undefined && value.length > limit)
+      refused.push(`${key} is ${value.length} characters, more than its ${limit}: ignored`);
     else kept[key] = value;
   }
   return { kept, refused };

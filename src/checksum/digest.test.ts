@@ -33,7 +33,12 @@ function only(...names: string[]): KeySelection {
   return { all: false, keys: new Set(names) };
 }
 
-function digestOf(src: ConsumedSource, object: SourceObject | undefined, h = hasher, [format, namespace]: [StampFormat, string] = [V2, 'app']): string {
+function digestOf(
+  src: ConsumedSource,
+  object: SourceObject | undefined,
+  h = hasher,
+  [format, namespace]: [StampFormat, string] = [V2, 'app'],
+): string {
   const state: SourceState = object ? { exists: true, keys: h.keyDigests(src.kind, object) } : { exists: false };
   return h.sourceDigest(format, namespace, src, state)?.digest ?? 'no key';
 }
@@ -49,7 +54,10 @@ describe('source digests', () => {
       'f6b4a0abd27796ccdbef9fb6ad1b3458847d867b8ecb873e42d344e27125b2da',
     );
     assert.equal(
-      digestOf(source('secret/db', only('password')), { data: { password: b64('hunter2'), other: 'eA==' } }, hasher, [V1, 'app']),
+      digestOf(source('secret/db', only('password')), { data: { password: b64('hunter2'), other: 'eA==' } }, hasher, [
+        V1,
+        'app',
+      ]),
       '51848a86b642489c5c20089b6700a1cf0b8154b1d9a2999e5abe34778365b1c1',
     );
   });
@@ -83,7 +91,10 @@ describe('source digests', () => {
 
   it('covers only consumed keys', () => {
     const partial = source('configmap/app', only('a'));
-    assert.equal(digestOf(partial, { data: { a: '1', b: '2' } }), digestOf(partial, { data: { a: '1', b: 'changed' } }));
+    assert.equal(
+      digestOf(partial, { data: { a: '1', b: '2' } }),
+      digestOf(partial, { data: { a: '1', b: 'changed' } }),
+    );
     assert.notEqual(digestOf(partial, { data: { a: '1' } }), digestOf(partial, { data: { a: '2' } }));
   });
 
@@ -127,9 +138,12 @@ describe('Secret digests', () => {
     assert.notEqual(digestOf(db, pin, other), digestOf(db, pin));
   });
 
-  it('differ between namespaces: a Secret of one tenant is no oracle for another tenant\'s (v2)', () => {
+  it("differ between namespaces: a Secret of one tenant is no oracle for another tenant's (v2)", () => {
     assert.notEqual(digestOf(db, pin, hasher, [V2, 'tenant-a']), digestOf(db, pin, hasher, [V2, 'tenant-b']));
-    assert.notEqual(digestOf(app, { data: { a: '1' } }, hasher, [V2, 'tenant-a']), digestOf(app, { data: { a: '1' } }, hasher, [V2, 'tenant-b']));
+    assert.notEqual(
+      digestOf(app, { data: { a: '1' } }, hasher, [V2, 'tenant-a']),
+      digestOf(app, { data: { a: '1' } }, hasher, [V2, 'tenant-b']),
+    );
     // v1, kept only to verify old stamps, had this flaw: nothing new is written in it.
     assert.equal(digestOf(db, pin, hasher, [V1, 'tenant-a']), digestOf(db, pin, hasher, [V1, 'tenant-b']));
   });
@@ -138,11 +152,21 @@ describe('Secret digests', () => {
     const next = randomBytes(32);
     const rotated = hasherWith(KEY, next);
     assert.deepEqual(rotated.currentFormat(), { version: 'v2', keyId: keyId(next) });
-    assert.equal(digestOf(db, pin, rotated, [V2, 'app']), digestOf(db, pin, hasher, [V2, 'app']), 'the old key still verifies its stamps');
-    assert.notEqual(digestOf(db, pin, rotated, [rotated.currentFormat(), 'app']), digestOf(db, pin, hasher, [V2, 'app']));
+    assert.equal(
+      digestOf(db, pin, rotated, [V2, 'app']),
+      digestOf(db, pin, hasher, [V2, 'app']),
+      'the old key still verifies its stamps',
+    );
+    assert.notEqual(
+      digestOf(db, pin, rotated, [rotated.currentFormat(), 'app']),
+      digestOf(db, pin, hasher, [V2, 'app']),
+    );
     assert.equal(digestOf(db, pin, hasher, [{ version: 'v2', keyId: 'deadbeef' }, 'app']), 'no key');
     // ConfigMaps need no key: any format's digest can be computed.
-    assert.match(digestOf(app, { data: { a: '1' } }, hasher, [{ version: 'v2', keyId: 'deadbeef' }, 'app']), /^[0-9a-f]{64}$/);
+    assert.match(
+      digestOf(app, { data: { a: '1' } }, hasher, [{ version: 'v2', keyId: 'deadbeef' }, 'app']),
+      /^[0-9a-f]{64}$/,
+    );
   });
 
   it('are not a plain hash of the value or of any key=value form of it', () => {
@@ -150,7 +174,12 @@ describe('Secret digests', () => {
     const candidates = ['1234', 'pin=1234', 'pin:1234', 'pin1234', b64('1234')];
     for (const candidate of candidates) {
       assert.notEqual(digest, createHash('sha256').update(candidate).digest('hex'));
-      assert.notEqual(digest, createHash('sha256').update(encode(['pin', candidate])).digest('hex'));
+      assert.notEqual(
+        digest,
+        createHash('sha256')
+          .update(encode(['pin', candidate]))
+          .digest('hex'),
+      );
     }
   });
 
@@ -159,7 +188,15 @@ describe('Secret digests', () => {
     const unkeyed = new Set<string>();
     for (let n = 0; n < 10_000; n++) {
       const value = String(n).padStart(4, '0');
-      const fields = ['source', 'secret/db', 'pin', 'present', createHash('sha256').update(encode(['value', value])).digest()];
+      const fields = [
+        'source',
+        'secret/db',
+        'pin',
+        'present',
+        createHash('sha256')
+          .update(encode(['value', value]))
+          .digest(),
+      ];
       unkeyed.add(createHash('sha256').update(encode(fields)).digest('hex').slice(0, 12));
       unkeyed.add(createHmac('sha256', Buffer.alloc(0)).update(encode(fields)).digest('hex').slice(0, 12));
     }
@@ -199,12 +236,19 @@ describe('combined checksum and sources summary', () => {
     assert.equal(summary, 'configmap/app=cdcdcdcdcdcd,configmap/flags=missing,secret/db=abababababab');
     assert.deepEqual(
       [...parseSourcesSummary(summary)],
-      [['configmap/app', 'cdcdcdcdcdcd'], ['configmap/flags', 'missing'], ['secret/db', 'abababababab']],
+      [
+        ['configmap/app', 'cdcdcdcdcdcd'],
+        ['configmap/flags', 'missing'],
+        ['secret/db', 'abababababab'],
+      ],
     );
   });
 
   it('keeps the summary within its bound, counting what it leaves out; the checksum still covers every source', () => {
-    const many = Array.from({ length: 256 }, (_, i) => ({ id: `configmap/${'n'.repeat(200)}-${i}` as const, digest: 'ab'.repeat(32) }));
+    const many = Array.from({ length: 256 }, (_, i) => ({
+      id: `configmap/${'n'.repeat(200)}-${i}` as const,
+      digest: 'ab'.repeat(32),
+    }));
     const summary = sourcesSummary(many, MAX_SOURCES_SUMMARY_LENGTH);
     assert.ok(summary.length <= MAX_SOURCES_SUMMARY_LENGTH, `${summary.length} characters`);
     const listed = parseSourcesSummary(summary).size;
@@ -213,6 +257,10 @@ describe('combined checksum and sources summary', () => {
     const changed = many.map((d, i) => (i === 255 ? { ...d, digest: 'cd'.repeat(32) } : d));
     assert.equal(sourcesSummary(changed, MAX_SOURCES_SUMMARY_LENGTH), summary, 'the change is beyond the summary');
     assert.notEqual(combinedChecksum(V2, changed), combinedChecksum(V2, many));
-    assert.equal(sourcesSummary(digests, MAX_SOURCES_SUMMARY_LENGTH), sourcesSummary(digests), 'short summaries are whole');
+    assert.equal(
+      sourcesSummary(digests, MAX_SOURCES_SUMMARY_LENGTH),
+      sourcesSummary(digests),
+      'short summaries are whole',
+    );
   });
 });

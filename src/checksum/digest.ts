@@ -40,7 +40,8 @@ export type KeyDigests = ReadonlyMap<string, string>;
  * reloader.stakater.com/ignore), whether it carries reloader.stakater.com/match, and
  * the resourceVersion it was read at, where known.
  */
-export type SourceState = { exists: true; keys: KeyDigests; matched?: boolean; resourceVersion?: string } | { exists: false };
+export type SourceState =
+  { exists: true; keys: KeyDigests; matched?: boolean; resourceVersion?: string } | { exists: false };
 
 export interface SourceDigest {
   id: SourceId;
@@ -98,17 +99,27 @@ export class ValueHasher {
    * holds now, in `format`; undefined when this installation no longer has the
    * format's key.
    */
-  sourceDigest(format: StampFormat, namespace: string, source: ConsumedSource, state: SourceState): SourceDigest | undefined {
+  sourceDigest(
+    format: StampFormat,
+    namespace: string,
+    source: ConsumedSource,
+    state: SourceState,
+  ): SourceDigest | undefined {
     const key = source.kind === 'secret' ? this.#signingKey(format) : undefined;
     if (source.kind === 'secret' && !key) return undefined;
     if (!state.exists) return { id: source.id, digest: MISSING };
     const held = heldKeys(source, state);
     const names = source.keys.all ? [...held.keys()] : [...source.keys.keys];
-    const fields: (string | Buffer)[] = format.version === 'v1' ? ['source', source.id] : ['source/v2', namespace, source.id];
+    const fields: (string | Buffer)[] =
+      format.version === 'v1' ? ['source', source.id] : ['source/v2', namespace, source.id];
     for (const name of names.sort(compareStrings)) {
       const digest = held.get(name);
       // A consumed key the object lacks is encoded as absent, unlike any value.
-      fields.push(name, digest === undefined ? 'absent' : 'present', digest === undefined ? Buffer.alloc(0) : Buffer.from(digest, 'base64'));
+      fields.push(
+        name,
+        digest === undefined ? 'absent' : 'present',
+        digest === undefined ? Buffer.alloc(0) : Buffer.from(digest, 'base64'),
+      );
     }
     return { id: source.id, digest: this.#digest(key, fields).toString('hex') };
   }

@@ -45,7 +45,8 @@ export interface ReloadPlan {
   fallback: 'rollout' | undefined;
 }
 
-export type ReloadDecision = { kind: 'none' } | { kind: 'plan'; plan: ReloadPlan } | { kind: 'unusable'; reason: string };
+export type ReloadDecision =
+  { kind: 'none' } | { kind: 'plan'; plan: ReloadPlan } | { kind: 'unusable'; reason: string };
 
 /** What reload reads of a pod spec: the same structural subset as the sources'. */
 export type ReloadPodSpec = PodSpecLike;
@@ -59,14 +60,20 @@ export function reloadDecision(spec: ReloadPodSpec, annotations: Readonly<Record
   const text = annotations[RELOAD_ANNOTATION.trigger];
   if (text === undefined) return { kind: 'none' };
   const trigger = parseReloadTrigger(text.trim());
-  if (!trigger) return unusable(`${RELOAD_ANNOTATION.trigger} must be signal:SIGNAME, a signal the program can catch (e.g. signal:SIGHUP), or http://127.0.0.1:PORT/PATH, not "${text.slice(0, 80)}"`);
+  if (!trigger)
+    return unusable(
+      `${RELOAD_ANNOTATION.trigger} must be signal:SIGNAME, a signal the program can catch (e.g. signal:SIGHUP), or http://127.0.0.1:PORT/PATH, not "${text.slice(0, 80)}"`,
+    );
   const containers = spec.containers ?? [];
   const wanted = annotations[RELOAD_ANNOTATION.container];
   const container = wanted === undefined ? containers[0] : containers.find((c) => c.name === wanted);
-  if (!container?.name) return unusable(wanted === undefined ? 'the pod has no container' : `it has no container "${wanted}"`);
+  if (!container?.name)
+    return unusable(wanted === undefined ? 'the pod has no container' : `it has no container "${wanted}"`);
   const volumes = reloadableVolumes(spec, container);
   if (volumes.length === 0) {
-    return unusable(`nothing container "${container.name}" consumes can change in place: it mounts no configMap, secret or projected volume of its own without subPath`);
+    return unusable(
+      `nothing container "${container.name}" consumes can change in place: it mounts no configMap, secret or projected volume of its own without subPath`,
+    );
   }
   const fallback = annotations[RELOAD_ANNOTATION.fallback] === 'rollout' ? 'rollout' : undefined;
   return { kind: 'plan', plan: { trigger, triggerText: text.trim(), container: container.name, volumes, fallback } };
@@ -86,11 +93,16 @@ export function parseReloadTrigger(text: string): Trigger | undefined {
   if (signal) return signal in constants.signals && !NOT_A_RELOAD.has(signal) ? { kind: 'signal', signal } : undefined;
   if (!URL.canParse(text)) return undefined;
   const url = new URL(text);
-  return url.protocol === 'http:' && url.hostname === '127.0.0.1' && url.port !== '' ? { kind: 'http', url: text } : undefined;
+  return url.protocol === 'http:' && url.hostname === '127.0.0.1' && url.port !== ''
+    ? { kind: 'http', url: text }
+    : undefined;
 }
 
 /** The names of the volumes whose changes are reloaded, when the agent is there to reload them; else none. */
-export function reloadedVolumes(spec: ReloadPodSpec, annotations: Readonly<Record<string, string>>): ReadonlySet<string> {
+export function reloadedVolumes(
+  spec: ReloadPodSpec,
+  annotations: Readonly<Record<string, string>>,
+): ReadonlySet<string> {
   const decision = reloadDecision(spec, annotations);
   if (decision.kind !== 'plan' || !hasAgent(spec)) return new Set();
   return new Set(decision.plan.volumes.map((v) => v.name));
@@ -107,9 +119,13 @@ export function hasAgent(spec: ReloadPodSpec): boolean {
  * container would not be reloaded.
  */
 function reloadableVolumes(spec: ReloadPodSpec, container: Container): { name: string; mountPath: string }[] {
-  const others = [...(spec.containers ?? []), ...(spec.initContainers ?? [])].filter((c) => c !== container && c.name !== AGENT_CONTAINER);
+  const others = [...(spec.containers ?? []), ...(spec.initContainers ?? [])].filter(
+    (c) => c !== container && c.name !== AGENT_CONTAINER,
+  );
   const mountedElsewhere = new Set(others.flatMap((c) => (c.volumeMounts ?? []).map((m) => m.name)));
-  const configuration = new Set((spec.volumes ?? []).filter((v) => v.configMap || v.secret || v.projected).map((v) => v.name));
+  const configuration = new Set(
+    (spec.volumes ?? []).filter((v) => v.configMap || v.secret || v.projected).map((v) => v.name),
+  );
   const mounts = container.volumeMounts ?? [];
   const bySubPath = new Set(mounts.filter((m) => m.subPath || m.subPathExpr).map((m) => m.name));
   return mounts

@@ -17,37 +17,63 @@ const spec: PodSpecLike = {
 };
 
 const counted = (annotations: Record<string, string>): string[] =>
-  consumedSources(spec, annotations).map((s) => `${s.id}${s.keys.all ? '' : `[${[...s.keys.keys].join(',')}]`}${s.requiresMatch ? ' (match)' : ''}`);
+  consumedSources(spec, annotations).map(
+    (s) => `${s.id}${s.keys.all ? '' : `[${[...s.keys.keys].join(',')}]`}${s.requiresMatch ? ' (match)' : ''}`,
+  );
 
 describe('Reloader annotations', () => {
   it('auto: every referenced source, each by the keys the pod spec consumes', () => {
-    assert.deepEqual(counted({ 'reloader.stakater.com/auto': 'true' }), ['configmap/foo-configmap[LEVEL]', 'configmap/other-configmap', 'secret/foo-secret']);
+    assert.deepEqual(counted({ 'reloader.stakater.com/auto': 'true' }), [
+      'configmap/foo-configmap[LEVEL]',
+      'configmap/other-configmap',
+      'secret/foo-secret',
+    ]);
   });
 
   it('configmap.../auto and secret.../auto: only that kind', () => {
-    assert.deepEqual(counted({ 'configmap.reloader.stakater.com/auto': 'true' }), ['configmap/foo-configmap[LEVEL]', 'configmap/other-configmap']);
+    assert.deepEqual(counted({ 'configmap.reloader.stakater.com/auto': 'true' }), [
+      'configmap/foo-configmap[LEVEL]',
+      'configmap/other-configmap',
+    ]);
     assert.deepEqual(counted({ 'secret.reloader.stakater.com/auto': 'true' }), ['secret/foo-secret']);
   });
 
   it('reload lists: only the sources named, referenced or not (every key of one the spec does not reference)', () => {
-    assert.deepEqual(counted({ 'configmap.reloader.stakater.com/reload': 'foo-configmap, unreferenced' }), ['configmap/foo-configmap[LEVEL]', 'configmap/unreferenced']);
+    assert.deepEqual(counted({ 'configmap.reloader.stakater.com/reload': 'foo-configmap, unreferenced' }), [
+      'configmap/foo-configmap[LEVEL]',
+      'configmap/unreferenced',
+    ]);
     assert.deepEqual(counted({ 'secret.reloader.stakater.com/reload': 'foo-secret' }), ['secret/foo-secret']);
     const [unreferenced] = consumedSources(spec, { 'secret.reloader.stakater.com/reload': 'tls' });
     assert.equal(unreferenced?.optional, true, 'pods start without a source they do not reference');
   });
 
   it('search: the referenced sources, each counting only while it carries match', () => {
-    assert.deepEqual(counted({ 'reloader.stakater.com/search': 'true' }), ['configmap/foo-configmap[LEVEL] (match)', 'configmap/other-configmap (match)', 'secret/foo-secret (match)']);
+    assert.deepEqual(counted({ 'reloader.stakater.com/search': 'true' }), [
+      'configmap/foo-configmap[LEVEL] (match)',
+      'configmap/other-configmap (match)',
+      'secret/foo-secret (match)',
+    ]);
     // As in Reloader, auto wins over search.
-    assert.deepEqual(counted({ 'reloader.stakater.com/search': 'true', 'reloader.stakater.com/auto': 'true' }).filter((s) => s.includes('(match)')), []);
+    assert.deepEqual(
+      counted({ 'reloader.stakater.com/search': 'true', 'reloader.stakater.com/auto': 'true' }).filter((s) =>
+        s.includes('(match)'),
+      ),
+      [],
+    );
   });
 
   it('search: a source without match counts as holding nothing, so its edits change no digest', () => {
     const hasher = hasherWith(Buffer.alloc(32, 7));
     const [source] = consumedSources(spec, { 'reloader.stakater.com/search': 'true' });
     assert.ok(source);
-    const state = (value: string, matched: boolean): SourceState => ({ exists: true, keys: hasher.keyDigests('configmap', { data: { LEVEL: value } }), matched });
-    const digest = (value: string, matched: boolean): string | undefined => hasher.sourceDigest(hasher.currentFormat(), 'app', source, state(value, matched))?.digest;
+    const state = (value: string, matched: boolean): SourceState => ({
+      exists: true,
+      keys: hasher.keyDigests('configmap', { data: { LEVEL: value } }),
+      matched,
+    });
+    const digest = (value: string, matched: boolean): string | undefined =>
+      hasher.sourceDigest(hasher.currentFormat(), 'app', source, state(value, matched))?.digest;
     assert.equal(digest('info', false), digest('debug', false));
     assert.notEqual(digest('info', true), digest('debug', true));
     assert.notEqual(digest('info', false), digest('info', true), 'gaining match counts it from then on');
@@ -55,7 +81,11 @@ describe('Reloader annotations', () => {
 
   it('exclude lists leave sources out of auto', () => {
     assert.deepEqual(
-      counted({ 'reloader.stakater.com/auto': 'true', 'configmaps.exclude.reloader.stakater.com/reload': 'other-configmap', 'secrets.exclude.reloader.stakater.com/reload': 'foo-secret' }),
+      counted({
+        'reloader.stakater.com/auto': 'true',
+        'configmaps.exclude.reloader.stakater.com/reload': 'other-configmap',
+        'secrets.exclude.reloader.stakater.com/reload': 'foo-secret',
+      }),
       ['configmap/foo-configmap[LEVEL]'],
     );
   });
@@ -70,7 +100,12 @@ describe('Reloader annotations', () => {
   });
 
   it('are not read at all with --reloader-annotations=false', () => {
-    const annotations = { 'configmap.reloader.stakater.com/reload': 'x', 'reloader.stakater.com/search': 'true', 'confighash.dev/include': 'configmap/y', team: 'a' };
+    const annotations = {
+      'configmap.reloader.stakater.com/reload': 'x',
+      'reloader.stakater.com/search': 'true',
+      'confighash.dev/include': 'configmap/y',
+      team: 'a',
+    };
     assert.deepEqual(withoutReloaderAnnotations(annotations), { 'confighash.dev/include': 'configmap/y', team: 'a' });
   });
 });

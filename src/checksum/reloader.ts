@@ -43,12 +43,16 @@ export function isReloaderWorkload(annotations: Readonly<Record<string, string>>
   return WORKLOAD_KEYS.some((key) => {
     const value = annotations[key];
     if (value === undefined) return false;
-    return key === RELOADER_ANNOTATION.configMapReload || key === RELOADER_ANNOTATION.secretReload ? names(value).length > 0 : value === 'true';
+    return key === RELOADER_ANNOTATION.configMapReload || key === RELOADER_ANNOTATION.secretReload
+      ? names(value).length > 0
+      : value === 'true';
   });
 }
 
 /** The annotations without Reloader's: what a workload says when --reloader-annotations is off. */
-export function withoutReloaderAnnotations(annotations: Readonly<Record<string, string>>): Readonly<Record<string, string>> {
+export function withoutReloaderAnnotations(
+  annotations: Readonly<Record<string, string>>,
+): Readonly<Record<string, string>> {
   return Object.fromEntries(Object.entries(annotations).filter(([key]) => !key.includes('reloader.stakater.com/')));
 }
 
@@ -58,7 +62,10 @@ export function withoutReloaderAnnotations(annotations: Readonly<Record<string, 
  * when the spec does not reference them). A workload with no Reloader annotation
  * keeps `referenced` as it is.
  */
-export function reloaderSources(referenced: readonly ConsumedSource[], annotations: Readonly<Record<string, string>>): readonly ConsumedSource[] {
+export function reloaderSources(
+  referenced: readonly ConsumedSource[],
+  annotations: Readonly<Record<string, string>>,
+): readonly ConsumedSource[] {
   if (!isReloaderWorkload(annotations)) return referenced;
   const named = new Set<SourceId>([
     ...names(annotations[RELOADER_ANNOTATION.configMapReload]).map((name): SourceId => `configmap/${name}`),
@@ -92,10 +99,22 @@ function autoKinds(annotations: Readonly<Record<string, string>>): ReadonlySet<'
 function namedSource(id: SourceId): ConsumedSource {
   const slash = id.indexOf('/');
   const kind = id.slice(0, slash) as 'configmap' | 'secret';
-  return { id, kind, name: id.slice(slash + 1), keys: { all: true }, sites: [`annotation ${kind === 'configmap' ? RELOADER_ANNOTATION.configMapReload : RELOADER_ANNOTATION.secretReload}`], optional: true };
+  return {
+    id,
+    kind,
+    name: id.slice(slash + 1),
+    keys: { all: true },
+    sites: [
+      `annotation ${kind === 'configmap' ? RELOADER_ANNOTATION.configMapReload : RELOADER_ANNOTATION.secretReload}`,
+    ],
+    optional: true,
+  };
 }
 
 /** `a, b,c` → [a, b, c]. */
 function names(value: string | undefined): string[] {
-  return (value ?? '').split(',').map((name) => name.trim()).filter((name) => name !== '');
+  return (value ?? '')
+    .split(',')
+    .map((name) => name.trim())
+    .filter((name) => name !== '');
 }

@@ -11,9 +11,7 @@ function summary(sources: ConsumedSource[]): Record<string, string | string[]> {
 describe('consumedSources', () => {
   it('reads env keyRefs as that one key, for containers and initContainers', () => {
     const spec: PodSpecLike = {
-      initContainers: [
-        { name: 'init', env: [{ valueFrom: { secretKeyRef: { name: 'db', key: 'password' } } }] },
-      ],
+      initContainers: [{ name: 'init', env: [{ valueFrom: { secretKeyRef: { name: 'db', key: 'password' } } }] }],
       containers: [
         {
           name: 'app',
@@ -62,11 +60,7 @@ describe('consumedSources', () => {
         {
           name: 'p',
           projected: {
-            sources: [
-              { configMap: { name: 'app', items: [{ key: 'k' }] } },
-              { secret: { name: 'db' } },
-              {},
-            ],
+            sources: [{ configMap: { name: 'app', items: [{ key: 'k' }] } }, { secret: { name: 'db' } }, {}],
           },
         },
       ],
@@ -116,7 +110,10 @@ describe('consumedSources', () => {
         { name: 'app', env: [{ value: 'x' }, { valueFrom: { fieldRef: {} } }], envFrom: [{ configMapRef: {} }] },
       ],
       initContainers: null,
-      volumes: [{ name: 'tmp', emptyDir: {} }, { name: 's', secret: {} }],
+      volumes: [
+        { name: 'tmp', emptyDir: {} },
+        { name: 's', secret: {} },
+      ],
     } as unknown as PodSpecLike;
     assert.deepEqual(consumedSources(spec), []);
     assert.deepEqual(consumedSources({}), []);
@@ -125,10 +122,16 @@ describe('consumedSources', () => {
   it('returns sources sorted by id, whatever the order of references', () => {
     const spec: PodSpecLike = {
       containers: [
-        { name: 'app', envFrom: [{ secretRef: { name: 'b' } }, { configMapRef: { name: 'z' } }, { configMapRef: { name: 'a' } }] },
+        {
+          name: 'app',
+          envFrom: [{ secretRef: { name: 'b' } }, { configMapRef: { name: 'z' } }, { configMapRef: { name: 'a' } }],
+        },
       ],
     };
-    assert.deepEqual(consumedSources(spec).map((s) => s.id), ['configmap/a', 'configmap/z', 'secret/b']);
+    assert.deepEqual(
+      consumedSources(spec).map((s) => s.id),
+      ['configmap/a', 'configmap/z', 'secret/b'],
+    );
   });
 });
 
@@ -159,7 +162,9 @@ describe('optional references', () => {
         { name: 'b', secret: { secretName: 'tls', optional: true } },
       ],
     };
-    const optional = Object.fromEntries(consumedSources(spec, { 'confighash.dev/include': 'configmap/extra' }).map((s) => [s.id, s.optional]));
+    const optional = Object.fromEntries(
+      consumedSources(spec, { 'confighash.dev/include': 'configmap/extra' }).map((s) => [s.id, s.optional]),
+    );
     assert.deepEqual(optional, {
       'configmap/extra': true,
       'configmap/files': true,

@@ -15,9 +15,11 @@ export interface PodSpecLike {
 interface ContainerLike {
   name?: string;
   volumeMounts?: readonly { name?: string; mountPath?: string; subPath?: string; subPathExpr?: string }[] | null;
-  env?: readonly {
-    valueFrom?: { configMapKeyRef?: KeyRef | null; secretKeyRef?: KeyRef | null } | null;
-  }[] | null;
+  env?:
+    | readonly {
+        valueFrom?: { configMapKeyRef?: KeyRef | null; secretKeyRef?: KeyRef | null } | null;
+      }[]
+    | null;
   envFrom?: readonly { configMapRef?: NameRef | null; secretRef?: NameRef | null }[] | null;
 }
 
@@ -74,18 +76,29 @@ export function consumedSources(
   const found = new Collector();
   collectContainers(found, spec.initContainers ?? [], 'initContainers');
   collectContainers(found, spec.containers ?? [], 'containers');
-  collectVolumes(found, (spec.volumes ?? []).filter((v) => !reloadedVolumes.has(v.name ?? '')));
+  collectVolumes(
+    found,
+    (spec.volumes ?? []).filter((v) => !reloadedVolumes.has(v.name ?? '')),
+  );
   for (const id of parseSourceList(annotations[ANNOTATION.include])) {
     found.add({ id, keys: ALL_KEYS, site: `annotation ${ANNOTATION.include}`, optional: true });
   }
   const excluded = new Set(parseSourceList(annotations[ANNOTATION.exclude]));
-  return [...reloaderSources(found.sources().filter((source) => !excluded.has(source.id)), annotations)];
+  return [
+    ...reloaderSources(
+      found.sources().filter((source) => !excluded.has(source.id)),
+      annotations,
+    ),
+  ];
 }
 
 /** What the volumes named `volumes` consume: the sources reloaded in place, when a workload has the reload strategy. */
 export function volumeSources(spec: PodSpecLike, volumes: ReadonlySet<string>): ConsumedSource[] {
   const found = new Collector();
-  collectVolumes(found, (spec.volumes ?? []).filter((v) => volumes.has(v.name ?? '')));
+  collectVolumes(
+    found,
+    (spec.volumes ?? []).filter((v) => volumes.has(v.name ?? '')),
+  );
   return found.sources();
 }
 
@@ -157,7 +170,12 @@ function collectVolumes(found: Collector, volumes: readonly VolumeLike[]): void 
 }
 
 /** A reference to `ref.name`, or none when the name is absent or empty. */
-function reference(kind: SourceKind, ref: NameRef | null | undefined, selection: KeySelection, site: ReferenceSite): Reference[] {
+function reference(
+  kind: SourceKind,
+  ref: NameRef | null | undefined,
+  selection: KeySelection,
+  site: ReferenceSite,
+): Reference[] {
   return ref?.name ? [{ id: sourceId(kind, ref.name), keys: selection, site, optional: ref.optional === true }] : [];
 }
 

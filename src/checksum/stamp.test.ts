@@ -4,7 +4,15 @@ import { describe, it } from 'node:test';
 import { hasherWith } from '../../test/support/hasher.ts';
 import type { SourceObject, SourceState } from './digest.ts';
 import { consumedSources } from './sources.ts';
-import { currentFingerprint, disappearedRequired, fingerprint, formatBaseline, parseBaseline, type Subject, verify } from './stamp.ts';
+import {
+  currentFingerprint,
+  disappearedRequired,
+  fingerprint,
+  formatBaseline,
+  parseBaseline,
+  type Subject,
+  verify,
+} from './stamp.ts';
 
 const valueKey = Buffer.alloc(32, 3);
 const hasher = hasherWith(valueKey);
@@ -64,7 +72,7 @@ describe('stamps', () => {
     assert.equal(verify(hasher, { checksum: 'v9:zz', sources: '' }, subject(before)).kind, 'unverifiable');
   });
 
-  it('round-trip through the baseline annotation, and read the first release\'s baseline', () => {
+  it("round-trip through the baseline annotation, and read the first release's baseline", () => {
     const stamp = currentFingerprint(hasher, subject(before))?.stamp;
     assert.ok(stamp);
     assert.deepEqual(parseBaseline(formatBaseline(stamp)), stamp);
@@ -75,7 +83,12 @@ describe('stamps', () => {
 
 describe('disappearedRequired', () => {
   const spec = {
-    containers: [{ name: 'app', envFrom: [{ configMapRef: { name: 'app' } }, { configMapRef: { name: 'extra', optional: true } }] }],
+    containers: [
+      {
+        name: 'app',
+        envFrom: [{ configMapRef: { name: 'app' } }, { configMapRef: { name: 'extra', optional: true } }],
+      },
+    ],
   };
   const present = { 'configmap/app': { data: { a: '1' } }, 'configmap/extra': { data: { b: '1' } } };
 

@@ -4,7 +4,18 @@
 // as it is; otherwise the current configuration is stamped in the current format.
 // So a new format or a new signing key rolls nothing, and only an effective change
 // of configuration changes a template.
-import { combinedChecksum, MAX_SOURCES_SUMMARY_LENGTH, MISSING, parseFormat, parseSourcesSummary, type SourceDigest, type SourceState, type StampFormat, sourcesSummary, type ValueHasher } from './digest.ts';
+import {
+  combinedChecksum,
+  MAX_SOURCES_SUMMARY_LENGTH,
+  MISSING,
+  parseFormat,
+  parseSourcesSummary,
+  type SourceDigest,
+  type SourceState,
+  type StampFormat,
+  sourcesSummary,
+  type ValueHasher,
+} from './digest.ts';
 import type { ConsumedSource, SourceId } from './consumed-source.ts';
 
 export interface Stamp {
@@ -23,9 +34,7 @@ export type StateOf = (id: SourceId) => SourceState;
 
 /** How an existing stamp compares with the configuration now. */
 export type Verdict =
-  | { kind: 'current' }
-  | { kind: 'changed'; changed: SourceId[] }
-  | { kind: 'unverifiable'; reason: string };
+  { kind: 'current' } | { kind: 'changed'; changed: SourceId[] } | { kind: 'unverifiable'; reason: string };
 
 export interface Subject {
   namespace: string;
@@ -54,14 +63,21 @@ export function currentFingerprint(hasher: ValueHasher, subject: Subject): Finge
 
 /** Whether `existing` still describes `subject`, judged in the format `existing` was written in. */
 export function verify(hasher: ValueHasher, existing: Stamp, subject: Subject): Verdict {
-  const format: StampFormat | undefined = existing.checksum === undefined ? { version: 'v1' } : parseFormat(existing.checksum);
-  if (!format) return { kind: 'unverifiable', reason: `unknown checksum format "${existing.checksum?.slice(0, 12) ?? ''}"` };
+  const format: StampFormat | undefined =
+    existing.checksum === undefined ? { version: 'v1' } : parseFormat(existing.checksum);
+  if (!format)
+    return { kind: 'unverifiable', reason: `unknown checksum format "${existing.checksum?.slice(0, 12) ?? ''}"` };
   const now = fingerprint(hasher, format, subject);
   if (!now) {
-    if (subject.sources.length === 0) return { kind: 'changed', changed: [...parseSourcesSummary(existing.sources).keys()] as SourceId[] };
-    return { kind: 'unverifiable', reason: `signed with key ${format.version === 'v2' ? format.keyId : ''}, which this installation no longer has` };
+    if (subject.sources.length === 0)
+      return { kind: 'changed', changed: [...parseSourcesSummary(existing.sources).keys()] as SourceId[] };
+    return {
+      kind: 'unverifiable',
+      reason: `signed with key ${format.version === 'v2' ? format.keyId : ''}, which this installation no longer has`,
+    };
   }
-  const same = existing.checksum === undefined ? existing.sources === now.stamp.sources : existing.checksum === now.stamp.checksum;
+  const same =
+    existing.checksum === undefined ? existing.sources === now.stamp.sources : existing.checksum === now.stamp.checksum;
   return same ? { kind: 'current' } : { kind: 'changed', changed: changedIds(existing.sources, now.stamp.sources) };
 }
 
@@ -77,7 +93,11 @@ export function changedIds(before: string, after: string): SourceId[] {
  * and were present in `previous`: rolling now would replace running pods with
  * pods that cannot start.
  */
-export function disappearedRequired(previous: Stamp, current: Fingerprint, sources: readonly ConsumedSource[]): SourceId[] {
+export function disappearedRequired(
+  previous: Stamp,
+  current: Fingerprint,
+  sources: readonly ConsumedSource[],
+): SourceId[] {
   const before = parseSourcesSummary(previous.sources);
   const required = new Set(sources.filter((s) => !s.optional).map((s) => s.id));
   return current.digests
@@ -102,7 +122,10 @@ export function parseBaseline(value: string | undefined): Stamp | undefined {
  * every source whose short digest differs): short digests as stamped before and now.
  */
 /** Each source whose short digest differs between two summaries, with both digests. */
-export function sourceChanges(before: string | undefined, after: string): { source: SourceId; from: string | undefined; to: string | undefined }[] {
+export function sourceChanges(
+  before: string | undefined,
+  after: string,
+): { source: SourceId; from: string | undefined; to: string | undefined }[] {
   const was = parseSourcesSummary(before);
   const now = parseSourcesSummary(after);
   return changedIds(before ?? '', after).map((source) => ({ source, from: was.get(source), to: now.get(source) }));

@@ -54,7 +54,11 @@ export function atTemplatePath(kind: WorkloadKind, template: object): object {
  * the configuration as it is: nothing is reloaded in place, so its reload
  * annotations are not read. An annotation over its limit is not read either.
  */
-export function trackingAnnotations(kind: WorkloadKind, annotations: Readonly<Record<string, string>>, reloaderAnnotations: boolean): Readonly<Record<string, string>> {
+export function trackingAnnotations(
+  kind: WorkloadKind,
+  annotations: Readonly<Record<string, string>>,
+  reloaderAnnotations: boolean,
+): Readonly<Record<string, string>> {
   const { kept } = boundedAnnotations(annotations);
   const read = reloaderAnnotations ? kept : withoutReloaderAnnotations(kept);
   if (kind !== 'CronJob') return read;

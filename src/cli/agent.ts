@@ -49,7 +49,8 @@ export async function agentCommand(argv: readonly string[]): Promise<number> {
     return 0;
   }
   const volumes = values.volume ?? [];
-  if (volumes.length === 0 || !values.reload) throw new UsageError(`--volume and --reload are required\n\n${AGENT_USAGE}`);
+  if (volumes.length === 0 || !values.reload)
+    throw new UsageError(`--volume and --reload are required\n\n${AGENT_USAGE}`);
   const logLevel = values['log-level'] as LogLevel;
   if (!LOG_LEVELS.includes(logLevel)) throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}`);
   const settleMs = parseDuration(values.settle);
@@ -81,7 +82,10 @@ export async function agentCommand(argv: readonly string[]): Promise<number> {
   server.get('/status', () => agent.status);
   server.get('/metrics', async (_request, reply) => reply.type(registry.contentType).send(await registry.metrics()));
   await server.listen({ host: values['bind-address'], port: Number(values.port) });
-  logger.info({ port: listeningPort(server.server.address()), volumes, trigger: trigger.description }, 'agent watching');
+  logger.info(
+    { port: listeningPort(server.server.address()), volumes, trigger: trigger.description },
+    'agent watching',
+  );
 
   await new Promise<void>((resolve) => {
     process.once('SIGTERM', resolve);
@@ -91,4 +95,3 @@ export async function agentCommand(argv: readonly string[]): Promise<number> {
   await closeWithin(server, 1000, inFlight);
   return 0;
 }
-

@@ -36,14 +36,27 @@ export async function history(argv: readonly string[]): Promise<number> {
   const { values, positionals } = parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true });
   if (values.help) return write(HISTORY_USAGE);
   const [kindText = '', name] = (positionals[0] ?? '').split('/');
-  const kind = { deployment: 'Deployment', deploy: 'Deployment', statefulset: 'StatefulSet', sts: 'StatefulSet', daemonset: 'DaemonSet', ds: 'DaemonSet' }[kindText.toLowerCase().replace(/s$/, '')];
+  const kind = {
+    deployment: 'Deployment',
+    deploy: 'Deployment',
+    statefulset: 'StatefulSet',
+    sts: 'StatefulSet',
+    daemonset: 'DaemonSet',
+    ds: 'DaemonSet',
+  }[kindText.toLowerCase().replace(/s$/, '')];
   if (!kind || !name) throw new UsageError(`expected KIND/NAME, e.g. deployment/web\n\n${HISTORY_USAGE}`);
   const config = loadKubeConfig(values.kubeconfig);
   const namespace = values.namespace ?? (config.getContextObject(config.getCurrentContext())?.namespace || 'default');
   const revisions = await revisionsOf(config.makeApiClient(AppsV1Api), kind, namespace, name);
   if (values.output === 'json') return write(`${JSON.stringify(revisions, null, 2)}\n`);
-  const short = (checksum: string | undefined): string => (checksum ? `${checksum.slice(0, 2)}:${(checksum.split(':').at(-1) ?? '').slice(0, 12)}` : '-');
-  return write(renderTable(['REVISION', 'CREATED', 'CHECKSUM', 'SOURCES'], revisions.map((r) => [String(r.revision), r.created, short(r.checksum), r.sources ?? '-'])));
+  const short = (checksum: string | undefined): string =>
+    checksum ? `${checksum.slice(0, 2)}:${(checksum.split(':').at(-1) ?? '').slice(0, 12)}` : '-';
+  return write(
+    renderTable(
+      ['REVISION', 'CREATED', 'CHECKSUM', 'SOURCES'],
+      revisions.map((r) => [String(r.revision), r.created, short(r.checksum), r.sources ?? '-']),
+    ),
+  );
 }
 
 interface Entry {
@@ -55,7 +68,10 @@ interface Entry {
 async function revisionsOf(apps: AppsV1Api, kind: string, namespace: string, name: string): Promise<Revision[]> {
   const uid = (await readWorkload(apps, kind, namespace, name)).metadata?.uid;
   const owned = (o: Owned): boolean => o.metadata?.ownerReferences?.some((ref) => ref.uid === uid) ?? false;
-  const entries = kind === 'Deployment' ? await replicaSets(apps, namespace, owned) : await controllerRevisions(apps, namespace, owned);
+  const entries =
+    kind === 'Deployment'
+      ? await replicaSets(apps, namespace, owned)
+      : await controllerRevisions(apps, namespace, owned);
   return entries
     .sort((a, b) => a.revision - b.revision)
     .map(({ revision, owner, annotations }) => ({
@@ -66,9 +82,16 @@ async function revisionsOf(apps: AppsV1Api, kind: string, namespace: string, nam
     }));
 }
 
-function readWorkload(apps: AppsV1Api, kind: string, namespace: string, name: string): Promise<{ metadata?: { uid?: string } }> {
+function readWorkload(
+  apps: AppsV1Api,
+  kind: string,
+  namespace: string,
+  name: string,
+): Promise<{ metadata?: { uid?: string } }> {
   if (kind === 'Deployment') return apps.readNamespacedDeployment({ name, namespace });
-  return kind === 'StatefulSet' ? apps.readNamespacedStatefulSet({ name, namespace }) : apps.readNamespacedDaemonSet({ name, namespace });
+  return kind === 'StatefulSet'
+    ? apps.readNamespacedStatefulSet({ name, namespace })
+    : apps.readNamespacedDaemonSet({ name, namespace });
 }
 
 async function replicaSets(apps: AppsV1Api, namespace: string, owned: (o: Owned) => boolean): Promise<Entry[]> {
@@ -82,7 +105,8 @@ async function replicaSets(apps: AppsV1Api, namespace: string, owned: (o: Owned)
 async function controllerRevisions(apps: AppsV1Api, namespace: string, owned: (o: Owned) => boolean): Promise<Entry[]> {
   return (await apps.listNamespacedControllerRevision({ namespace })).items.filter(owned).map((cr) => {
     // A ControllerRevision's data is the patch that makes the workload's template.
-    const data = cr.data as { spec?: { template?: { metadata?: { annotations?: Record<string, string> } } } } | undefined;
+    const data = cr.data as
+      { spec?: { template?: { metadata?: { annotations?: Record<string, string> } } } } | undefined;
     return { revision: cr.revision, owner: cr, annotations: data?.spec?.template?.metadata?.annotations };
   });
 }

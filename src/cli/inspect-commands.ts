@@ -88,7 +88,9 @@ const KINDS: Record<string, WorkloadReport['kind']> = {
 
 type Parsed = ReturnType<typeof parse>;
 
-function parse(argv: readonly string[]): ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true; args: string[] }>> {
+function parse(
+  argv: readonly string[],
+): ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true; args: string[] }>> {
   const parsed = parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true });
   if (parsed.values.output !== 'table' && parsed.values.output !== 'json') {
     throw new UsageError(`--output must be table or json, got "${parsed.values.output}"`);
@@ -96,12 +98,17 @@ function parse(argv: readonly string[]): ReturnType<typeof parseArgs<{ options: 
   return parsed;
 }
 
-async function inspector(values: Parsed['values']): Promise<{ inspector: Awaited<ReturnType<typeof createInspector>>; namespace: string }> {
+async function inspector(
+  values: Parsed['values'],
+): Promise<{ inspector: Awaited<ReturnType<typeof createInspector>>; namespace: string }> {
   const config = loadKubeConfig(values.kubeconfig);
   const namespace = values.namespace ?? (config.getContextObject(config.getCurrentContext())?.namespace || 'default');
   const options = {
     namespaces: selector('namespace-selector', values['namespace-selector']),
-    sources: { selector: selector('resource-label-selector', values['resource-label-selector']), reloaderAnnotations: values['reloader-annotations'] !== 'false' },
+    sources: {
+      selector: selector('resource-label-selector', values['resource-label-selector']),
+      reloaderAnnotations: values['reloader-annotations'] !== 'false',
+    },
   };
   return { inspector: await createInspector(config, values['confighash-namespace'], options), namespace };
 }
@@ -122,9 +129,15 @@ export async function status(argv: readonly string[]): Promise<number> {
   const reports: WorkloadReport[] = [];
   for (const ns of namespaces) reports.push(...(await ins.workloads(ns)));
   if (values.output === 'json') write(`${JSON.stringify(reports, null, 2)}\n`, 0);
-  else if (reports.length === 0) write(`No tracked workloads in ${values['all-namespaces'] ? 'any opted-in namespace' : `namespace ${namespace}`}.\n`, 0);
+  else if (reports.length === 0)
+    write(
+      `No tracked workloads in ${values['all-namespaces'] ? 'any opted-in namespace' : `namespace ${namespace}`}.\n`,
+      0,
+    );
   else write(statusTable(reports), 0);
-  const failing = reports.some((r) => ['pending', 'deferred', 'awaiting-approval', 'failed', 'missing-source', 'reload-failed'].includes(r.state));
+  const failing = reports.some((r) =>
+    ['pending', 'deferred', 'awaiting-approval', 'failed', 'missing-source', 'reload-failed'].includes(r.state),
+  );
   return values.check && failing ? 1 : 0;
 }
 
@@ -152,14 +165,17 @@ function statusTable(reports: readonly WorkloadReport[]): string {
     checksumCell(r),
   ]);
   const colour = useColour(process.stdout);
-  return renderTable(['NAMESPACE', 'WORKLOAD', 'STATE', 'SOURCES (current)', 'CHECKSUM (stored → current)'], rows, (column, value) =>
-    colour && column === 2 ? STATE_COLOURS[value.split(' ')[0] as WorkloadState] : undefined,
+  return renderTable(
+    ['NAMESPACE', 'WORKLOAD', 'STATE', 'SOURCES (current)', 'CHECKSUM (stored → current)'],
+    rows,
+    (column, value) => (colour && column === 2 ? STATE_COLOURS[value.split(' ')[0] as WorkloadState] : undefined),
   );
 }
 
 function checksumCell(report: WorkloadReport): string {
   // `v2:<key>:<hex>` is shown as its version and 12 hex characters; `-` when nothing is stored.
-  const short = (checksum: string | undefined): string => (checksum ? `${checksum.slice(0, 2)}:${(checksum.split(':').at(-1) ?? '').slice(0, 12)}` : '-');
+  const short = (checksum: string | undefined): string =>
+    checksum ? `${checksum.slice(0, 2)}:${(checksum.split(':').at(-1) ?? '').slice(0, 12)}` : '-';
   if (report.storedChecksum === report.currentChecksum) return short(report.currentChecksum);
   return `${short(report.storedChecksum)} → ${short(report.currentChecksum)}`;
 }
@@ -167,12 +183,26 @@ function checksumCell(report: WorkloadReport): string {
 function explainText(report: WorkloadReport): string {
   const header = `${report.kind} ${report.namespace}/${report.name}: ${report.state}${report.detail ? ` (${report.detail})` : ''}\n\n`;
   // How a change is delivered is worth a column only where it is not always a rollout.
-  const delivery = (s: WorkloadReport['sources'][number]): string[] => (report.reload ? [s.delivery === 'reload' ? 'reload in place' : 'rollout'] : []);
-  const rows = report.sources.map((s) => [s.id, s.keys === '*' ? '*' : s.keys.join(','), s.referencedBy.join(', '), ...delivery(s), s.stored ?? '-', s.current]);
-  const sources = renderTable(['SOURCE', 'KEYS', 'REFERENCED BY', ...(report.reload ? ['A CHANGE IS'] : []), 'STORED', 'CURRENT'], rows);
+  const delivery = (s: WorkloadReport['sources'][number]): string[] =>
+    report.reload ? [s.delivery === 'reload' ? 'reload in place' : 'rollout'] : [];
+  const rows = report.sources.map((s) => [
+    s.id,
+    s.keys === '*' ? '*' : s.keys.join(','),
+    s.referencedBy.join(', '),
+    ...delivery(s),
+    s.stored ?? '-',
+    s.current,
+  ]);
+  const sources = renderTable(
+    ['SOURCE', 'KEYS', 'REFERENCED BY', ...(report.reload ? ['A CHANGE IS'] : []), 'STORED', 'CURRENT'],
+    rows,
+  );
   if (!report.reload) return header + sources;
   const pods = report.reload.pods.map((p) => [p.pod, p.state, String(p.reloads), p.lastSuccess ?? '-', p.error ?? '']);
-  const agents = pods.length > 0 ? renderTable(['POD', 'AGENT', 'RELOADS', 'LAST RELOAD', 'ERROR'], pods) : 'No running pod has the agent yet.\n';
+  const agents =
+    pods.length > 0
+      ? renderTable(['POD', 'AGENT', 'RELOADS', 'LAST RELOAD', 'ERROR'], pods)
+      : 'No running pod has the agent yet.\n';
   return `${header}${sources}\nReloaded in place by ${report.reload.trigger} (container ${report.reload.container}):\n${agents}`;
 }
 

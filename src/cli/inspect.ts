@@ -35,7 +35,12 @@ import { isNotFound } from '../kube/errors.ts';
 import { apiPath, requestJson } from '../kube/raw.ts';
 import { type AgentStatusReader, apiAgentStatusReader } from '../workloads/agent-status.ts';
 import { progressOf, type Progress, type RawWorkload } from '../policy/progress.ts';
-import { formatLabelSelector, type LabelSelector, type LabelSelectorLike, matchesLabels } from '../scope/label-selector.ts';
+import {
+  formatLabelSelector,
+  type LabelSelector,
+  type LabelSelectorLike,
+  matchesLabels,
+} from '../scope/label-selector.ts';
 import type { SourceFilter } from '../sources/filter.ts';
 import { loadKeyring } from '../keys/hmac-key.ts';
 import { apiSecretStore } from '../kube/secrets.ts';
@@ -102,7 +107,10 @@ export interface Inspector {
 
 interface WorkloadLike extends RawWorkload {
   metadata?: { name?: string; uid?: string; annotations?: Record<string, string>; generation?: number };
-  spec?: NonNullable<RawWorkload['spec']> & { selector?: LabelSelectorLike; template?: { metadata?: { annotations?: Record<string, string> }; spec?: object } };
+  spec?: NonNullable<RawWorkload['spec']> & {
+    selector?: LabelSelectorLike;
+    template?: { metadata?: { annotations?: Record<string, string> }; spec?: object };
+  };
 }
 
 export interface InspectorOptions {
@@ -112,16 +120,29 @@ export interface InspectorOptions {
   sources: SourceFilter;
 }
 
-export async function createInspector(config: KubeConfig, confighashNamespace: string, options: InspectorOptions): Promise<Inspector> {
+export async function createInspector(
+  config: KubeConfig,
+  confighashNamespace: string,
+  options: InspectorOptions,
+): Promise<Inspector> {
   const core = config.makeApiClient(CoreV1Api);
   const apps = config.makeApiClient(AppsV1Api);
   const batch = config.makeApiClient(BatchV1Api);
   const hasher = new ValueHasher(await loadKeyring(apiSecretStore(config), confighashNamespace));
-  const reporter = new WorkloadReporter(hasher, new LiveSourceReader(config, hasher, { concurrency: 8, timeoutMs: 10_000, filter: options.sources }), apiAgentStatusReader(config), options.sources.reloaderAnnotations);
+  const reporter = new WorkloadReporter(
+    hasher,
+    new LiveSourceReader(config, hasher, { concurrency: 8, timeoutMs: 10_000, filter: options.sources }),
+    apiAgentStatusReader(config),
+    options.sources.reloaderAnnotations,
+  );
   return {
     async optedInNamespaces() {
       const list = await core.listNamespace();
-      return list.items.flatMap((ns) => (ns.metadata?.name && matchesLabels(options.namespaces, ns.metadata.labels ?? {}) ? [ns.metadata.name] : [])).sort();
+      return list.items
+        .flatMap((ns) =>
+          ns.metadata?.name && matchesLabels(options.namespaces, ns.metadata.labels ?? {}) ? [ns.metadata.name] : [],
+        )
+        .sort();
     },
     async workloads(namespace) {
       const [deployments, statefulSets, daemonSets, cronJobs, rollouts] = await Promise.all([
@@ -140,9 +161,13 @@ export async function createInspector(config: KubeConfig, confighashNamespace: s
       ];
       // A bounded number at a time: thousands of workloads must not mean thousands of reads at once.
       const reports: (WorkloadReport | undefined)[] = new Array<WorkloadReport | undefined>(all.length);
-      await forEachConcurrently(all.map((entry, i) => ({ entry, i })), WORKLOADS_AT_ONCE, async ({ entry: [kind, w], i }) => {
-        reports[i] = await reporter.report(namespace, kind, w);
-      });
+      await forEachConcurrently(
+        all.map((entry, i) => ({ entry, i })),
+        WORKLOADS_AT_ONCE,
+        async ({ entry: [kind, w], i }) => {
+          reports[i] = await reporter.report(namespace, kind, w);
+        },
+      );
       return reports.filter((r): r is WorkloadReport => r !== undefined);
     },
   };
@@ -152,7 +177,11 @@ export async function createInspector(config: KubeConfig, confighashNamespace: s
 async function argoRollouts(config: KubeConfig, namespace: string): Promise<WorkloadLike[]> {
   const { group, version, resource } = WORKLOAD_APIS.Rollout;
   try {
-    const list = await requestJson<{ items?: WorkloadLike[] }>(config, { method: 'GET', path: apiPath(`/apis/${group}/${version}`, 'namespaces', namespace, resource), timeoutMs: 30_000 });
+    const list = await requestJson<{ items?: WorkloadLike[] }>(config, {
+      method: 'GET',
+      path: apiPath(`/apis/${group}/${version}`, 'namespaces', namespace, resource),
+      timeoutMs: 30_000,
+    });
     return list.items ?? [];
   } catch (error) {
     if (isNotFound(error)) return [];
@@ -181,16 +210,27 @@ class WorkloadReporter {
     const reloaded = volumeSources(parts.podSpec, volumes);
     if (sources.length + reloaded.length === 0) return undefined;
     const base = { namespace, kind, name: workload.metadata?.name ?? '' };
-    if (sources.length > MAX_SOURCES_PER_WORKLOAD) return { ...base, state: 'too-many-sources', storedChecksum: undefined, currentChecksum: '', sources: [] };
+    if (sources.length > MAX_SOURCES_PER_WORKLOAD)
+      return { ...base, state: 'too-many-sources', storedChecksum: undefined, currentChecksum: '', sources: [] };
     const states = await this.#reader.read(namespace, [...sources, ...reloaded]);
     const stateOf = (id: SourceId): SourceState => states.get(id) ?? { exists: false };
     const reload = reloaded.length > 0 ? await this.#reload({ namespace, kind }, workload, parts) : undefined;
-    const assessed = this.#assess(parts, { namespace, sources, stateOf }, { namespace, sources: reloaded, stateOf }, reload);
+    const assessed = this.#assess(
+      parts,
+      { namespace, sources, stateOf },
+      { namespace, sources: reloaded, stateOf },
+      reload,
+    );
     return { ...base, ...assessed, ...rolloutState(assessed, parts.annotations, progressOf(kind, workload)) };
   }
 
   /** State, checksums and sources of a workload whose sources are read: `rolling` what rolls, `reloaded` what its agent reloads. */
-  #assess(parts: ReturnType<typeof partsOf>, rolling: Subject, reloaded: Subject, reload: WorkloadReport['reload']): Omit<WorkloadReport, 'namespace' | 'kind' | 'name'> {
+  #assess(
+    parts: ReturnType<typeof partsOf>,
+    rolling: Subject,
+    reloaded: Subject,
+    reload: WorkloadReport['reload'],
+  ): Omit<WorkloadReport, 'namespace' | 'kind' | 'name'> {
     const stored = storedStamp(parts.annotations, parts.templateAnnotations);
     const { current, upToDate } = this.#compare(stored, rolling);
     const mark = parseBaseline(parts.annotations[RELOADED_ANNOTATION]);
@@ -202,8 +242,17 @@ class WorkloadReporter {
       reload: this.#reloadState(reload, mark, reloaded),
     });
     const reloadedNow = currentFingerprint(this.#hasher, reloaded)?.stamp;
-    const sources = [...sourceReports(rolling.sources, 'rollout', stored?.sources, current?.sources), ...sourceReports(reloaded.sources, 'reload', mark?.sources, reloadedNow?.sources)];
-    return { state, storedChecksum: stored?.checksum, currentChecksum: current?.checksum ?? '', sources, ...optional('reload', reload) };
+    const sources = [
+      ...sourceReports(rolling.sources, 'rollout', stored?.sources, current?.sources),
+      ...sourceReports(reloaded.sources, 'reload', mark?.sources, reloadedNow?.sources),
+    ];
+    return {
+      state,
+      storedChecksum: stored?.checksum,
+      currentChecksum: current?.checksum ?? '',
+      sources,
+      ...optional('reload', reload),
+    };
   }
 
   /** The stamp the template should carry now; a stamp current in its own format is kept, so it is what is current. */
@@ -213,11 +262,23 @@ class WorkloadReporter {
     return { current: currentFingerprint(this.#hasher, subject)?.stamp, upToDate: false };
   }
 
-  async #reload({ namespace, kind }: { namespace: string; kind: WorkloadKind }, workload: WorkloadLike, { podSpec, annotations }: ReturnType<typeof partsOf>): Promise<WorkloadReport['reload']> {
+  async #reload(
+    { namespace, kind }: { namespace: string; kind: WorkloadKind },
+    workload: WorkloadLike,
+    { podSpec, annotations }: ReturnType<typeof partsOf>,
+  ): Promise<WorkloadReport['reload']> {
     const decision = reloadDecision(podSpec, annotations);
-    const target = { kind, namespace, name: workload.metadata?.name ?? '', uid: workload.metadata?.uid ?? '', selector: formatLabelSelector(workload.spec?.selector ?? {}) };
+    const target = {
+      kind,
+      namespace,
+      name: workload.metadata?.name ?? '',
+      uid: workload.metadata?.uid ?? '',
+      selector: formatLabelSelector(workload.spec?.selector ?? {}),
+    };
     const names = await this.#agents.pods(target).catch((): string[] => []);
-    const agents = await Promise.all(names.map(async (name) => ({ name, report: await this.#agents.report(namespace, name).catch(() => undefined) })));
+    const agents = await Promise.all(
+      names.map(async (name) => ({ name, report: await this.#agents.report(namespace, name).catch(() => undefined) })),
+    );
     const pods = agents.map(({ name, report }): PodReload => ({
       pod: name,
       state: report ? (report.state === 'current' ? 'reloaded' : report.state) : 'unknown',
@@ -225,7 +286,9 @@ class WorkloadReporter {
       ...(report?.lastSuccess ? { lastSuccess: report.lastSuccess } : {}),
       ...(report?.lastError ? { error: report.lastError } : {}),
     }));
-    return decision.kind === 'plan' ? { trigger: decision.plan.triggerText, container: decision.plan.container, pods } : undefined;
+    return decision.kind === 'plan'
+      ? { trigger: decision.plan.triggerText, container: decision.plan.container, pods }
+      : undefined;
   }
 
   /** Where the reload of the reloaded sources stands: delivered to every pod, under way, or failed. */
@@ -244,13 +307,20 @@ function optional<K extends string, V>(key: K, value: V | undefined): Partial<Re
 }
 
 /** The template's stamp, else the baseline recorded when the workload was adopted. */
-function storedStamp(annotations: Record<string, string>, templateAnnotations: Record<string, string>): Stamp | undefined {
+function storedStamp(
+  annotations: Record<string, string>,
+  templateAnnotations: Record<string, string>,
+): Stamp | undefined {
   const checksum = templateAnnotations[ANNOTATION.checksum];
   if (checksum === undefined) return parseBaseline(annotations[BASELINE_ANNOTATION]);
   return { checksum, sources: templateAnnotations[ANNOTATION.sources] ?? '' };
 }
 
-function partsOf(kind: WorkloadKind, workload: WorkloadLike, reloaderAnnotations: boolean): {
+function partsOf(
+  kind: WorkloadKind,
+  workload: WorkloadLike,
+  reloaderAnnotations: boolean,
+): {
   annotations: Record<string, string>;
   templateAnnotations: Record<string, string>;
   podSpec: PodSpecLike;
@@ -268,11 +338,17 @@ function partsOf(kind: WorkloadKind, workload: WorkloadLike, reloaderAnnotations
  * `pending`: held back (deferred, awaiting approval, as the controller recorded
  * it for the configuration due now), under way, or failed.
  */
-function rolloutState(report: Pick<WorkloadReport, 'state' | 'storedChecksum' | 'currentChecksum'>, annotations: Record<string, string>, progress: Progress): Partial<Pick<WorkloadReport, 'state' | 'detail'>> {
+function rolloutState(
+  report: Pick<WorkloadReport, 'state' | 'storedChecksum' | 'currentChecksum'>,
+  annotations: Record<string, string>,
+  progress: Progress,
+): Partial<Pick<WorkloadReport, 'state' | 'detail'>> {
   if (report.state === 'pending') return held(annotations[ROLLOUT_ANNOTATION.deferred], report.currentChecksum);
   if (report.state !== 'current' && report.state !== 'reloaded') return {};
   const [checksum] = (annotations[ROLLOUT_ANNOTATION.started] ?? '').split(' ');
-  return checksum && checksum === report.storedChecksum ? followed(annotations[ROLLOUT_ANNOTATION.result], progress) : {};
+  return checksum && checksum === report.storedChecksum
+    ? followed(annotations[ROLLOUT_ANNOTATION.result], progress)
+    : {};
 }
 
 /** A pending rollout the controller holds back for `due` (confighash.dev/deferred: `<checksum> <reason> <detail>`). */
@@ -286,10 +362,18 @@ function held(deferred: string | undefined, due: string): Partial<Pick<WorkloadR
 function followed(result: string | undefined, progress: Progress): Partial<Pick<WorkloadReport, 'state' | 'detail'>> {
   const [outcome = '', , ...why] = (result ?? '').split(' ');
   if (outcome === 'failed') return { state: 'failed', detail: why.join(' ') };
-  return !outcome && progress.state === 'progressing' ? { state: 'rolling', detail: `${progress.updated}/${progress.desired} updated` } : {};
+  return !outcome && progress.state === 'progressing'
+    ? { state: 'rolling', detail: `${progress.updated}/${progress.desired} updated` }
+    : {};
 }
 
-function workloadState(facts: { ignored: boolean; adopted: boolean; missing: boolean; upToDate: boolean; reload: WorkloadState | undefined }): WorkloadState {
+function workloadState(facts: {
+  ignored: boolean;
+  adopted: boolean;
+  missing: boolean;
+  upToDate: boolean;
+  reload: WorkloadState | undefined;
+}): WorkloadState {
   if (facts.ignored) return 'ignored';
   if (!facts.adopted) return 'not-adopted';
   if (facts.missing) return 'missing-source';
@@ -297,13 +381,25 @@ function workloadState(facts: { ignored: boolean; adopted: boolean; missing: boo
   return facts.reload ?? 'current';
 }
 
-function sourceReports(sources: readonly ConsumedSource[], delivery: SourceReport['delivery'], stored: string | undefined, current: string | undefined): SourceReport[] {
+function sourceReports(
+  sources: readonly ConsumedSource[],
+  delivery: SourceReport['delivery'],
+  stored: string | undefined,
+  current: string | undefined,
+): SourceReport[] {
   const storedShort = parseSourcesSummary(stored);
   const currentShort = parseSourcesSummary(current);
-  return sources.map((source) => sourceReport(source, delivery, storedShort.get(source.id), currentShort.get(source.id) ?? MISSING));
+  return sources.map((source) =>
+    sourceReport(source, delivery, storedShort.get(source.id), currentShort.get(source.id) ?? MISSING),
+  );
 }
 
-function sourceReport(source: ConsumedSource, delivery: SourceReport['delivery'], stored: string | undefined, current: string): SourceReport {
+function sourceReport(
+  source: ConsumedSource,
+  delivery: SourceReport['delivery'],
+  stored: string | undefined,
+  current: string,
+): SourceReport {
   return {
     id: source.id,
     delivery,

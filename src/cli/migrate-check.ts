@@ -34,28 +34,57 @@ const OPTIONS = {
 export async function migrateCheck(argv: readonly string[]): Promise<number> {
   const { values } = parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: false });
   if (values.help) return write(MIGRATE_CHECK_USAGE);
-  if (values.output !== 'table' && values.output !== 'json') throw new UsageError(`--output must be table or json, got "${values.output}"`);
+  if (values.output !== 'table' && values.output !== 'json')
+    throw new UsageError(`--output must be table or json, got "${values.output}"`);
   const selector = parseLabelSelector(values['namespace-selector']);
   const config = loadKubeConfig(values.kubeconfig);
   const namespace = values['all-namespaces'] ? undefined : (values.namespace ?? contextNamespace(config));
   const core = config.makeApiClient(CoreV1Api);
-  const selected = new Set((await core.listNamespace()).items.flatMap((ns) => (ns.metadata?.name && matchesLabels(selector, ns.metadata.labels ?? {}) ? [ns.metadata.name] : [])));
-  const entries = (await workloads(config, namespace)).flatMap(([kind, w]) => migrationEntry(kind, w, selected.has(w.metadata?.namespace ?? '')) ?? []);
+  const selected = new Set(
+    (await core.listNamespace()).items.flatMap((ns) =>
+      ns.metadata?.name && matchesLabels(selector, ns.metadata.labels ?? {}) ? [ns.metadata.name] : [],
+    ),
+  );
+  const entries = (await workloads(config, namespace)).flatMap(
+    ([kind, w]) => migrationEntry(kind, w, selected.has(w.metadata?.namespace ?? '')) ?? [],
+  );
   if (values.output === 'json') return write(`${JSON.stringify(entries, null, 2)}\n`);
-  if (entries.length === 0) return write(`No workload carries Reloader's annotations in ${namespace === undefined ? 'any namespace' : `namespace ${namespace}`}.\n`);
+  if (entries.length === 0)
+    return write(
+      `No workload carries Reloader's annotations in ${namespace === undefined ? 'any namespace' : `namespace ${namespace}`}.\n`,
+    );
   return write(table(entries));
 }
 
-async function workloads(config: ReturnType<typeof loadKubeConfig>, namespace: string | undefined): Promise<[WorkloadKind, MigrationWorkload][]> {
+async function workloads(
+  config: ReturnType<typeof loadKubeConfig>,
+  namespace: string | undefined,
+): Promise<[WorkloadKind, MigrationWorkload][]> {
   const apps = config.makeApiClient(AppsV1Api);
   const batch = config.makeApiClient(BatchV1Api);
   const [deployments, statefulSets, daemonSets, cronJobs] = await Promise.all(
     namespace === undefined
-      ? [apps.listDeploymentForAllNamespaces(), apps.listStatefulSetForAllNamespaces(), apps.listDaemonSetForAllNamespaces(), batch.listCronJobForAllNamespaces()]
-      : [apps.listNamespacedDeployment({ namespace }), apps.listNamespacedStatefulSet({ namespace }), apps.listNamespacedDaemonSet({ namespace }), batch.listNamespacedCronJob({ namespace })],
+      ? [
+          apps.listDeploymentForAllNamespaces(),
+          apps.listStatefulSetForAllNamespaces(),
+          apps.listDaemonSetForAllNamespaces(),
+          batch.listCronJobForAllNamespaces(),
+        ]
+      : [
+          apps.listNamespacedDeployment({ namespace }),
+          apps.listNamespacedStatefulSet({ namespace }),
+          apps.listNamespacedDaemonSet({ namespace }),
+          batch.listNamespacedCronJob({ namespace }),
+        ],
   );
-  const tag = (kind: WorkloadKind, items: readonly object[]): [WorkloadKind, MigrationWorkload][] => items.map((w) => [kind, w as MigrationWorkload]);
-  return [...tag('Deployment', deployments.items), ...tag('StatefulSet', statefulSets.items), ...tag('DaemonSet', daemonSets.items), ...tag('CronJob', cronJobs.items)];
+  const tag = (kind: WorkloadKind, items: readonly object[]): [WorkloadKind, MigrationWorkload][] =>
+    items.map((w) => [kind, w as MigrationWorkload]);
+  return [
+    ...tag('Deployment', deployments.items),
+    ...tag('StatefulSet', statefulSets.items),
+    ...tag('DaemonSet', daemonSets.items),
+    ...tag('CronJob', cronJobs.items),
+  ];
 }
 
 function contextNamespace(config: ReturnType<typeof loadKubeConfig>): string {
@@ -63,7 +92,13 @@ function contextNamespace(config: ReturnType<typeof loadKubeConfig>): string {
 }
 
 function table(entries: readonly MigrationEntry[]): string {
-  const rows = entries.map((e) => [e.namespace, `${e.kind.toLowerCase()}/${e.name}`, e.reloader.join(' '), e.counts.join('; ') || '-', e.notes.join('; ') || '-']);
+  const rows = entries.map((e) => [
+    e.namespace,
+    `${e.kind.toLowerCase()}/${e.name}`,
+    e.reloader.join(' '),
+    e.counts.join('; ') || '-',
+    e.notes.join('; ') || '-',
+  ]);
   return renderTable(['NAMESPACE', 'WORKLOAD', 'RELOADER ANNOTATIONS', 'CONFIGHASH COUNTS', 'NOTES'], rows);
 }
 

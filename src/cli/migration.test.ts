@@ -13,15 +13,30 @@ describe('migrate-check entries', () => {
   });
 
   it('say that auto "false" alone is not tracked outside a selected namespace, and what is not read', () => {
-    const entry = migrationEntry('Deployment', deployment({ 'reloader.stakater.com/auto': 'false', 'reloader.stakater.com/rollout-strategy': 'restart' }), false);
+    const entry = migrationEntry(
+      'Deployment',
+      deployment({ 'reloader.stakater.com/auto': 'false', 'reloader.stakater.com/rollout-strategy': 'restart' }),
+      false,
+    );
     assert.deepEqual(entry?.counts, []);
     assert.match(entry.notes[0] ?? '', /^not tracked/);
     assert.match(entry.notes[1] ?? '', /rollout-strategy: not read/);
-    assert.deepEqual(migrationEntry('Deployment', deployment({ 'reloader.stakater.com/auto': 'false' }), true)?.counts, ['configmap/app (every key)'], 'a selected namespace tracks it as any workload');
+    assert.deepEqual(
+      migrationEntry('Deployment', deployment({ 'reloader.stakater.com/auto': 'false' }), true)?.counts,
+      ['configmap/app (every key)'],
+      'a selected namespace tracks it as any workload',
+    );
   });
 
-  it('read a CronJob\'s job template', () => {
-    const cronJob = { metadata: { name: 'report', namespace: 'shop', annotations: { 'reloader.stakater.com/auto': 'true' } }, spec: { jobTemplate: { spec: { template: { spec: { containers: [{ name: 'c', envFrom: [{ secretRef: { name: 'db' } }] }] } } } } } };
+  it("read a CronJob's job template", () => {
+    const cronJob = {
+      metadata: { name: 'report', namespace: 'shop', annotations: { 'reloader.stakater.com/auto': 'true' } },
+      spec: {
+        jobTemplate: {
+          spec: { template: { spec: { containers: [{ name: 'c', envFrom: [{ secretRef: { name: 'db' } }] }] } } },
+        },
+      },
+    };
     assert.deepEqual(migrationEntry('CronJob', cronJob, true)?.counts, ['secret/db (every key)']);
   });
 });

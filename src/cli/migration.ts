@@ -1,7 +1,15 @@
 // What confighash will do with a workload that carries stakater Reloader's
 // annotations, and where that differs from what Reloader does (pure; the
 // command is migrate-check.ts).
-import { type ConsumedSource, consumedSources, isReloaderWorkload, type PodSpecLike, podTemplateOf, trackingAnnotations, type WorkloadKind } from '../checksum/index.ts';
+import {
+  type ConsumedSource,
+  consumedSources,
+  isReloaderWorkload,
+  type PodSpecLike,
+  podTemplateOf,
+  trackingAnnotations,
+  type WorkloadKind,
+} from '../checksum/index.ts';
 
 export interface MigrationEntry {
   namespace: string;
@@ -21,19 +29,33 @@ export interface MigrationWorkload {
 
 /** Reloader annotations confighash does not read. */
 const UNREAD: Record<string, string> = {
-  'reloader.stakater.com/rollout-strategy': 'not read: confighash always rolls by patching the pod template\'s annotations',
+  'reloader.stakater.com/rollout-strategy':
+    "not read: confighash always rolls by patching the pod template's annotations",
 };
 
 /** The entry for `workload`, or undefined when it carries no Reloader annotation. */
-export function migrationEntry(kind: WorkloadKind, workload: MigrationWorkload, namespaceSelected: boolean): MigrationEntry | undefined {
+export function migrationEntry(
+  kind: WorkloadKind,
+  workload: MigrationWorkload,
+  namespaceSelected: boolean,
+): MigrationEntry | undefined {
   const annotations = workload.metadata?.annotations ?? {};
-  const reloader = Object.entries(annotations).filter(([key]) => key.includes('reloader.stakater.com/')).map(([key, value]) => `${key}=${value}`);
+  const reloader = Object.entries(annotations)
+    .filter(([key]) => key.includes('reloader.stakater.com/'))
+    .map(([key, value]) => `${key}=${value}`);
   if (reloader.length === 0) return undefined;
   const tracking = trackingAnnotations(kind, annotations, true);
   const sources = consumedSources(podSpecOf(kind, workload), tracking);
   const tracked = namespaceSelected || isReloaderWorkload(tracking);
   const { namespace = '', name = '' } = workload.metadata ?? {};
-  return { namespace, kind, name, reloader, counts: tracked ? sources.map(describe) : [], notes: notes(annotations, { tracked, namespaceSelected, keyScoped: sources.some((s) => !s.keys.all) }) };
+  return {
+    namespace,
+    kind,
+    name,
+    reloader,
+    counts: tracked ? sources.map(describe) : [],
+    notes: notes(annotations, { tracked, namespaceSelected, keyScoped: sources.some((s) => !s.keys.all) }),
+  };
 }
 
 function podSpecOf(kind: WorkloadKind, workload: MigrationWorkload): PodSpecLike {
@@ -46,11 +68,21 @@ function describe(source: ConsumedSource): string {
   return `${source.id} (${keys}${source.requiresMatch ? ', while it carries reloader.stakater.com/match' : ''})`;
 }
 
-function notes(annotations: Readonly<Record<string, string>>, facts: { tracked: boolean; namespaceSelected: boolean; keyScoped: boolean }): string[] {
+function notes(
+  annotations: Readonly<Record<string, string>>,
+  facts: { tracked: boolean; namespaceSelected: boolean; keyScoped: boolean },
+): string[] {
   const found: string[] = [];
-  if (!facts.tracked) found.push('not tracked: no Reloader annotation asks for anything (auto is "false"), and its namespace is not selected');
-  else if (!facts.namespaceSelected) found.push('its namespace is not selected: the controller adopts it and stamps it on its first configuration change (no admission stamp)');
-  if (facts.tracked && facts.keyScoped) found.push('rolls only when a consumed key changes (Reloader restarts on any key of a referenced source)');
+  if (!facts.tracked)
+    found.push(
+      'not tracked: no Reloader annotation asks for anything (auto is "false"), and its namespace is not selected',
+    );
+  else if (!facts.namespaceSelected)
+    found.push(
+      'its namespace is not selected: the controller adopts it and stamps it on its first configuration change (no admission stamp)',
+    );
+  if (facts.tracked && facts.keyScoped)
+    found.push('rolls only when a consumed key changes (Reloader restarts on any key of a referenced source)');
   for (const [key, note] of Object.entries(UNREAD)) if (annotations[key] !== undefined) found.push(`${key}: ${note}`);
   return found;
 }

@@ -65,9 +65,16 @@ export const RUN_FLAGS = {
   'bind-address': { help: 'address both servers listen on', default: '0.0.0.0' },
   'webhook-port': { help: 'HTTPS port of the admission webhook', default: '9443' },
   'metrics-port': { help: 'HTTP port of /metrics, /healthz and /readyz', default: '8080' },
-  'cert-dir': { help: 'serve tls.crt and tls.key from DIR, reloaded on change (e.g. cert-manager); default: self-managed TLS' },
-  'webhook-url': { help: 'register the webhook by URL (running outside the cluster), e.g. https://127.0.0.1:9443/mutate' },
-  'service-name': { help: 'Service fronting the webhook in --namespace, when registered by Service', default: 'confighash' },
+  'cert-dir': {
+    help: 'serve tls.crt and tls.key from DIR, reloaded on change (e.g. cert-manager); default: self-managed TLS',
+  },
+  'webhook-url': {
+    help: 'register the webhook by URL (running outside the cluster), e.g. https://127.0.0.1:9443/mutate',
+  },
+  'service-name': {
+    help: 'Service fronting the webhook in --namespace, when registered by Service',
+    default: 'confighash',
+  },
   'webhook-timeout': { help: "the apiserver's timeout for calling the webhook (1s-30s)", default: '5s' },
   'source-read-timeout': { help: 'timeout of each live read of a ConfigMap or Secret at admission', default: '2s' },
   'source-read-concurrency': { help: 'live reads in flight at once for one admission', default: '8' },
@@ -75,26 +82,65 @@ export const RUN_FLAGS = {
   'tls-cert-validity': { help: 'validity of the self-managed serving certificate', default: '8760h' },
   'tls-check-interval': { help: 'how often certificates are checked for renewal', default: '1m' },
   'leader-elect': { help: 'elect a leader on a Lease in --namespace; only the leader reconciles', boolean: true },
-  'coalesce-window': { help: 'changes to one workload within this window roll it once (0 to roll at once)', default: '2s' },
+  'coalesce-window': {
+    help: 'changes to one workload within this window roll it once (0 to roll at once)',
+    default: '2s',
+  },
   'rollout-rate': { help: 'rollouts triggered per second, cluster-wide', default: '10' },
   'rollout-burst': { help: 'rollouts that may be triggered at once before --rollout-rate applies', default: '20' },
-  'wait-for-rollout': { help: 'a config rollout waits until the previous rollout of the workload is complete (a workload\'s confighash.dev/wait-for-rollout says otherwise)', default: 'true' },
-  'rollout-progress-deadline': { help: 'a StatefulSet or DaemonSet rollout not complete within this counts as failed (Deployments have progressDeadlineSeconds)', default: '10m' },
-  'approval-url': { help: 'before each config rollout, POST its description here and roll only on an allow (docs/rollout-policies.md)' },
+  'wait-for-rollout': {
+    help: "a config rollout waits until the previous rollout of the workload is complete (a workload's confighash.dev/wait-for-rollout says otherwise)",
+    default: 'true',
+  },
+  'rollout-progress-deadline': {
+    help: 'a StatefulSet or DaemonSet rollout not complete within this counts as failed (Deployments have progressDeadlineSeconds)',
+    default: '10m',
+  },
+  'approval-url': {
+    help: 'before each config rollout, POST its description here and roll only on an allow (docs/rollout-policies.md)',
+  },
   'approval-timeout': { help: 'how long the approval hook may take to answer', default: '10s' },
-  'approval-failure-policy': { help: 'when the approval hook fails or times out: allow (roll) or defer (hold, and ask again)', default: 'defer' },
+  'approval-failure-policy': {
+    help: 'when the approval hook fails or times out: allow (roll) or defer (hold, and ask again)',
+    default: 'defer',
+  },
   workers: { help: 'workloads reconciled concurrently', default: '4' },
-  'relist-interval': { help: 'list every watched resource again this often (0: only when a watch cannot resume, as client-go does)', default: '0' },
-  'watch-namespace': { help: 'a namespaced install: act in these namespaces only (comma-separated), with Role-only access to them; default: every namespace --namespace-selector selects' },
-  'namespace-selector': { help: 'act in the namespaces with these labels (a label selector, e.g. "team in (a,b),!legacy")', default: 'confighash.dev/enabled=true' },
-  'resource-label-selector': { help: 'only ConfigMaps and Secrets with these labels count (a label selector); another source counts as holding no keys, so its changes roll nothing' },
-  'reloader-annotations': { help: "honour stakater Reloader's annotations (reloader.stakater.com/auto, …) with confighash's semantics; their workloads are tracked in any namespace (outside the selected ones, adopted by the controller rather than stamped at admission)", default: 'true' },
-  'ignore-namespaces': { help: 'never act in these namespaces (comma-separated), whatever their labels; confighash\'s own and kube-system always' },
-  'client-ca-file': { help: "serve only clients with a certificate signed by this CA (the API server's webhook client certificate)" },
+  'relist-interval': {
+    help: 'list every watched resource again this often (0: only when a watch cannot resume, as client-go does)',
+    default: '0',
+  },
+  'watch-namespace': {
+    help: 'a namespaced install: act in these namespaces only (comma-separated), with Role-only access to them; default: every namespace --namespace-selector selects',
+  },
+  'namespace-selector': {
+    help: 'act in the namespaces with these labels (a label selector, e.g. "team in (a,b),!legacy")',
+    default: 'confighash.dev/enabled=true',
+  },
+  'resource-label-selector': {
+    help: 'only ConfigMaps and Secrets with these labels count (a label selector); another source counts as holding no keys, so its changes roll nothing',
+  },
+  'reloader-annotations': {
+    help: "honour stakater Reloader's annotations (reloader.stakater.com/auto, …) with confighash's semantics; their workloads are tracked in any namespace (outside the selected ones, adopted by the controller rather than stamped at admission)",
+    default: 'true',
+  },
+  'ignore-namespaces': {
+    help: "never act in these namespaces (comma-separated), whatever their labels; confighash's own and kube-system always",
+  },
+  'client-ca-file': {
+    help: "serve only clients with a certificate signed by this CA (the API server's webhook client certificate)",
+  },
   'agent-image': { help: "the reload agent's image (confighash's own)" },
-  'reload-in-place': { help: "reload workloads that ask for confighash.dev/reload in place (needs --agent-image, and reading their pods' logs: the reload-in-place component); otherwise they are rolled", default: 'false' },
-  'reload-timeout': { help: 'how long a reload in place may take (the kubelet can take a minute to update a volume) before it counts as failed', default: '5m' },
-  'client-names': { help: 'with --client-ca-file: accept only client certificates with one of these common or DNS names (comma-separated)' },
+  'reload-in-place': {
+    help: "reload workloads that ask for confighash.dev/reload in place (needs --agent-image, and reading their pods' logs: the reload-in-place component); otherwise they are rolled",
+    default: 'false',
+  },
+  'reload-timeout': {
+    help: 'how long a reload in place may take (the kubelet can take a minute to update a volume) before it counts as failed',
+    default: '5m',
+  },
+  'client-names': {
+    help: 'with --client-ca-file: accept only client certificates with one of these common or DNS names (comma-separated)',
+  },
   'log-level': { help: `one of ${LOG_LEVELS.join(', ')}`, default: 'info' },
 } satisfies Record<string, Flag>;
 
@@ -120,7 +166,10 @@ export function parseRunOptions(argv: readonly string[], env: NodeJS.ProcessEnv)
   const { values } = parseArgs({
     args: [...argv],
     options: Object.fromEntries(
-      Object.entries(RUN_FLAGS).map(([name, flag]: [string, Flag]) => [name, { type: flag.boolean ? ('boolean' as const) : ('string' as const) }]),
+      Object.entries(RUN_FLAGS).map(([name, flag]: [string, Flag]) => [
+        name,
+        { type: flag.boolean ? ('boolean' as const) : ('string' as const) },
+      ]),
     ),
     strict: true,
     allowPositionals: false,
@@ -187,7 +236,8 @@ function integer(name: FlagName, get: (name: FlagName) => string | undefined, mi
 function positive(name: FlagName, get: (name: FlagName) => string | undefined): number {
   const text = get(name) ?? '';
   const value = Number(text);
-  if (!(value > 0) || !Number.isFinite(value)) throw new UsageError(`--${name} must be a positive number, got "${text}"`);
+  if (!(value > 0) || !Number.isFinite(value))
+    throw new UsageError(`--${name} must be a positive number, got "${text}"`);
   return value;
 }
 
@@ -212,7 +262,8 @@ function boolean(name: FlagName, get: (name: FlagName) => string | undefined): b
 
 function oneOf<T extends string>(name: FlagName, get: (name: FlagName) => string | undefined, values: readonly T[]): T {
   const text = get(name) ?? '';
-  if (!(values as readonly string[]).includes(text)) throw new UsageError(`--${name} must be one of ${values.join(', ')}, got "${text}"`);
+  if (!(values as readonly string[]).includes(text))
+    throw new UsageError(`--${name} must be one of ${values.join(', ')}, got "${text}"`);
   return text as T;
 }
 
@@ -224,7 +275,10 @@ function approvalUrl(text: string | undefined): string | undefined {
 }
 
 function list(text: string | undefined): string[] {
-  return (text ?? '').split(',').map((item) => item.trim()).filter((item) => item !== '');
+  return (text ?? '')
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item !== '');
 }
 
 function namespaceList(name: FlagName, get: (name: FlagName) => string | undefined): string[] {

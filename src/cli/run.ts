@@ -60,12 +60,24 @@ export async function run(options: RunOptions): Promise<void> {
   const kubeConfig = loadKubeConfig(options.kubeconfig);
   const secrets = apiSecretStore(kubeConfig);
   const listWatch = apiListWatchClient(kubeConfig, LIST_TIMEOUT_MS);
-  const events = new EventRecorder({ api: apiEventApi(kubeConfig), logger: logger.child({ component: 'events' }), metrics });
+  const events = new EventRecorder({
+    api: apiEventApi(kubeConfig),
+    logger: logger.child({ component: 'events' }),
+    metrics,
+  });
   logger.info({ server: kubeConfig.getCurrentCluster()?.server, namespace: options.namespace }, 'starting confighash');
 
   const { material: keys, installedAt } = await loadOrCreateKeys(secrets, options.namespace);
   const keyring = new HmacKeyring(keys);
-  const custodian = new KeyCustodian({ secrets, listWatch, namespace: options.namespace, keyring, events, logger: logger.child({ component: 'hmac-key' }), metrics });
+  const custodian = new KeyCustodian({
+    secrets,
+    listWatch,
+    namespace: options.namespace,
+    keyring,
+    events,
+    logger: logger.child({ component: 'hmac-key' }),
+    metrics,
+  });
   custodian.start(keys);
   const hasher = new ValueHasher(keyring);
   const sourceFilter = { selector: options.resourceLabelSelector, reloaderAnnotations: options.reloaderAnnotations };
@@ -89,9 +101,25 @@ export async function run(options: RunOptions): Promise<void> {
   const deadlineMs = options.webhookTimeoutSeconds * 1000 * ADMISSION_DEADLINE_SHARE;
   // The controller's own stamps, which the webhook then admits without reading their sources again.
   const ownPatches = new PatchesInFlight();
-  const handler = new AdmissionHandler({ reader, hasher, logger, metrics, scope, deadlineMs, ownPatches, reloaderAnnotations: options.reloaderAnnotations, ...optionalAgentImage(options) });
+  const handler = new AdmissionHandler({
+    reader,
+    hasher,
+    logger,
+    metrics,
+    scope,
+    deadlineMs,
+    ownPatches,
+    reloaderAnnotations: options.reloaderAnnotations,
+    ...optionalAgentImage(options),
+  });
   const notifier = new Notifier({ metrics, logger: logger.child({ component: 'notifications' }) });
-  const notificationSettings = new NotificationSettingsWatcher({ listWatch, namespace: options.namespace, notifier, events, logger: logger.child({ component: 'notifications' }) });
+  const notificationSettings = new NotificationSettingsWatcher({
+    listWatch,
+    namespace: options.namespace,
+    notifier,
+    events,
+    logger: logger.child({ component: 'notifications' }),
+  });
   const controller = new Controller({
     listWatch,
     patcher: new WorkloadPatcher(kubeConfig, ownPatches),
@@ -100,14 +128,17 @@ export async function run(options: RunOptions): Promise<void> {
     jobs: apiCronJobRunner(kubeConfig),
     reader,
     sources,
-    ...(reloadAgentImage(options) ? {
-      reloadStatus: {
-        agents: apiAgentStatusReader(kubeConfig),
-        changedAt: (record) => sourcesChangedAt(kubeConfig, record.namespace, record.reload?.sources ?? [], options.sourceReadTimeoutMs),
-        pollMs: RELOAD_POLL_MS,
-        deadlineMs: options.reloadTimeoutMs,
-      },
-    } : {}),
+    ...(reloadAgentImage(options)
+      ? {
+          reloadStatus: {
+            agents: apiAgentStatusReader(kubeConfig),
+            changedAt: (record) =>
+              sourcesChangedAt(kubeConfig, record.namespace, record.reload?.sources ?? [], options.sourceReadTimeoutMs),
+            pollMs: RELOAD_POLL_MS,
+            deadlineMs: options.reloadTimeoutMs,
+          },
+        }
+      : {}),
     hasher,
     scope,
     sourceFilter,
@@ -116,7 +147,14 @@ export async function run(options: RunOptions): Promise<void> {
     waitForRollout: options.waitForRollout,
     progressDeadlineMs: options.progressDeadlineMs,
     ...(options.approvalUrl
-      ? { approver: new HttpApprover({ url: options.approvalUrl, timeoutMs: options.approvalTimeoutMs, failurePolicy: options.approvalFailurePolicy, logger: logger.child({ component: 'approval' }) }) }
+      ? {
+          approver: new HttpApprover({
+            url: options.approvalUrl,
+            timeoutMs: options.approvalTimeoutMs,
+            failurePolicy: options.approvalFailurePolicy,
+            logger: logger.child({ component: 'approval' }),
+          }),
+        }
       : {}),
     rolloutRatePerSecond: options.rolloutRate,
     rolloutBurst: options.rolloutBurst,
@@ -136,9 +174,16 @@ export async function run(options: RunOptions): Promise<void> {
     metrics,
   });
   keeper.start();
-  const certificates = certificateSource(options, { secrets, listWatch, events, logger, metrics }, (bundle) => keeper.publish(bundle));
+  const certificates = certificateSource(options, { secrets, listWatch, events, logger, metrics }, (bundle) =>
+    keeper.publish(bundle),
+  );
   const clientAuthority = options.clientCaFile
-    ? new ClientAuthority({ file: options.clientCaFile, names: options.clientNames, pollIntervalMs: options.tlsCheckIntervalMs, logger })
+    ? new ClientAuthority({
+        file: options.clientCaFile,
+        names: options.clientNames,
+        pollIntervalMs: options.tlsCheckIntervalMs,
+        logger,
+      })
     : undefined;
   const stopping = new AbortController();
   let webhook: RunningServer | undefined;
@@ -169,23 +214,28 @@ export async function run(options: RunOptions): Promise<void> {
     await Promise.race([notificationSettings.whenSynced(), sleep(NOTIFICATIONS_SYNC_MS, stopping.signal)]);
     await controller.startReconciling(stopping.signal);
   });
-  const serving = startTls(certificates, logger, stopping.signal).then(async (started) => {
-    if (!started) return;
-    await clientAuthority?.start();
-    webhook = await startWebhookServer({
-      host: options.bindAddress,
-      port: options.webhookPort,
-      certificates,
-      handler,
-      logger,
-      metrics,
-      ...(clientAuthority ? { clientAuthority } : {}),
+  const serving = startTls(certificates, logger, stopping.signal)
+    .then(async (started) => {
+      if (!started) return;
+      await clientAuthority?.start();
+      webhook = await startWebhookServer({
+        host: options.bindAddress,
+        port: options.webhookPort,
+        certificates,
+        handler,
+        logger,
+        metrics,
+        ...(clientAuthority ? { clientAuthority } : {}),
+      });
+      logger.info({ webhookPort: webhook.port, metricsPort: observability.port }, 'confighash is serving');
+    })
+    .catch((error: unknown) => {
+      logger.fatal(
+        { err: error instanceof Error ? error.message : String(error) },
+        'could not start the webhook server; exiting',
+      );
+      process.exit(1);
     });
-    logger.info({ webhookPort: webhook.port, metricsPort: observability.port }, 'confighash is serving');
-  }).catch((error: unknown) => {
-    logger.fatal({ err: error instanceof Error ? error.message : String(error) }, 'could not start the webhook server; exiting');
-    process.exit(1);
-  });
 
   await shutdownSignal(logger);
   const t0 = Date.now();
@@ -210,7 +260,10 @@ async function startTls(certificates: CertificateSource, logger: Logger, signal:
       await certificates.start();
       return true;
     } catch (error) {
-      logger.error({ err: error instanceof Error ? error.message : String(error), retryInMs: retryMs }, 'could not set up the webhook certificate; the webhook waits, the controller runs');
+      logger.error(
+        { err: error instanceof Error ? error.message : String(error), retryInMs: retryMs },
+        'could not set up the webhook certificate; the webhook waits, the controller runs',
+      );
       await sleep(jitter(retryMs, 0.2), signal);
       retryMs = Math.min(retryMs * 2, TLS_RETRY_MS.max);
     }
@@ -254,7 +307,13 @@ function certificateSource(
 ): CertificateSource {
   if (options.certDir) {
     const { logger, metrics } = deps;
-    return new FileCertificates({ dir: options.certDir, pollIntervalMs: options.tlsCheckIntervalMs, logger, metrics, publishCaBundle });
+    return new FileCertificates({
+      dir: options.certDir,
+      pollIntervalMs: options.tlsCheckIntervalMs,
+      logger,
+      metrics,
+      publishCaBundle,
+    });
   }
   return new SelfManagedCertificates({
     ...deps,

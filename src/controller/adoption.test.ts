@@ -8,7 +8,14 @@ const T = Date.parse('2026-12-07T10:00:00Z');
 const INSTALLED = T - 3_600_000;
 
 function source(history: Partial<SourceHistory>): SourceHistory {
-  return { keysSince: '50', writtenAt: T - 60_000, createdAt: T - 60_000, createdResourceVersion: undefined, previous: undefined, ...history };
+  return {
+    keysSince: '50',
+    writtenAt: T - 60_000,
+    createdAt: T - 60_000,
+    createdResourceVersion: undefined,
+    previous: undefined,
+    ...history,
+  };
 }
 
 describe('stateAtCreation, when the watch saw the workload created (resourceVersions)', () => {
@@ -30,19 +37,44 @@ describe('stateAtCreation, when the watch saw the workload created (resourceVers
   });
 
   it('a source created after it and not changed since: current (the pods could not start without it); changed since: unknown', () => {
-    assert.deepEqual(stateAtCreation(workload, source({ keysSince: '101', createdResourceVersion: '101' }), INSTALLED), { kind: 'current' });
-    const changed = source({ keysSince: '104', createdResourceVersion: '101', previous: { keys: OLD_KEYS, keysSince: '101' } });
+    assert.deepEqual(
+      stateAtCreation(workload, source({ keysSince: '101', createdResourceVersion: '101' }), INSTALLED),
+      { kind: 'current' },
+    );
+    const changed = source({
+      keysSince: '104',
+      createdResourceVersion: '101',
+      previous: { keys: OLD_KEYS, keysSince: '101' },
+    });
     assert.deepEqual(stateAtCreation(workload, changed, INSTALLED), { kind: 'unknown' });
   });
 
   it('orders resourceVersions as numbers, not as text', () => {
-    assert.deepEqual(stateAtCreation({ resourceVersion: '99', at: T }, source({ keysSince: '100' }), INSTALLED), { kind: 'unknown' });
-    assert.deepEqual(stateAtCreation({ resourceVersion: '100', at: T }, source({ keysSince: '99' }), INSTALLED), { kind: 'current' });
+    assert.deepEqual(stateAtCreation({ resourceVersion: '99', at: T }, source({ keysSince: '100' }), INSTALLED), {
+      kind: 'unknown',
+    });
+    assert.deepEqual(stateAtCreation({ resourceVersion: '100', at: T }, source({ keysSince: '99' }), INSTALLED), {
+      kind: 'current',
+    });
   });
 
   it('falls back to timestamps when a resourceVersion is not a decimal integer', () => {
-    assert.deepEqual(stateAtCreation({ resourceVersion: 'opaque', at: T }, source({ keysSince: '105', writtenAt: T + 2_000 }), INSTALLED), { kind: 'unknown' });
-    assert.deepEqual(stateAtCreation({ resourceVersion: 'opaque', at: T }, source({ keysSince: '105', writtenAt: T - 2_000 }), INSTALLED), { kind: 'current' });
+    assert.deepEqual(
+      stateAtCreation(
+        { resourceVersion: 'opaque', at: T },
+        source({ keysSince: '105', writtenAt: T + 2_000 }),
+        INSTALLED,
+      ),
+      { kind: 'unknown' },
+    );
+    assert.deepEqual(
+      stateAtCreation(
+        { resourceVersion: 'opaque', at: T },
+        source({ keysSince: '105', writtenAt: T - 2_000 }),
+        INSTALLED,
+      ),
+      { kind: 'current' },
+    );
   });
 });
 
@@ -58,21 +90,41 @@ describe('stateAtCreation, when it was not (timestamps, to the second)', () => {
   });
 
   it('a source created in the same second and not written since (applied together): current', () => {
-    assert.deepEqual(stateAtCreation(workload, source({ createdAt: T + 100, writtenAt: T + 900 }), INSTALLED), { kind: 'current' });
+    assert.deepEqual(stateAtCreation(workload, source({ createdAt: T + 100, writtenAt: T + 900 }), INSTALLED), {
+      kind: 'current',
+    });
   });
 
   it('a source created after it, in a later second, and not written since: current; written later: unknown', () => {
-    assert.deepEqual(stateAtCreation(workload, source({ createdAt: T + 5_000, writtenAt: T + 5_000 }), INSTALLED), { kind: 'current' });
-    assert.deepEqual(stateAtCreation(workload, source({ createdAt: T + 5_000, writtenAt: T + 7_000 }), INSTALLED), { kind: 'unknown' });
+    assert.deepEqual(stateAtCreation(workload, source({ createdAt: T + 5_000, writtenAt: T + 5_000 }), INSTALLED), {
+      kind: 'current',
+    });
+    assert.deepEqual(stateAtCreation(workload, source({ createdAt: T + 5_000, writtenAt: T + 7_000 }), INSTALLED), {
+      kind: 'unknown',
+    });
   });
 
   it('a source that existed before and was written in the same second: unknown (a rollout too many rather than one missed)', () => {
     assert.deepEqual(stateAtCreation(workload, source({ writtenAt: T + 800 }), INSTALLED), { kind: 'unknown' });
   });
 
-  it('digests that took effect after the workload\'s latest write: unknown, whatever the timestamps say', () => {
-    assert.deepEqual(stateAtCreation({ ...workload, latestResourceVersion: '120' }, source({ keysSince: '121', createdAt: T + 100, writtenAt: T + 900 }), INSTALLED), { kind: 'unknown' });
-    assert.deepEqual(stateAtCreation({ ...workload, latestResourceVersion: '120' }, source({ keysSince: '119', createdAt: T + 100, writtenAt: T + 900 }), INSTALLED), { kind: 'current' });
+  it("digests that took effect after the workload's latest write: unknown, whatever the timestamps say", () => {
+    assert.deepEqual(
+      stateAtCreation(
+        { ...workload, latestResourceVersion: '120' },
+        source({ keysSince: '121', createdAt: T + 100, writtenAt: T + 900 }),
+        INSTALLED,
+      ),
+      { kind: 'unknown' },
+    );
+    assert.deepEqual(
+      stateAtCreation(
+        { ...workload, latestResourceVersion: '120' },
+        source({ keysSince: '119', createdAt: T + 100, writtenAt: T + 900 }),
+        INSTALLED,
+      ),
+      { kind: 'current' },
+    );
   });
 
   it('a source whose write time is not recorded: unknown', () => {
@@ -80,7 +132,9 @@ describe('stateAtCreation, when it was not (timestamps, to the second)', () => {
   });
 
   it('a workload created before confighash was installed is adopted as it is', () => {
-    assert.deepEqual(stateAtCreation({ at: INSTALLED - 1_000 }, source({ writtenAt: T }), INSTALLED), { kind: 'current' });
+    assert.deepEqual(stateAtCreation({ at: INSTALLED - 1_000 }, source({ writtenAt: T }), INSTALLED), {
+      kind: 'current',
+    });
   });
 
   it('a workload whose creation is not known is adopted as it is', () => {

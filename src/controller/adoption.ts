@@ -51,7 +51,11 @@ const CURRENT: StateAtCreation = { kind: 'current' };
 const UNKNOWN: StateAtCreation = { kind: 'unknown' };
 
 /** The state `source` had when the workload was created; `installedAt` is when confighash was installed (ms). */
-export function stateAtCreation(workload: WorkloadCreation, source: SourceHistory, installedAt: number | undefined): StateAtCreation {
+export function stateAtCreation(
+  workload: WorkloadCreation,
+  source: SourceHistory,
+  installedAt: number | undefined,
+): StateAtCreation {
   if (workload.resourceVersion !== undefined) {
     const ordered = byResourceVersion(workload.resourceVersion, source);
     if (ordered) return ordered;
@@ -64,8 +68,12 @@ function byResourceVersion(created: string, source: SourceHistory): StateAtCreat
   const since = compareResourceVersions(source.keysSince, created);
   if (since === undefined) return undefined;
   if (since <= 0) return CURRENT;
-  const appeared = source.createdResourceVersion === undefined ? undefined : compareResourceVersions(source.createdResourceVersion, created);
-  if (appeared !== undefined && appeared > 0) return source.keysSince === source.createdResourceVersion ? CURRENT : UNKNOWN;
+  const appeared =
+    source.createdResourceVersion === undefined
+      ? undefined
+      : compareResourceVersions(source.createdResourceVersion, created);
+  if (appeared !== undefined && appeared > 0)
+    return source.keysSince === source.createdResourceVersion ? CURRENT : UNKNOWN;
   if (source.previous) {
     const before = compareResourceVersions(source.previous.keysSince, created);
     if (before !== undefined && before <= 0) return { kind: 'previous', keys: source.previous.keys };
@@ -73,7 +81,11 @@ function byResourceVersion(created: string, source: SourceHistory): StateAtCreat
   return UNKNOWN;
 }
 
-function byTimestamps(workload: WorkloadCreation, source: SourceHistory, installedAt: number | undefined): StateAtCreation {
+function byTimestamps(
+  workload: WorkloadCreation,
+  source: SourceHistory,
+  installedAt: number | undefined,
+): StateAtCreation {
   if (workload.at === undefined || (installedAt !== undefined && workload.at < installedAt)) return CURRENT;
   if (isAfter(source.keysSince, workload.latestResourceVersion) || source.writtenAt === undefined) return UNKNOWN;
   const created = second(workload.at);

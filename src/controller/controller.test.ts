@@ -28,7 +28,11 @@ class FakeApi implements ListWatchClient {
   watch(path: string, _query: object, { onOpen, onEvent, onDone }: WatchHandlers): { abort(): void } {
     this.#watchers.set(path, onEvent);
     onOpen();
-    return { abort: () => { onDone(); } };
+    return {
+      abort: () => {
+        onDone();
+      },
+    };
   }
 
   push(path: string, type: string, object: object): void {
@@ -52,10 +56,14 @@ function deployment(level: string): object {
   const stamp = currentFingerprint(hasher, { namespace: 'app', sources: consumedSources(spec), stateOf })?.stamp;
   return {
     metadata: { namespace: 'app', name: 'web', uid: 'u', resourceVersion: '7' },
-    spec: { template: { metadata: { annotations: { [ANNOTATION.checksum]: stamp?.checksum, [ANNOTATION.sources]: stamp?.sources } }, spec } },
+    spec: {
+      template: {
+        metadata: { annotations: { [ANNOTATION.checksum]: stamp?.checksum, [ANNOTATION.sources]: stamp?.sources } },
+        spec,
+      },
+    },
   };
 }
-
 
 function setup(
   patch: (ref: WorkloadRef) => Promise<PatchResult | undefined>,
@@ -70,10 +78,19 @@ function setup(
   const metrics = new Metrics(registry);
   const controller = new Controller({
     listWatch: api,
-    patcher: { patch: async (ref) => (await patch(ref)) ?? { generation: undefined }, stamp: async (ref) => (await patch(ref)) ?? { generation: undefined } },
+    patcher: {
+      patch: async (ref) => (await patch(ref)) ?? { generation: undefined },
+      stamp: async (ref) => (await patch(ref)) ?? { generation: undefined },
+    },
     events: { record: (_target, _type, reason) => void events.push(reason) },
     reader: {
-      read: async (_ns, sources) => new Map(sources.map((s) => [s.id, { exists: true, keys: hasher.keyDigests('configmap', { data: { LEVEL: live.level } }) }])),
+      read: async (_ns, sources) =>
+        new Map(
+          sources.map((s) => [
+            s.id,
+            { exists: true, keys: hasher.keyDigests('configmap', { data: { LEVEL: live.level } }) },
+          ]),
+        ),
     },
     hasher,
     scope: new NamespaceScope({ excluded: new Set(['kube-system']) }),
@@ -112,7 +129,10 @@ describe('Controller', () => {
     controller.start();
     const stopping = new AbortController();
     await controller.startReconciling(stopping.signal);
-    await until(async () => (await sample(registry, 'confighash_reconcile_total', { result: 'current' })) === 1, 'the first pass');
+    await until(
+      async () => (await sample(registry, 'confighash_reconcile_total', { result: 'current' })) === 1,
+      'the first pass',
+    );
     assert.equal(patched.length, 0, 'a restart rolls nothing');
 
     live.level = 'debug';
@@ -122,7 +142,10 @@ describe('Controller', () => {
     assert.equal(await sample(registry, 'confighash_rollouts_total'), 1);
 
     // A label-only change of the source (same digests) queues nothing.
-    api.push('/api/v1/configmaps', 'MODIFIED', { ...configMap('debug', '4'), metadata: { namespace: 'app', name: 'app', resourceVersion: '4', labels: { a: 'b' } } });
+    api.push('/api/v1/configmaps', 'MODIFIED', {
+      ...configMap('debug', '4'),
+      metadata: { namespace: 'app', name: 'app', resourceVersion: '4', labels: { a: 'b' } },
+    });
     await controller.stop();
     assert.equal(patched.length, 1);
   });
@@ -136,10 +159,16 @@ describe('Controller', () => {
     }, events);
     controller.start();
     await controller.startReconciling(new AbortController().signal);
-    await until(async () => (await sample(registry, 'confighash_reconcile_total', { result: 'current' })) === 1, 'the first pass');
+    await until(
+      async () => (await sample(registry, 'confighash_reconcile_total', { result: 'current' })) === 1,
+      'the first pass',
+    );
     live.level = 'debug';
     api.push('/api/v1/configmaps', 'MODIFIED', configMap('debug', '3'));
-    await until(async () => (await sample(registry, 'confighash_reconcile_total', { result: 'rejected' })) === 1, 'the refusal');
+    await until(
+      async () => (await sample(registry, 'confighash_reconcile_total', { result: 'rejected' })) === 1,
+      'the refusal',
+    );
     // A retry would come within 100 ms; an idle queue after the refusal means none is due.
     await until(async () => (await sample(registry, 'confighash_queue_depth')) === 0, 'an idle queue');
     await controller.stop();
@@ -153,13 +182,19 @@ describe('Controller', () => {
     });
     controller.start();
     await controller.startReconciling(new AbortController().signal);
-    await until(async () => (await sample(registry, 'confighash_reconcile_total', { result: 'current' })) === 1, 'the first pass');
+    await until(
+      async () => (await sample(registry, 'confighash_reconcile_total', { result: 'current' })) === 1,
+      'the first pass',
+    );
     live.level = 'debug';
     api.push('/api/v1/configmaps', 'MODIFIED', configMap('debug', '3'));
     assert.equal(await sample(registry, 'confighash_queue_depth'), 1, 'the queued workload is counted at once');
     await until(async () => (await sample(registry, 'confighash_rollouts_total')) === 1, 'the rollout');
     api.push('/apis/apps/v1/deployments', 'DELETED', deployment('debug'));
-    await until(async () => (await sample(registry, 'confighash_reconcile_total', { result: 'gone' })) === 1, 'the deletion to be reconciled');
+    await until(
+      async () => (await sample(registry, 'confighash_reconcile_total', { result: 'gone' })) === 1,
+      'the deletion to be reconciled',
+    );
     await controller.stop();
   });
 });

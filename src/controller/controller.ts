@@ -4,13 +4,26 @@
 // workload keys (coalesced per workload); and, while leading, runs workers that
 // reconcile them. Data flows one way: API events → stores and index → queue → patch.
 import type { Logger } from 'pino';
-import { BUILT_IN_KINDS, ROLLOUT_CRD, type SourceId, type ValueHasher, WORKLOAD_APIS, type WorkloadKind } from '../checksum/index.ts';
+import {
+  BUILT_IN_KINDS,
+  ROLLOUT_CRD,
+  type SourceId,
+  type ValueHasher,
+  WORKLOAD_APIS,
+  type WorkloadKind,
+} from '../checksum/index.ts';
 import type { AgentStatusReader } from '../workloads/agent-status.ts';
 import type { EventRecorder } from '../kube/events.ts';
 import type { SourceReader } from '../sources/reader.ts';
 import { ConflictError, PatchRejectedError, type WorkloadPatcher } from '../workloads/patcher.ts';
 import { apiPath } from '../kube/raw.ts';
-import { type KubeObject, type ListWatchClient, ResourceWatcher, type WatchedResource, type WatchHandler } from '../kube/watcher.ts';
+import {
+  type KubeObject,
+  type ListWatchClient,
+  ResourceWatcher,
+  type WatchedResource,
+  type WatchHandler,
+} from '../kube/watcher.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import type { Approver } from '../policy/approval.ts';
 import type { NamespaceScope } from '../scope/namespace-scope.ts';
@@ -40,7 +53,12 @@ export interface ControllerOptions {
   /** Where the controller keeps every source's digests (shared with the webhook's reader, which reuses them). */
   sources: SourceStore;
   /** The reload agents' status, and when reloaded sources last changed: to follow reloads in place. */
-  reloadStatus?: { agents: AgentStatusReader; changedAt: (record: WorkloadRecord) => Promise<number | undefined>; pollMs: number; deadlineMs: number };
+  reloadStatus?: {
+    agents: AgentStatusReader;
+    changedAt: (record: WorkloadRecord) => Promise<number | undefined>;
+    pollMs: number;
+    deadlineMs: number;
+  };
   hasher: ValueHasher;
   /** Which namespaces confighash acts in. */
   scope: NamespaceScope;
@@ -90,15 +108,17 @@ export class Controller {
     });
     this.#workloads = new WorkloadStore(options.sourceFilter?.reloaderAnnotations ?? true);
     const notices = options.notices ? { notices: options.notices } : {};
-    this.#reloads = options.reloadStatus && new ReloadTracker({
-      ...options.reloadStatus,
-      workloads: this.#workloads,
-      patcher: options.patcher,
-      events: options.events,
-      ...notices,
-      logger: options.logger.child({ component: 'reload-tracker' }),
-      metrics: options.metrics,
-    });
+    this.#reloads =
+      options.reloadStatus &&
+      new ReloadTracker({
+        ...options.reloadStatus,
+        workloads: this.#workloads,
+        patcher: options.patcher,
+        events: options.events,
+        ...notices,
+        logger: options.logger.child({ component: 'reload-tracker' }),
+        metrics: options.metrics,
+      });
     this.#reconciler = new Reconciler({
       workloads: this.#workloads,
       sources: this.#sources,
@@ -136,7 +156,9 @@ export class Controller {
     });
     const { scope } = options;
     this.#watchers = [
-      ...(scope.watchesLabels ? [this.#watcher({ name: 'namespaces', path: '/api/v1/namespaces', pageSize: 500 }, scope.handler())] : []),
+      ...(scope.watchesLabels
+        ? [this.#watcher({ name: 'namespaces', path: '/api/v1/namespaces', pageSize: 500 }, scope.handler())]
+        : []),
       ...this.#watchersOf('/api/v1', 'configmaps', 250, this.#sources.handler('configmap')),
       // Secrets can be large (Helm releases): small pages bound the memory of a list.
       ...this.#watchersOf('/api/v1', 'secrets', 50, this.#sources.handler('secret')),
@@ -207,7 +229,12 @@ export class Controller {
 
   async stop(): Promise<void> {
     this.#queue.close();
-    await Promise.all([...this.#workers, ...[...this.#watchers, ...this.#optional].map((w) => w.stop()), this.#rollouts.stop(), this.#reloads?.stop()]);
+    await Promise.all([
+      ...this.#workers,
+      ...[...this.#watchers, ...this.#optional].map((w) => w.stop()),
+      this.#rollouts.stop(),
+      this.#reloads?.stop(),
+    ]);
     this.#reconciler.stop();
   }
 
@@ -217,11 +244,19 @@ export class Controller {
     return this.#watchersOf(`/apis/${group}/${version}`, resource, 250, this.#workloads.handler(kind));
   }
 
-  #watchersOf<T extends KubeObject>(prefix: string, resource: string, pageSize: number, handler: WatchHandler<T>): ResourceWatcher<KubeObject>[] {
+  #watchersOf<T extends KubeObject>(
+    prefix: string,
+    resource: string,
+    pageSize: number,
+    handler: WatchHandler<T>,
+  ): ResourceWatcher<KubeObject>[] {
     const namespaces = this.#options.scope.watchNamespaces;
     if (!namespaces) return [this.#watcher({ name: resource, path: apiPath(prefix, resource), pageSize }, handler)];
     return namespaces.map((namespace) =>
-      this.#watcher({ name: resource, path: apiPath(prefix, 'namespaces', namespace, resource), namespace, pageSize }, handler),
+      this.#watcher(
+        { name: resource, path: apiPath(prefix, 'namespaces', namespace, resource), namespace, pageSize },
+        handler,
+      ),
     );
   }
 
@@ -295,7 +330,11 @@ export class Controller {
     this.#options.metrics.reconciles.inc({ result: conflict ? 'conflict' : 'error' });
     const retryMs = this.#queue.addRateLimited(key, conflict ? 'conflict' : 'error');
     if (conflict) this.#retryOnNewVersion(key, version);
-    else this.#options.logger.warn({ workload: key, err: error.message, retryInMs: retryMs }, 'reconcile failed; retrying');
+    else
+      this.#options.logger.warn(
+        { workload: key, err: error.message, retryInMs: retryMs },
+        'reconcile failed; retrying',
+      );
   }
 
   /** Not retried: the next change of the workload or its sources queues it again. */
@@ -304,8 +343,17 @@ export class Controller {
     metrics.reconciles.inc({ result: 'rejected' });
     this.#queue.forget(key);
     this.#changedAt.delete(key);
-    logger.error({ workload: key, err: error.message }, 'the API server refused the patch; not retrying until the workload or its sources change');
+    logger.error(
+      { workload: key, err: error.message },
+      'the API server refused the patch; not retrying until the workload or its sources change',
+    );
     const record = this.#workloads.get(key);
-    if (record) events.record(workloadEventTarget(record), 'Warning', 'PatchRejected', `confighash could not update the workload: ${error.message}`);
+    if (record)
+      events.record(
+        workloadEventTarget(record),
+        'Warning',
+        'PatchRejected',
+        `confighash could not update the workload: ${error.message}`,
+      );
   }
 }

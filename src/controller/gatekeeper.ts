@@ -44,18 +44,29 @@ interface Asking {
 
 /** Asks the hook about one rollout; the answer is a decision whatever happens (a failure follows the approver's failure policy). */
 function ask(approver: Approver, record: WorkloadRecord, candidate: Candidate): Asking {
-  const answer = approver.review({
-    workload: { kind: record.kind, namespace: record.namespace, name: record.name, uid: record.uid },
-    checksum: { from: candidate.from, to: candidate.checksum },
-    changes: candidate.changes,
-  }).catch((error: unknown): ApprovalDecision => ({ allowed: false, reason: `the approval hook failed (${(error as Error).message})`, retryAfterMs: 60_000 }));
+  const answer = approver
+    .review({
+      workload: { kind: record.kind, namespace: record.namespace, name: record.name, uid: record.uid },
+      checksum: { from: candidate.from, to: candidate.checksum },
+      changes: candidate.changes,
+    })
+    .catch((error: unknown): ApprovalDecision => ({
+      allowed: false,
+      reason: `the approval hook failed (${(error as Error).message})`,
+      retryAfterMs: 60_000,
+    }));
   return { checksum: candidate.checksum, answer };
 }
 
 /** The answer if it comes within `ms`, else undefined (the question goes on). */
 async function answeredWithin(answer: Promise<ApprovalDecision>, ms: number): Promise<ApprovalDecision | undefined> {
   let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<undefined>((resolve) => (timer = setTimeout(() => { resolve(undefined); }, ms)));
+  const late = new Promise<undefined>(
+    (resolve) =>
+      (timer = setTimeout(() => {
+        resolve(undefined);
+      }, ms)),
+  );
   try {
     return await Promise.race([answer, late]);
   } finally {
@@ -87,7 +98,11 @@ export class Gatekeeper {
    * rollout is about to start.
    */
   review(record: WorkloadRecord): void {
-    this.#reportProblems(record, rolloutPolicy(record.policy, this.#options.scope.defaults(record.namespace), this.#options.waitForRollout).problems);
+    this.#reportProblems(
+      record,
+      rolloutPolicy(record.policy, this.#options.scope.defaults(record.namespace), this.#options.waitForRollout)
+        .problems,
+    );
     const refused = (record.refused ?? []).join('; ');
     if ((this.#refused.get(record.key) ?? '') === refused) return;
     this.#refused.set(record.key, refused);
@@ -98,14 +113,29 @@ export class Gatekeeper {
 
   /** Undefined when the rollout may start now; else the hold, recorded. */
   async hold(record: WorkloadRecord, candidate: Candidate): Promise<Hold | undefined> {
-    const policy = rolloutPolicy(record.policy, this.#options.scope.defaults(record.namespace), this.#options.waitForRollout);
+    const policy = rolloutPolicy(
+      record.policy,
+      this.#options.scope.defaults(record.namespace),
+      this.#options.waitForRollout,
+    );
     this.#reportProblems(record, policy.problems);
     const now = this.#now();
-    const held = gate(policy, { now: new Date(now), lastRolledAt: record.rollout?.startedAt, progress: record.progress });
-    if (!held.open) return this.#defer(record, candidate, { reason: held.reason, detail: held.detail, retryAt: held.retryAt.getTime() });
+    const held = gate(policy, {
+      now: new Date(now),
+      lastRolledAt: record.rollout?.startedAt,
+      progress: record.progress,
+    });
+    if (!held.open)
+      return this.#defer(record, candidate, {
+        reason: held.reason,
+        detail: held.detail,
+        retryAt: held.retryAt.getTime(),
+      });
     const denied = await this.#approval(record, candidate, now);
     if (denied === 'pending') return { retryAfterMs: PENDING_RECHECK_MS };
-    return denied && this.#defer(record, candidate, { reason: 'approval', detail: denied.reason, retryAt: denied.retryAt });
+    return (
+      denied && this.#defer(record, candidate, { reason: 'approval', detail: denied.reason, retryAt: denied.retryAt })
+    );
   }
 
   forget(key: string): void {
@@ -121,7 +151,11 @@ export class Gatekeeper {
    * than a worker waits: a slow or hung hook then holds no worker (the question
    * goes on, and the workload is looked at again soon).
    */
-  async #approval(record: WorkloadRecord, candidate: Candidate, now: number): Promise<{ reason: string; retryAt: number } | 'pending' | undefined> {
+  async #approval(
+    record: WorkloadRecord,
+    candidate: Candidate,
+    now: number,
+  ): Promise<{ reason: string; retryAt: number } | 'pending' | undefined> {
     const { approver } = this.#options;
     if (!approver) return undefined;
     const last = this.#denied.get(record.key);
@@ -143,18 +177,26 @@ export class Gatekeeper {
     return denied;
   }
 
-  async #defer(record: WorkloadRecord, candidate: Candidate, { reason, detail, retryAt }: { reason: SuppressionReason; detail: string; retryAt: number }): Promise<Hold> {
+  async #defer(
+    record: WorkloadRecord,
+    candidate: Candidate,
+    { reason, detail, retryAt }: { reason: SuppressionReason; detail: string; retryAt: number },
+  ): Promise<Hold> {
     const { patcher, events, notices, logger, metrics } = this.#options;
     const { checksum } = candidate;
     metrics.rolloutsSuppressed.inc({ reason });
     const [heldChecksum, heldReason] = (record.deferred ?? '').split(' ');
     // Recorded (and told) once per target and reason; a changing detail (2/5, then 3/5 updated) is not news.
     if (heldChecksum !== checksum || heldReason !== reason) {
-      await patcher.patch(record, { metadata: { annotations: { [ROLLOUT_ANNOTATION.deferred]: `${checksum} ${reason} ${detail}` } } });
+      await patcher.patch(record, {
+        metadata: { annotations: { [ROLLOUT_ANNOTATION.deferred]: `${checksum} ${reason} ${detail}` } },
+      });
       const message = reason === 'approval' ? `Awaiting approval: ${detail}` : `Not rolling out yet: ${detail}`;
       logger.info({ workload: record.key, reason, detail }, 'config rollout held back');
       events.record(workloadEventTarget(record), 'Normal', 'RolloutDeferred', message);
-      notices?.publish(rolloutDeferred(record, { checksum, from: candidate.from, reason, detail, changes: candidate.changes }));
+      notices?.publish(
+        rolloutDeferred(record, { checksum, from: candidate.from, reason, detail, changes: candidate.changes }),
+      );
     }
     return { retryAfterMs: Math.max(1000, retryAt - this.#now()) };
   }
@@ -166,6 +208,11 @@ export class Gatekeeper {
     this.#reported.set(record.key, text);
     if (!text) return;
     this.#options.logger.warn({ workload: record.key, problems: text }, 'rollout policy ignored: it is malformed');
-    this.#options.events.record(workloadEventTarget(record), 'Warning', 'InvalidRolloutPolicy', `Ignored, so rollouts are not held back by it: ${text}`);
+    this.#options.events.record(
+      workloadEventTarget(record),
+      'Warning',
+      'InvalidRolloutPolicy',
+      `Ignored, so rollouts are not held back by it: ${text}`,
+    );
   }
 }

@@ -3,7 +3,15 @@
 // values written to the workload with the decision (a rollout's checksum and
 // start time, a deferral's checksum, reason and the rollout before it, a
 // reload's change time), never this process's clock.
-import { type MissingSource, makeNotice, type Notice, type NoticeWorkload, type RolloutTrigger, shortChecksum, type SourceChange } from '../notify/notice.ts';
+import {
+  type MissingSource,
+  makeNotice,
+  type Notice,
+  type NoticeWorkload,
+  type RolloutTrigger,
+  shortChecksum,
+  type SourceChange,
+} from '../notify/notice.ts';
 import type { WorkloadRecord } from './workload-store.ts';
 
 export function noticeWorkload(record: WorkloadRecord): NoticeWorkload {
@@ -31,12 +39,19 @@ export function rolloutStarted(record: WorkloadRecord, rollout: StartedRollout):
   });
 }
 
-export function rolloutEnded(record: WorkloadRecord, rollout: { checksum: string; startedAt: Date }, ending: { seconds: number; failure?: string }): Notice {
+export function rolloutEnded(
+  record: WorkloadRecord,
+  rollout: { checksum: string; startedAt: Date },
+  ending: { seconds: number; failure?: string },
+): Notice {
   const about = `${rollout.checksum} ${rollout.startedAt.toISOString()}`;
   const workload = `${record.kind} ${record.namespace}/${record.name}`;
   const common = { checksum: rollout.checksum, durationSeconds: ending.seconds };
   if (ending.failure === undefined) {
-    return makeNotice('rollout.completed', noticeWorkload(record), about, { summary: `${workload} runs configuration ${shortChecksum(rollout.checksum)}, rolled out in ${ending.seconds}s.`, ...common });
+    return makeNotice('rollout.completed', noticeWorkload(record), about, {
+      summary: `${workload} runs configuration ${shortChecksum(rollout.checksum)}, rolled out in ${ending.seconds}s.`,
+      ...common,
+    });
   }
   return makeNotice('rollout.failed', noticeWorkload(record), about, {
     summary: `The rollout of configuration ${shortChecksum(rollout.checksum)} to ${workload} failed after ${ending.seconds}s: ${ending.failure}`,
@@ -45,7 +60,10 @@ export function rolloutEnded(record: WorkloadRecord, rollout: { checksum: string
   });
 }
 
-export function rolloutDeferred(record: WorkloadRecord, held: { checksum: string; from: string | undefined; reason: string; detail: string; changes: SourceChange[] }): Notice {
+export function rolloutDeferred(
+  record: WorkloadRecord,
+  held: { checksum: string; from: string | undefined; reason: string; detail: string; changes: SourceChange[] },
+): Notice {
   const previous = record.rollout ? `${record.rollout.checksum} ${record.rollout.startedAt.toISOString()}` : '';
   const what = held.reason === 'approval' ? `awaiting approval: ${held.detail}` : `not yet: ${held.detail}`;
   return makeNotice('rollout.deferred', noticeWorkload(record), `${held.checksum} ${held.reason} ${previous}`, {
@@ -58,16 +76,26 @@ export function rolloutDeferred(record: WorkloadRecord, held: { checksum: string
   });
 }
 
-export function reloadEnded(record: WorkloadRecord, reload: { id: string; since: number; changes: SourceChange[]; pods?: number; failure?: string; fallback?: boolean }): Notice {
+export function reloadEnded(
+  record: WorkloadRecord,
+  reload: { id: string; since: number; changes: SourceChange[]; pods?: number; failure?: string; fallback?: boolean },
+): Notice {
   const about = `${reload.id} ${new Date(reload.since).toISOString()}`;
   const workload = `${record.kind} ${record.namespace}/${record.name}`;
   const pods = reload.pods ?? 0;
   const common = { changes: reload.changes, ...(reload.pods === undefined ? {} : { pods }) };
   if (reload.failure === undefined) {
-    return makeNotice('reload.succeeded', noticeWorkload(record), about, { summary: `${workload} reloaded its configuration in place in ${pods} pod${pods === 1 ? '' : 's'}.`, ...common });
+    return makeNotice('reload.succeeded', noticeWorkload(record), about, {
+      summary: `${workload} reloaded its configuration in place in ${pods} pod${pods === 1 ? '' : 's'}.`,
+      ...common,
+    });
   }
   const then = reload.fallback ? '; rolling it out instead' : '';
-  return makeNotice('reload.failed', noticeWorkload(record), about, { summary: `${workload} could not reload its configuration in place${then}: ${reload.failure}`, ...common, reason: reload.failure });
+  return makeNotice('reload.failed', noticeWorkload(record), about, {
+    summary: `${workload} could not reload its configuration in place${then}: ${reload.failure}`,
+    ...common,
+    reason: reload.failure,
+  });
 }
 
 export function sourceMissing(record: WorkloadRecord, missing: MissingSource[], checksum: string | undefined): Notice {

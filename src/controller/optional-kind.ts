@@ -36,7 +36,11 @@ export class OptionalKindWatcher {
     this.#options = options;
     this.crdWatcher = watchNamedObject<CustomResourceDefinition>(
       options.listWatch,
-      { watcher: `customresourcedefinitions/${options.crd}`, collection: apiPath('/apis/apiextensions.k8s.io/v1', 'customresourcedefinitions'), name: options.crd },
+      {
+        watcher: `customresourcedefinitions/${options.crd}`,
+        collection: apiPath('/apis/apiextensions.k8s.io/v1', 'customresourcedefinitions'),
+        name: options.crd,
+      },
       (crd) => {
         if (crd && servesVersion(crd, options.version)) this.#present();
         else void this.#gone();
@@ -57,7 +61,10 @@ export class OptionalKindWatcher {
 
   #present(): void {
     if (this.#watchers) return;
-    this.#options.logger.info({ crd: this.#options.crd }, 'the CustomResourceDefinition is established: watching its objects');
+    this.#options.logger.info(
+      { crd: this.#options.crd },
+      'the CustomResourceDefinition is established: watching its objects',
+    );
     this.#watchers = this.#options.watchers();
     for (const watcher of this.#watchers) watcher.start();
   }
@@ -66,7 +73,10 @@ export class OptionalKindWatcher {
     const watchers = this.#watchers;
     if (!watchers) return;
     this.#watchers = undefined;
-    this.#options.logger.info({ crd: this.#options.crd }, 'the CustomResourceDefinition is gone: forgetting its objects');
+    this.#options.logger.info(
+      { crd: this.#options.crd },
+      'the CustomResourceDefinition is gone: forgetting its objects',
+    );
     await Promise.all(watchers.map((w) => w.stop()));
     this.#options.onGone();
   }

@@ -6,7 +6,10 @@ import { RateLimitedQueue } from './rate-limited-queue.ts';
 function fakeClockQueue(t: TestContext): { queue: RateLimitedQueue; depths: number[] } {
   t.mock.timers.enable({ apis: ['Date', 'setTimeout'], now: 1_000_000 });
   const depths: number[] = [];
-  const queue = new RateLimitedQueue((depth) => depths.push(depth), () => Date.now());
+  const queue = new RateLimitedQueue(
+    (depth) => depths.push(depth),
+    () => Date.now(),
+  );
   t.after(() => {
     queue.close();
   });
@@ -36,7 +39,7 @@ describe('RateLimitedQueue', () => {
     assert.equal(queue.addRateLimited('w', 'error'), 100);
   });
 
-  it('backs a conflict off from 10 ms, and keeps each key\'s count apart', (t) => {
+  it("backs a conflict off from 10 ms, and keeps each key's count apart", (t) => {
     const { queue } = fakeClockQueue(t);
     assert.deepEqual([queue.addRateLimited('a', 'conflict'), queue.addRateLimited('a', 'conflict')], [10, 20]);
     assert.equal(queue.addRateLimited('b', 'error'), 100);

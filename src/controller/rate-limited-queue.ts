@@ -65,10 +65,13 @@ export class RateLimitedQueue {
   /** Queues `key` once `ms` have passed, whatever happens to it meanwhile. */
   lookAgainAfter(key: string, ms: number): void {
     clearTimeout(this.#looks.get(key));
-    const timer = setTimeout(() => {
-      this.#looks.delete(key);
-      this.add(key);
-    }, Math.min(ms, MAX_LOOK_AGAIN_MS));
+    const timer = setTimeout(
+      () => {
+        this.#looks.delete(key);
+        this.add(key);
+      },
+      Math.min(ms, MAX_LOOK_AGAIN_MS),
+    );
     timer.unref();
     this.#looks.set(key, timer);
   }

@@ -33,8 +33,13 @@ const KEY = 'Deployment/app/web';
 const b64 = (s: string): string => Buffer.from(s).toString('base64');
 
 /** `annotations` with `patch` merged in, as a merge patch does: null removes. */
-function merged(annotations: Record<string, string> | null | undefined, patch: Record<string, string | null> | undefined): Record<string, string> {
-  return Object.fromEntries(Object.entries({ ...annotations, ...patch }).filter((entry): entry is [string, string] => entry[1] !== null));
+function merged(
+  annotations: Record<string, string> | null | undefined,
+  patch: Record<string, string | null> | undefined,
+): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries({ ...annotations, ...patch }).filter((entry): entry is [string, string] => entry[1] !== null),
+  );
 }
 
 interface Patch {
@@ -81,10 +86,21 @@ class Fixture {
     const reader: SourceReader = {
       read: async (namespace, sources) => {
         this.reads.push(namespace);
-        return new Map(sources.map((s): [SourceId, SourceState] => {
-          const object = this.live.get(s.id);
-          return [s.id, object ? { exists: true, keys: hasher.keyDigests(s.kind, object), resourceVersion: this.liveVersions.get(s.id) ?? '' } : { exists: false }];
-        }));
+        return new Map(
+          sources.map((s): [SourceId, SourceState] => {
+            const object = this.live.get(s.id);
+            return [
+              s.id,
+              object
+                ? {
+                    exists: true,
+                    keys: hasher.keyDigests(s.kind, object),
+                    resourceVersion: this.liveVersions.get(s.id) ?? '',
+                  }
+                : { exists: false },
+            ];
+          }),
+        );
       },
     };
     this.reconciler = new Reconciler({
@@ -95,7 +111,11 @@ class Fixture {
       reader,
       patcher: {
         patch: async (ref: WorkloadRef, patch: object) => this.#applyPatch(ref, patch),
-        stamp: async (ref: WorkloadRef, changes: AnnotationChanges) => this.#applyPatch(ref, { metadata: { annotations: changes.workload }, spec: { template: { metadata: { annotations: changes.template } } } }),
+        stamp: async (ref: WorkloadRef, changes: AnnotationChanges) =>
+          this.#applyPatch(ref, {
+            metadata: { annotations: changes.workload },
+            spec: { template: { metadata: { annotations: changes.template } } },
+          }),
       },
       events: { record: (_target, type, reason, message) => void this.events.push({ type, reason, message }) },
       limiter: {
@@ -107,7 +127,10 @@ class Fixture {
           this.tokensTaken--;
         },
       },
-      reloads: { track: (_record, stamp, before) => void this.followed.push({ before, now: stamp.sources }), forget: () => undefined },
+      reloads: {
+        track: (_record, stamp, before) => void this.followed.push({ before, now: stamp.sources }),
+        forget: () => undefined,
+      },
       coalesceWindowMs: 0,
       notices: { publish: (notice) => void this.notices.push(notice) },
       missingNoticeGraceMs: 20,
@@ -124,7 +147,10 @@ class Fixture {
 
   /** Changes the source at the API server only: its watch event has not arrived. */
   sourceLive(id: SourceId, data: Record<string, string> | undefined): void {
-    if (data) this.live.set(id, { data: id.startsWith('secret/') ? Object.fromEntries(Object.entries(data).map(([k, v]) => [k, b64(v)])) : data });
+    if (data)
+      this.live.set(id, {
+        data: id.startsWith('secret/') ? Object.fromEntries(Object.entries(data).map(([k, v]) => [k, b64(v)])) : data,
+      });
     else this.live.delete(id);
     this.liveVersions.set(id, String(this.#version++));
   }
@@ -138,17 +164,36 @@ class Fixture {
     else this.store.handler(kind).remove({ metadata });
   }
 
-  workload(container: object, templateAnnotations: Record<string, string> = {}, annotations: Record<string, string> = {}, pod: object = {}): void {
+  workload(
+    container: object,
+    templateAnnotations: Record<string, string> = {},
+    annotations: Record<string, string> = {},
+    pod: object = {},
+  ): void {
     this.#workload = {
-      metadata: { namespace: 'app', name: 'web', uid: 'u1', annotations, generation: (this.#workload.metadata?.generation ?? 0) + 1 },
-      spec: { template: { metadata: { annotations: templateAnnotations }, spec: { containers: [{ name: 'app', ...container }], ...pod } } },
+      metadata: {
+        namespace: 'app',
+        name: 'web',
+        uid: 'u1',
+        annotations,
+        generation: (this.#workload.metadata?.generation ?? 0) + 1,
+      },
+      spec: {
+        template: {
+          metadata: { annotations: templateAnnotations },
+          spec: { containers: [{ name: 'app', ...container }], ...pod },
+        },
+      },
     };
     this.#storeWorkload();
   }
 
   /** The workload created unstamped, the stores seeing its creation on their watch. */
   workloadCreated(container: object): void {
-    this.#workload = { metadata: { namespace: 'app', name: 'web', uid: 'u1', generation: 1 }, spec: { template: { spec: { containers: [{ name: 'app', ...container }] } } } };
+    this.#workload = {
+      metadata: { namespace: 'app', name: 'web', uid: 'u1', generation: 1 },
+      spec: { template: { spec: { containers: [{ name: 'app', ...container }] } } },
+    };
     this.#storeWorkload('added');
   }
 
@@ -161,10 +206,16 @@ class Fixture {
   webhookStamp(format = this.hasher.currentFormat()): Record<string, string> {
     const spec = this.#workload.spec?.template?.spec ?? {};
     const annotations = this.#workload.metadata?.annotations ?? {};
-    const subject = { namespace: 'app', sources: consumedSources(spec, annotations, reloadedVolumes(spec, annotations)), stateOf: (id: SourceId): SourceState => {
-      const object = this.live.get(id);
-      return object ? { exists: true, keys: this.hasher.keyDigests(id.startsWith('secret/') ? 'secret' : 'configmap', object) } : { exists: false };
-    } };
+    const subject = {
+      namespace: 'app',
+      sources: consumedSources(spec, annotations, reloadedVolumes(spec, annotations)),
+      stateOf: (id: SourceId): SourceState => {
+        const object = this.live.get(id);
+        return object
+          ? { exists: true, keys: this.hasher.keyDigests(id.startsWith('secret/') ? 'secret' : 'configmap', object) }
+          : { exists: false };
+      },
+    };
     const stamp = fingerprint(this.hasher, format, subject)?.stamp;
     return stamp ? { [ANNOTATION.checksum]: stamp.checksum ?? '', [ANNOTATION.sources]: stamp.sources } : {};
   }
@@ -208,7 +259,9 @@ class Fixture {
     metadata.annotations = merged(metadata.annotations, patch.metadata?.annotations);
     const template = this.#workload.spec?.template;
     if (patch.spec && template) {
-      template.metadata = { annotations: merged(template.metadata?.annotations, patch.spec.template.metadata.annotations) };
+      template.metadata = {
+        annotations: merged(template.metadata?.annotations, patch.spec.template.metadata.annotations),
+      };
       metadata.generation = (metadata.generation ?? 0) + 1;
     }
     this.#storeWorkload();
@@ -238,7 +291,11 @@ describe('Reconciler', () => {
     assert.deepEqual(f.templateAnnotations(), f.webhookStamp());
     assert.equal((await f.reconcile()).result, 'current');
     assert.equal(f.rollouts(), 1);
-    assert.match(f.events[0]?.message ?? '', /^Rolling out: configuration changed: configmap\/app \([0-9a-f]{12} → [0-9a-f]{12}: keys LEVEL\)$/, 'the changed key named, never its value');
+    assert.match(
+      f.events[0]?.message ?? '',
+      /^Rolling out: configuration changed: configmap\/app \([0-9a-f]{12} → [0-9a-f]{12}: keys LEVEL\)$/,
+      'the changed key named, never its value',
+    );
   });
 
   it('waits for the rate limit without reading the sources live, and reads them once a token is there', async () => {
@@ -281,7 +338,10 @@ describe('Reconciler', () => {
     assert.equal(notice.type, 'rollout.started');
     assert.equal(notice.checksum, f.templateAnnotations()[ANNOTATION.checksum]);
     assert.equal(notice.previousChecksum, before);
-    assert.deepEqual(notice.changes?.map((c) => [c.source, c.keys]), [['configmap/app', ['LEVEL']]]);
+    assert.deepEqual(
+      notice.changes?.map((c) => [c.source, c.keys]),
+      [['configmap/app', ['LEVEL']]],
+    );
     assert.equal(notice.trigger, 'configuration-change');
     // Built from what the workload records: another replica would give it the same id.
     const [checksum, startedAt] = (f.annotations()['confighash.dev/rollout'] ?? '').split(' ');
@@ -319,7 +379,7 @@ describe('Reconciler', () => {
     control.stamped(envFrom('app'));
     control.source('configmap/app', undefined);
     await control.reconcile();
-    await until(() => control.notices.length === 1, 'the control\'s notice');
+    await until(() => control.notices.length === 1, "the control's notice");
     assert.deepEqual([g.notices.length, h.notices.length], [0, 0]);
   });
 
@@ -345,7 +405,7 @@ describe('Reconciler', () => {
     f.source('configmap/app', { LEVEL: 'debug' });
     f.sourceLive('configmap/app', { LEVEL: 'trace' });
     assert.equal((await f.reconcile()).result, 'rolled');
-    assert.deepEqual(f.templateAnnotations(), f.webhookStamp(), 'the live configuration, not the stores\'');
+    assert.deepEqual(f.templateAnnotations(), f.webhookStamp(), "the live configuration, not the stores'");
     assert.equal(f.reads.length, 1);
   });
 
@@ -354,7 +414,7 @@ describe('Reconciler', () => {
     f.stamped(envFrom('app'));
     f.source('configmap/app', { LEVEL: 'debug' });
     assert.equal((await f.reconcile()).result, 'rolled');
-    assert.equal(f.reads.length, 1, 'the webhook\'s stamp: read live');
+    assert.equal(f.reads.length, 1, "the webhook's stamp: read live");
     f.source('configmap/app', { LEVEL: 'trace' });
     assert.equal((await f.reconcile()).result, 'rolled');
     assert.deepEqual(f.templateAnnotations(), f.webhookStamp());
@@ -376,7 +436,7 @@ describe('Reconciler', () => {
     assert.equal(f.rollouts(), 1);
   });
 
-  it('reads live when the workload\'s spec changed since its own stamp', async () => {
+  it("reads live when the workload's spec changed since its own stamp", async () => {
     f.source('configmap/app', { LEVEL: 'info' });
     f.stamped(envFrom('app'));
     f.source('configmap/app', { LEVEL: 'debug' });
@@ -395,7 +455,11 @@ describe('Reconciler', () => {
     assert.equal((await f.reconcile()).result, 'missing-source');
     assert.equal((await f.reconcile()).result, 'missing-source');
     assert.equal(f.rollouts(), 0);
-    assert.deepEqual(f.events.map((e) => [e.type, e.reason]), [['Warning', 'MissingSource']], 'one Warning per disappearance');
+    assert.deepEqual(
+      f.events.map((e) => [e.type, e.reason]),
+      [['Warning', 'MissingSource']],
+      'one Warning per disappearance',
+    );
     assert.match(f.events[0]?.message ?? '', /was deleted: the workload is not rolled/);
 
     f.source('configmap/app', { LEVEL: 'info' });
@@ -434,7 +498,7 @@ describe('Reconciler', () => {
     assert.match(f.events[0]?.message ?? '', /configmap\/app \(/);
   });
 
-  it('verifies an old key\'s stamps after a rotation, and signs new ones with the new key', async () => {
+  it("verifies an old key's stamps after a rotation, and signs new ones with the new key", async () => {
     f.source('secret/db', { pin: '1234' });
     f.stamped({ envFrom: [{ secretRef: { name: 'db' } }] });
     const next = randomBytes(32);
@@ -453,7 +517,11 @@ describe('Reconciler', () => {
     assert.equal((await f.reconcile()).result, 'current');
     f.source('configmap/app', { LEVEL: 'debug' });
     assert.equal((await f.reconcile()).result, 'rolled');
-    assert.equal(f.patches.at(-1)?.metadata?.annotations?.[BASELINE_ANNOTATION], null, 'the rollout clears the baseline');
+    assert.equal(
+      f.patches.at(-1)?.metadata?.annotations?.[BASELINE_ANNOTATION],
+      null,
+      'the rollout clears the baseline',
+    );
   });
 
   it('adopts a workload whose source changed after its creation with the source as it was then, and rolls it once', async () => {
@@ -467,13 +535,17 @@ describe('Reconciler', () => {
     assert.equal((await f.reconcile()).result, 'rolled');
     assert.equal((await f.reconcile()).result, 'current');
     assert.equal(f.rollouts(), 1);
-    assert.match(f.events.find((e) => e.reason === 'ConfigChanged')?.message ?? '', /configmap\/app \([0-9a-f]{12} → [0-9a-f]{12}: keys LEVEL\)/, 'from what the pods read to what the source holds');
+    assert.match(
+      f.events.find((e) => e.reason === 'ConfigChanged')?.message ?? '',
+      /configmap\/app \([0-9a-f]{12} → [0-9a-f]{12}: keys LEVEL\)/,
+      'from what the pods read to what the source holds',
+    );
   });
 
   it('does not adopt while its stores lack a source that exists, and then rolls nothing for it', async () => {
     f.workloadCreated(envFrom('app'));
     f.sourceLive('configmap/app', { LEVEL: 'info' });
-    assert.equal((await f.reconcile()).result, 'skipped', 'the source\'s watch event has not arrived');
+    assert.equal((await f.reconcile()).result, 'skipped', "the source's watch event has not arrived");
     f.sourceSeen('configmap/app', 'added');
     assert.equal((await f.reconcile()).result, 'adopted');
     assert.equal((await f.reconcile()).result, 'current');
@@ -500,7 +572,9 @@ describe('Reconciler', () => {
     assert.equal((await f.reconcile()).result, 'adopted');
     assert.equal(f.rollouts(), 0);
     assert.equal((await f.reconcile()).result, 'current');
-    assert.ok(f.patches[0]?.metadata?.annotations?.[BASELINE_ANNOTATION]?.startsWith(`v2:${f.hasher.keyring.signingId}:`));
+    assert.ok(
+      f.patches[0]?.metadata?.annotations?.[BASELINE_ANNOTATION]?.startsWith(`v2:${f.hasher.keyring.signingId}:`),
+    );
   });
 
   it('reports every required source found missing in one Event, listing ten, once', async () => {
@@ -509,7 +583,10 @@ describe('Reconciler', () => {
     await f.reconcile();
     await f.reconcile();
     assert.equal(f.events.length, 1, 'one Event for thirty sources, and none on the next reconcile');
-    assert.match(f.events[0]?.message ?? '', /^configmap\/cm-00, .*configmap\/cm-09 and 20 more do not exist; their digests are "missing"/);
+    assert.match(
+      f.events[0]?.message ?? '',
+      /^configmap\/cm-00, .*configmap\/cm-09 and 20 more do not exist; their digests are "missing"/,
+    );
   });
 
   it('says a source whose name no object can have is not a valid name', async () => {
@@ -524,7 +601,10 @@ describe('Reconciler', () => {
     assert.equal((await f.reconcile()).result, 'skipped');
     assert.equal((await f.reconcile()).result, 'skipped');
     assert.deepEqual([f.reads.length, f.patches.length], [0, 0]);
-    assert.deepEqual(f.events.map((e) => e.reason), ['TooManySources']);
+    assert.deepEqual(
+      f.events.map((e) => e.reason),
+      ['TooManySources'],
+    );
     assert.match(f.events[0]?.message ?? '', /consumes 301 ConfigMaps and Secrets, more than the 256/);
     assert.equal(f.workloads.consumersOf('app', 'configmap/c1').size, 0, 'nothing indexed');
   });
@@ -537,7 +617,10 @@ describe('Reconciler', () => {
     await assert.rejects(f.reconcile(), /no answer/);
     assert.equal(f.events.length, 0);
     assert.equal((await f.reconcile()).result, 'current', 'the retry finds the stamp in place');
-    assert.deepEqual(f.events.map((e) => e.reason), ['ConfigChanged']);
+    assert.deepEqual(
+      f.events.map((e) => e.reason),
+      ['ConfigChanged'],
+    );
     assert.match(f.events[0]?.message ?? '', /configmap\/app \([0-9a-f]{12} → [0-9a-f]{12}: keys LEVEL\)/);
     assert.equal(f.rollouts(), 1);
     assert.equal((await f.reconcile()).result, 'current');
@@ -550,7 +633,11 @@ describe('Reconciler', () => {
     f.source('configmap/app', { LEVEL: 'debug' });
     // Another replica rolls the same change first, with its own start time.
     f.preemptNext = {
-      metadata: { annotations: { 'confighash.dev/rollout': `${f.webhookStamp()[ANNOTATION.checksum] ?? ''} 2026-12-01T10:00:00.000Z` } },
+      metadata: {
+        annotations: {
+          'confighash.dev/rollout': `${f.webhookStamp()[ANNOTATION.checksum] ?? ''} 2026-12-01T10:00:00.000Z`,
+        },
+      },
       spec: { template: { metadata: { annotations: f.webhookStamp() } } },
     };
     await assert.rejects(f.reconcile(), ConflictError);
@@ -560,8 +647,14 @@ describe('Reconciler', () => {
 
   describe('with the reload strategy', () => {
     const reload = { 'confighash.dev/reload': 'signal:SIGHUP' };
-    const container = { env: [{ name: 'LEVEL', valueFrom: { configMapKeyRef: { name: 'env', key: 'LEVEL' } } }], volumeMounts: [{ name: 'config', mountPath: '/etc/app' }] };
-    const pod = { initContainers: [{ name: 'confighash-agent' }], volumes: [{ name: 'config', configMap: { name: 'app' } }] };
+    const container = {
+      env: [{ name: 'LEVEL', valueFrom: { configMapKeyRef: { name: 'env', key: 'LEVEL' } } }],
+      volumeMounts: [{ name: 'config', mountPath: '/etc/app' }],
+    };
+    const pod = {
+      initContainers: [{ name: 'confighash-agent' }],
+      volumes: [{ name: 'config', configMap: { name: 'app' } }],
+    };
     /** The workload with its agent, stamped by the webhook, and seen once (its reload mark recorded). */
     async function reloading(): Promise<void> {
       f.source('configmap/env', { LEVEL: 'info' });
@@ -569,7 +662,11 @@ describe('Reconciler', () => {
       f.workload(container, {}, reload, pod);
       f.workload(container, f.webhookStamp(), reload, pod);
       assert.equal((await f.reconcile()).result, 'current');
-      assert.match(f.annotations()['confighash.dev/reloaded'] ?? '', /^v2:\S+ configmap\/app=[0-9a-f]{12}$/, 'first seen, the mark is recorded');
+      assert.match(
+        f.annotations()['confighash.dev/reloaded'] ?? '',
+        /^v2:\S+ configmap\/app=[0-9a-f]{12}$/,
+        'first seen, the mark is recorded',
+      );
       f.patches.length = 0;
     }
 
@@ -591,7 +688,11 @@ describe('Reconciler', () => {
       assert.equal((await f.reconcile()).result, 'current');
       assert.equal(f.rollouts(), 1);
       assert.deepEqual(f.followed, [], 'the rollout delivers the files; nothing to reload');
-      assert.match(f.templateAnnotations()[ANNOTATION.sources] ?? '', /^configmap\/env=[0-9a-f]{12}$/, 'only what rolls is stamped');
+      assert.match(
+        f.templateAnnotations()[ANNOTATION.sources] ?? '',
+        /^configmap\/env=[0-9a-f]{12}$/,
+        'only what rolls is stamped',
+      );
     });
   });
 

@@ -143,11 +143,33 @@ export class Reconciler {
     this.#options = options;
     this.#now = options.now ?? Date.now;
     const { events, notices, logger, metrics } = options;
-    this.#pacing = new RolloutPacing({ coalesceWindowMs: options.coalesceWindowMs, limiter: options.limiter, metrics, now: this.#now });
+    this.#pacing = new RolloutPacing({
+      coalesceWindowMs: options.coalesceWindowMs,
+      limiter: options.limiter,
+      metrics,
+      now: this.#now,
+    });
     this.#audit = new RolloutAudit({ events, notices, logger, metrics, now: this.#now });
-    this.#reports = new SourceReports({ workloads: options.workloads, events, notices, missingNoticeGraceMs: options.missingNoticeGraceMs, logger });
-    this.#reloadMarks = new ReloadMarks({ hasher: options.hasher, sources: options.sources, patcher: options.patcher, reloads: options.reloads });
-    this.#forgetting = [this.#pacing, this.#audit, this.#reports, this.#origins, ...[options.reloads, options.gatekeeper].filter((part) => part !== undefined)];
+    this.#reports = new SourceReports({
+      workloads: options.workloads,
+      events,
+      notices,
+      missingNoticeGraceMs: options.missingNoticeGraceMs,
+      logger,
+    });
+    this.#reloadMarks = new ReloadMarks({
+      hasher: options.hasher,
+      sources: options.sources,
+      patcher: options.patcher,
+      reloads: options.reloads,
+    });
+    this.#forgetting = [
+      this.#pacing,
+      this.#audit,
+      this.#reports,
+      this.#origins,
+      ...[options.reloads, options.gatekeeper].filter((part) => part !== undefined),
+    ];
   }
 
   stop(): void {
@@ -191,7 +213,11 @@ export class Reconciler {
     const was = parseSourcesSummary(before);
     const now = parseSourcesSummary(after);
     return changed.map((id) => {
-      const keys = this.#options.sources.changedKeys(record.namespace, id, record.sources.find((s) => s.id === id)?.keys);
+      const keys = this.#options.sources.changedKeys(
+        record.namespace,
+        id,
+        record.sources.find((s) => s.id === id)?.keys,
+      );
       return { source: id, from: was.get(id), to: now.get(id), ...(keys ? { keys } : {}) };
     });
   }
@@ -207,21 +233,33 @@ export class Reconciler {
 
   #storedSubject(record: WorkloadRecord): Subject {
     const { sources } = this.#options;
-    return { namespace: record.namespace, sources: record.sources, stateOf: (id) => sources.state(record.namespace, id) };
+    return {
+      namespace: record.namespace,
+      sources: record.sources,
+      stateOf: (id) => sources.state(record.namespace, id),
+    };
   }
 
   /** The template's stamp, else the baseline: the first of them that can be verified. */
   #reference(record: WorkloadRecord, subject: Subject): Reference | undefined {
     const { hasher, logger } = this.#options;
     const candidates: [Reference['from'], Stamp | undefined][] = [
-      ['template', record.stamped.checksum === undefined ? undefined : { checksum: record.stamped.checksum, sources: record.stamped.sources ?? '' }],
+      [
+        'template',
+        record.stamped.checksum === undefined
+          ? undefined
+          : { checksum: record.stamped.checksum, sources: record.stamped.sources ?? '' },
+      ],
       ['baseline', parseBaseline(record.baseline)],
     ];
     for (const [from, stamp] of candidates) {
       if (!stamp) continue;
       const verdict = verify(hasher, stamp, subject);
       if (verdict.kind !== 'unverifiable') return { stamp, from, verdict };
-      logger.info({ workload: record.key, from, reason: verdict.reason }, 'cannot verify the stamp; adopting the workload anew');
+      logger.info(
+        { workload: record.key, from, reason: verdict.reason },
+        'cannot verify the stamp; adopting the workload anew',
+      );
     }
     return undefined;
   }
@@ -249,10 +287,20 @@ export class Reconciler {
   async #adopt(record: WorkloadRecord, current: Fingerprint): Promise<Outcome> {
     if (await this.#storesBehind(record)) return { result: 'skipped', retryAfterMs: STORES_BEHIND_RETRY_MS };
     const created = currentFingerprint(this.#options.hasher, this.#subjectAtCreation(record)) ?? current;
-    await this.#options.patcher.patch(record, { metadata: { annotations: { [BASELINE_ANNOTATION]: formatBaseline(created.stamp) } } });
+    await this.#options.patcher.patch(record, {
+      metadata: { annotations: { [BASELINE_ANNOTATION]: formatBaseline(created.stamp) } },
+    });
     const changed = changedIds(created.stamp.sources, current.stamp.sources);
-    if (changed.length === 0) this.#options.logger.info({ workload: record.key, sources: current.stamp.sources }, 'adopted workload; it rolls on its next configuration change');
-    else this.#options.logger.info({ workload: record.key, changed }, 'adopted workload; its configuration changed after it was created, so it rolls once');
+    if (changed.length === 0)
+      this.#options.logger.info(
+        { workload: record.key, sources: current.stamp.sources },
+        'adopted workload; it rolls on its next configuration change',
+      );
+    else
+      this.#options.logger.info(
+        { workload: record.key, changed },
+        'adopted workload; its configuration changed after it was created, so it rolls once',
+      );
     return { result: 'adopted' };
   }
 
@@ -275,7 +323,11 @@ export class Reconciler {
       const now = sources.state(record.namespace, id);
       const history = sources.history(record.namespace, id);
       if (!now.exists || !history) return now;
-      const then = stateAtCreation({ ...record.creation, latestResourceVersion: record.resourceVersion }, history, installedAt);
+      const then = stateAtCreation(
+        { ...record.creation, latestResourceVersion: record.resourceVersion },
+        history,
+        installedAt,
+      );
       if (then.kind === 'current') return now;
       return then.kind === 'previous' ? { ...now, keys: then.keys } : { exists: false };
     };
@@ -303,7 +355,12 @@ export class Reconciler {
     return outcome;
   }
 
-  async #rollWithToken(record: WorkloadRecord, reference: Reference, stored: Subject, changedAt: number | undefined): Promise<Outcome> {
+  async #rollWithToken(
+    record: WorkloadRecord,
+    reference: Reference,
+    stored: Subject,
+    changedAt: number | undefined,
+  ): Promise<Outcome> {
     const next = await this.#toRoll(record, reference, stored);
     if (!next) return { result: 'current' };
     const gone = disappearedRequired(reference.stamp, next.current, record.sources);
@@ -313,7 +370,14 @@ export class Reconciler {
     const held = await this.#options.gatekeeper?.hold(record, { checksum, from: reference.stamp.checksum, changes });
     if (held) return { result: 'deferred', lookAgainAfterMs: held.retryAfterMs };
 
-    const rollout: Rollout = { checksum, from: reference.stamp.checksum, startedAt: new Date(this.#now()).toISOString(), sources, changes, changedAt };
+    const rollout: Rollout = {
+      checksum,
+      from: reference.stamp.checksum,
+      startedAt: new Date(this.#now()).toISOString(),
+      sources,
+      changes,
+      changedAt,
+    };
     this.#audit.patching(record.key, rollout);
     // New pods start with the reloaded sources as they are: the rollout delivers those too.
     const reloaded = this.#reloadMarks.stamp(record);
@@ -347,7 +411,12 @@ export class Reconciler {
    * behind the template's stamp (see stamp-origins.ts); undefined when that is not known.
    */
   #fromStores(record: WorkloadRecord, reference: Reference, stored: Subject): ToRoll | undefined {
-    if (reference.from !== 'template' || reference.verdict.kind !== 'changed' || !this.#origins.storesCaughtUp(record, stored.stateOf)) return undefined;
+    if (
+      reference.from !== 'template' ||
+      reference.verdict.kind !== 'changed' ||
+      !this.#origins.storesCaughtUp(record, stored.stateOf)
+    )
+      return undefined;
     const current = currentFingerprint(this.#options.hasher, stored);
     return current && { current, changed: reference.verdict.changed, subject: stored };
   }
@@ -360,19 +429,31 @@ export class Reconciler {
   async #liveFingerprint(record: WorkloadRecord, reference: Reference): Promise<ToRoll | undefined> {
     const { reader, hasher, logger } = this.#options;
     const states = await reader.read(record.namespace, record.sources);
-    const subject: Subject = { namespace: record.namespace, sources: record.sources, stateOf: (id) => states.get(id) ?? { exists: false } };
+    const subject: Subject = {
+      namespace: record.namespace,
+      sources: record.sources,
+      stateOf: (id) => states.get(id) ?? { exists: false },
+    };
     const verdict = verify(hasher, reference.stamp, subject);
     const current = currentFingerprint(hasher, subject);
     if (verdict.kind === 'current' || !current) {
       logger.debug({ workload: record.key }, 'the live configuration matches the stamp; the stores are catching up');
       return undefined;
     }
-    return { current, changed: verdict.kind === 'changed' ? verdict.changed : changedIds(reference.stamp.sources, current.stamp.sources), subject };
+    return {
+      current,
+      changed:
+        verdict.kind === 'changed' ? verdict.changed : changedIds(reference.stamp.sources, current.stamp.sources),
+      subject,
+    };
   }
 
   #holdForMissing(record: WorkloadRecord, gone: readonly SourceId[]): Outcome {
     this.#options.metrics.rolloutsSuppressed.inc({ reason: 'missing_source' });
-    this.#options.logger.warn({ workload: record.key, sources: gone }, 'not rolling: a required source was deleted, and new pods could not start');
+    this.#options.logger.warn(
+      { workload: record.key, sources: gone },
+      'not rolling: a required source was deleted, and new pods could not start',
+    );
     return { result: 'missing-source' };
   }
 }

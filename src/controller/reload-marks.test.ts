@@ -2,15 +2,39 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { hasherWith } from '../../test/support/hasher.ts';
 import { workloadRecord } from '../../test/support/workload-record.ts';
-import { type ConsumedSource, formatBaseline, RELOADED_ANNOTATION, type ReloadPlan, type Stamp } from '../checksum/index.ts';
+import {
+  type ConsumedSource,
+  formatBaseline,
+  RELOADED_ANNOTATION,
+  type ReloadPlan,
+  type Stamp,
+} from '../checksum/index.ts';
 import { SourceStore } from '../sources/store.ts';
 import { ReloadMarks } from './reload-marks.ts';
 import type { WorkloadRecord } from './workload-store.ts';
 
-const CONFIG: ConsumedSource = { id: 'configmap/config', kind: 'configmap', name: 'config', keys: { all: true }, sites: ['volumes[config]'], optional: false };
-const PLAN: ReloadPlan = { trigger: { kind: 'signal', signal: 'SIGHUP' }, triggerText: 'signal:SIGHUP', container: 'app', volumes: [{ name: 'config', mountPath: '/etc/app' }], fallback: undefined };
+const CONFIG: ConsumedSource = {
+  id: 'configmap/config',
+  kind: 'configmap',
+  name: 'config',
+  keys: { all: true },
+  sites: ['volumes[config]'],
+  optional: false,
+};
+const PLAN: ReloadPlan = {
+  trigger: { kind: 'signal', signal: 'SIGHUP' },
+  triggerText: 'signal:SIGHUP',
+  container: 'app',
+  volumes: [{ name: 'config', mountPath: '/etc/app' }],
+  fallback: undefined,
+};
 
-function marks(): { marks: ReloadMarks; sources: SourceStore; patches: object[]; tracked: { now: Stamp; before: string | undefined }[] } {
+function marks(): {
+  marks: ReloadMarks;
+  sources: SourceStore;
+  patches: object[];
+  tracked: { now: Stamp; before: string | undefined }[];
+} {
   const hasher = hasherWith(Buffer.alloc(32, 3));
   const sources = new SourceStore(hasher, new Set());
   const patches: object[] = [];
@@ -18,14 +42,23 @@ function marks(): { marks: ReloadMarks; sources: SourceStore; patches: object[];
   const m = new ReloadMarks({
     hasher,
     sources,
-    patcher: { patch: async (_ref, patch) => { patches.push(patch); return { generation: undefined }; } },
+    patcher: {
+      patch: async (_ref, patch) => {
+        patches.push(patch);
+        return { generation: undefined };
+      },
+    },
     reloads: { track: (_record, now, before) => void tracked.push({ now, before }) },
   });
   return { marks: m, sources, patches, tracked };
 }
 
-const configMap = (resourceVersion: string, level: string): object => ({ metadata: { namespace: 'app', name: 'config', resourceVersion }, data: { level } });
-const reloading = (mark?: string): WorkloadRecord => workloadRecord({ reload: { plan: PLAN, sources: [CONFIG] }, reloadedMark: mark });
+const configMap = (resourceVersion: string, level: string): object => ({
+  metadata: { namespace: 'app', name: 'config', resourceVersion },
+  data: { level },
+});
+const reloading = (mark?: string): WorkloadRecord =>
+  workloadRecord({ reload: { plan: PLAN, sources: [CONFIG] }, reloadedMark: mark });
 
 describe('ReloadMarks', () => {
   it('records the mark of a workload first seen, and then nothing while its reloaded sources do not change', async () => {

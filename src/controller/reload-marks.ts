@@ -2,7 +2,16 @@
 // workload's confighash.dev/reloaded mark against its reloaded sources now. First
 // seen, the mark is recorded (its pods started with them); a difference is a
 // reload, handed to the reload tracker to follow to its end.
-import { currentFingerprint, formatBaseline, parseBaseline, RELOADED_ANNOTATION, type Stamp, type Subject, type ValueHasher, verify } from '../checksum/index.ts';
+import {
+  currentFingerprint,
+  formatBaseline,
+  parseBaseline,
+  RELOADED_ANNOTATION,
+  type Stamp,
+  type Subject,
+  type ValueHasher,
+  verify,
+} from '../checksum/index.ts';
 import type { SourceStore } from '../sources/store.ts';
 import type { WorkloadPatcher } from '../workloads/patcher.ts';
 import type { ReloadTracker } from './reload-tracker.ts';
@@ -33,7 +42,9 @@ export class ReloadMarks {
       this.#options.reloads?.track(record, current, mark.sources);
       return;
     }
-    await this.#options.patcher.patch(record, { metadata: { annotations: { [RELOADED_ANNOTATION]: formatBaseline(current) } } });
+    await this.#options.patcher.patch(record, {
+      metadata: { annotations: { [RELOADED_ANNOTATION]: formatBaseline(current) } },
+    });
   }
 
   /** The reloaded sources' stamp now, from the stores; undefined for a workload that reloads nothing. */
@@ -43,6 +54,10 @@ export class ReloadMarks {
 
   #subject(record: WorkloadRecord): Subject {
     const { sources } = this.#options;
-    return { namespace: record.namespace, sources: record.reload?.sources ?? [], stateOf: (id) => sources.state(record.namespace, id) };
+    return {
+      namespace: record.namespace,
+      sources: record.reload?.sources ?? [],
+      stateOf: (id) => sources.state(record.namespace, id),
+    };
   }
 }

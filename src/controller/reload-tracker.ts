@@ -5,7 +5,14 @@
 // records the outcome: the workload's confighash.dev/reloaded annotation and a
 // ConfigReloaded Event; or a ReloadFailed Warning naming the pods and why, and,
 // with confighash.dev/reload-fallback: rollout, one rollout in its stead.
-import { describeChanges, formatBaseline, RELOAD_FALLBACK_ANNOTATION, RELOADED_ANNOTATION, sourceChanges, type Stamp } from '../checksum/index.ts';
+import {
+  describeChanges,
+  formatBaseline,
+  RELOAD_FALLBACK_ANNOTATION,
+  RELOADED_ANNOTATION,
+  sourceChanges,
+  type Stamp,
+} from '../checksum/index.ts';
 import type { AgentReport, AgentStatusReader, AgentWorkload } from '../workloads/agent-status.ts';
 import { sleep } from '../time/sleep.ts';
 import type { SourceChange } from '../notify/notice.ts';
@@ -85,17 +92,27 @@ export class ReloadTracker {
     const pods = new AgentPods(this.#options.agents, agentWorkload(record), since);
     while (!this.#stopped.signal.aborted && this.#current(record.key, id)) {
       await pods.poll().catch((error: unknown) => {
-        logger.warn({ workload: record.key, err: (error as Error).message }, 'could not read the reload agents\' status; retrying');
+        logger.warn(
+          { workload: record.key, err: (error as Error).message },
+          "could not read the reload agents' status; retrying",
+        );
       });
       const failed = pods.failed();
-      if (failed.length > 0) return this.#failed(record, { id, since }, failed.map(({ name, report }) => `pod ${name}: ${report.lastError ?? 'failed'}`));
+      if (failed.length > 0)
+        return this.#failed(
+          record,
+          { id, since },
+          failed.map(({ name, report }) => `pod ${name}: ${report.lastError ?? 'failed'}`),
+        );
       const waiting = pods.waiting();
       logger.debug({ workload: record.key, pods: pods.count, waiting: waiting.length }, 'reload in place under way');
       // No pod running: the next ones mount the configuration as it is.
       if (waiting.length === 0) return this.#reloaded(record, { id, since }, pods.count);
       if (this.#now() >= deadline) {
         const names = waiting.slice(0, 5).join(', ') + (waiting.length > 5 ? ` and ${waiting.length - 5} more` : '');
-        return this.#failed(record, { id, since }, [`timed out after ${Math.round(deadlineMs / 1000)}s: ${names} still wait for the kubelet to update their volumes, or for their agent`]);
+        return this.#failed(record, { id, since }, [
+          `timed out after ${Math.round(deadlineMs / 1000)}s: ${names} still wait for the kubelet to update their volumes, or for their agent`,
+        ]);
       }
       await sleep(pollMs, this.#stopped.signal);
     }
@@ -116,8 +133,15 @@ export class ReloadTracker {
     const changed = describeChanges(tracking?.before, tracking?.stamp.sources ?? '').join(', ');
     logger.info({ workload: record.key, pods, changed }, 'reloaded in place');
     if (pods === 0) return;
-    events.record(workloadEventTarget(record), 'Normal', 'ConfigReloaded', `Reloaded in place in ${pods} pod${pods === 1 ? '' : 's'}: ${changed}`);
-    notices?.publish(reloadEnded(record, { id, since, pods, changes: sourceChanges(tracking?.before, tracking?.stamp.sources ?? '') }));
+    events.record(
+      workloadEventTarget(record),
+      'Normal',
+      'ConfigReloaded',
+      `Reloaded in place in ${pods} pod${pods === 1 ? '' : 's'}: ${changed}`,
+    );
+    notices?.publish(
+      reloadEnded(record, { id, since, pods, changes: sourceChanges(tracking?.before, tracking?.stamp.sources ?? '') }),
+    );
   }
 
   async #failed(record: WorkloadRecord, { id, since }: Followed, reasons: readonly string[]): Promise<void> {
@@ -129,7 +153,12 @@ export class ReloadTracker {
     const fallback = record.reload?.plan.fallback === 'rollout';
     const shown = reasons.slice(0, 5).join('; ') + (reasons.length > 5 ? `; and ${reasons.length - 5} more` : '');
     logger.warn({ workload: record.key, reasons: shown, fallback }, 'the reload in place failed');
-    events.record(workloadEventTarget(record), 'Warning', 'ReloadFailed', `Reload in place failed: ${shown}${fallback ? '; rolling the workload instead (reload-fallback: rollout)' : ''}`);
+    events.record(
+      workloadEventTarget(record),
+      'Warning',
+      'ReloadFailed',
+      `Reload in place failed: ${shown}${fallback ? '; rolling the workload instead (reload-fallback: rollout)' : ''}`,
+    );
     const changes = sourceChanges(tracking?.before, tracking?.stamp.sources ?? '');
     notices?.publish(reloadEnded(record, { id, since, changes, failure: shown, fallback }));
     if (fallback) await this.#fallBack(record, { id, since }, changes);
@@ -144,8 +173,21 @@ export class ReloadTracker {
       metadata: { annotations: { [RELOADED_ANNOTATION]: id } },
       spec: { template: { metadata: { annotations: { [RELOAD_FALLBACK_ANNOTATION]: checksum } } } },
     });
-    events.record(workloadEventTarget(record), 'Normal', 'ConfigChanged', 'Rolling out: the reload in place failed, and confighash.dev/reload-fallback is rollout');
-    notices?.publish(rolloutStarted(record, { checksum, from: record.stamped.checksum, startedAt: new Date(since).toISOString(), changes, trigger: 'reload-failed' }));
+    events.record(
+      workloadEventTarget(record),
+      'Normal',
+      'ConfigChanged',
+      'Rolling out: the reload in place failed, and confighash.dev/reload-fallback is rollout',
+    );
+    notices?.publish(
+      rolloutStarted(record, {
+        checksum,
+        from: record.stamped.checksum,
+        startedAt: new Date(since).toISOString(),
+        changes,
+        trigger: 'reload-failed',
+      }),
+    );
   }
 
   /** Patches the workload as it is now (a few tries: its status changes under it). */
@@ -157,7 +199,11 @@ export class ReloadTracker {
         await this.#options.patcher.patch(latest, patch);
         return;
       } catch (error) {
-        if (attempt === 3) this.#options.logger.warn({ workload: record.key, err: (error as Error).message }, 'could not record the outcome of the reload');
+        if (attempt === 3)
+          this.#options.logger.warn(
+            { workload: record.key, err: (error as Error).message },
+            'could not record the outcome of the reload',
+          );
         await sleep(100 * attempt, this.#stopped.signal);
       }
     }
@@ -193,11 +239,13 @@ class AgentPods {
     this.#names = await this.#reader.pods(this.#workload);
     this.#present ??= new Set(this.#names);
     const unread = this.#names.filter((name) => !this.#running.has(name));
-    await Promise.all(unread.map(async (name) => {
-      const report = await this.#reader.report(this.#workload.namespace, name).catch(() => this.#reports.get(name));
-      this.#reports.set(name, report);
-      if (this.#present && runsChange(name, report, this.#since, this.#present)) this.#running.add(name);
-    }));
+    await Promise.all(
+      unread.map(async (name) => {
+        const report = await this.#reader.report(this.#workload.namespace, name).catch(() => this.#reports.get(name));
+        this.#reports.set(name, report);
+        if (this.#present && runsChange(name, report, this.#since, this.#present)) this.#running.add(name);
+      }),
+    );
   }
 
   /** The pods whose agent gave up on a reload tried since the change. */
@@ -215,11 +263,22 @@ class AgentPods {
 }
 
 function agentWorkload(record: WorkloadRecord): AgentWorkload {
-  return { kind: record.kind, namespace: record.namespace, name: record.name, uid: record.uid, selector: record.selector };
+  return {
+    kind: record.kind,
+    namespace: record.namespace,
+    name: record.name,
+    uid: record.uid,
+    selector: record.selector,
+  };
 }
 
 /** Whether the pod runs the change made at `since`: its agent reloaded since, or the pod started after it. */
-function runsChange(name: string, report: AgentReport | undefined, since: number, present: ReadonlySet<string>): boolean {
+function runsChange(
+  name: string,
+  report: AgentReport | undefined,
+  since: number,
+  present: ReadonlySet<string>,
+): boolean {
   if (report?.state !== 'current') return false;
   if (Date.parse(report.lastSuccess ?? '') >= since) return true;
   return !present.has(name) || Date.parse(report.startedAt) >= since + TIME_RESOLUTION_MS;

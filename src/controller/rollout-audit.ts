@@ -77,8 +77,16 @@ export class RolloutAudit {
     if (rollout.changedAt !== undefined) metrics.rolloutLatency.observe((now() - rollout.changedAt) / 1000);
     const { checksum, from, startedAt, sources, changes } = rollout;
     const changed = describeChangeList(changes);
-    logger.info({ workload: record.key, changed, checksum, sources, ...(note ? { note } : {}) }, 'rolling out workload: its configuration changed');
-    events.record(workloadEventTarget(record), 'Normal', 'ConfigChanged', `Rolling out: configuration changed: ${changed.join(', ')}`);
+    logger.info(
+      { workload: record.key, changed, checksum, sources, ...(note ? { note } : {}) },
+      'rolling out workload: its configuration changed',
+    );
+    events.record(
+      workloadEventTarget(record),
+      'Normal',
+      'ConfigChanged',
+      `Rolling out: configuration changed: ${changed.join(', ')}`,
+    );
     notices?.publish(rolloutStarted(record, { checksum, from, startedAt, changes, trigger: 'configuration-change' }));
   }
 }
@@ -87,5 +95,8 @@ export class RolloutAudit {
 function describeChangeList(changes: readonly ApprovalChange[]): string[] {
   // The summaries list only their first sources when there are very many (see sourcesSummary).
   if (changes.length === 0) return ['sources the sources annotation does not list'];
-  return changes.map(({ source, from, to, keys }) => `${source} (${from ?? 'untracked'} → ${to ?? 'untracked'}${keys && keys.length > 0 ? `: keys ${keys.join(', ')}` : ''})`);
+  return changes.map(
+    ({ source, from, to, keys }) =>
+      `${source} (${from ?? 'untracked'} → ${to ?? 'untracked'}${keys && keys.length > 0 ? `: keys ${keys.join(', ')}` : ''})`,
+  );
 }

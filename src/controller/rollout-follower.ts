@@ -33,10 +33,19 @@ export class RolloutFollower {
     const { rollout } = record;
     // Nothing to follow: none started, one already told, one the template has moved on from, or a
     // CronJob's (nothing rolls: its next Job runs the new template).
-    if (!rollout || record.kind === 'CronJob' || record.rolloutResult !== undefined || record.stamped.checksum !== rollout.checksum) return undefined;
+    if (
+      !rollout ||
+      record.kind === 'CronJob' ||
+      record.rolloutResult !== undefined ||
+      record.stamped.checksum !== rollout.checksum
+    )
+      return undefined;
     const now = this.#now();
     const ending = this.#ending(record, now);
-    if (!ending) return hasOwnDeadline(record) ? undefined : Math.max(1000, rollout.startedAt.getTime() + this.#options.progressDeadlineMs - now);
+    if (!ending)
+      return hasOwnDeadline(record)
+        ? undefined
+        : Math.max(1000, rollout.startedAt.getTime() + this.#options.progressDeadlineMs - now);
     await this.#record(record, ending, now);
     return undefined;
   }
@@ -47,7 +56,10 @@ export class RolloutFollower {
     if (progress.state === 'failed') return { result: 'failed', reason: progress.reason };
     const deadline = this.#options.progressDeadlineMs;
     if (!hasOwnDeadline(record) && now - (record.rollout?.startedAt.getTime() ?? now) > deadline) {
-      return { result: 'failed', reason: `not complete within ${Math.round(deadline / 1000)}s (${progress.updated}/${progress.desired} updated; --rollout-progress-deadline)` };
+      return {
+        result: 'failed',
+        reason: `not complete within ${Math.round(deadline / 1000)}s (${progress.updated}/${progress.desired} updated; --rollout-progress-deadline)`,
+      };
     }
     return undefined;
   }
@@ -63,15 +75,30 @@ export class RolloutFollower {
     const seconds = Math.max(0, Math.round((now - rollout.startedAt.getTime()) / 1000));
     const short = shortChecksum(rollout.checksum);
     metrics.rolloutResults.inc({ result: ending.result });
-    notices?.publish(rolloutEnded(record, rollout, { seconds, ...(ending.result === 'failed' ? { failure: ending.reason } : {}) }));
+    notices?.publish(
+      rolloutEnded(record, rollout, { seconds, ...(ending.result === 'failed' ? { failure: ending.reason } : {}) }),
+    );
     if (ending.result === 'complete') {
       metrics.rolloutDuration.observe(seconds);
       logger.info({ workload: record.key, checksum: rollout.checksum, seconds }, 'config rollout complete');
-      events.record(workloadEventTarget(record), 'Normal', 'RolloutComplete', `Rolled out configuration ${short} in ${seconds}s`);
+      events.record(
+        workloadEventTarget(record),
+        'Normal',
+        'RolloutComplete',
+        `Rolled out configuration ${short} in ${seconds}s`,
+      );
       return;
     }
-    logger.warn({ workload: record.key, checksum: rollout.checksum, seconds, reason: ending.reason }, 'config rollout failed');
-    events.record(workloadEventTarget(record), 'Warning', 'RolloutFailed', `The rollout of configuration ${short} failed after ${seconds}s: ${ending.reason}`);
+    logger.warn(
+      { workload: record.key, checksum: rollout.checksum, seconds, reason: ending.reason },
+      'config rollout failed',
+    );
+    events.record(
+      workloadEventTarget(record),
+      'Warning',
+      'RolloutFailed',
+      `The rollout of configuration ${short} failed after ${seconds}s: ${ending.reason}`,
+    );
   }
 }
 

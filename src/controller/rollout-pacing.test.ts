@@ -4,12 +4,22 @@ import { Registry } from 'prom-client';
 import { Metrics } from '../telemetry/metrics.ts';
 import { RolloutPacing } from './rollout-pacing.ts';
 
-function pacing(tokenDueInMs: () => number): { pacing: RolloutPacing; metrics: Metrics; given: number[]; clock: { now: number } } {
+function pacing(tokenDueInMs: () => number): {
+  pacing: RolloutPacing;
+  metrics: Metrics;
+  given: number[];
+  clock: { now: number };
+} {
   const clock = { now: 1_000_000 };
   const given: number[] = [];
   const metrics = new Metrics(new Registry());
   const limiter = { take: tokenDueInMs, giveBack: () => void given.push(clock.now) };
-  return { pacing: new RolloutPacing({ coalesceWindowMs: 2000, limiter, metrics, now: () => clock.now }), metrics, given, clock };
+  return {
+    pacing: new RolloutPacing({ coalesceWindowMs: 2000, limiter, metrics, now: () => clock.now }),
+    metrics,
+    given,
+    clock,
+  };
 }
 
 const suppressed = async (metrics: Metrics, reason: string): Promise<number> =>
@@ -28,7 +38,7 @@ describe('RolloutPacing', () => {
     assert.equal(await suppressed(metrics, 'coalescing'), 1);
   });
 
-  it('waits for the rate limit\'s next token, and gives an unused token back', async () => {
+  it("waits for the rate limit's next token, and gives an unused token back", async () => {
     let due = 300;
     const { pacing: p, metrics, given } = pacing(() => due);
     assert.deepEqual(p.take('a'), { reason: 'rate_limit', waitMs: 300 });
@@ -39,7 +49,7 @@ describe('RolloutPacing', () => {
     assert.equal(await suppressed(metrics, 'rate_limit'), 1);
   });
 
-  it('takes no token while coalescing, and forgets a workload\'s last rollout', () => {
+  it("takes no token while coalescing, and forgets a workload's last rollout", () => {
     let taken = 0;
     const { pacing: p } = pacing(() => {
       taken++;

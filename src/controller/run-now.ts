@@ -13,14 +13,23 @@ export interface RunNowOptions {
 }
 
 /** Starts the Job when the workload asks for one and Jobs can be started; once per checksum. */
-export async function runNowAfterRollout(options: RunNowOptions, record: WorkloadRecord, checksum: string): Promise<void> {
+export async function runNowAfterRollout(
+  options: RunNowOptions,
+  record: WorkloadRecord,
+  checksum: string,
+): Promise<void> {
   const { jobs, events, logger } = options;
   if (!record.runNow || !jobs) return;
   try {
     const { job, existed } = await jobs.runNow(record.namespace, record.name, checksum);
     if (existed) return;
     logger.info({ workload: record.key, job }, 'started a Job from the new template (cronjob-run-now)');
-    events.record(workloadEventTarget(record), 'Normal', 'JobStarted', `Started Job ${job} from the new template (confighash.dev/cronjob-run-now)`);
+    events.record(
+      workloadEventTarget(record),
+      'Normal',
+      'JobStarted',
+      `Started Job ${job} from the new template (confighash.dev/cronjob-run-now)`,
+    );
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
     logger.warn({ workload: record.key, err: reason }, 'could not start a Job from the new template');

@@ -34,12 +34,18 @@ function reports(present = true): { reports: SourceReports; events: string[]; no
 
 describe('SourceReports', () => {
   const ids: SourceId[] = ['configmap/app', 'secret/db', 'configmap/opt'];
-  const record: WorkloadRecord = workloadRecord({ sources: [consumed('configmap/app'), consumed('secret/db'), consumed('configmap/opt', true)] });
+  const record: WorkloadRecord = workloadRecord({
+    sources: [consumed('configmap/app'), consumed('secret/db'), consumed('configmap/opt', true)],
+  });
 
   it('reports required sources newly missing in one Event, once per disappearance, never an optional one', async (t) => {
     const { reports: r, events, notices } = reports();
-    t.after(() => { r.stop(); });
-    r.missing(record, now(ids, ['secret/db', 'configmap/opt']), { sources: 'configmap/app=111111111111,secret/db=222222222222' });
+    t.after(() => {
+      r.stop();
+    });
+    r.missing(record, now(ids, ['secret/db', 'configmap/opt']), {
+      sources: 'configmap/app=111111111111,secret/db=222222222222',
+    });
     r.missing(record, now(ids, ['secret/db', 'configmap/opt']), undefined);
     assert.deepEqual(events, [
       'Warning MissingSource: secret/db was deleted: the workload is not rolled (new pods could not start); it rolls once when secret/db exists again with different content',
@@ -47,18 +53,30 @@ describe('SourceReports', () => {
     r.missing(record, now(ids, []), undefined);
     r.missing(record, now(ids, ['configmap/app', 'secret/db']), undefined);
     assert.equal(events.length, 2, 'a new disappearance is reported again');
-    assert.match(events[1] ?? '', /^Warning MissingSource: configmap\/app, secret\/db do not exist; their digests are "missing"/);
+    assert.match(
+      events[1] ?? '',
+      /^Warning MissingSource: configmap\/app, secret\/db do not exist; their digests are "missing"/,
+    );
     await until(() => notices.length === 2, 'the held notices');
   });
 
   it('lists ten sources and counts the rest, and tells names no object can have apart', (t) => {
     const { reports: r, events } = reports();
-    t.after(() => { r.stop(); });
+    t.after(() => {
+      r.stop();
+    });
     const many = Array.from({ length: 12 }, (_, i): SourceId => `configmap/absent-${i}`);
     const invalid: SourceId = 'secret/..';
-    r.missing(workloadRecord({ sources: [...many, invalid].map((id) => consumed(id)) }), now([...many, invalid], [...many, invalid]), undefined);
+    r.missing(
+      workloadRecord({ sources: [...many, invalid].map((id) => consumed(id)) }),
+      now([...many, invalid], [...many, invalid]),
+      undefined,
+    );
     assert.equal(events.length, 1);
-    assert.match(events[0] ?? '', /absent-9 and 2 more do not exist.*\. secret\/\.\. is not a valid name for a ConfigMap or Secret/);
+    assert.match(
+      events[0] ?? '',
+      /absent-9 and 2 more do not exist.*\. secret\/\.\. is not a valid name for a ConfigMap or Secret/,
+    );
   });
 
   it('tells a missing source after its grace period, and not at all for a workload deleted meanwhile, nor after forget', (t) => {
@@ -69,12 +87,17 @@ describe('SourceReports', () => {
     t.mock.timers.tick(9);
     assert.equal(kept.notices.length, 0, 'not before the grace period');
     t.mock.timers.tick(1);
-    assert.deepEqual([kept, deleted, forgotten].map(({ notices }) => notices.map((n) => n.type)), [['source.missing'], [], []]);
+    assert.deepEqual(
+      [kept, deleted, forgotten].map(({ notices }) => notices.map((n) => n.type)),
+      [['source.missing'], [], []],
+    );
   });
 
   it('reports too many sources once per workload, again after forget', (t) => {
     const { reports: r, events } = reports();
-    t.after(() => { r.stop(); });
+    t.after(() => {
+      r.stop();
+    });
     const over = workloadRecord({ consumedCount: 300 });
     r.tooMany(over);
     r.tooMany(over);

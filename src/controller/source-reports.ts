@@ -4,7 +4,15 @@
 // if still true after a grace period), and a workload consuming more sources than
 // confighash tracks. Optional sources may be absent by design: never reported.
 import type { Logger } from 'pino';
-import { type Fingerprint, isValidObjectName, MISSING, parseSourcesSummary, type SourceId, type Stamp, tooManySourcesMessage } from '../checksum/index.ts';
+import {
+  type Fingerprint,
+  isValidObjectName,
+  MISSING,
+  parseSourcesSummary,
+  type SourceId,
+  type Stamp,
+  tooManySourcesMessage,
+} from '../checksum/index.ts';
 import type { EventRecorder } from '../kube/events.ts';
 import type { NoticePublisher } from '../notify/notifier.ts';
 import { HeldNotices } from './held-notices.ts';
@@ -43,7 +51,8 @@ export class SourceReports {
 
   constructor(options: SourceReportsOptions) {
     this.#options = options;
-    this.#heldMissing = options.notices && new HeldNotices(options.notices, options.missingNoticeGraceMs ?? MISSING_NOTICE_GRACE_MS);
+    this.#heldMissing =
+      options.notices && new HeldNotices(options.notices, options.missingNoticeGraceMs ?? MISSING_NOTICE_GRACE_MS);
   }
 
   /** Reports the required sources of `current` newly missing; `previous` (the stamp before) tells a deletion from a source never created. */
@@ -70,8 +79,16 @@ export class SourceReports {
   tooMany(record: WorkloadRecord): void {
     if (this.#reportedTooMany.has(record.key)) return;
     this.#reportedTooMany.add(record.key);
-    this.#options.logger.warn({ workload: record.key, sources: record.consumedCount }, 'not tracking the workload: it consumes too many sources');
-    this.#options.events.record(workloadEventTarget(record), 'Warning', 'TooManySources', `Not tracked: ${tooManySourcesMessage(record.consumedCount)}.`);
+    this.#options.logger.warn(
+      { workload: record.key, sources: record.consumedCount },
+      'not tracking the workload: it consumes too many sources',
+    );
+    this.#options.events.record(
+      workloadEventTarget(record),
+      'Warning',
+      'TooManySources',
+      `Not tracked: ${tooManySourcesMessage(record.consumedCount)}.`,
+    );
   }
 
   forget(key: string): void {
@@ -85,11 +102,17 @@ export class SourceReports {
   }
 
   #report(record: WorkloadRecord, current: Fingerprint, news: MissingSources, message: string): void {
-    this.#options.logger.warn({ workload: record.key, missing: message }, 'required sources of the workload do not exist');
+    this.#options.logger.warn(
+      { workload: record.key, missing: message },
+      'required sources of the workload do not exist',
+    );
     this.#options.events.record(workloadEventTarget(record), 'Warning', 'MissingSource', message);
-    const missing = (Object.keys(news) as (keyof MissingSources)[]).flatMap((state) => news[state].map((source) => ({ source, state })));
+    const missing = (Object.keys(news) as (keyof MissingSources)[]).flatMap((state) =>
+      news[state].map((source) => ({ source, state })),
+    );
     const stillMissing = (): boolean =>
-      this.#options.workloads.get(record.key) !== undefined && missing.some(({ source }) => this.#reportedMissing.get(record.key)?.has(source));
+      this.#options.workloads.get(record.key) !== undefined &&
+      missing.some(({ source }) => this.#reportedMissing.get(record.key)?.has(source));
     this.#heldMissing?.hold(record.key, sourceMissing(record, missing, current.stamp.checksum), stillMissing);
   }
 }
@@ -104,15 +127,19 @@ function missingKind(id: SourceId, before: ReadonlyMap<string, string>): keyof M
 const MISSING_PHRASES: Record<keyof MissingSources, (one: boolean, first: string) => string> = {
   deleted: (one, first) =>
     `${one ? 'was' : 'were'} deleted: the workload is not rolled (new pods could not start); it rolls once when ${one ? `${first} exists` : 'they exist'} again with different content`,
-  absent: (one) => `${one ? 'does' : 'do'} not exist; ${one ? 'its digest is' : 'their digests are'} "missing" until created, and then the workload rolls once`,
-  invalid: (one) => `${one ? 'is not a valid name' : 'are not valid names'} for a ConfigMap or Secret: recorded as "missing", never read`,
+  absent: (one) =>
+    `${one ? 'does' : 'do'} not exist; ${one ? 'its digest is' : 'their digests are'} "missing" until created, and then the workload rolls once`,
+  invalid: (one) =>
+    `${one ? 'is not a valid name' : 'are not valid names'} for a ConfigMap or Secret: recorded as "missing", never read`,
 };
 
 /** One message for every source newly found missing, by what that means; undefined when there are none. */
 function missingMessage(missing: MissingSources): string | undefined {
   const parts = (Object.keys(MISSING_PHRASES) as (keyof MissingSources)[])
     .filter((kind) => missing[kind].length > 0)
-    .map((kind) => `${listed(missing[kind])} ${MISSING_PHRASES[kind](missing[kind].length === 1, missing[kind][0] ?? '')}`);
+    .map(
+      (kind) => `${listed(missing[kind])} ${MISSING_PHRASES[kind](missing[kind].length === 1, missing[kind][0] ?? '')}`,
+    );
   return parts.length > 0 ? parts.join('. ') : undefined;
 }
 

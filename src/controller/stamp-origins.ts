@@ -35,7 +35,12 @@ export class StampOrigins {
    * `checksum` computed from `sources` as `stateOf` has them; nothing when a source
    * did not exist or its resourceVersion is not known.
    */
-  record(key: string, { checksum, generation }: { checksum: string; generation: number | undefined }, sources: readonly Pick<ConsumedSource, 'id'>[], stateOf: StateOf): void {
+  record(
+    key: string,
+    { checksum, generation }: { checksum: string; generation: number | undefined },
+    sources: readonly Pick<ConsumedSource, 'id'>[],
+    stateOf: StateOf,
+  ): void {
     this.#origins.delete(key);
     const versions = new Map<SourceId, string>();
     for (const { id } of sources) {
@@ -51,7 +56,10 @@ export class StampOrigins {
   }
 
   /** Whether the stores (`stateOf`) hold every source of the workload's stamp at or after the version it was computed from. */
-  storesCaughtUp(record: Pick<WorkloadRecord, 'key' | 'stamped' | 'generation'> & { sources: readonly Pick<ConsumedSource, 'id'>[] }, stateOf: StateOf): boolean {
+  storesCaughtUp(
+    record: Pick<WorkloadRecord, 'key' | 'stamped' | 'generation'> & { sources: readonly Pick<ConsumedSource, 'id'>[] },
+    stateOf: StateOf,
+  ): boolean {
     const origin = this.#origins.get(record.key);
     if (!origin || origin.checksum !== record.stamped.checksum || origin.generation !== record.generation) return false;
     if (origin.versions.size !== record.sources.length) return false;

@@ -78,11 +78,22 @@ export interface WorkloadRecord {
 }
 
 export interface WorkloadObject extends KubeObject, RawWorkload {
-  metadata?: (KubeObject['metadata'] & { annotations?: Record<string, string> | null; generation?: number; creationTimestamp?: string }) | null;
-  spec?: (NonNullable<RawWorkload['spec']> & {
-    selector?: LabelSelectorLike | null;
-    template?: { metadata?: { annotations?: Record<string, string> | null } | null; spec?: PodSpecLike | null } | null;
-  }) | null;
+  metadata?:
+    | (KubeObject['metadata'] & {
+        annotations?: Record<string, string> | null;
+        generation?: number;
+        creationTimestamp?: string;
+      })
+    | null;
+  spec?:
+    | (NonNullable<RawWorkload['spec']> & {
+        selector?: LabelSelectorLike | null;
+        template?: {
+          metadata?: { annotations?: Record<string, string> | null } | null;
+          spec?: PodSpecLike | null;
+        } | null;
+      })
+    | null;
 }
 
 export type WorkloadChangeListener = (key: string) => void;
@@ -199,7 +210,11 @@ export function trackedSources(record: WorkloadRecord): readonly ConsumedSource[
   return record.reload ? [...record.sources, ...record.reload.sources] : record.sources;
 }
 
-function toRecord(kind: WorkloadKind, object: WorkloadObject, reloaderAnnotations: boolean): WorkloadRecord | undefined {
+function toRecord(
+  kind: WorkloadKind,
+  object: WorkloadObject,
+  reloaderAnnotations: boolean,
+): WorkloadRecord | undefined {
   const identity = identityOf(object);
   if (!identity) return undefined;
   const annotations = object.metadata?.annotations ?? {};
@@ -238,8 +253,16 @@ function creationOf(object: WorkloadObject): WorkloadCreation {
 }
 
 /** What the rollout policies and the following of rollouts read of a workload. */
-function rolloutFacts(kind: WorkloadKind, object: WorkloadObject, annotations: Readonly<Record<string, string>>): Pick<WorkloadRecord, 'policy' | 'progress' | 'rollout' | 'rolloutResult' | 'deferred'> {
-  const policy = Object.fromEntries(Object.values(POLICY_ANNOTATION).flatMap((key) => (annotations[key] === undefined ? [] : [[key, annotations[key]]])));
+function rolloutFacts(
+  kind: WorkloadKind,
+  object: WorkloadObject,
+  annotations: Readonly<Record<string, string>>,
+): Pick<WorkloadRecord, 'policy' | 'progress' | 'rollout' | 'rolloutResult' | 'deferred'> {
+  const policy = Object.fromEntries(
+    Object.values(POLICY_ANNOTATION).flatMap((key) =>
+      annotations[key] === undefined ? [] : [[key, annotations[key]]],
+    ),
+  );
   const [checksum, started] = (annotations[ROLLOUT_ANNOTATION.started] ?? '').split(' ');
   const startedAt = new Date(started ?? '');
   return {
@@ -257,16 +280,29 @@ function selectorOf(object: WorkloadObject): string {
 }
 
 /** What the workload consumes: what rolls, and what is reloaded in place. */
-function consumption(spec: PodSpecLike, annotations: Record<string, string>): Pick<WorkloadRecord, 'sources' | 'consumedCount' | 'reload'> {
+function consumption(
+  spec: PodSpecLike,
+  annotations: Record<string, string>,
+): Pick<WorkloadRecord, 'sources' | 'consumedCount' | 'reload'> {
   const reloaded = reloadedVolumes(spec, annotations);
   const sources = consumedSources(spec, annotations, reloaded);
   // Over the bound, nothing is kept or indexed: such a workload is not tracked.
-  return { sources: sources.length > MAX_SOURCES_PER_WORKLOAD ? [] : sources, consumedCount: sources.length, reload: reloadOf(spec, annotations, reloaded) };
+  return {
+    sources: sources.length > MAX_SOURCES_PER_WORKLOAD ? [] : sources,
+    consumedCount: sources.length,
+    reload: reloadOf(spec, annotations, reloaded),
+  };
 }
 
-function reloadOf(spec: PodSpecLike, annotations: Record<string, string>, volumes: ReadonlySet<string>): WorkloadRecord['reload'] {
+function reloadOf(
+  spec: PodSpecLike,
+  annotations: Record<string, string>,
+  volumes: ReadonlySet<string>,
+): WorkloadRecord['reload'] {
   const decision = reloadDecision(spec, annotations);
-  return decision.kind === 'plan' && volumes.size > 0 ? { plan: decision.plan, sources: volumeSources(spec, volumes) } : undefined;
+  return decision.kind === 'plan' && volumes.size > 0
+    ? { plan: decision.plan, sources: volumeSources(spec, volumes) }
+    : undefined;
 }
 
 function identityOf(
@@ -282,7 +318,19 @@ function sameTracking(a: WorkloadRecord, b: WorkloadRecord): boolean {
   return isDeepStrictEqual({ ...a, resourceVersion: '', generation: 0 }, { ...b, resourceVersion: '', generation: 0 });
 }
 
-/** The object an Event about `record` is written on. */export function workloadEventTarget(record: WorkloadRecord): { apiVersion: string; kind: string; namespace: string; name: string; uid: string } {
+/** The object an Event about `record` is written on. */ export function workloadEventTarget(record: WorkloadRecord): {
+  apiVersion: string;
+  kind: string;
+  namespace: string;
+  name: string;
+  uid: string;
+} {
   const { group, version } = WORKLOAD_APIS[record.kind];
-  return { apiVersion: `${group}/${version}`, kind: record.kind, namespace: record.namespace, name: record.name, uid: record.uid };
+  return {
+    apiVersion: `${group}/${version}`,
+    kind: record.kind,
+    namespace: record.namespace,
+    name: record.name,
+    uid: record.uid,
+  };
 }

@@ -23,7 +23,9 @@ export const NO_SCHEMAS = {
 };
 
 function noSchemaCompiler(): never {
-  throw new Error("this server's routes declare no schemas: give a route a schema only with the compilers that read it");
+  throw new Error(
+    "this server's routes declare no schemas: give a route a schema only with the compilers that read it",
+  );
 }
 
 export function listeningPort(address: string | { port: number } | null): number {
@@ -93,7 +95,16 @@ export interface ConnectionLimits {
   keepAliveTimeoutMs: number;
 }
 
-type ServerWithLimits = Pick<Server, 'maxConnections' | 'headersTimeout' | 'requestTimeout' | 'keepAliveTimeout' | 'on' | 'listeners' | 'removeAllListeners'>;
+type ServerWithLimits = Pick<
+  Server,
+  | 'maxConnections'
+  | 'headersTimeout'
+  | 'requestTimeout'
+  | 'keepAliveTimeout'
+  | 'on'
+  | 'listeners'
+  | 'removeAllListeners'
+>;
 
 /** Applies `limits` to a listening-to-be Node server (the handshake deadline is an HTTPS option). */
 export function applyConnectionLimits(server: ServerWithLimits, limits: ConnectionLimits): void {

@@ -37,7 +37,8 @@ export function keyMaterial(secret: V1Secret): KeyMaterial {
     .map(([, value]) => Buffer.from(value, 'base64'))
     .filter((key) => key.length >= MIN_KEY_BYTES);
   const signingId = secret.metadata?.annotations?.[SIGNING_KEY_ANNOTATION] ?? keyId(valueKey);
-  if (![valueKey, ...keys].some((key) => keyId(key) === signingId)) throw new Error(`${where}: signing key ${signingId} is not among its keys`);
+  if (![valueKey, ...keys].some((key) => keyId(key) === signingId))
+    throw new Error(`${where}: signing key ${signingId} is not among its keys`);
   return { valueKey, keys, signingId };
 }
 
@@ -63,14 +64,18 @@ export function keySecret(material: KeyMaterial, resourceVersion?: string): V1Se
  * Reads the keys, creating the Secret if absent; safe when several replicas start at
  * once. `installedAt`: the Secret's creation, which is when this installation began.
  */
-export async function loadOrCreateKeys(secrets: SecretStore, namespace: string): Promise<{ material: KeyMaterial; installedAt: number | undefined }> {
+export async function loadOrCreateKeys(
+  secrets: SecretStore,
+  namespace: string,
+): Promise<{ material: KeyMaterial; installedAt: number | undefined }> {
   const existing = await readSecret(secrets, namespace);
   if (existing) return loaded(existing);
   const valueKey = randomBytes(MIN_KEY_BYTES);
   try {
     await secrets.create(namespace, keySecret({ valueKey, keys: [], signingId: keyId(valueKey) }));
   } catch (error) {
-    if (!isConflict(error)) throw new Error(describeApiError(`create secret ${namespace}/${HMAC_KEY_SECRET}`, error), { cause: error });
+    if (!isConflict(error))
+      throw new Error(describeApiError(`create secret ${namespace}/${HMAC_KEY_SECRET}`, error), { cause: error });
   }
   const created = await readSecret(secrets, namespace);
   if (!created) throw new Error(`secret ${namespace}/${HMAC_KEY_SECRET} vanished right after it was created`);
@@ -86,21 +91,32 @@ function loaded(secret: V1Secret): { material: KeyMaterial; installedAt: number 
 /** Reads the keys, for tools that compute digests but must not create them (status, explain). */
 export async function loadKeyring(secrets: SecretStore, namespace: string): Promise<HmacKeyring> {
   const secret = await readSecret(secrets, namespace);
-  if (!secret) throw new Error(`secret ${namespace}/${HMAC_KEY_SECRET} does not exist: is confighash installed in namespace ${namespace}?`);
+  if (!secret)
+    throw new Error(
+      `secret ${namespace}/${HMAC_KEY_SECRET} does not exist: is confighash installed in namespace ${namespace}?`,
+    );
   return new HmacKeyring(keyMaterial(secret));
 }
 
 /** Adds a new signing key (`confighash rotate-key`); returns its id. Workloads roll on their next change only. */
 export async function rotateKey(secrets: SecretStore, namespace: string): Promise<string> {
   const secret = await readSecret(secrets, namespace);
-  if (!secret) throw new Error(`secret ${namespace}/${HMAC_KEY_SECRET} does not exist: is confighash installed in namespace ${namespace}?`);
+  if (!secret)
+    throw new Error(
+      `secret ${namespace}/${HMAC_KEY_SECRET} does not exist: is confighash installed in namespace ${namespace}?`,
+    );
   const material = keyMaterial(secret);
   const next = randomBytes(MIN_KEY_BYTES);
-  const body = keySecret({ valueKey: material.valueKey, keys: [...material.keys, next], signingId: keyId(next) }, secret.metadata?.resourceVersion);
+  const body = keySecret(
+    { valueKey: material.valueKey, keys: [...material.keys, next], signingId: keyId(next) },
+    secret.metadata?.resourceVersion,
+  );
   try {
     await secrets.replace(namespace, body);
   } catch (error) {
-    throw new Error(describeApiError(`rotate the key in secret ${namespace}/${HMAC_KEY_SECRET}`, error), { cause: error });
+    throw new Error(describeApiError(`rotate the key in secret ${namespace}/${HMAC_KEY_SECRET}`, error), {
+      cause: error,
+    });
   }
   return keyId(next);
 }
@@ -136,7 +152,11 @@ export class KeyCustodian {
     this.#material = { valueKey: Buffer.alloc(0), keys: [], signingId: keyring.signingId };
     this.#watcher = watchNamedObject<V1Secret & KubeObject>(
       options.listWatch,
-      { watcher: 'hmac-key', collection: apiPath('/api/v1', 'namespaces', options.namespace, 'secrets'), name: HMAC_KEY_SECRET },
+      {
+        watcher: 'hmac-key',
+        collection: apiPath('/api/v1', 'namespaces', options.namespace, 'secrets'),
+        name: HMAC_KEY_SECRET,
+      },
       (secret) => void (secret ? this.#observed(secret) : this.#restore('deleted')),
       { logger: options.logger },
     );
@@ -161,7 +181,10 @@ export class KeyCustodian {
       return this.#restore((error as Error).message, secret.metadata?.resourceVersion);
     }
     if (material.signingId !== this.#material.signingId) {
-      this.#options.logger.info({ from: this.#material.signingId, to: material.signingId }, 'new stamps are signed with a new HMAC key');
+      this.#options.logger.info(
+        { from: this.#material.signingId, to: material.signingId },
+        'new stamps are signed with a new HMAC key',
+      );
     }
     this.#material = material;
   }
@@ -176,7 +199,11 @@ export class KeyCustodian {
       if (resourceVersion) await secrets.replace(namespace, body);
       else await secrets.create(namespace, body);
     } catch (error) {
-      if (!isConflict(error)) logger.error({ err: describeApiError(`restore secret ${namespace}/${HMAC_KEY_SECRET}`, error) }, 'could not restore the HMAC key Secret; retrying on the next watch event');
+      if (!isConflict(error))
+        logger.error(
+          { err: describeApiError(`restore secret ${namespace}/${HMAC_KEY_SECRET}`, error) },
+          'could not restore the HMAC key Secret; retrying on the next watch event',
+        );
       return;
     }
     events.record(

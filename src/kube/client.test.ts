@@ -13,14 +13,25 @@ describe('kubeconfig', () => {
     await writeFile(cert, 'first certificate');
     await writeFile(join(dir, 'key'), 'key');
     const path = join(dir, 'kubeconfig');
-    await writeFile(path, JSON.stringify({
-      apiVersion: 'v1',
-      kind: 'Config',
-      clusters: [{ name: 'c', cluster: { server: 'https://127.0.0.1:6443', 'certificate-authority-data': Buffer.from('ca').toString('base64') } }],
-      users: [{ name: 'u', user: { 'client-certificate': cert, 'client-key': join(dir, 'key') } }],
-      contexts: [{ name: 'x', context: { cluster: 'c', user: 'u' } }],
-      'current-context': 'x',
-    }));
+    await writeFile(
+      path,
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'Config',
+        clusters: [
+          {
+            name: 'c',
+            cluster: {
+              server: 'https://127.0.0.1:6443',
+              'certificate-authority-data': Buffer.from('ca').toString('base64'),
+            },
+          },
+        ],
+        users: [{ name: 'u', user: { 'client-certificate': cert, 'client-key': join(dir, 'key') } }],
+        contexts: [{ name: 'x', context: { cluster: 'c', user: 'u' } }],
+        'current-context': 'x',
+      }),
+    );
     const config = loadKubeConfig(path);
     const agent = async (pool?: string): Promise<unknown> => (await requestOptions(config, pool)).agent;
 

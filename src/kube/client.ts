@@ -46,7 +46,8 @@ class PooledKubeConfig extends KubeConfig {
     await this.applyToHTTPSOptions(options);
     const { agent, auth, headers } = options;
     // A proxy, or plain HTTP: the agent client-node made for it.
-    if (this.getCurrentCluster()?.proxyUrl || !(agent instanceof HttpsAgent)) return { agent, auth, headers: headers as OutgoingHttpHeaders };
+    if (this.getCurrentCluster()?.proxyUrl || !(agent instanceof HttpsAgent))
+      return { agent, auth, headers: headers as OutgoingHttpHeaders };
     return { agent: this.#agentFor(options, pool), auth, headers: headers as OutgoingHttpHeaders };
   }
 
@@ -70,7 +71,9 @@ function tlsIdentity(options: RequestOptions): string {
   return TLS_FIELDS.map((field) => {
     const value = options[field];
     const parts = Array.isArray(value) ? value : [value];
-    return parts.map((part: unknown) => (Buffer.isBuffer(part) ? part.toString('latin1') : JSON.stringify(part))).join('\0');
+    return parts
+      .map((part: unknown) => (Buffer.isBuffer(part) ? part.toString('latin1') : JSON.stringify(part)))
+      .join('\0');
   }).join('\n');
 }
 

@@ -83,10 +83,19 @@ export class EventCorrelator {
     const input = this.#aggregate({ ...event, message: event.message.slice(0, MAX_MESSAGE_LENGTH) });
     const identity = eventIdentity(input);
     const previous = this.#written.get(identity);
-    const written = { count: (previous?.count ?? 0) + 1, firstTimestamp: previous?.firstTimestamp ?? new Date(this.#now()) };
+    const written = {
+      count: (previous?.count ?? 0) + 1,
+      firstTimestamp: previous?.firstTimestamp ?? new Date(this.#now()),
+    };
     this.#written.set(identity, written, this.#options.maxEntries);
     if (!this.#budget(objectIdentity(event.target))) return { kind: 'drop' };
-    return { kind: 'write', name: eventName(event.target, identity), namespace: eventNamespace(event.target), input, ...written };
+    return {
+      kind: 'write',
+      name: eventName(event.target, identity),
+      namespace: eventNamespace(event.target),
+      input,
+      ...written,
+    };
   }
 
   /** The Event itself, or the aggregate it is folded into. */

@@ -39,9 +39,22 @@ class FakeEvents implements EventApi {
   }
 }
 
-function recorder(events: EventApi, options: Partial<ConstructorParameters<typeof EventRecorder>[0]> = {}): { recorder: EventRecorder; metrics: Metrics } {
+function recorder(
+  events: EventApi,
+  options: Partial<ConstructorParameters<typeof EventRecorder>[0]> = {},
+): { recorder: EventRecorder; metrics: Metrics } {
   const metrics = new Metrics(new Registry());
-  return { recorder: new EventRecorder({ api: events, logger: pino({ level: 'silent' }), metrics, ratePerSecond: 1000, burst: 1000, ...options }), metrics };
+  return {
+    recorder: new EventRecorder({
+      api: events,
+      logger: pino({ level: 'silent' }),
+      metrics,
+      ratePerSecond: 1000,
+      burst: 1000,
+      ...options,
+    }),
+    metrics,
+  };
 }
 
 async function counter(metrics: Metrics, result: string): Promise<number> {
@@ -57,15 +70,28 @@ describe('EventCorrelator', () => {
     assert.equal(first.name, second.name);
     assert.deepEqual([first.count, second.count], [1, 2]);
     assert.match(first.name, /^web\.[0-9a-f]{16}$/);
-    const other = new EventCorrelator().correlate({ target: web, type: 'Warning', reason: 'MissingSource', message: 'm' });
-    assert.ok(other.kind === 'write' && other.name === first.name, 'another process (a restart, a new leader) names it the same');
+    const other = new EventCorrelator().correlate({
+      target: web,
+      type: 'Warning',
+      reason: 'MissingSource',
+      message: 'm',
+    });
+    assert.ok(
+      other.kind === 'write' && other.name === first.name,
+      'another process (a restart, a new leader) names it the same',
+    );
   });
 
   it('folds similar Events with many messages into one aggregate', () => {
     const correlator = new EventCorrelator({ aggregateThreshold: 3 });
     const names = new Set<string>();
     for (let i = 0; i < 8; i++) {
-      const written = correlator.correlate({ target: web, type: 'Normal', reason: 'ConfigChanged', message: `change ${i}` });
+      const written = correlator.correlate({
+        target: web,
+        type: 'Normal',
+        reason: 'ConfigChanged',
+        message: `change ${i}`,
+      });
       assert.ok(written.kind === 'write');
       names.add(written.name);
       if (i >= 3) assert.match(written.input.message, /^\(combined from similar events\): change \d$/);
@@ -73,18 +99,30 @@ describe('EventCorrelator', () => {
     assert.equal(names.size, 4, 'three Events, then one aggregate');
   });
 
-  it('drops an object\'s Events beyond its budget, and not another object\'s', () => {
+  it("drops an object's Events beyond its budget, and not another object's", () => {
     let now = 0;
     const correlator = new EventCorrelator({ spamBurst: 5, spamRefillPerSecond: 1 / 300, now: () => now });
-    const kinds = Array.from({ length: 8 }, (_, i) => correlator.correlate({ target: web, type: 'Warning', reason: `R${i}`, message: 'm' }).kind);
+    const kinds = Array.from(
+      { length: 8 },
+      (_, i) => correlator.correlate({ target: web, type: 'Warning', reason: `R${i}`, message: 'm' }).kind,
+    );
     assert.deepEqual(kinds, ['write', 'write', 'write', 'write', 'write', 'drop', 'drop', 'drop']);
     assert.equal(correlator.correlate({ target: api, type: 'Warning', reason: 'R', message: 'm' }).kind, 'write');
     now += 300_000;
-    assert.equal(correlator.correlate({ target: web, type: 'Warning', reason: 'R9', message: 'm' }).kind, 'write', 'refilled');
+    assert.equal(
+      correlator.correlate({ target: web, type: 'Warning', reason: 'R9', message: 'm' }).kind,
+      'write',
+      'refilled',
+    );
   });
 
   it('sends Events about cluster-scoped objects to the default namespace', () => {
-    const written = new EventCorrelator().correlate({ target: { ...web, kind: 'MutatingWebhookConfiguration', namespace: '' }, type: 'Warning', reason: 'R', message: 'm' });
+    const written = new EventCorrelator().correlate({
+      target: { ...web, kind: 'MutatingWebhookConfiguration', namespace: '' },
+      type: 'Warning',
+      reason: 'R',
+      message: 'm',
+    });
     assert.ok(written.kind === 'write' && written.namespace === 'default');
   });
 });
@@ -118,7 +156,10 @@ describe('EventRecorder', () => {
     const events = new FakeEvents();
     const released = Promise.withResolvers<undefined>();
     events.gate = released.promise.then(() => undefined);
-    const { recorder: r, metrics } = recorder(events, { queueSize: 2, correlator: new EventCorrelator({ spamBurst: 1000 }) });
+    const { recorder: r, metrics } = recorder(events, {
+      queueSize: 2,
+      correlator: new EventCorrelator({ spamBurst: 1000 }),
+    });
     r.record(web, 'Normal', 'A', 'being written');
     await new Promise((resolve) => setImmediate(resolve));
     for (let i = 0; i < 50; i++) r.record(web, 'Warning', 'B', 'same');
@@ -127,7 +168,14 @@ describe('EventRecorder', () => {
     released.resolve(undefined);
     await r.idle();
     await r.stop();
-    assert.deepEqual([...events.stored.values()].map((e) => [e.reason, e.count]), [['A', 1], ['B', 50], ['C', 1]]);
+    assert.deepEqual(
+      [...events.stored.values()].map((e) => [e.reason, e.count]),
+      [
+        ['A', 1],
+        ['B', 50],
+        ['C', 1],
+      ],
+    );
     assert.equal(await counter(metrics, 'queue_full'), 1);
   });
 

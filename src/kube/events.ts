@@ -25,7 +25,11 @@ export interface EventApi {
   /** The Event's count, or undefined when it does not exist (expired, deleted). */
   count(namespace: string, name: string): Promise<number | undefined>;
   /** Sets the Event's count, message and lastTimestamp. */
-  update(namespace: string, name: string, fields: { count: number; message: string; lastTimestamp: string }): Promise<void>;
+  update(
+    namespace: string,
+    name: string,
+    fields: { count: number; message: string; lastTimestamp: string },
+  ): Promise<void>;
 }
 
 export interface CoreEvent {
@@ -85,12 +89,18 @@ export class EventRecorder {
     const correlated = this.#correlator.correlate({ target, type, reason, message });
     if (correlated.kind === 'drop') {
       metrics.events.inc({ result: 'spam_filtered' });
-      logger.debug({ reason, object: `${target.kind} ${target.namespace}/${target.name}` }, 'event dropped: the object used up its Event budget');
+      logger.debug(
+        { reason, object: `${target.kind} ${target.namespace}/${target.name}` },
+        'event dropped: the object used up its Event budget',
+      );
       return;
     }
     if (!this.#queue.has(correlated.name) && this.#queue.size >= this.#queueSize) {
       metrics.events.inc({ result: 'queue_full' });
-      logger.warn({ reason, object: `${target.kind} ${target.namespace}/${target.name}` }, 'event dropped: too many Events waiting to be written');
+      logger.warn(
+        { reason, object: `${target.kind} ${target.namespace}/${target.name}` },
+        'event dropped: too many Events waiting to be written',
+      );
       return;
     }
     this.#queue.delete(correlated.name);
@@ -141,7 +151,10 @@ export class EventRecorder {
     } catch (error) {
       metrics.events.inc({ result: 'failed' });
       const { target, reason } = write.input;
-      logger.warn({ err: describeApiError(`record event ${reason} on ${target.kind} ${target.namespace}/${target.name}`, error) }, 'could not record event');
+      logger.warn(
+        { err: describeApiError(`record event ${reason} on ${target.kind} ${target.namespace}/${target.name}`, error) },
+        'could not record event',
+      );
     }
   }
 
@@ -164,7 +177,11 @@ export class EventRecorder {
   /** Sets the Event's count; false when it does not exist (expired, deleted). */
   async #update(write: EventWrite, count: number, now: string): Promise<boolean> {
     try {
-      await this.#options.api.update(write.namespace, write.name, { count, message: write.input.message, lastTimestamp: now });
+      await this.#options.api.update(write.namespace, write.name, {
+        count,
+        message: write.input.message,
+        lastTimestamp: now,
+      });
       return true;
     } catch (error) {
       if (apiStatus(error) === 404) return false;
@@ -196,7 +213,12 @@ export function apiEventApi(config: KubeConfig): EventApi {
   return {
     async create(namespace, event) {
       try {
-        await requestJson(config, { method: 'POST', path: collection(namespace), body: event, timeoutMs: REQUEST_TIMEOUT_MS });
+        await requestJson(config, {
+          method: 'POST',
+          path: collection(namespace),
+          body: event,
+          timeoutMs: REQUEST_TIMEOUT_MS,
+        });
         return true;
       } catch (error) {
         if (apiStatus(error) === 409) return false;
@@ -205,7 +227,11 @@ export function apiEventApi(config: KubeConfig): EventApi {
     },
     async count(namespace, name) {
       try {
-        const event = await requestJson<{ count?: number }>(config, { method: 'GET', path: apiPath(collection(namespace), name), timeoutMs: REQUEST_TIMEOUT_MS });
+        const event = await requestJson<{ count?: number }>(config, {
+          method: 'GET',
+          path: apiPath(collection(namespace), name),
+          timeoutMs: REQUEST_TIMEOUT_MS,
+        });
         return event.count ?? 1;
       } catch (error) {
         if (apiStatus(error) === 404) return undefined;

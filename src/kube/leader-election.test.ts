@@ -29,7 +29,8 @@ class FakeLeases implements LeaseClient {
 
   async replace(lease: Lease): Promise<Lease> {
     this.#check();
-    if (lease.metadata.resourceVersion !== this.lease?.metadata.resourceVersion) throw new ApiRequestError(409, 'conflict');
+    if (lease.metadata.resourceVersion !== this.lease?.metadata.resourceVersion)
+      throw new ApiRequestError(409, 'conflict');
     this.replaces++;
     return this.#store(lease);
   }
@@ -39,12 +40,19 @@ class FakeLeases implements LeaseClient {
   }
 
   #store(lease: Lease): Lease {
-    this.lease = { ...structuredClone(lease), metadata: { ...lease.metadata, resourceVersion: String(++this.#version) } };
+    this.lease = {
+      ...structuredClone(lease),
+      metadata: { ...lease.metadata, resourceVersion: String(++this.#version) },
+    };
     return structuredClone(this.lease);
   }
 }
 
-function elector(leases: LeaseClient, identity: string, overrides: Partial<ConstructorParameters<typeof LeaderElector>[0]> = {}): LeaderElector {
+function elector(
+  leases: LeaseClient,
+  identity: string,
+  overrides: Partial<ConstructorParameters<typeof LeaderElector>[0]> = {},
+): LeaderElector {
   return new LeaderElector({
     leases,
     name: 'lock',
@@ -56,7 +64,6 @@ function elector(leases: LeaseClient, identity: string, overrides: Partial<Const
     ...overrides,
   });
 }
-
 
 describe('LeaderElector', () => {
   it('renews thousands of times without piling up abort listeners (soak)', async () => {
@@ -72,7 +79,10 @@ describe('LeaderElector', () => {
     assert.equal(await leader.acquire(() => assert.fail('lost leadership')), true);
     await until(() => leases.replaces >= 2000, '2000 renewals');
     assert.ok(signal);
-    assert.ok(getEventListeners(signal, 'abort').length <= 1, `${getEventListeners(signal, 'abort').length} abort listeners`);
+    assert.ok(
+      getEventListeners(signal, 'abort').length <= 1,
+      `${getEventListeners(signal, 'abort').length} abort listeners`,
+    );
     await leader.stop();
   });
 
@@ -126,7 +136,10 @@ describe('LeaderElector', () => {
     await leader.acquire(() => lost++);
     // The API server stops answering: every request hangs (never settles within the test).
     let hung = 0;
-    const hang = (): Promise<never> => { hung++; return new Promise<never>(() => undefined); };
+    const hang = (): Promise<never> => {
+      hung++;
+      return new Promise<never>(() => undefined);
+    };
     leases.get = hang;
     await until(() => lost === 1, 'onLost while the renewal hangs');
     assert.equal(hung, 1, 'given up on the one attempt under way, not after it');

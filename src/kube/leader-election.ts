@@ -92,10 +92,16 @@ export class LeaderElector {
     try {
       const lease = await this.#get();
       if (lease?.spec.holderIdentity !== this.#options.identity) return;
-      await this.#put({ ...lease, spec: { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1, renewTime: microTime(new Date()) } });
+      await this.#put({
+        ...lease,
+        spec: { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1, renewTime: microTime(new Date()) },
+      });
       this.#options.logger.info('released leadership');
     } catch (error) {
-      this.#options.logger.warn({ err: describeApiError('release lease', error) }, 'could not release the lease; it expires on its own');
+      this.#options.logger.warn(
+        { err: describeApiError('release lease', error) },
+        'could not release the lease; it expires on its own',
+      );
     }
   }
 
@@ -129,7 +135,15 @@ export class LeaderElector {
   /** The attempt's outcome, or false if the deadline (ms since epoch) passes first. */
   async #beforeDeadline(attempt: Promise<boolean>, deadline: number): Promise<boolean> {
     let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<boolean>((resolve) => (timer = setTimeout(() => { resolve(false); }, Math.max(0, deadline - Date.now()))));
+    const late = new Promise<boolean>(
+      (resolve) =>
+        (timer = setTimeout(
+          () => {
+            resolve(false);
+          },
+          Math.max(0, deadline - Date.now()),
+        )),
+    );
     try {
       return await Promise.race([attempt, late]);
     } finally {
@@ -157,7 +171,8 @@ export class LeaderElector {
       };
       return this.#won(await this.#put({ ...lease, spec }));
     } catch (error) {
-      if (apiStatus(error) !== 409) logger.warn({ err: describeApiError('acquire or renew lease', error) }, 'leader election attempt failed');
+      if (apiStatus(error) !== 409)
+        logger.warn({ err: describeApiError('acquire or renew lease', error) }, 'leader election attempt failed');
       return false;
     }
   }
@@ -214,16 +229,33 @@ export function apiLeaseClient(config: KubeConfig, namespace: string): LeaseClie
   return {
     async get(name) {
       try {
-        return await requestJson<Lease>(config, { method: 'GET', path: path(name), timeoutMs: REQUEST_TIMEOUT_MS, pool: LEASE_POOL });
+        return await requestJson<Lease>(config, {
+          method: 'GET',
+          path: path(name),
+          timeoutMs: REQUEST_TIMEOUT_MS,
+          pool: LEASE_POOL,
+        });
       } catch (error) {
         if (apiStatus(error) === 404) return undefined;
         throw error;
       }
     },
     create: (lease) =>
-      requestJson<Lease>(config, { method: 'POST', path: base, body: { ...lease, metadata: { ...lease.metadata, namespace } }, timeoutMs: REQUEST_TIMEOUT_MS, pool: LEASE_POOL }),
+      requestJson<Lease>(config, {
+        method: 'POST',
+        path: base,
+        body: { ...lease, metadata: { ...lease.metadata, namespace } },
+        timeoutMs: REQUEST_TIMEOUT_MS,
+        pool: LEASE_POOL,
+      }),
     replace: (lease) =>
-      requestJson<Lease>(config, { method: 'PUT', path: path(lease.metadata.name), body: lease, timeoutMs: REQUEST_TIMEOUT_MS, pool: LEASE_POOL }),
+      requestJson<Lease>(config, {
+        method: 'PUT',
+        path: path(lease.metadata.name),
+        body: lease,
+        timeoutMs: REQUEST_TIMEOUT_MS,
+        pool: LEASE_POOL,
+      }),
   };
 }
 

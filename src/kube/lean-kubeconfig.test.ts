@@ -39,15 +39,23 @@ describe('confighash run without the generated API clients', () => {
     const dir = await mkdtemp(join(tmpdir(), 'confighash-lean-'));
     t.after(() => rm(dir, { recursive: true, force: true }));
     const kubeconfig = join(dir, 'kubeconfig');
-    await writeFile(kubeconfig, [
-      'apiVersion: v1',
-      'kind: Config',
-      'clusters: [{ name: c, cluster: { server: "https://127.0.0.1:6443" } }]',
-      'users: [{ name: u, user: { token: not-a-secret } }]',
-      'contexts: [{ name: x, context: { cluster: c, user: u } }]',
-      'current-context: x',
-    ].join('\n'));
-    const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '--eval', PROBE, kubeconfig]);
+    await writeFile(
+      kubeconfig,
+      [
+        'apiVersion: v1',
+        'kind: Config',
+        'clusters: [{ name: c, cluster: { server: "https://127.0.0.1:6443" } }]',
+        'users: [{ name: u, user: { token: not-a-secret } }]',
+        'contexts: [{ name: x, context: { cluster: c, user: u } }]',
+        'current-context: x',
+      ].join('\n'),
+    );
+    const { stdout } = await promisify(execFile)(process.execPath, [
+      '--input-type=module',
+      '--eval',
+      PROBE,
+      kubeconfig,
+    ]);
     const { loaded, server, requiredBeforeUse, requiredAfterUse, dispatcher, nodeUndici } = JSON.parse(stdout) as {
       loaded: string[];
       server: string;
@@ -56,14 +64,17 @@ describe('confighash run without the generated API clients', () => {
       dispatcher: string;
       nodeUndici: string[];
     };
-    const generated = loaded.filter((url) => /\/client-node\/dist\/gen\/(apis|models|types)\//.test(url) && !url.endsWith('/apis/exception.js'));
+    const generated = loaded.filter(
+      (url) => /\/client-node\/dist\/gen\/(apis|models|types)\//.test(url) && !url.endsWith('/apis/exception.js'),
+    );
     assert.deepEqual(generated.slice(0, 3), [], `${generated.length} generated modules loaded, first these`);
     // node-forge only when a certificate is issued (tls/self-managed.ts), not to run.
     assert.deepEqual(loaded.filter((url) => url.includes('/node-forge/')).slice(0, 1), []);
     // The probe saw run.ts's own graph: without this, an empty list would prove nothing.
     assert.ok(loaded.some((url) => url.endsWith('/client-node/dist/config.js')));
     assert.equal(server, 'https://127.0.0.1:6443');
-    const transports = (paths: string[]): string[] => paths.filter((path) => /\/node_modules\/(undici|socks|socks-proxy-agent)\//.test(path));
+    const transports = (paths: string[]): string[] =>
+      paths.filter((path) => /\/node_modules\/(undici|socks|socks-proxy-agent)\//.test(path));
     assert.deepEqual(transports([...loaded, ...requiredBeforeUse]).slice(0, 1), []);
     assert.deepEqual(nodeUndici, []);
     // Deferred, not removed: the first use loads the real module.

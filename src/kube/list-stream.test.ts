@@ -16,7 +16,10 @@ const LIST = {
   apiVersion: 'v1',
   metadata: { resourceVersion: '42', continue: 'eyJ2IjoibWV0YS5rOHMuaW8vdjEifQ' },
   items: [
-    { metadata: { name: 'a', annotations: { note: 'braces } ] { [ and "quotes" and \\ backslashes' } }, data: { k: 'dmFsdWU=' } },
+    {
+      metadata: { name: 'a', annotations: { note: 'braces } ] { [ and "quotes" and \\ backslashes' } },
+      data: { k: 'dmFsdWU=' },
+    },
     { metadata: { name: 'b', labels: { ü: 'ünïcödé ✓' } }, data: { list: '[1,2]' }, nested: [[{ deep: [] }], {}] },
     { metadata: { name: 'c' } },
   ],
@@ -45,10 +48,13 @@ describe('ListStreamParser', () => {
   });
 
   it("never quotes an item it cannot parse: it may hold a Secret's value", () => {
-    assert.throws(() => parse('{"items":[{"data":{"pin":"MTQ4Nw=="},x}]}', 16), (error: unknown) => {
-      assert.ok(error instanceof SyntaxError);
-      assert.equal(error.message, 'item 1 of the list is not valid JSON (29 characters)');
-      return true;
-    });
+    assert.throws(
+      () => parse('{"items":[{"data":{"pin":"MTQ4Nw=="},x}]}', 16),
+      (error: unknown) => {
+        assert.ok(error instanceof SyntaxError);
+        assert.equal(error.message, 'item 1 of the list is not valid JSON (29 characters)');
+        return true;
+      },
+    );
   });
 });

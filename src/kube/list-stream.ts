@@ -49,7 +49,8 @@ export class ListStreamParser<T> {
 
   /** The response's other fields, once the whole body was written. */
   end(): { metadata?: unknown } & Record<string, unknown> {
-    if (this.#depth !== 0 || this.#inString) throw new SyntaxError('the list response ended in the middle of a JSON value');
+    if (this.#depth !== 0 || this.#inString)
+      throw new SyntaxError('the list response ended in the middle of a JSON value');
     return parseJson(Buffer.concat(this.#rest).toString(), 'the list response') as Record<string, unknown>;
   }
 

@@ -34,7 +34,13 @@ export function watchNamedObject<T extends KubeObject>(
   const { watcher, collection, namespace, name } = object;
   return new ResourceWatcher<T>(
     client,
-    { name: watcher, path: collection, ...(namespace === undefined ? {} : { namespace }), pageSize: 1, fieldSelector: `metadata.name=${name}` },
+    {
+      name: watcher,
+      path: collection,
+      ...(namespace === undefined ? {} : { namespace }),
+      pageSize: 1,
+      fieldSelector: `metadata.name=${name}`,
+    },
     {
       upsert: (current) => {
         onChange(current);
@@ -46,6 +52,10 @@ export function watchNamedObject<T extends KubeObject>(
         if (seen.size === 0) onChange(undefined);
       },
     },
-    { relistIntervalMs: options.relistIntervalMs ?? RELIST_INTERVAL_MS, onRestart: () => undefined, logger: options.logger },
+    {
+      relistIntervalMs: options.relistIntervalMs ?? RELIST_INTERVAL_MS,
+      onRestart: () => undefined,
+      logger: options.logger,
+    },
   );
 }

@@ -13,14 +13,20 @@ import { apiPath, ApiRequestError, getJson, InvalidPathError, watchEvents } from
 
 describe('apiPath', () => {
   it('encodes each segment', () => {
-    assert.equal(apiPath('/api/v1', 'namespaces', 'app', 'secrets', 'a/b?c'), '/api/v1/namespaces/app/secrets/a%2Fb%3Fc');
+    assert.equal(
+      apiPath('/api/v1', 'namespaces', 'app', 'secrets', 'a/b?c'),
+      '/api/v1/namespaces/app/secrets/a%2Fb%3Fc',
+    );
   });
 
   it('refuses the segments URL parsing would drop: a read of `secret/.` must never become a list of every Secret', () => {
     for (const name of ['.', '..', '']) {
       assert.throws(() => apiPath('/api/v1', 'namespaces', 'app', 'secrets', name), InvalidPathError);
     }
-    assert.equal(new URL(`https://h${apiPath('/api/v1', 'namespaces', 'app', 'secrets', '%2e')}`).pathname, '/api/v1/namespaces/app/secrets/%252e');
+    assert.equal(
+      new URL(`https://h${apiPath('/api/v1', 'namespaces', 'app', 'secrets', '%2e')}`).pathname,
+      '/api/v1/namespaces/app/secrets/%252e',
+    );
   });
 });
 
@@ -41,13 +47,22 @@ interface LocalServer {
  */
 async function localServer(t: TestContext, handle: Handler): Promise<LocalServer> {
   const ca = await createCertificateAuthority('test-ca', 3_600_000);
-  const serving = await issueCertificate(ca, { commonName: '127.0.0.1', dnsNames: [], ipAddresses: ['127.0.0.1'], usage: 'server', validityMs: 3_600_000 });
+  const serving = await issueCertificate(ca, {
+    commonName: '127.0.0.1',
+    dnsNames: [],
+    ipAddresses: ['127.0.0.1'],
+    usage: 'server',
+    validityMs: 3_600_000,
+  });
   const versions: string[] = [];
   const sockets = new Set<TLSSocket>();
-  const server = createSecureServer({ cert: serving.certificate, key: serving.privateKey, allowHTTP1: true }, (request, response) => {
-    versions.push(request.httpVersion);
-    handle(request, response);
-  });
+  const server = createSecureServer(
+    { cert: serving.certificate, key: serving.privateKey, allowHTTP1: true },
+    (request, response) => {
+      versions.push(request.httpVersion);
+      handle(request, response);
+    },
+  );
   server.on('secureConnection', (socket: TLSSocket) => sockets.add(socket));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   t.after(() => {
@@ -58,29 +73,47 @@ async function localServer(t: TestContext, handle: Handler): Promise<LocalServer
   const dir = await mkdtemp(join(tmpdir(), 'confighash-raw-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
   const path = join(dir, 'kubeconfig');
-  await writeFile(path, JSON.stringify({
-    apiVersion: 'v1',
-    kind: 'Config',
-    clusters: [{ name: 'c', cluster: { server: `https://127.0.0.1:${(server.address() as AddressInfo).port}`, 'certificate-authority-data': Buffer.from(ca.certificate).toString('base64') } }],
-    users: [{ name: 'u', user: { token: 'not-a-secret' } }],
-    contexts: [{ name: 'x', context: { cluster: 'c', user: 'u' } }],
-    'current-context': 'x',
-  }));
+  await writeFile(
+    path,
+    JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: [
+        {
+          name: 'c',
+          cluster: {
+            server: `https://127.0.0.1:${(server.address() as AddressInfo).port}`,
+            'certificate-authority-data': Buffer.from(ca.certificate).toString('base64'),
+          },
+        },
+      ],
+      users: [{ name: 'u', user: { token: 'not-a-secret' } }],
+      contexts: [{ name: 'x', context: { cluster: 'c', user: 'u' } }],
+      'current-context': 'x',
+    }),
+  );
   return { config: loadKubeConfig(path), versions, connections: () => sockets.size };
 }
 
 /** Runs a watch to its end: whether the server accepted it, the events it handed over, and what it ended with. */
-async function watchToEnd(config: KubeConfig, silenceMs: number): Promise<{ opened: boolean; events: [string, unknown][]; error: unknown }> {
+async function watchToEnd(
+  config: KubeConfig,
+  silenceMs: number,
+): Promise<{ opened: boolean; events: [string, unknown][]; error: unknown }> {
   let opened = false;
   const events: [string, unknown][] = [];
   const done = Promise.withResolvers<unknown>();
-  watchEvents(config, { path: '/api/v1/configmaps', query: { resourceVersion: '7' }, silenceMs }, {
-    onOpen: () => {
-      opened = true;
+  watchEvents(
+    config,
+    { path: '/api/v1/configmaps', query: { resourceVersion: '7' }, silenceMs },
+    {
+      onOpen: () => {
+        opened = true;
+      },
+      onEvent: (type, object) => events.push([type, object]),
+      onDone: done.resolve,
     },
-    onEvent: (type, object) => events.push([type, object]),
-    onDone: done.resolve,
-  });
+  );
   const error = await done.promise;
   return { opened, events, error };
 }
@@ -100,12 +133,17 @@ describe('requests over HTTPS', () => {
     assert.equal(server.connections(), 1);
   });
 
-  it("fail with the HTTP status and the Status message the server answered", async (t) => {
+  it('fail with the HTTP status and the Status message the server answered', async (t) => {
     const server = await localServer(t, (_, response) => {
       response.statusCode = 403;
       response.end('{"kind":"Status","message":"secrets \\"db\\" is forbidden","details":{"causes":[{},{}]}}');
     });
-    const error = await getJson(server.config, apiPath('/api/v1', 'namespaces', 'app', 'secrets', 'db'), {}, 5000).catch((failure: unknown) => failure);
+    const error = await getJson(
+      server.config,
+      apiPath('/api/v1', 'namespaces', 'app', 'secrets', 'db'),
+      {},
+      5000,
+    ).catch((failure: unknown) => failure);
     assert.ok(error instanceof ApiRequestError);
     assert.equal(error.status, 403);
     assert.equal(error.causes, 2);
@@ -145,10 +183,13 @@ describe('watchEvents', () => {
     const { opened, events, error } = await watchToEnd(server.config, 5000);
     assert.equal(error, undefined);
     assert.ok(opened);
-    assert.deepEqual(events, lines.map((line) => {
-      const event = JSON.parse(line) as { type: string; object: unknown };
-      return [event.type, event.object];
-    }));
+    assert.deepEqual(
+      events,
+      lines.map((line) => {
+        const event = JSON.parse(line) as { type: string; object: unknown };
+        return [event.type, event.object];
+      }),
+    );
     assert.equal(query, '/api/v1/configmaps?resourceVersion=7&watch=true');
   });
 
@@ -188,13 +229,17 @@ describe('watchEvents', () => {
     });
     const first = Promise.withResolvers<undefined>();
     const done = Promise.withResolvers<unknown>();
-    const handle = watchEvents(server.config, { path: '/api/v1/configmaps', query: {}, silenceMs: 5000 }, {
-      onOpen: () => undefined,
-      onEvent: () => {
-        first.resolve(undefined);
+    const handle = watchEvents(
+      server.config,
+      { path: '/api/v1/configmaps', query: {}, silenceMs: 5000 },
+      {
+        onOpen: () => undefined,
+        onEvent: () => {
+          first.resolve(undefined);
+        },
+        onDone: done.resolve,
       },
-      onDone: done.resolve,
-    });
+    );
     await first.promise;
     handle.abort();
     const error = await done.promise;

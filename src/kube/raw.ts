@@ -87,8 +87,17 @@ export async function requestJson<T>(config: KubeConfig, request: JsonRequest): 
  * it: the rest is not read (the connection is dropped). Throws ApiRequestError
  * on a non-2xx status.
  */
-export function getText(config: KubeConfig, path: string, query: Record<string, string | number | undefined>, options: { timeoutMs: number; maxBytes: number }): Promise<string> {
-  return send(config, { method: 'GET', path, query, timeoutMs: options.timeoutMs, accept: 'application/json, */*' }, (body) => readTextUpTo(body, options.maxBytes));
+export function getText(
+  config: KubeConfig,
+  path: string,
+  query: Record<string, string | number | undefined>,
+  options: { timeoutMs: number; maxBytes: number },
+): Promise<string> {
+  return send(
+    config,
+    { method: 'GET', path, query, timeoutMs: options.timeoutMs, accept: 'application/json, */*' },
+    (body) => readTextUpTo(body, options.maxBytes),
+  );
 }
 
 async function requestText(config: KubeConfig, request: JsonRequest): Promise<string> {
@@ -151,12 +160,13 @@ export function watchEvents(
       }
     }
   };
-  send(config, { method: 'GET', path: request.path, query, timeoutMs: request.silenceMs, signal: stopped.signal }, readEvents).then(
-    () => {
-      onDone();
-    },
-    onDone,
-  );
+  send(
+    config,
+    { method: 'GET', path: request.path, query, timeoutMs: request.silenceMs, signal: stopped.signal },
+    readEvents,
+  ).then(() => {
+    onDone();
+  }, onDone);
   return {
     abort: () => {
       stopped.abort();
@@ -169,27 +179,40 @@ export function watchEvents(
  * `heardFrom` to restart the request's timeout (a watch times out on silence);
  * throws ApiRequestError on any other status.
  */
-async function send<R>(config: KubeConfig, request: JsonRequest, read: (body: IncomingMessage, heardFrom: () => void) => Promise<R>): Promise<R> {
+async function send<R>(
+  config: KubeConfig,
+  request: JsonRequest,
+  read: (body: IncomingMessage, heardFrom: () => void) => Promise<R>,
+): Promise<R> {
   const url = requestUrl(config, request);
   const options = await requestOptions(config, request.pool);
   const body = request.body === undefined ? undefined : JSON.stringify(request.body);
   const headers = {
     ...options.headers,
     accept: request.accept ?? 'application/json',
-    ...(body === undefined ? {} : { 'content-type': request.contentType ?? 'application/json', 'content-length': Buffer.byteLength(body) }),
+    ...(body === undefined
+      ? {}
+      : { 'content-type': request.contentType ?? 'application/json', 'content-length': Buffer.byteLength(body) }),
   };
   const abort = abortAfter(request.timeoutMs, request.signal);
   try {
     const response = await new Promise<IncomingMessage>((resolve, reject) => {
       const outgoingOptions = { ...options, method: request.method, headers, signal: abort.signal };
-      const outgoing = url.protocol === 'http:' ? plainHttp().request(url, outgoingOptions, resolve) : httpsRequest(url, outgoingOptions, resolve);
+      const outgoing =
+        url.protocol === 'http:'
+          ? plainHttp().request(url, outgoingOptions, resolve)
+          : httpsRequest(url, outgoingOptions, resolve);
       outgoing.on('error', reject);
       outgoing.end(body);
     });
     const statusCode = response.statusCode ?? 0;
     if (statusCode < 200 || statusCode > 299) {
       const status = parseStatus(await readText(response));
-      throw new ApiRequestError(statusCode, `${request.method} ${url.pathname}: HTTP ${statusCode}: ${status.message}`, status.causes);
+      throw new ApiRequestError(
+        statusCode,
+        `${request.method} ${url.pathname}: HTTP ${statusCode}: ${status.message}`,
+        status.causes,
+      );
     }
     return await read(response, abort.restart);
   } catch (error) {
@@ -236,7 +259,10 @@ async function readText(body: IncomingMessage): Promise<string> {
  * outlives the request, and at hundreds of requests a second the expired timers
  * cost more CPU than the requests.
  */
-function abortAfter(timeoutMs: number, signal: AbortSignal | undefined): { signal: AbortSignal; restart: () => void; done: () => void } {
+function abortAfter(
+  timeoutMs: number,
+  signal: AbortSignal | undefined,
+): { signal: AbortSignal; restart: () => void; done: () => void } {
   const controller = new AbortController();
   const timer = setTimeout(() => {
     controller.abort(new DOMException(`no answer within ${timeoutMs}ms`, 'TimeoutError'));
@@ -261,7 +287,8 @@ function requestUrl(config: KubeConfig, request: JsonRequest): URL {
   if (!server) throw new Error('no current cluster in the kubeconfig');
   const url = new URL(server + request.path);
   // Defence in depth: a path URL parsing rewrote (dot segments) is not the one asked for.
-  if (!url.pathname.endsWith(request.path)) throw new InvalidPathError(`request path ${request.path} would be sent as ${url.pathname}`);
+  if (!url.pathname.endsWith(request.path))
+    throw new InvalidPathError(`request path ${request.path} would be sent as ${url.pathname}`);
   for (const [key, value] of Object.entries(request.query ?? {})) {
     if (value !== undefined) url.searchParams.set(key, String(value));
   }

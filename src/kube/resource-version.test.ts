@@ -10,7 +10,13 @@ describe('compareResourceVersions', () => {
   });
 
   it('does not order what is not a decimal resourceVersion', () => {
-    for (const [a, b] of [['', '1'], ['01', '1'], ['1a', '2'], ['abc', 'abd'], ['-1', '1']] as const) {
+    for (const [a, b] of [
+      ['', '1'],
+      ['01', '1'],
+      ['1a', '2'],
+      ['abc', 'abd'],
+      ['-1', '1'],
+    ] as const) {
       assert.equal(compareResourceVersions(a, b), undefined, `${a} vs ${b}`);
       assert.equal(compareResourceVersions(b, a), undefined, `${b} vs ${a}`);
     }

@@ -21,14 +21,24 @@ export function apiSecretStore(config: KubeConfig): SecretStore {
   return {
     async read(namespace, name) {
       try {
-        return await requestJson<V1Secret>(config, { method: 'GET', path: apiPath(collection(namespace), name), timeoutMs: REQUEST_TIMEOUT_MS });
+        return await requestJson<V1Secret>(config, {
+          method: 'GET',
+          path: apiPath(collection(namespace), name),
+          timeoutMs: REQUEST_TIMEOUT_MS,
+        });
       } catch (error) {
         if (isNotFound(error)) return undefined;
         throw error;
       }
     },
     async create(namespace, body) {
-      await requestJson(config, { method: 'POST', path: collection(namespace), query, body, timeoutMs: REQUEST_TIMEOUT_MS });
+      await requestJson(config, {
+        method: 'POST',
+        path: collection(namespace),
+        query,
+        body,
+        timeoutMs: REQUEST_TIMEOUT_MS,
+      });
     },
     async replace(namespace, body) {
       const path = apiPath(collection(namespace), body.metadata?.name ?? '');

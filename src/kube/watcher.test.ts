@@ -32,14 +32,22 @@ class ScriptedClient implements ListWatchClient {
     this.scripts = scripts;
   }
 
-  async list<T>(_path: string, query: Record<string, string | number | undefined>, onItem: (item: T) => void): Promise<ListPage<T>['metadata']> {
+  async list<T>(
+    _path: string,
+    query: Record<string, string | number | undefined>,
+    onItem: (item: T) => void,
+  ): Promise<ListPage<T>['metadata']> {
     this.lists.push(query);
     const { items, metadata } = this.pages.shift()?.() ?? { items: [], metadata: { resourceVersion: '1000' } };
     for (const item of items) onItem(item as T);
     return metadata;
   }
 
-  watch(_path: string, query: Record<string, string | number | boolean>, { onOpen, onEvent, onDone }: WatchHandlers): { abort(): void } {
+  watch(
+    _path: string,
+    query: Record<string, string | number | boolean>,
+    { onOpen, onEvent, onDone }: WatchHandlers,
+  ): { abort(): void } {
     this.watches.push(query);
     const script = this.scripts.shift() ?? { events: [], hold: true };
     let ended = false;
@@ -50,9 +58,16 @@ class ScriptedClient implements ListWatchClient {
     setImmediate(() => {
       if (!script.refused) onOpen();
       for (const [type, object] of script.events) onEvent(type, object);
-      if (!script.hold) setTimeout(() => { end(script.end); }, script.lastsMs ?? 0);
+      if (!script.hold)
+        setTimeout(() => {
+          end(script.end);
+        }, script.lastsMs ?? 0);
     });
-    return { abort: () => { end(); } };
+    return {
+      abort: () => {
+        end();
+      },
+    };
   }
 }
 
@@ -69,20 +84,32 @@ class RecordingHandler implements WatchHandler<KubeObject> {
   }
 }
 
-const object = (name: string, resourceVersion: string): KubeObject => ({ metadata: { namespace: 'ns', name, resourceVersion } });
-const page = (resourceVersion: string, ...items: KubeObject[]) => (): ListPage<KubeObject> => ({ items, metadata: { resourceVersion } });
+const object = (name: string, resourceVersion: string): KubeObject => ({
+  metadata: { namespace: 'ns', name, resourceVersion },
+});
+const page =
+  (resourceVersion: string, ...items: KubeObject[]) =>
+  (): ListPage<KubeObject> => ({ items, metadata: { resourceVersion } });
 
-function start(client: ListWatchClient, handler = new RecordingHandler(), relistIntervalMs = 60_000): { watcher: ResourceWatcher<KubeObject>; restarts: string[] } {
+function start(
+  client: ListWatchClient,
+  handler = new RecordingHandler(),
+  relistIntervalMs = 60_000,
+): { watcher: ResourceWatcher<KubeObject>; restarts: string[] } {
   const restarts: string[] = [];
-  const watcher = new ResourceWatcher(client, { name: 'configmaps', path: '/api/v1/configmaps', pageSize: 2 }, handler, {
-    relistIntervalMs,
-    onRestart: (resource) => restarts.push(resource),
-    logger,
-  });
+  const watcher = new ResourceWatcher(
+    client,
+    { name: 'configmaps', path: '/api/v1/configmaps', pageSize: 2 },
+    handler,
+    {
+      relistIntervalMs,
+      onRestart: (resource) => restarts.push(resource),
+      logger,
+    },
+  );
   watcher.start();
   return { watcher, restarts };
 }
-
 
 describe('ResourceWatcher', () => {
   it('lists page by page, then watches from the list resourceVersion and applies events in order', async () => {
@@ -91,15 +118,34 @@ describe('ResourceWatcher', () => {
         () => ({ items: [object('a', '5'), object('b', '6')], metadata: { resourceVersion: '10', continue: 'next' } }),
         page('11', object('c', '7')),
       ],
-      [{ events: [['MODIFIED', object('a', '12')], ['DELETED', object('b', '13')], ['ADDED', object('d', '14')]], hold: true }],
+      [
+        {
+          events: [
+            ['MODIFIED', object('a', '12')],
+            ['DELETED', object('b', '13')],
+            ['ADDED', object('d', '14')],
+          ],
+          hold: true,
+        },
+      ],
     );
     const handler = new RecordingHandler();
     const { watcher } = start(client, handler);
     await watcher.whenSynced();
     await until(() => handler.objects.has('d'), 'the watch events');
-    assert.deepEqual(client.lists, [{ limit: 2, continue: undefined, fieldSelector: undefined }, { limit: 2, continue: 'next', fieldSelector: undefined }]);
+    assert.deepEqual(client.lists, [
+      { limit: 2, continue: undefined, fieldSelector: undefined },
+      { limit: 2, continue: 'next', fieldSelector: undefined },
+    ]);
     assert.equal(client.watches[0]?.['resourceVersion'], '11');
-    assert.deepEqual([...handler.objects], [['a', '12'], ['c', '7'], ['d', '14']]);
+    assert.deepEqual(
+      [...handler.objects],
+      [
+        ['a', '12'],
+        ['c', '7'],
+        ['d', '14'],
+      ],
+    );
     await watcher.stop();
   });
 
@@ -107,20 +153,34 @@ describe('ResourceWatcher', () => {
     const bookmark = (resourceVersion: string): Event => ['BOOKMARK', { metadata: { resourceVersion } }];
     const client = new ScriptedClient(
       [page('10', object('a', '5'))],
-      [{ events: [bookmark('20')] }, { events: [['MODIFIED', object('a', '25')]] }, { events: [bookmark('30')] }, { events: [], hold: true }],
+      [
+        { events: [bookmark('20')] },
+        { events: [['MODIFIED', object('a', '25')]] },
+        { events: [bookmark('30')] },
+        { events: [], hold: true },
+      ],
     );
     const handler = new RecordingHandler();
     const { watcher, restarts } = start(client, handler, 0);
     await until(() => client.watches.length === 4, 'the fourth watch');
     assert.equal(client.lists.length, 1, 'only the first list');
-    assert.deepEqual(client.watches.map((query) => query['resourceVersion']), ['10', '20', '25', '30']);
+    assert.deepEqual(
+      client.watches.map((query) => query['resourceVersion']),
+      ['10', '20', '25', '30'],
+    );
     assert.deepEqual([...handler.objects], [['a', '25']]);
     assert.deepEqual(restarts, []);
     await watcher.stop();
   });
 
   it('lists again between watches once the relist interval asked for has passed', async () => {
-    const client = new ScriptedClient([page('10'), page('20')], [{ events: [['ADDED', object('a', '15')]], lastsMs: 20 }, { events: [], hold: true }]);
+    const client = new ScriptedClient(
+      [page('10'), page('20')],
+      [
+        { events: [['ADDED', object('a', '15')]], lastsMs: 20 },
+        { events: [], hold: true },
+      ],
+    );
     const { watcher } = start(client, new RecordingHandler(), 5);
     await until(() => client.watches.length === 2, 'the second watch');
     assert.equal(client.lists.length, 2);

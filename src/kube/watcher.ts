@@ -50,7 +50,11 @@ export interface WatchedResource {
 /** The list and watch calls a watcher makes; over the API server in production, faked in tests. */
 export interface ListWatchClient {
   /** One page: each item to `onItem` as it arrives; resolves with the page's metadata. */
-  list<T>(path: string, query: Record<string, string | number | undefined>, onItem: (item: T) => void): Promise<ListPage<T>['metadata']>;
+  list<T>(
+    path: string,
+    query: Record<string, string | number | undefined>,
+    onItem: (item: T) => void,
+  ): Promise<ListPage<T>['metadata']>;
   /** Starts a watch, and returns a handle to abort it. */
   watch(path: string, query: Record<string, string | number | boolean>, handlers: WatchHandlers): { abort(): void };
 }
@@ -162,7 +166,10 @@ export class ResourceWatcher<T extends KubeObject> {
         }
         this.#problem = describeApiError(`watch ${this.#resource.name}`, error);
         this.#options.onRestart(this.#resource.name);
-        this.#options.logger.warn({ resource: this.#resource.name, err: this.#problem, retryInMs: backoffMs }, 'watch failed; restarting');
+        this.#options.logger.warn(
+          { resource: this.#resource.name, err: this.#problem, retryInMs: backoffMs },
+          'watch failed; restarting',
+        );
         await sleep(jitter(backoffMs, 0.5), this.#stopped.signal);
         backoffMs = Math.min(backoffMs * 2, MAX_BACKOFF_MS);
       }
@@ -184,18 +191,20 @@ export class ResourceWatcher<T extends KubeObject> {
     const seen = new Set<string>();
     let continueToken: string | undefined;
     do {
-      const metadata = await this.#client.list<T>(
-        this.#resource.path,
-        { limit: this.#resource.pageSize, continue: continueToken, fieldSelector: this.#resource.fieldSelector },
-        (item) => {
-          seen.add(objectKey(item));
-          this.#handler.upsert(item, 'listed');
-        },
-      ).catch((error: unknown) => {
-        // An expired continue token: start the list over.
-        if (apiStatus(error) === 410) throw new GoneError('list continue token expired');
-        throw error;
-      });
+      const metadata = await this.#client
+        .list<T>(
+          this.#resource.path,
+          { limit: this.#resource.pageSize, continue: continueToken, fieldSelector: this.#resource.fieldSelector },
+          (item) => {
+            seen.add(objectKey(item));
+            this.#handler.upsert(item, 'listed');
+          },
+        )
+        .catch((error: unknown) => {
+          // An expired continue token: start the list over.
+          if (apiStatus(error) === 410) throw new GoneError('list continue token expired');
+          throw error;
+        });
       continueToken = metadata.continue || undefined;
       this.#resourceVersion = metadata.resourceVersion;
     } while (continueToken);
@@ -213,7 +222,9 @@ export class ResourceWatcher<T extends KubeObject> {
       const query = {
         resourceVersion: this.#resourceVersion,
         allowWatchBookmarks: true,
-        timeoutSeconds: Math.round(WATCH_TIMEOUT_SECONDS.min + Math.random() * (WATCH_TIMEOUT_SECONDS.max - WATCH_TIMEOUT_SECONDS.min)),
+        timeoutSeconds: Math.round(
+          WATCH_TIMEOUT_SECONDS.min + Math.random() * (WATCH_TIMEOUT_SECONDS.max - WATCH_TIMEOUT_SECONDS.min),
+        ),
         ...(this.#resource.fieldSelector ? { fieldSelector: this.#resource.fieldSelector } : {}),
       };
       const onWatchEvent = (type: string, object: unknown): void => {
@@ -226,7 +237,8 @@ export class ResourceWatcher<T extends KubeObject> {
         const item = object as T;
         const version = item.metadata?.resourceVersion;
         if (version) this.#resourceVersion = version;
-        if (type === 'ADDED' || type === 'MODIFIED') this.#handler.upsert(item, type === 'ADDED' ? 'added' : 'modified');
+        if (type === 'ADDED' || type === 'MODIFIED')
+          this.#handler.upsert(item, type === 'ADDED' ? 'added' : 'modified');
         else if (type === 'DELETED') this.#handler.remove(item);
       };
       const done = (error?: unknown): void => {
@@ -243,7 +255,11 @@ export class ResourceWatcher<T extends KubeObject> {
       const onOpen = (): void => {
         this.#problem = undefined;
       };
-      this.#activeWatch = this.#client.watch(this.#resource.path, query, { onOpen, onEvent: onWatchEvent, onDone: done });
+      this.#activeWatch = this.#client.watch(this.#resource.path, query, {
+        onOpen,
+        onEvent: onWatchEvent,
+        onDone: done,
+      });
       if (this.#isStopped()) this.#activeWatch.abort();
     });
   }

@@ -10,27 +10,46 @@ import { makeNotice, type Notice } from './notice.ts';
 import { cloudevents } from './sinks/cloudevents.ts';
 
 const WORKLOAD = { kind: 'Deployment', namespace: 'shop', name: 'web', uid: 'u1' };
-const notice = (about: string): Notice => makeNotice('rollout.completed', WORKLOAD, about, { summary: `rolled out ${about}`, durationSeconds: 1 });
+const notice = (about: string): Notice =>
+  makeNotice('rollout.completed', WORKLOAD, about, { summary: `rolled out ${about}`, durationSeconds: 1 });
 
 async function count(metrics: Metrics, result: string): Promise<number> {
   const metric = await metrics.notifications.get();
   return metric.values.find((v) => v.labels['result'] === result && v.labels['sink'] === 'test')?.value ?? 0;
 }
 
-function delivery(t: TestContext, url: string, overrides: Partial<SinkDeliveryOptions> = {}): { sink: SinkDelivery; metrics: Metrics } {
+function delivery(
+  t: TestContext,
+  url: string,
+  overrides: Partial<SinkDeliveryOptions> = {},
+): { sink: SinkDelivery; metrics: Metrics } {
   const metrics = new Metrics(new Registry());
-  const sink = new SinkDelivery({ name: 'test', url, format: cloudevents, timeoutMs: 2000, retryForMs: 10_000, queueSize: 8, metrics, logger: pino({ level: 'silent' }), initialBackoffMs: 50, ...overrides });
+  const sink = new SinkDelivery({
+    name: 'test',
+    url,
+    format: cloudevents,
+    timeoutMs: 2000,
+    retryForMs: 10_000,
+    queueSize: 8,
+    metrics,
+    logger: pino({ level: 'silent' }),
+    initialBackoffMs: 50,
+    ...overrides,
+  });
   t.after(() => sink.stop(0));
   return { sink, metrics };
 }
 
-describe('a sink\'s delivery', () => {
+describe("a sink's delivery", () => {
   it('sends each notice once, in order', async (t) => {
     const receiver = await startReceiver(t);
     const { sink, metrics } = delivery(t, receiver.url);
     for (const about of ['a', 'b', 'c']) sink.enqueue(notice(about));
     await sink.idle();
-    assert.deepEqual(receiver.requests.map((r) => (r.json as { data: { summary: string } }).data.summary), ['rolled out a', 'rolled out b', 'rolled out c']);
+    assert.deepEqual(
+      receiver.requests.map((r) => (r.json as { data: { summary: string } }).data.summary),
+      ['rolled out a', 'rolled out b', 'rolled out c'],
+    );
     assert.equal(await count(metrics, 'sent'), 3);
   });
 
@@ -44,8 +63,10 @@ describe('a sink\'s delivery', () => {
     assert.deepEqual([await count(metrics, 'sent'), await count(metrics, 'failed')], [1, 0]);
   });
 
-  it('waits as long as a 429\'s Retry-After says before trying again', async (t) => {
-    const receiver = await startReceiver(t, (n) => (n === 0 ? { status: 429, headers: { 'retry-after': '1' } } : { status: 200 }));
+  it("waits as long as a 429's Retry-After says before trying again", async (t) => {
+    const receiver = await startReceiver(t, (n) =>
+      n === 0 ? { status: 429, headers: { 'retry-after': '1' } } : { status: 200 },
+    );
     const { sink, metrics } = delivery(t, receiver.url);
     sink.enqueue(notice('a'));
     await sink.idle();

@@ -30,7 +30,8 @@ export interface SinkDeliveryOptions {
   maxBackoffMs?: number;
 }
 
-type Attempt = { result: 'sent' } | { result: 'retry'; why: string; afterMs?: number } | { result: 'refused'; why: string };
+type Attempt =
+  { result: 'sent' } | { result: 'retry'; why: string; afterMs?: number } | { result: 'refused'; why: string };
 
 export class SinkDelivery {
   readonly #options: SinkDeliveryOptions;
@@ -46,7 +47,8 @@ export class SinkDelivery {
     this.#options = options;
     this.#idle.resolve(undefined);
     options.metrics.notificationQueue.set({ sink: options.name }, 0);
-    for (const result of ['sent', 'failed', 'dropped']) options.metrics.notifications.inc({ sink: options.name, result }, 0);
+    for (const result of ['sent', 'failed', 'dropped'])
+      options.metrics.notifications.inc({ sink: options.name, result }, 0);
     this.#loop = this.#run();
   }
 
@@ -55,7 +57,10 @@ export class SinkDelivery {
     const { name, queueSize, metrics, logger } = this.#options;
     if (this.#stopped.signal.aborted || this.#queue.length >= queueSize) {
       metrics.notifications.inc({ sink: name, result: 'dropped' });
-      logger.warn({ sink: name, notice: notice.type, id: notice.id }, 'notification dropped: too many waiting for this sink');
+      logger.warn(
+        { sink: name, notice: notice.type, id: notice.id },
+        'notification dropped: too many waiting for this sink',
+      );
       return;
     }
     this.#queue.push(notice);
@@ -115,7 +120,12 @@ export class SinkDelivery {
       const waitMs = attempt.result === 'retry' ? (attempt.afterMs ?? this.#backoff(retry)) : Infinity;
       if (Date.now() + waitMs - started > retryForMs) {
         metrics.notifications.inc({ sink: name, result: 'failed' });
-        logger.warn({ ...log, why: attempt.why }, attempt.result === 'refused' ? 'notification refused by the sink; not retried' : 'notification given up: the sink failed for its whole retry time');
+        logger.warn(
+          { ...log, why: attempt.why },
+          attempt.result === 'refused'
+            ? 'notification refused by the sink; not retried'
+            : 'notification given up: the sink failed for its whole retry time',
+        );
         return;
       }
       logger.info({ ...log, why: attempt.why, retryInMs: Math.round(waitMs) }, 'notification not delivered; retrying');
@@ -140,7 +150,10 @@ export class SinkDelivery {
       // The answer is not used; reading it frees the connection.
       await response.arrayBuffer();
     } catch (error) {
-      const why = error instanceof Error && error.name === 'TimeoutError' ? `no answer within ${timeoutMs}ms` : describeFetchError(error);
+      const why =
+        error instanceof Error && error.name === 'TimeoutError'
+          ? `no answer within ${timeoutMs}ms`
+          : describeFetchError(error);
       return { result: 'retry', why };
     }
     if (response.ok) return { result: 'sent' };
@@ -172,6 +185,7 @@ export function retryAfterMs(header: string | null, now = Date.now()): number | 
 /** fetch's "fetch failed", with the cause that says what failed (connection refused, DNS, TLS). */
 function describeFetchError(error: unknown): string {
   if (!(error instanceof Error)) return String(error);
-  const cause = error.cause instanceof Error ? `: ${(error.cause as Error & { code?: string }).code ?? error.cause.message}` : '';
+  const cause =
+    error.cause instanceof Error ? `: ${(error.cause as Error & { code?: string }).code ?? error.cause.message}` : '';
   return `${error.message}${cause}`;
 }

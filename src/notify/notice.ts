@@ -73,8 +73,16 @@ export function isWarning(type: NoticeType): boolean {
  * rollout's checksum, a deferral's checksum and reason): the same `about` gives
  * the same id, on any replica.
  */
-export function makeNotice(type: NoticeType, workload: NoticeWorkload, about: string, content: { summary: string } & NoticeFields): Notice {
-  const id = createHash('sha256').update([type, workload.uid, workload.namespace, workload.name, about].join('\n')).digest('hex').slice(0, 32);
+export function makeNotice(
+  type: NoticeType,
+  workload: NoticeWorkload,
+  about: string,
+  content: { summary: string } & NoticeFields,
+): Notice {
+  const id = createHash('sha256')
+    .update([type, workload.uid, workload.namespace, workload.name, about].join('\n'))
+    .digest('hex')
+    .slice(0, 32);
   return { type, id, time: new Date().toISOString(), workload, ...content };
 }
 

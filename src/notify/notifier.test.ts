@@ -8,9 +8,21 @@ import { makeNotice, type Notice, type NoticeType } from './notice.ts';
 import { Notifier } from './notifier.ts';
 import type { SinkSettings } from './settings.ts';
 
-const notice = (type: NoticeType, namespace: string, about = 'a'): Notice => makeNotice(type, { kind: 'Deployment', namespace, name: 'web', uid: `uid-${namespace}` }, about, { summary: 's' });
-const sink = (name: string, receiver: Receiver, filters: Partial<SinkSettings> = {}): SinkSettings => ({ name, type: 'cloudevents', url: receiver.url, timeoutMs: 2000, retryForMs: 5000, ...filters });
-const types = (receiver: Receiver): string[] => receiver.requests.map((r) => `${(r.json as { type: string }).type} ${(r.json as { data: { workload: { namespace: string } } }).data.workload.namespace}`);
+const notice = (type: NoticeType, namespace: string, about = 'a'): Notice =>
+  makeNotice(type, { kind: 'Deployment', namespace, name: 'web', uid: `uid-${namespace}` }, about, { summary: 's' });
+const sink = (name: string, receiver: Receiver, filters: Partial<SinkSettings> = {}): SinkSettings => ({
+  name,
+  type: 'cloudevents',
+  url: receiver.url,
+  timeoutMs: 2000,
+  retryForMs: 5000,
+  ...filters,
+});
+const types = (receiver: Receiver): string[] =>
+  receiver.requests.map(
+    (r) =>
+      `${(r.json as { type: string }).type} ${(r.json as { data: { workload: { namespace: string } } }).data.workload.namespace}`,
+  );
 
 function notifier(t: TestContext): Notifier {
   const created = new Notifier({ metrics: new Metrics(new Registry()), logger: pino({ level: 'silent' }) });
@@ -22,7 +34,11 @@ describe('the notifier', () => {
   it('sends each sink the types and namespaces it asked for', async (t) => {
     const [all, failures, shop] = [await startReceiver(t), await startReceiver(t), await startReceiver(t)];
     const n = notifier(t);
-    n.configure([sink('all', all), sink('failures', failures, { events: new Set(['rollout.failed']) }), sink('shop', shop, { namespaces: new Set(['shop']) })]);
+    n.configure([
+      sink('all', all),
+      sink('failures', failures, { events: new Set(['rollout.failed']) }),
+      sink('shop', shop, { namespaces: new Set(['shop']) }),
+    ]);
     n.publish(notice('rollout.started', 'shop'));
     n.publish(notice('rollout.failed', 'blog'));
     await n.idle();

@@ -56,7 +56,11 @@ export class Notifier implements NoticePublisher {
   configure(sinks: readonly SinkSettings[]): void {
     const next = new Map<string, Sink>();
     for (const settings of sinks) {
-      const fingerprint = JSON.stringify({ ...settings, events: [...(settings.events ?? [])], namespaces: [...(settings.namespaces ?? [])] });
+      const fingerprint = JSON.stringify({
+        ...settings,
+        events: [...(settings.events ?? [])],
+        namespaces: [...(settings.namespaces ?? [])],
+      });
       const kept = this.#sinks.get(settings.name);
       if (kept?.fingerprint === fingerprint) {
         next.set(settings.name, kept);
@@ -68,7 +72,10 @@ export class Notifier implements NoticePublisher {
       if (next.get(name) !== sink) this.#retire(sink.delivery);
     }
     this.#sinks = next;
-    this.#options.logger.info({ sinks: [...next.values()].map((s) => `${s.settings.name} (${s.settings.type})`) }, 'notification sinks configured');
+    this.#options.logger.info(
+      { sinks: [...next.values()].map((s) => `${s.settings.name} (${s.settings.type})`) },
+      'notification sinks configured',
+    );
   }
 
   publish(notice: Notice): void {

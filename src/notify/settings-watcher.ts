@@ -30,7 +30,12 @@ export class NotificationSettingsWatcher {
     this.#options = options;
     this.#watcher = watchNamedObject<V1Secret>(
       options.listWatch,
-      { watcher: 'notifications', collection: apiPath('/api/v1', 'namespaces', options.namespace, 'secrets'), namespace: options.namespace, name: NOTIFICATIONS_SECRET },
+      {
+        watcher: 'notifications',
+        collection: apiPath('/api/v1', 'namespaces', options.namespace, 'secrets'),
+        namespace: options.namespace,
+        name: NOTIFICATIONS_SECRET,
+      },
       (secret) => {
         if (secret) this.#apply(secret);
         else this.#clear();
@@ -81,7 +86,10 @@ export class NotificationSettingsWatcher {
 
   #report(secret: V1Secret, problem: string): void {
     const { namespace, events, logger } = this.#options;
-    logger.warn({ secret: `${namespace}/${NOTIFICATIONS_SECRET}`, problem }, 'notification settings are not all usable');
+    logger.warn(
+      { secret: `${namespace}/${NOTIFICATIONS_SECRET}`, problem },
+      'notification settings are not all usable',
+    );
     events.record(
       { apiVersion: 'v1', kind: 'Secret', namespace, name: NOTIFICATIONS_SECRET, uid: secret.metadata?.uid ?? '' },
       'Warning',

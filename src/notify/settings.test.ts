@@ -30,7 +30,13 @@ sinks:
       timeoutMs: 5000,
       retryForMs: 120_000,
     });
-    assert.deepEqual(automation, { name: 'automation', type: 'cloudevents', url: 'http://127.0.0.1:8080/events', timeoutMs: 10_000, retryForMs: 600_000 });
+    assert.deepEqual(automation, {
+      name: 'automation',
+      type: 'cloudevents',
+      url: 'http://127.0.0.1:8080/events',
+      timeoutMs: 10_000,
+      retryForMs: 600_000,
+    });
   });
 
   it('leaves a wrong sink out, says why without quoting its URL, and keeps the others', () => {
@@ -45,9 +51,15 @@ sinks:
   - { name: "Not A Name", type: slack, url: "https://example.invalid/${TOKEN}" }
   - just a string
 `);
-    assert.deepEqual(settings.sinks.map((s) => s.name), ['ok']);
+    assert.deepEqual(
+      settings.sinks.map((s) => s.name),
+      ['ok'],
+    );
     assert.equal(settings.problems.length, 7);
-    assert.match(settings.problems[0] ?? '', /^sinks\[1\] \(bad-type\): type "pagerduty" is not one of slack, teams, google-chat, cloudevents$/);
+    assert.match(
+      settings.problems[0] ?? '',
+      /^sinks\[1\] \(bad-type\): type "pagerduty" is not one of slack, teams, google-chat, cloudevents$/,
+    );
     assert.match(settings.problems[1] ?? '', /url must be http or https/);
     assert.match(settings.problems[2] ?? '', /events: "rollout.exploded" is not one of rollout.started/);
     assert.match(settings.problems[3] ?? '', /timeout must be more than 0/);
@@ -58,7 +70,10 @@ sinks:
   });
 
   it('refuses a document that is not YAML, or has no sinks, without quoting it', () => {
-    assert.throws(() => parseNotificationSettings(`sinks: [ { url: "https://x/${TOKEN}"`), (error: Error) => /^config\.yaml is not YAML: /.test(error.message) && !error.message.includes('secret-token'));
+    assert.throws(
+      () => parseNotificationSettings(`sinks: [ { url: "https://x/${TOKEN}"`),
+      (error: Error) => /^config\.yaml is not YAML: /.test(error.message) && !error.message.includes('secret-token'),
+    );
     assert.throws(() => parseNotificationSettings('receivers: []'), /has no list "sinks"/);
   });
 });

@@ -50,7 +50,9 @@ export function parseNotificationSettings(text: string): NotificationSettings {
     document = loadYaml(text);
   } catch (error) {
     // js-yaml quotes the offending lines after the first: only the first is said.
-    throw new Error(`${NOTIFICATIONS_KEY} is not YAML: ${((error as Error).message.split('\n')[0] ?? '').trim()}`, { cause: error });
+    throw new Error(`${NOTIFICATIONS_KEY} is not YAML: ${((error as Error).message.split('\n')[0] ?? '').trim()}`, {
+      cause: error,
+    });
   }
   const sinks = (document as { sinks?: unknown } | null)?.sinks;
   if (!Array.isArray(sinks)) throw new Error(`${NOTIFICATIONS_KEY} has no list "sinks"`);
@@ -64,7 +66,9 @@ export function parseNotificationSettings(text: string): NotificationSettings {
       settings.sinks.push(sink);
     } catch (error) {
       const name = (entry as { name?: unknown } | null)?.name;
-      settings.problems.push(`sinks[${index}]${typeof name === 'string' && NAME.test(name) ? ` (${name})` : ''}: ${(error as Error).message}`);
+      settings.problems.push(
+        `sinks[${index}]${typeof name === 'string' && NAME.test(name) ? ` (${name})` : ''}: ${(error as Error).message}`,
+      );
     }
   });
   return settings;
@@ -76,7 +80,8 @@ function parseSink(entry: unknown): SinkSettings {
   const name = text(fields, 'name');
   if (!NAME.test(name)) throw new Error('name must be lowercase letters, digits and dashes, at most 63');
   const type = text(fields, 'type');
-  if (!Object.hasOwn(SINK_FORMATS, type)) throw new Error(`type "${type.slice(0, 40)}" is not one of ${Object.keys(SINK_FORMATS).join(', ')}`);
+  if (!Object.hasOwn(SINK_FORMATS, type))
+    throw new Error(`type "${type.slice(0, 40)}" is not one of ${Object.keys(SINK_FORMATS).join(', ')}`);
   const events = eventTypes(fields);
   const namespaces = list(fields, 'namespaces');
   return {
@@ -94,7 +99,8 @@ function eventTypes(fields: Record<string, unknown>): Set<NoticeType> | undefine
   const events = list(fields, 'events');
   if (!events) return undefined;
   const unknown = events.find((e) => !(NOTICE_TYPES as readonly string[]).includes(e));
-  if (unknown !== undefined) throw new Error(`events: "${unknown.slice(0, 40)}" is not one of ${NOTICE_TYPES.join(', ')}`);
+  if (unknown !== undefined)
+    throw new Error(`events: "${unknown.slice(0, 40)}" is not one of ${NOTICE_TYPES.join(', ')}`);
   return new Set(events as NoticeType[]);
 }
 
@@ -107,7 +113,8 @@ function text(fields: Record<string, unknown>, key: string): string {
 function list(fields: Record<string, unknown>, key: string): string[] | undefined {
   const value = fields[key];
   if (value === undefined) return undefined;
-  if (!Array.isArray(value) || value.length === 0 || !value.every((v) => typeof v === 'string')) throw new Error(`${key} must be a non-empty list of strings`);
+  if (!Array.isArray(value) || value.length === 0 || !value.every((v) => typeof v === 'string'))
+    throw new Error(`${key} must be a non-empty list of strings`);
   return value;
 }
 

@@ -59,15 +59,33 @@ export class HttpApprover implements Approver {
     this.#options = options;
   }
 
-  async review(request: Omit<ApprovalRequest, 'apiVersion' | 'kind' | 'uid' | 'requestedAt'>): Promise<ApprovalDecision> {
-    const body: ApprovalRequest = { apiVersion: APPROVAL_API_VERSION, kind: 'RolloutApprovalRequest', uid: randomUUID(), ...request, requestedAt: new Date().toISOString() };
+  async review(
+    request: Omit<ApprovalRequest, 'apiVersion' | 'kind' | 'uid' | 'requestedAt'>,
+  ): Promise<ApprovalDecision> {
+    const body: ApprovalRequest = {
+      apiVersion: APPROVAL_API_VERSION,
+      kind: 'RolloutApprovalRequest',
+      uid: randomUUID(),
+      ...request,
+      requestedAt: new Date().toISOString(),
+    };
     try {
       return await this.#ask(body);
     } catch (error) {
-      const why = error instanceof Error && error.name === 'TimeoutError' ? `no answer within ${this.#options.timeoutMs}ms` : (error as Error).message;
+      const why =
+        error instanceof Error && error.name === 'TimeoutError'
+          ? `no answer within ${this.#options.timeoutMs}ms`
+          : (error as Error).message;
       const allowed = this.#options.failurePolicy === 'allow';
-      this.#options.logger.warn({ hook: origin(this.#options.url), err: why, allowed }, 'the approval hook failed; following --approval-failure-policy');
-      return { allowed, reason: `the approval hook failed (${why}); --approval-failure-policy is ${this.#options.failurePolicy}`, retryAfterMs: DEFAULT_RETRY_MS };
+      this.#options.logger.warn(
+        { hook: origin(this.#options.url), err: why, allowed },
+        'the approval hook failed; following --approval-failure-policy',
+      );
+      return {
+        allowed,
+        reason: `the approval hook failed (${why}); --approval-failure-policy is ${this.#options.failurePolicy}`,
+        retryAfterMs: DEFAULT_RETRY_MS,
+      };
     }
   }
 
@@ -81,7 +99,8 @@ export class HttpApprover implements Approver {
       signal: AbortSignal.timeout(this.#options.timeoutMs),
     });
     const text = await readBounded(response, MAX_ANSWER_BYTES);
-    if (response.status >= 300 && response.status < 400) throw new Error(`HTTP ${response.status}: a redirect, not followed`);
+    if (response.status >= 300 && response.status < 400)
+      throw new Error(`HTTP ${response.status}: a redirect, not followed`);
     if (!response.ok) throw new Error(`HTTP ${response.status}`);
     const answer = parseAnswer(text);
     return {
@@ -123,8 +142,10 @@ function parseAnswer(text: string): { allowed: boolean; reason?: string; retryAf
     throw new Error('its answer is not JSON');
   }
   const answer = value as { allowed?: unknown; reason?: unknown; retryAfterSeconds?: unknown } | null;
-  if (typeof answer !== 'object' || answer === null || typeof answer.allowed !== 'boolean') throw new Error('its answer has no boolean "allowed"');
-  const retry = typeof answer.retryAfterSeconds === 'number' && answer.retryAfterSeconds > 0 ? answer.retryAfterSeconds : undefined;
+  if (typeof answer !== 'object' || answer === null || typeof answer.allowed !== 'boolean')
+    throw new Error('its answer has no boolean "allowed"');
+  const retry =
+    typeof answer.retryAfterSeconds === 'number' && answer.retryAfterSeconds > 0 ? answer.retryAfterSeconds : undefined;
   return {
     allowed: answer.allowed,
     ...(typeof answer.reason === 'string' ? { reason: answer.reason.slice(0, 500) } : {}),

@@ -38,7 +38,11 @@ const MAX_DURATION_LENGTH = 32;
 const PROGRESS_RECHECK_MS = 30_000;
 
 /** The policy of a workload: its own annotations, else its namespace's; `waitForRollout` unless it says otherwise. */
-export function rolloutPolicy(workload: Readonly<Record<string, string>>, namespace: Readonly<Record<string, string>>, waitForRollout = true): RolloutPolicy {
+export function rolloutPolicy(
+  workload: Readonly<Record<string, string>>,
+  namespace: Readonly<Record<string, string>>,
+  waitForRollout = true,
+): RolloutPolicy {
   const read = (key: string): string | undefined => workload[key] ?? namespace[key];
   const problems: string[] = [];
   const wait = workload[POLICY_ANNOTATION.waitForRollout];
@@ -59,19 +63,39 @@ export function rolloutPolicy(workload: Readonly<Record<string, string>>, namesp
 }
 
 /** Whether a config rollout may start now; if not, why, and when to look again. */
-export function gate(policy: RolloutPolicy, facts: { now: Date; lastRolledAt: Date | undefined; progress: Progress }): Gate {
+export function gate(
+  policy: RolloutPolicy,
+  facts: { now: Date; lastRolledAt: Date | undefined; progress: Progress },
+): Gate {
   const { now, lastRolledAt, progress } = facts;
   if (policy.schedule) {
     const state = windowState(policy.schedule, now);
-    if (!state.open) return { open: false, reason: 'window', detail: `window opens ${describeLocal(state.opensAt, policy.schedule.timeZone)}`, retryAt: state.opensAt };
+    if (!state.open)
+      return {
+        open: false,
+        reason: 'window',
+        detail: `window opens ${describeLocal(state.opensAt, policy.schedule.timeZone)}`,
+        retryAt: state.opensAt,
+      };
   }
   if (policy.minIntervalMs && lastRolledAt) {
     const next = new Date(lastRolledAt.getTime() + policy.minIntervalMs);
-    if (next > now) return { open: false, reason: 'min_interval', detail: `at most one rollout per ${formatInterval(policy.minIntervalMs)}; next at ${next.toISOString()}`, retryAt: next };
+    if (next > now)
+      return {
+        open: false,
+        reason: 'min_interval',
+        detail: `at most one rollout per ${formatInterval(policy.minIntervalMs)}; next at ${next.toISOString()}`,
+        retryAt: next,
+      };
   }
   // A failed rollout does not hold the next: the new configuration may be what mends it.
   if (policy.waitForRollout && progress.state === 'progressing') {
-    return { open: false, reason: 'previous_rollout', detail: `waiting for the previous rollout (${progress.updated}/${progress.desired} updated)`, retryAt: new Date(now.getTime() + PROGRESS_RECHECK_MS) };
+    return {
+      open: false,
+      reason: 'previous_rollout',
+      detail: `waiting for the previous rollout (${progress.updated}/${progress.desired} updated)`,
+      retryAt: new Date(now.getTime() + PROGRESS_RECHECK_MS),
+    };
   }
   return { open: true };
 }

@@ -44,7 +44,8 @@ export function progressOf(kind: ProgressKind | 'CronJob' | 'Rollout', object: R
 function argoRolloutProgress(object: RawWorkload): Progress {
   const status = object.status ?? {};
   if (status.phase === 'Healthy') return { state: 'complete' };
-  if (status.phase === 'Degraded') return { state: 'failed', reason: `Degraded: ${status.message ?? 'the Rollout is degraded'}` };
+  if (status.phase === 'Degraded')
+    return { state: 'failed', reason: `Degraded: ${status.message ?? 'the Rollout is degraded'}` };
   const desired = object.spec?.replicas ?? 1;
   return { state: 'progressing', updated: Math.min(status.updatedReplicas ?? 0, desired), desired };
 }
@@ -54,7 +55,11 @@ export function rolloutProgress(kind: ProgressKind, status: WorkloadStatus): Pro
   const progressing: Progress = { state: 'progressing', updated: Math.min(status.updated ?? 0, desired), desired };
   // Not yet seen by its controller: nothing of the new revision is out.
   if ((status.observedGeneration ?? 0) < (status.generation ?? 0)) return { ...progressing, updated: 0 };
-  if (kind === 'Deployment' && status.stalledReason === 'ProgressDeadlineExceeded') return { state: 'failed', reason: 'ProgressDeadlineExceeded: the Deployment made no progress within its progressDeadlineSeconds' };
+  if (kind === 'Deployment' && status.stalledReason === 'ProgressDeadlineExceeded')
+    return {
+      state: 'failed',
+      reason: 'ProgressDeadlineExceeded: the Deployment made no progress within its progressDeadlineSeconds',
+    };
   return status.onDelete || !unfinished(kind, status) ? { state: 'complete' } : progressing;
 }
 
@@ -67,16 +72,35 @@ function unfinished(kind: ProgressKind, status: WorkloadStatus): boolean {
 function oldPodsLeft(kind: ProgressKind, status: WorkloadStatus): boolean {
   if ((status.updated ?? 0) < (status.desired ?? 1)) return true;
   if (kind === 'Deployment') return (status.current ?? 0) > (status.updated ?? 0);
-  return kind === 'StatefulSet' && status.updateRevision !== undefined && status.currentRevision !== status.updateRevision;
+  return (
+    kind === 'StatefulSet' && status.updateRevision !== undefined && status.currentRevision !== status.updateRevision
+  );
 }
 
 /** The status fields rolloutProgress() reads, from a workload object as the API returns it. */
 export function statusOf(kind: ProgressKind, object: RawWorkload): WorkloadStatus {
   const status = object.status ?? {};
-  const common = { generation: object.metadata?.generation, observedGeneration: status.observedGeneration, onDelete: isOnDelete(object) };
-  if (kind === 'DaemonSet') return { ...common, desired: status.desiredNumberScheduled, updated: status.updatedNumberScheduled, available: status.numberAvailable };
+  const common = {
+    generation: object.metadata?.generation,
+    observedGeneration: status.observedGeneration,
+    onDelete: isOnDelete(object),
+  };
+  if (kind === 'DaemonSet')
+    return {
+      ...common,
+      desired: status.desiredNumberScheduled,
+      updated: status.updatedNumberScheduled,
+      available: status.numberAvailable,
+    };
   const pods = { desired: object.spec?.replicas ?? 1, updated: status.updatedReplicas, current: status.replicas };
-  if (kind === 'StatefulSet') return { ...common, ...pods, available: status.readyReplicas, currentRevision: status.currentRevision, updateRevision: status.updateRevision };
+  if (kind === 'StatefulSet')
+    return {
+      ...common,
+      ...pods,
+      available: status.readyReplicas,
+      currentRevision: status.currentRevision,
+      updateRevision: status.updateRevision,
+    };
   const stalled = status.conditions?.find((c) => c.type === 'Progressing' && c.status === 'False')?.reason;
   return { ...common, ...pods, available: status.availableReplicas, stalledReason: stalled };
 }

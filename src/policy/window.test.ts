@@ -18,12 +18,20 @@ describe('maintenance windows', () => {
     assert.deepEqual(windowState(weekend, at('2026-12-04T22:10:00Z')), { open: true }, 'Friday night');
     const closed = windowState(weekend, at('2026-12-05T05:00:00Z'));
     assert.deepEqual(closed, { open: false, opensAt: at('2026-12-06T02:00:00Z') });
-    assert.deepEqual(windowState(weekend, at('2026-12-06T06:00:00Z')), { open: false, opensAt: at('2026-12-07T22:00:00Z') }, 'Sunday to Monday night');
+    assert.deepEqual(
+      windowState(weekend, at('2026-12-06T06:00:00Z')),
+      { open: false, opensAt: at('2026-12-07T22:00:00Z') },
+      'Sunday to Monday night',
+    );
   });
 
   it('carries a window over midnight', () => {
     const night = schedule('Fri 22:00-02:00');
-    assert.deepEqual(windowState(night, at('2026-12-05T01:30:00Z')), { open: true }, 'Saturday 01:30 belongs to Friday\'s window');
+    assert.deepEqual(
+      windowState(night, at('2026-12-05T01:30:00Z')),
+      { open: true },
+      "Saturday 01:30 belongs to Friday's window",
+    );
     assert.equal(windowState(night, at('2026-12-05T02:00:00Z')).open, false);
     assert.deepEqual(windowState(schedule('Mon-Sun 00:00-24:00'), at('2026-12-05T23:59:00Z')), { open: true });
   });
@@ -31,9 +39,15 @@ describe('maintenance windows', () => {
   it('reads the windows in their time zone, across a change of offset', () => {
     const berlin = schedule('Sat 02:00-05:00', 'Europe/Berlin');
     assert.deepEqual(windowState(berlin, at('2026-12-05T01:30:00Z')), { open: true }, '02:30 in Berlin (UTC+1)');
-    assert.deepEqual(windowState(berlin, at('2026-12-05T05:00:00Z')), { open: false, opensAt: at('2026-12-12T01:00:00Z') });
+    assert.deepEqual(windowState(berlin, at('2026-12-05T05:00:00Z')), {
+      open: false,
+      opensAt: at('2026-12-12T01:00:00Z'),
+    });
     // 2027-03-27 is the Saturday before summer time (UTC+2 from 28 March).
-    assert.deepEqual(windowState(schedule('Sun 03:00-04:00', 'Europe/Berlin'), at('2027-03-27T12:00:00Z')), { open: false, opensAt: at('2027-03-28T01:00:00Z') });
+    assert.deepEqual(windowState(schedule('Sun 03:00-04:00', 'Europe/Berlin'), at('2027-03-27T12:00:00Z')), {
+      open: false,
+      opensAt: at('2027-03-28T01:00:00Z'),
+    });
     assert.equal(describeLocal(at('2026-12-12T01:00:00Z'), 'Europe/Berlin'), 'Sat 02:00 Europe/Berlin');
   });
 

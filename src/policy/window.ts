@@ -31,15 +31,24 @@ const MINUTE_MS = 60_000;
 
 /** Parses the windows and checks the time zone; the error says what is wrong, in the terms of the annotation. */
 export function parseSchedule(text: string, timeZone = 'UTC'): WindowSchedule | { error: string } {
-  if (text.length > MAX_SCHEDULE_LENGTH) return { error: `${text.length} characters, more than the ${MAX_SCHEDULE_LENGTH} a schedule may have` };
+  if (text.length > MAX_SCHEDULE_LENGTH)
+    return { error: `${text.length} characters, more than the ${MAX_SCHEDULE_LENGTH} a schedule may have` };
   const zone = canonicalTimeZone(timeZone);
-  if (zone === undefined) return { error: `"${timeZone.slice(0, MAX_TIME_ZONE_LENGTH)}" is not an IANA time zone (e.g. Europe/Berlin)` };
-  const parts = text.split(';').map((p) => p.trim()).filter(Boolean);
-  if (parts.length > MAX_WINDOWS) return { error: `${parts.length} windows, more than the ${MAX_WINDOWS} a schedule may have` };
+  if (zone === undefined)
+    return { error: `"${timeZone.slice(0, MAX_TIME_ZONE_LENGTH)}" is not an IANA time zone (e.g. Europe/Berlin)` };
+  const parts = text
+    .split(';')
+    .map((p) => p.trim())
+    .filter(Boolean);
+  if (parts.length > MAX_WINDOWS)
+    return { error: `${parts.length} windows, more than the ${MAX_WINDOWS} a schedule may have` };
   const windows: WeeklyWindow[] = [];
   for (const part of parts) {
     const window = parseWindow(part);
-    if (typeof window === 'string') return { error: `"${part}": ${window}; a window is DAYS HH:MM-HH:MM, e.g. Sat,Sun 02:00-05:00 or Mon-Fri 22:00-23:30` };
+    if (typeof window === 'string')
+      return {
+        error: `"${part}": ${window}; a window is DAYS HH:MM-HH:MM, e.g. Sat,Sun 02:00-05:00 or Mon-Fri 22:00-23:30`,
+      };
     windows.push(window);
   }
   if (windows.length === 0) return { error: 'no window is given' };
@@ -77,7 +86,8 @@ function parseWindow(text: string): WeeklyWindow | string {
   const days = parseDays(match[1] ?? '');
   if (typeof days === 'string') return days;
   const [start, end] = [minutes(match[2] ?? ''), minutes(match[3] ?? '')];
-  if (start === undefined || end === undefined || start === DAY_MINUTES) return 'a time is not HH:MM from 00:00 to 24:00';
+  if (start === undefined || end === undefined || start === DAY_MINUTES)
+    return 'a time is not HH:MM from 00:00 to 24:00';
   return start === end ? 'the window is empty' : { days, start, end };
 }
 
@@ -131,7 +141,13 @@ function instantOf(now: Date, timeZone: string, ahead: number, minute: number): 
 /** How far `timeZone`'s wall clock is ahead of UTC at `at`. */
 function offsetMs(at: Date, timeZone: string): number {
   const { parts } = localTime(at, timeZone);
-  const wall = Date.UTC(parts['year'] ?? 1970, (parts['month'] ?? 1) - 1, parts['day'] ?? 1, parts['hour'] ?? 0, parts['minute'] ?? 0);
+  const wall = Date.UTC(
+    parts['year'] ?? 1970,
+    (parts['month'] ?? 1) - 1,
+    parts['day'] ?? 1,
+    parts['hour'] ?? 0,
+    parts['minute'] ?? 0,
+  );
   return wall - Math.floor(at.getTime() / MINUTE_MS) * MINUTE_MS;
 }
 
@@ -149,7 +165,16 @@ const MAX_TIME_ZONE_LENGTH = 64;
 function formatterOf(timeZone: string): Intl.DateTimeFormat {
   let formatter = formatters.get(timeZone);
   if (!formatter) {
-    formatter = new Intl.DateTimeFormat('en-US', { timeZone, hourCycle: 'h23', weekday: 'short', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric' });
+    formatter = new Intl.DateTimeFormat('en-US', {
+      timeZone,
+      hourCycle: 'h23',
+      weekday: 'short',
+      year: 'numeric',
+      month: 'numeric',
+      day: 'numeric',
+      hour: 'numeric',
+      minute: 'numeric',
+    });
     formatters.set(timeZone, formatter);
   }
   return formatter;

@@ -4,7 +4,9 @@ import { formatLabelSelector, matchesLabels, parseLabelSelector } from './label-
 
 describe('label selectors', () => {
   it('parse as kubectl writes them', () => {
-    assert.deepEqual(parseLabelSelector('confighash.dev/enabled=true'), { matchLabels: { 'confighash.dev/enabled': 'true' } });
+    assert.deepEqual(parseLabelSelector('confighash.dev/enabled=true'), {
+      matchLabels: { 'confighash.dev/enabled': 'true' },
+    });
     assert.deepEqual(parseLabelSelector('team==a, tier!=cache,env in (prod, staging),env notin (dev),owner,!legacy'), {
       matchLabels: { team: 'a' },
       matchExpressions: [
@@ -37,8 +39,18 @@ describe('label selectors', () => {
   });
 
   it('formats a selector of matchExpressions alone as the API server reads it, and parses back what it formats', () => {
-    const selector = { matchExpressions: [{ key: 'app', operator: 'In' as const, values: ['web', 'api'] }, { key: 'canary', operator: 'DoesNotExist' as const }, { key: 'tier', operator: 'Exists' as const }, { key: 'env', operator: 'NotIn' as const, values: ['dev'] }] };
+    const selector = {
+      matchExpressions: [
+        { key: 'app', operator: 'In' as const, values: ['web', 'api'] },
+        { key: 'canary', operator: 'DoesNotExist' as const },
+        { key: 'tier', operator: 'Exists' as const },
+        { key: 'env', operator: 'NotIn' as const, values: ['dev'] },
+      ],
+    };
     assert.equal(formatLabelSelector(selector), 'app in (web,api),!canary,tier,env notin (dev)');
-    assert.deepEqual(parseLabelSelector(formatLabelSelector({ matchLabels: { a: 'b' }, ...selector })), { matchLabels: { a: 'b' }, ...selector });
+    assert.deepEqual(parseLabelSelector(formatLabelSelector({ matchLabels: { a: 'b' }, ...selector })), {
+      matchLabels: { a: 'b' },
+      ...selector,
+    });
   });
 });

@@ -14,7 +14,8 @@ export interface LabelSelector {
   matchExpressions?: LabelSelectorRequirement[];
 }
 
-const KEY = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+const KEY =
+  /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
 const VALUE = /^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/;
 
 /** Parses `text`; throws with the requirement that is wrong. An empty selector matches everything. */
@@ -26,7 +27,10 @@ export function parseLabelSelector(text: string): LabelSelector {
     if ('equals' in parsed) matchLabels[parsed.key] = parsed.equals;
     else matchExpressions.push(parsed);
   }
-  return { ...(Object.keys(matchLabels).length > 0 ? { matchLabels } : {}), ...(matchExpressions.length > 0 ? { matchExpressions } : {}) };
+  return {
+    ...(Object.keys(matchLabels).length > 0 ? { matchLabels } : {}),
+    ...(matchExpressions.length > 0 ? { matchExpressions } : {}),
+  };
 }
 
 /** Whether `labels` satisfy the selector. */
@@ -58,11 +62,15 @@ export function formatLabelSelector(selector: LabelSelectorLike): string {
 /** A selector as objects carry it (the API server validated its operators). */
 export interface LabelSelectorLike {
   matchLabels?: Readonly<Record<string, string>> | null | undefined;
-  matchExpressions?: readonly { key: string; operator: string; values?: readonly string[] | null | undefined }[] | null | undefined;
+  matchExpressions?:
+    readonly { key: string; operator: string; values?: readonly string[] | null | undefined }[] | null | undefined;
 }
 
 /** Whether the selector, if there is one, selects the object by its labels. */
-export function selects(selector: LabelSelector | undefined, object: { metadata?: { labels?: Readonly<Record<string, string>> | null } | null }): boolean {
+export function selects(
+  selector: LabelSelector | undefined,
+  object: { metadata?: { labels?: Readonly<Record<string, string>> | null } | null },
+): boolean {
   return !selector || matchesLabels(selector, object.metadata?.labels ?? {});
 }
 
@@ -86,8 +94,15 @@ function splitRequirements(text: string): string[] {
 function parseRequirement(text: string): LabelSelectorRequirement | { key: string; equals: string } {
   const set = /^(\S+)\s+(in|notin)\s*\(([^)]*)\)$/.exec(text);
   if (set) {
-    const values = (set[3] ?? '').split(',').map((v) => v.trim()).filter((v) => v !== '');
-    return { key: checkedKey(set[1] ?? '', text), operator: set[2] === 'in' ? 'In' : 'NotIn', values: values.map((v) => checkedValue(v, text)) };
+    const values = (set[3] ?? '')
+      .split(',')
+      .map((v) => v.trim())
+      .filter((v) => v !== '');
+    return {
+      key: checkedKey(set[1] ?? '', text),
+      operator: set[2] === 'in' ? 'In' : 'NotIn',
+      values: values.map((v) => checkedValue(v, text)),
+    };
   }
   const comparison = /^([^!=\s]+)\s*(==|=|!=)\s*(\S*)$/.exec(text);
   if (comparison) {

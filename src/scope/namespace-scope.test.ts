@@ -17,18 +17,26 @@ describe('NamespaceScope', () => {
     }
     handler.prune(new Set(['app', 'kube-system', 'other']));
     assert.equal(scope.synced, true);
-    assert.deepEqual(['app', 'kube-system', 'other'].map((ns) => scope.tracks(ns)), [true, false, false]);
+    assert.deepEqual(
+      ['app', 'kube-system', 'other'].map((ns) => scope.tracks(ns)),
+      [true, false, false],
+    );
     handler.upsert({ metadata: { name: 'app', labels: {} } });
     assert.equal(scope.tracks('app'), false);
     assert.deepEqual(changed, ['app', 'kube-system', 'app']);
     assert.deepEqual(scope.webhookSelector(), {
       matchLabels: { 'confighash.dev/enabled': 'true' },
-      matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: ['confighash-system', 'kube-system'] }],
+      matchExpressions: [
+        { key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: ['confighash-system', 'kube-system'] },
+      ],
     });
   });
 
   it('tracks the namespaces a --namespace-selector selects, and gives the webhook the same selector', () => {
-    const scope = new NamespaceScope({ excluded: new Set([...excluded, 'payments-sandbox']), selector: parseLabelSelector('team in (payments,shop),!legacy') });
+    const scope = new NamespaceScope({
+      excluded: new Set([...excluded, 'payments-sandbox']),
+      selector: parseLabelSelector('team in (payments,shop),!legacy'),
+    });
     const handler = scope.handler();
     const namespaces: [string, Record<string, string>][] = [
       ['payments', { team: 'payments' }],
@@ -38,12 +46,19 @@ describe('NamespaceScope', () => {
     ];
     for (const [name, labels] of namespaces) handler.upsert({ metadata: { name, labels } });
     handler.prune(new Set(namespaces.map(([name]) => name)));
-    assert.deepEqual(namespaces.map(([name]) => scope.tracks(name)), [true, false, false, false]);
+    assert.deepEqual(
+      namespaces.map(([name]) => scope.tracks(name)),
+      [true, false, false, false],
+    );
     assert.deepEqual(scope.webhookSelector(), {
       matchExpressions: [
         { key: 'team', operator: 'In', values: ['payments', 'shop'] },
         { key: 'legacy', operator: 'DoesNotExist' },
-        { key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: ['confighash-system', 'kube-system', 'payments-sandbox'] },
+        {
+          key: 'kubernetes.io/metadata.name',
+          operator: 'NotIn',
+          values: ['confighash-system', 'kube-system', 'payments-sandbox'],
+        },
       ],
     });
   });
@@ -52,7 +67,12 @@ describe('NamespaceScope', () => {
     const scope = new NamespaceScope({ excluded, watchNamespaces: ['team-b', 'team-a', 'kube-system'] });
     assert.deepEqual([scope.synced, scope.watchesLabels], [true, false]);
     assert.deepEqual(scope.watchNamespaces, ['team-a', 'team-b']);
-    assert.deepEqual(['team-a', 'kube-system', 'app'].map((ns) => scope.tracks(ns)), [true, false, false]);
-    assert.deepEqual(scope.webhookSelector(), { matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'In', values: ['team-a', 'team-b'] }] });
+    assert.deepEqual(
+      ['team-a', 'kube-system', 'app'].map((ns) => scope.tracks(ns)),
+      [true, false, false],
+    );
+    assert.deepEqual(scope.webhookSelector(), {
+      matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'In', values: ['team-a', 'team-b'] }],
+    });
   });
 });

@@ -9,7 +9,13 @@ import { NAMESPACE_LABEL } from '../checksum/index.ts';
 import type { KubeObject, WatchHandler } from '../kube/watcher.ts';
 import { type LabelSelector, type LabelSelectorRequirement, matchesLabels } from './label-selector.ts';
 
-type NamespaceObject = KubeObject & { metadata?: { name?: string; labels?: Record<string, string> | null; annotations?: Record<string, string> | null } | null };
+type NamespaceObject = KubeObject & {
+  metadata?: {
+    name?: string;
+    labels?: Record<string, string> | null;
+    annotations?: Record<string, string> | null;
+  } | null;
+};
 
 /** The MutatingWebhookConfiguration's namespaceSelector for a scope. */
 export interface NamespaceSelector {
@@ -96,8 +102,13 @@ export class NamespaceScope {
 
   /** What the API server uses to decide which admissions to send. */
   webhookSelector(): NamespaceSelector {
-    if (this.#fixed) return { matchExpressions: [{ key: NAME_LABEL, operator: 'In', values: [...this.#fixed].sort() }] };
-    const excluded: LabelSelectorRequirement = { key: NAME_LABEL, operator: 'NotIn', values: [...this.#excluded].sort() };
+    if (this.#fixed)
+      return { matchExpressions: [{ key: NAME_LABEL, operator: 'In', values: [...this.#fixed].sort() }] };
+    const excluded: LabelSelectorRequirement = {
+      key: NAME_LABEL,
+      operator: 'NotIn',
+      values: [...this.#excluded].sort(),
+    };
     const { matchLabels, matchExpressions = [] } = this.#selector;
     return {
       ...(matchLabels ? { matchLabels } : {}),
@@ -109,7 +120,11 @@ export class NamespaceScope {
   handler(): WatchHandler<NamespaceObject> {
     return {
       upsert: (object) => {
-        this.#set(object.metadata?.name, matchesLabels(this.#selector, object.metadata?.labels ?? {}), object.metadata?.annotations ?? {});
+        this.#set(
+          object.metadata?.name,
+          matchesLabels(this.#selector, object.metadata?.labels ?? {}),
+          object.metadata?.annotations ?? {},
+        );
       },
       remove: (object) => {
         this.#set(object.metadata?.name, false, {});
@@ -123,7 +138,11 @@ export class NamespaceScope {
 
   #set(name: string | undefined, optedIn: boolean, annotations: Readonly<Record<string, string>>): void {
     if (!name) return;
-    const defaults = optedIn ? Object.fromEntries(this.#defaultKeys.flatMap((key) => (annotations[key] === undefined ? [] : [[key, annotations[key]]]))) : {};
+    const defaults = optedIn
+      ? Object.fromEntries(
+          this.#defaultKeys.flatMap((key) => (annotations[key] === undefined ? [] : [[key, annotations[key]]])),
+        )
+      : {};
     const defaultsChanged = !isDeepStrictEqual(defaults, this.#defaults.get(name) ?? {});
     if (Object.keys(defaults).length > 0) this.#defaults.set(name, defaults);
     else this.#defaults.delete(name);

@@ -3,7 +3,13 @@
 // a timeout, and reduced to per-key digests as soon as they arrive, unless the
 // controller's store already holds that very version of the source, digested.
 import type { KubeConfig } from '@kubernetes/client-node';
-import { type ConsumedSource, isValidObjectName, type SourceId, type SourceState, type ValueHasher } from '../checksum/index.ts';
+import {
+  type ConsumedSource,
+  isValidObjectName,
+  type SourceId,
+  type SourceState,
+  type ValueHasher,
+} from '../checksum/index.ts';
 import { countedKeys, type FilteredSource, type SourceFilter } from './filter.ts';
 import { describeApiError, isNotFound } from '../kube/errors.ts';
 import { apiPath, requestJson } from '../kube/raw.ts';
@@ -36,7 +42,11 @@ export class SourceReadError extends Error {
 /** The current state of each of a workload's sources, as the webhook reads them. */
 export interface SourceReader {
   /** Rejects when any read fails, or when `signal` aborts (the caller ran out of time). */
-  read(namespace: string, sources: readonly ConsumedSource[], signal?: AbortSignal): Promise<Map<SourceId, SourceState>>;
+  read(
+    namespace: string,
+    sources: readonly ConsumedSource[],
+    signal?: AbortSignal,
+  ): Promise<Map<SourceId, SourceState>>;
 }
 
 export class LiveSourceReader implements SourceReader {
@@ -51,7 +61,11 @@ export class LiveSourceReader implements SourceReader {
   }
 
   /** The current state of each source; throws SourceReadError if any read fails. */
-  async read(namespace: string, sources: readonly ConsumedSource[], signal?: AbortSignal): Promise<Map<SourceId, SourceState>> {
+  async read(
+    namespace: string,
+    sources: readonly ConsumedSource[],
+    signal?: AbortSignal,
+  ): Promise<Map<SourceId, SourceState>> {
     const states = new Map<SourceId, SourceState>();
     await forEachConcurrently(sources, this.#options.concurrency, async (source) => {
       signal?.throwIfAborted();
@@ -66,7 +80,12 @@ export class LiveSourceReader implements SourceReader {
     try {
       const path = apiPath('/api/v1', 'namespaces', namespace, `${source.kind}s`, source.name);
       // Raw JSON, not the generated client: no model classes to build for data about to be digested.
-      const object = await requestJson<FilteredSource>(this.#config, { method: 'GET', path, timeoutMs: this.#options.timeoutMs, ...(signal ? { signal } : {}) });
+      const object = await requestJson<FilteredSource>(this.#config, {
+        method: 'GET',
+        path,
+        timeoutMs: this.#options.timeoutMs,
+        ...(signal ? { signal } : {}),
+      });
       return this.#stateOf(namespace, source, object);
     } catch (error) {
       if (isNotFound(error)) return { exists: false };
@@ -90,15 +109,29 @@ export class LiveSourceReader implements SourceReader {
  * When `sources` last changed, as the API server recorded it (the newest time in
  * their managedFields, to the second); undefined when none says.
  */
-export async function sourcesChangedAt(config: KubeConfig, namespace: string, sources: readonly ConsumedSource[], timeoutMs: number): Promise<number | undefined> {
+export async function sourcesChangedAt(
+  config: KubeConfig,
+  namespace: string,
+  sources: readonly ConsumedSource[],
+  timeoutMs: number,
+): Promise<number | undefined> {
   const times: number[] = [];
-  await forEachConcurrently(sources.filter((s) => isValidObjectName(s.name)), 4, async (source) => {
-    const path = apiPath('/api/v1', 'namespaces', namespace, `${source.kind}s`, source.name);
-    // Metadata only: a Secret's data is not needed to know when it changed.
-    const accept = 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1';
-    const object = await requestJson<{ metadata?: { managedFields?: { time?: string }[] } }>(config, { method: 'GET', path, timeoutMs, accept }).catch(() => undefined);
-    for (const entry of object?.metadata?.managedFields ?? []) times.push(Date.parse(entry.time ?? ''));
-  });
+  await forEachConcurrently(
+    sources.filter((s) => isValidObjectName(s.name)),
+    4,
+    async (source) => {
+      const path = apiPath('/api/v1', 'namespaces', namespace, `${source.kind}s`, source.name);
+      // Metadata only: a Secret's data is not needed to know when it changed.
+      const accept = 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1';
+      const object = await requestJson<{ metadata?: { managedFields?: { time?: string }[] } }>(config, {
+        method: 'GET',
+        path,
+        timeoutMs,
+        accept,
+      }).catch(() => undefined);
+      for (const entry of object?.metadata?.managedFields ?? []) times.push(Date.parse(entry.time ?? ''));
+    },
+  );
   const newest = Math.max(...times.filter((t) => !Number.isNaN(t)));
   return Number.isFinite(newest) ? newest : undefined;
 }

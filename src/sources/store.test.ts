@@ -47,7 +47,9 @@ describe('SourceStore', () => {
 
   it('ignores namespaces confighash never acts in', () => {
     const { sources, changes } = store();
-    sources.handler('configmap').upsert({ metadata: { namespace: 'kube-system', name: 'x', resourceVersion: '1' }, data: { a: '1' } });
+    sources
+      .handler('configmap')
+      .upsert({ metadata: { namespace: 'kube-system', name: 'x', resourceVersion: '1' }, data: { a: '1' } });
     assert.deepEqual(changes, []);
     assert.equal(sources.state('kube-system', 'configmap/x').exists, false);
   });
@@ -55,16 +57,36 @@ describe('SourceStore', () => {
   it('keeps what adoption needs of a source: since when its digests hold, its creation when seen, its last write, its previous digests', () => {
     const { sources } = store();
     const handler = sources.handler('configmap');
-    const at = (resourceVersion: string, data: Record<string, string>, time: string, labels: Record<string, string> = {}): object => ({
-      metadata: { namespace: 'app', name: 'config', resourceVersion, labels, creationTimestamp: '2026-12-07T10:00:00Z', managedFields: [{ time: '2026-12-07T10:00:00Z' }, { time }] },
+    const at = (
+      resourceVersion: string,
+      data: Record<string, string>,
+      time: string,
+      labels: Record<string, string> = {},
+    ): object => ({
+      metadata: {
+        namespace: 'app',
+        name: 'config',
+        resourceVersion,
+        labels,
+        creationTimestamp: '2026-12-07T10:00:00Z',
+        managedFields: [{ time: '2026-12-07T10:00:00Z' }, { time }],
+      },
       data,
     });
     handler.upsert(at('10', { a: '1' }, '2026-12-07T10:00:00Z'), 'added');
     handler.upsert(at('11', { a: '1' }, '2026-12-07T10:00:05Z', { team: 'x' }), 'modified');
     const labelled = sources.history('app', 'configmap/config');
-    assert.deepEqual({ ...labelled, previous: undefined }, {
-      keysSince: '10', writtenAt: Date.parse('2026-12-07T10:00:00Z'), createdAt: Date.parse('2026-12-07T10:00:00Z'), createdResourceVersion: '10', previous: undefined,
-    }, 'a metadata-only edit moves nothing');
+    assert.deepEqual(
+      { ...labelled, previous: undefined },
+      {
+        keysSince: '10',
+        writtenAt: Date.parse('2026-12-07T10:00:00Z'),
+        createdAt: Date.parse('2026-12-07T10:00:00Z'),
+        createdResourceVersion: '10',
+        previous: undefined,
+      },
+      'a metadata-only edit moves nothing',
+    );
     handler.upsert(at('12', { a: '2' }, '2026-12-07T10:00:09Z'), 'modified');
     const changed = sources.history('app', 'configmap/config');
     assert.equal(changed?.keysSince, '12');

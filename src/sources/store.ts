@@ -46,9 +46,10 @@ interface Previous {
   keysSince: string;
 }
 
-type SourceResource = KubeObject & FilteredSource & {
-  metadata?: { creationTimestamp?: string; managedFields?: readonly { time?: string }[] | null } | null;
-};
+type SourceResource = KubeObject &
+  FilteredSource & {
+    metadata?: { creationTimestamp?: string; managedFields?: readonly { time?: string }[] | null } | null;
+  };
 
 /** Sources whose previous digests are kept, to name the keys a rollout is for. */
 const PREVIOUS_KEPT = 4096;
@@ -76,7 +77,9 @@ export class SourceStore {
 
   state(namespace: string, id: SourceId): SourceState {
     const entry = this.#entries.get(namespace)?.get(id);
-    return entry ? { exists: true, keys: entry.keys, matched: entry.matched, resourceVersion: entry.resourceVersion } : { exists: false };
+    return entry
+      ? { exists: true, keys: entry.keys, matched: entry.matched, resourceVersion: entry.resourceVersion }
+      : { exists: false };
   }
 
   /** What adoption.ts needs of a source's history; undefined when it does not exist. */
@@ -127,7 +130,8 @@ export class SourceStore {
     const resourceVersion = object.metadata?.resourceVersion ?? '';
     const counted = countedKeys(this.#hasher, kind, object, this.#filter);
     // A metadata-only edit keeps the history of the digests, which did not change.
-    if (existing && sameDigests(existing.keys, counted.keys)) return { resourceVersion, ...counted, history: existing.history };
+    if (existing && sameDigests(existing.keys, counted.keys))
+      return { resourceVersion, ...counted, history: existing.history };
     const createdResourceVersion = arrival === 'added' ? resourceVersion : existing?.history.createdResourceVersion;
     return { resourceVersion, ...counted, history: historyOf(object, resourceVersion, createdResourceVersion) };
   }
@@ -149,7 +153,9 @@ export class SourceStore {
     const after = this.#entries.get(namespace)?.get(id)?.keys;
     if (!before || !after) return undefined;
     const names = new Set([...before.keys(), ...after.keys()]);
-    return [...names].filter((key) => before.get(key) !== after.get(key) && (!consumed || consumed.all || consumed.keys.has(key))).sort();
+    return [...names]
+      .filter((key) => before.get(key) !== after.get(key) && (!consumed || consumed.all || consumed.keys.has(key)))
+      .sort();
   }
 
   /** Keeps what the source held before, for the most recently changed sources only: memory stays bounded. */
@@ -193,8 +199,14 @@ export class SourceStore {
 }
 
 /** The history of a version whose digests are new: when it was written; its creation's resourceVersion if the store saw it. */
-function historyOf(object: SourceResource, resourceVersion: string, createdResourceVersion: string | undefined): Entry['history'] {
-  const times = (object.metadata?.managedFields ?? []).map((field) => Date.parse(field.time ?? '')).filter((time) => !Number.isNaN(time));
+function historyOf(
+  object: SourceResource,
+  resourceVersion: string,
+  createdResourceVersion: string | undefined,
+): Entry['history'] {
+  const times = (object.metadata?.managedFields ?? [])
+    .map((field) => Date.parse(field.time ?? ''))
+    .filter((time) => !Number.isNaN(time));
   const createdAt = Date.parse(object.metadata?.creationTimestamp ?? '');
   return {
     keysSince: resourceVersion,

@@ -5,7 +5,15 @@
 import Fastify, { LogController } from 'fastify';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import { applyConnectionLimits, closeWithin, type ConnectionLimits, countRequests, listeningPort, NO_SCHEMAS, type RunningServer } from '../http/server.ts';
+import {
+  applyConnectionLimits,
+  closeWithin,
+  type ConnectionLimits,
+  countRequests,
+  listeningPort,
+  NO_SCHEMAS,
+  type RunningServer,
+} from '../http/server.ts';
 
 /** A named check: undefined when fine, else what is wrong. */
 export type ReadinessCheck = () => string | undefined;
@@ -46,19 +54,26 @@ export async function startMetricsServer(options: MetricsServerOptions): Promise
   });
   server.get('/healthz', () => 'ok\n');
   // What the controller has seen of one workload: lets tools (and tests) tell "nothing to do" from "not seen yet".
-  server.get<{ Params: { kind: string; namespace: string; name: string } }>('/debug/observed/:kind/:namespace/:name', (request, reply) => {
-    const { kind, namespace, name } = request.params;
-    const version = options.observedVersion?.(`${kind}/${namespace}/${name}`);
-    if (version === undefined) return reply.code(404).type('text/plain').send(`not observed: ${kind}/${namespace}/${name}\n`);
-    return reply.type('text/plain').send(`${version}\n`);
-  });
+  server.get<{ Params: { kind: string; namespace: string; name: string } }>(
+    '/debug/observed/:kind/:namespace/:name',
+    (request, reply) => {
+      const { kind, namespace, name } = request.params;
+      const version = options.observedVersion?.(`${kind}/${namespace}/${name}`);
+      if (version === undefined)
+        return reply.code(404).type('text/plain').send(`not observed: ${kind}/${namespace}/${name}\n`);
+      return reply.type('text/plain').send(`${version}\n`);
+    },
+  );
   server.get('/readyz', (_request, reply) => {
     const checks = Object.entries(options.readiness).map(([name, check]) => [name, check()] as const);
     const ready = checks.every(([, problem]) => problem === undefined);
     const lines = checks.map(([name, problem]) => (problem === undefined ? `[+]${name} ok` : `[-]${name}: ${problem}`));
     for (const [name, check] of Object.entries(options.information ?? {})) lines.push(`[i]${name}: ${check() ?? 'ok'}`);
     const verdict = ready ? 'ok' : 'not ready';
-    return reply.code(ready ? 200 : 503).type('text/plain').send(`${lines.join('\n')}\n${verdict}\n`);
+    return reply
+      .code(ready ? 200 : 503)
+      .type('text/plain')
+      .send(`${lines.join('\n')}\n${verdict}\n`);
   });
   await server.listen({ host: options.host, port: options.port });
   return { port: listeningPort(server.server.address()), close: () => closeWithin(server, 1000, inFlight) };

@@ -4,10 +4,29 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
 const WEBHOOK_RESULTS = ['patched', 'unchanged', 'skipped', 'error', 'rejected'] as const;
 export type WebhookResult = (typeof WEBHOOK_RESULTS)[number];
-const RECONCILE_RESULTS = ['current', 'rolled', 'adopted', 'deferred', 'missing-source', 'skipped', 'gone', 'conflict', 'error', 'rejected'] as const;
+const RECONCILE_RESULTS = [
+  'current',
+  'rolled',
+  'adopted',
+  'deferred',
+  'missing-source',
+  'skipped',
+  'gone',
+  'conflict',
+  'error',
+  'rejected',
+] as const;
 export type ReconcileResult = (typeof RECONCILE_RESULTS)[number];
 const EVENT_RESULTS = ['created', 'updated', 'spam_filtered', 'queue_full', 'failed'] as const;
-const SUPPRESSION_REASONS = ['coalescing', 'rate_limit', 'missing_source', 'window', 'min_interval', 'previous_rollout', 'approval'] as const;
+const SUPPRESSION_REASONS = [
+  'coalescing',
+  'rate_limit',
+  'missing_source',
+  'window',
+  'min_interval',
+  'previous_rollout',
+  'approval',
+] as const;
 export type SuppressionReason = (typeof SUPPRESSION_REASONS)[number];
 
 export class Metrics {

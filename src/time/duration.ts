@@ -8,7 +8,10 @@ const MAX_LENGTH = 64;
 /** Milliseconds in `text`; throws with an example of the expected form. */
 export function parseDuration(text: string): number {
   if (text === '0') return 0;
-  if (text.length > MAX_LENGTH) throw new Error(`invalid duration (${text.length} characters): use a number and a unit (ms, s, m, h), e.g. 500ms, 30s, 1h30m`);
+  if (text.length > MAX_LENGTH)
+    throw new Error(
+      `invalid duration (${text.length} characters): use a number and a unit (ms, s, m, h), e.g. 500ms, 30s, 1h30m`,
+    );
   const parts = [...text.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)];
   const consumed = parts.map((p) => p[0]).join('');
   if (parts.length === 0 || consumed !== text) {

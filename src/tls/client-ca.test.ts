@@ -3,7 +3,8 @@ import { describe, it } from 'node:test';
 import { pino } from 'pino';
 import { ClientAuthority } from './client-ca.ts';
 
-const authority = (names: string[]): ClientAuthority => new ClientAuthority({ file: '/dev/null', names, pollIntervalMs: 1000, logger: pino({ level: 'silent' }) });
+const authority = (names: string[]): ClientAuthority =>
+  new ClientAuthority({ file: '/dev/null', names, pollIntervalMs: 1000, logger: pino({ level: 'silent' }) });
 
 describe('ClientAuthority', () => {
   it('accepts any name without --client-names, and otherwise only a listed common or DNS name', () => {
@@ -11,6 +12,9 @@ describe('ClientAuthority', () => {
     const named = authority(['kube-apiserver']);
     assert.equal(named.refusal({ subject: { CN: 'kube-apiserver' } }), undefined);
     assert.equal(named.refusal({ subject: { CN: 'x' }, subjectaltname: 'DNS:other, DNS:kube-apiserver' }), undefined);
-    assert.match(named.refusal({ subject: { CN: 'kubelet' } }) ?? '', /client certificate for kubelet is not one of --client-names/);
+    assert.match(
+      named.refusal({ subject: { CN: 'kubelet' } }) ?? '',
+      /client certificate for kubelet is not one of --client-names/,
+    );
   });
 });

@@ -36,7 +36,10 @@ export class ClientAuthority {
           for (const listener of this.#listeners) listener();
         })
         .catch((error: unknown) => {
-          this.#options.logger.error({ err: String(error) }, 'could not reload the client CA; keeping the previous one');
+          this.#options.logger.error(
+            { err: String(error) },
+            'could not reload the client CA; keeping the previous one',
+          );
         });
     }, this.#options.pollIntervalMs);
     this.#timer.unref();
@@ -59,7 +62,9 @@ export class ClientAuthority {
     const { names } = this.#options;
     if (names.length === 0) return undefined;
     const common = [certificate.subject?.CN ?? []].flat();
-    const dns = (certificate.subjectaltname ?? '').split(', ').flatMap((san) => (san.startsWith('DNS:') ? [san.slice(4)] : []));
+    const dns = (certificate.subjectaltname ?? '')
+      .split(', ')
+      .flatMap((san) => (san.startsWith('DNS:') ? [san.slice(4)] : []));
     if ([...common, ...dns].some((name) => names.includes(name))) return undefined;
     return `client certificate for ${common.join(',') || '(no common name)'} is not one of --client-names`;
   }
@@ -69,7 +74,9 @@ export class ClientAuthority {
     try {
       new X509Certificate(pem);
     } catch (error) {
-      throw new Error(`--client-ca-file ${this.#options.file} holds no PEM certificate: ${(error as Error).message}`, { cause: error });
+      throw new Error(`--client-ca-file ${this.#options.file} holds no PEM certificate: ${(error as Error).message}`, {
+        cause: error,
+      });
     }
     return pem;
   }

@@ -41,7 +41,10 @@ export class FileCertificates implements CertificateSource {
     await this.reload();
     const reload = (): void => {
       this.reload().catch((error: unknown) => {
-        this.#options.logger.error({ err: String(error), dir: this.#options.dir }, 'could not reload certificates; serving the previous ones');
+        this.#options.logger.error(
+          { err: String(error), dir: this.#options.dir },
+          'could not reload certificates; serving the previous ones',
+        );
       });
     };
     this.#watcher = watch(this.#options.dir, reload);
@@ -84,7 +87,8 @@ export class FileCertificates implements CertificateSource {
       // Trust first: a renewed CA must be in the bundle before a certificate it signs is served.
       await this.#options.publishCaBundle(caBundle);
       this.#published = true;
-      if (this.#caBundle !== undefined) this.#options.logger.info({ dir }, 'published the changed ca.crt to the webhook configuration');
+      if (this.#caBundle !== undefined)
+        this.#options.logger.info({ dir }, 'published the changed ca.crt to the webhook configuration');
     }
     this.#caBundle = caBundle;
     if (certificate === this.#current?.certificate && privateKey === this.#current.privateKey) return;

@@ -71,7 +71,11 @@ describe('pki', () => {
   it('issues from an authority whose key is PKCS#8', async () => {
     const ca = await createCertificateAuthority('test-ca', DAY_MS, now);
     const pkcs8 = createPrivateKey(ca.privateKey).export({ type: 'pkcs8', format: 'pem' }).toString();
-    const leaf = await issueCertificate({ ...ca, privateKey: pkcs8 }, { commonName: 'x', usage: 'server', validityMs: DAY_MS }, now);
+    const leaf = await issueCertificate(
+      { ...ca, privateKey: pkcs8 },
+      { commonName: 'x', usage: 'server', validityMs: DAY_MS },
+      now,
+    );
     assert.ok(new X509Certificate(leaf.certificate).verify(new X509Certificate(ca.certificate).publicKey));
   });
 

@@ -1,7 +1,13 @@
 // X.509 material: a certificate authority and the certificates it issues, built
 // with node-forge; keys are made and signatures computed by Node's crypto. Used
 // by self-managed webhook TLS and by the local test control plane.
-import { constants, generateKeyPair as generateNativeKeyPair, type KeyObject, privateEncrypt, randomBytes } from 'node:crypto';
+import {
+  constants,
+  generateKeyPair as generateNativeKeyPair,
+  type KeyObject,
+  privateEncrypt,
+  randomBytes,
+} from 'node:crypto';
 import { promisify } from 'node:util';
 import forge from 'node-forge';
 
@@ -86,12 +92,7 @@ export function randomSerialNumber(): string {
   return bytes.toString('hex');
 }
 
-function newCertificate(
-  publicKey: KeyObject,
-  commonName: string,
-  now: Date,
-  notAfter: Date,
-): forge.pki.Certificate {
+function newCertificate(publicKey: KeyObject, commonName: string, now: Date, notAfter: Date): forge.pki.Certificate {
   const cert = forge.pki.createCertificate();
   cert.publicKey = forge.pki.publicKeyFromPem(publicKey.export({ type: 'spki', format: 'pem' }).toString());
   cert.serialNumber = randomSerialNumber();
@@ -101,10 +102,7 @@ function newCertificate(
   return cert;
 }
 
-function subjectAttributes(
-  commonName: string,
-  organizations: readonly string[] = [],
-): forge.pki.CertificateField[] {
+function subjectAttributes(commonName: string, organizations: readonly string[] = []): forge.pki.CertificateField[] {
   return [
     ...organizations.map((value) => ({ name: 'organizationName', value })),
     { name: 'commonName', value: commonName },

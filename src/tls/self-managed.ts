@@ -78,9 +78,11 @@ export class SelfManagedCertificates implements CertificateSource {
 
   /** A check now, after any in progress. */
   #check(): void {
-    this.#reconciling = this.#reconciling.then(() => this.reconcile()).catch((error: unknown) => {
-      this.#options.logger.error({ err: String(error) }, 'webhook certificate check failed; retrying at next check');
-    });
+    this.#reconciling = this.#reconciling
+      .then(() => this.reconcile())
+      .catch((error: unknown) => {
+        this.#options.logger.error({ err: String(error) }, 'webhook certificate check failed; retrying at next check');
+      });
   }
 
   /** Any change of the Secret (a deletion above all) is checked at once, not at the next interval. */
@@ -124,7 +126,9 @@ export class SelfManagedCertificates implements CertificateSource {
       if (next) await this.#adopt(next);
       return;
     }
-    throw new Error(`secret ${this.#options.namespace}/${TLS_SECRET} kept changing; gave up after ${MAX_ATTEMPTS} attempts`);
+    throw new Error(
+      `secret ${this.#options.namespace}/${TLS_SECRET} kept changing; gave up after ${MAX_ATTEMPTS} attempts`,
+    );
   }
 
   /** Applies rotation steps until none is due; returns `state` itself when none was. */
@@ -133,7 +137,10 @@ export class SelfManagedCertificates implements CertificateSource {
     for (let i = 0; i < MAX_STEPS; i++) {
       const step = nextRotationStep(current, this.#options.policy, this.#now());
       if (step.kind === 'none') return current;
-      this.#options.logger.info({ step: step.kind, ...('reason' in step ? { reason: step.reason } : {}) }, 'renewing webhook TLS');
+      this.#options.logger.info(
+        { step: step.kind, ...('reason' in step ? { reason: step.reason } : {}) },
+        'renewing webhook TLS',
+      );
       current = await this.#apply(step, current);
     }
     throw new Error('webhook TLS rotation did not settle; check the clock and the --tls-* durations');
@@ -226,7 +233,10 @@ export class SelfManagedCertificates implements CertificateSource {
   /** The Secret is gone while this replica serves from it: it is written back as it was. */
   #restoring(): void {
     const { namespace, logger, metrics, events } = this.#options;
-    logger.error({ secret: `${namespace}/${TLS_SECRET}` }, 'the webhook TLS Secret was deleted; restoring it from memory');
+    logger.error(
+      { secret: `${namespace}/${TLS_SECRET}` },
+      'the webhook TLS Secret was deleted; restoring it from memory',
+    );
     metrics.selfRepairs.inc({ object: 'webhook-tls' });
     events.record(
       { apiVersion: 'v1', kind: 'Secret', namespace, name: TLS_SECRET, uid: '' },
@@ -238,7 +248,10 @@ export class SelfManagedCertificates implements CertificateSource {
 
   #replacing(secret: V1Secret, why: string): void {
     const { namespace, logger, metrics, events } = this.#options;
-    logger.error({ secret: `${namespace}/${TLS_SECRET}`, why }, 'the webhook TLS Secret cannot be used; replacing it with a new CA and certificate');
+    logger.error(
+      { secret: `${namespace}/${TLS_SECRET}`, why },
+      'the webhook TLS Secret cannot be used; replacing it with a new CA and certificate',
+    );
     metrics.selfRepairs.inc({ object: 'webhook-tls' });
     events.record(
       { apiVersion: 'v1', kind: 'Secret', namespace, name: TLS_SECRET, uid: secret.metadata?.uid ?? '' },
@@ -305,7 +318,8 @@ function usable(state: TlsState | undefined): TlsState | undefined {
   for (const [what, pair] of pairs) {
     if (!pair) continue;
     try {
-      if (!new X509Certificate(pair.certificate).checkPrivateKey(createPrivateKey(pair.privateKey))) throw new Error('the key does not match the certificate');
+      if (!new X509Certificate(pair.certificate).checkPrivateKey(createPrivateKey(pair.privateKey)))
+        throw new Error('the key does not match the certificate');
     } catch (error) {
       throw new Error(`its ${what} is unusable: ${(error as Error).message}`, { cause: error });
     }

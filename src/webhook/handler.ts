@@ -95,8 +95,15 @@ export class AdmissionHandler {
     const request = requestView(kind, received, this.#options.reloaderAnnotations ?? false);
     const workload = this.#workloadToMutate(request);
     if (!workload) return { result: 'skipped', response: allowed };
-    const shaped = shapeTemplate(workload.spec.template, previousTemplate(request), workload.metadata?.annotations ?? {}, this.#options.agentImage);
-    const outcome = this.#isOwnPatch(request, workload, shaped) ? this.#stampOwn(request, workload, shaped) : await this.#readAndStamp(request, workload, shaped);
+    const shaped = shapeTemplate(
+      workload.spec.template,
+      previousTemplate(request),
+      workload.metadata?.annotations ?? {},
+      this.#options.agentImage,
+    );
+    const outcome = this.#isOwnPatch(request, workload, shaped)
+      ? this.#stampOwn(request, workload, shaped)
+      : await this.#readAndStamp(request, workload, shaped);
     return withWarnings(outcome, this.#annotationWarnings(received));
   }
 
@@ -105,7 +112,9 @@ export class AdmissionHandler {
     const annotations = request.object?.metadata?.annotations ?? {};
     const { refused } = boundedAnnotations(annotations);
     const { problems } = rolloutPolicy(annotations, this.#options.scope.defaults(request.namespace ?? ''));
-    return [...refused, ...problems.map((p) => `${p}: ignored, so rollouts are not held back by it`)].map((w) => `confighash: ${w}`);
+    return [...refused, ...problems.map((p) => `${p}: ignored, so rollouts are not held back by it`)].map(
+      (w) => `confighash: ${w}`,
+    );
   }
 
   /** Reads the sources the template consumes, and stamps it from what they hold. */
@@ -130,13 +139,27 @@ export class AdmissionHandler {
     const old = previousTemplate(request);
     // Only a change of the template is the user's own rollout: any other update (a label, a scale,
     // confighash's own records) keeps the stamp, so it cannot bypass a window or an approval.
-    const desired = previous && old && sameButStamp(shaped.kept, old)
-      ? this.#keptStamp(subject, own, previous)
-      : this.#desiredAnnotations(subject, own ?? previous, request.operation === 'CREATE');
-    const rolling = desired.annotations !== undefined && desired.annotations[ANNOTATION.checksum] !== previous?.checksum;
-    const warnings = [...missingWarnings(subject), ...[desired.warning, shaped.warning, undoWarning(request, own, desired.annotations)].filter((w): w is string => w !== undefined)];
-    const response: AdmissionResponse = { uid: request.uid, allowed: true, ...(warnings.length > 0 ? { warnings } : {}) };
-    return patched(response, relocatedPatch(request, templatePatch(workload, rolling ? shaped.fresh : shaped.kept, desired.annotations)));
+    const desired =
+      previous && old && sameButStamp(shaped.kept, old)
+        ? this.#keptStamp(subject, own, previous)
+        : this.#desiredAnnotations(subject, own ?? previous, request.operation === 'CREATE');
+    const rolling =
+      desired.annotations !== undefined && desired.annotations[ANNOTATION.checksum] !== previous?.checksum;
+    const warnings = [
+      ...missingWarnings(subject),
+      ...[desired.warning, shaped.warning, undoWarning(request, own, desired.annotations)].filter(
+        (w): w is string => w !== undefined,
+      ),
+    ];
+    const response: AdmissionResponse = {
+      uid: request.uid,
+      allowed: true,
+      ...(warnings.length > 0 ? { warnings } : {}),
+    };
+    return patched(
+      response,
+      relocatedPatch(request, templatePatch(workload, rolling ? shaped.fresh : shaped.kept, desired.annotations)),
+    );
   }
 
   /** This replica's controller stamping the template it read, and changing nothing else of it (see workloads/patches-in-flight.ts). */
@@ -153,7 +176,10 @@ export class AdmissionHandler {
     const own = templateStamp(workload);
     const desired = { [ANNOTATION.checksum]: own?.checksum ?? '', [ANNOTATION.sources]: own?.sources ?? '' };
     const rolling = own?.checksum !== templateStamp(request.oldObject)?.checksum;
-    return patched({ uid: request.uid, allowed: true }, relocatedPatch(request, templatePatch(workload, rolling ? shaped.fresh : shaped.kept, desired)));
+    return patched(
+      { uid: request.uid, allowed: true },
+      relocatedPatch(request, templatePatch(workload, rolling ? shaped.fresh : shaped.kept, desired)),
+    );
   }
 
   /** The workload's sources, read live before the deadline. */
@@ -178,11 +204,17 @@ export class AdmissionHandler {
    * On an update, a stamp this replica cannot verify (a key it has not seen yet)
    * is left alone; a created workload has no rollout to spare, so it is stamped.
    */
-  #desiredAnnotations(subject: Subject, existing: Stamp | undefined, creating: boolean): { annotations?: Record<string, string>; warning?: string } {
+  #desiredAnnotations(
+    subject: Subject,
+    existing: Stamp | undefined,
+    creating: boolean,
+  ): { annotations?: Record<string, string>; warning?: string } {
     const { hasher } = this.#options;
     const verdict = existing ? verify(hasher, existing, subject) : undefined;
     if (verdict?.kind === 'unverifiable' && !creating) {
-      return { warning: `confighash: checksum annotations left as they are (${verdict.reason}); the controller will update them` };
+      return {
+        warning: `confighash: checksum annotations left as they are (${verdict.reason}); the controller will update them`,
+      };
     }
     const stamp = verdict?.kind === 'current' ? existing : currentFingerprint(hasher, subject)?.stamp;
     if (!stamp) return { annotations: {} };
@@ -190,7 +222,11 @@ export class AdmissionHandler {
   }
 
   /** The stamp of an update that leaves the template as it was: its own if that is current (the controller's rollout), else the previous one. */
-  #keptStamp(subject: Subject, own: Stamp | undefined, previous: Stamp): { annotations?: Record<string, string>; warning?: string } {
+  #keptStamp(
+    subject: Subject,
+    own: Stamp | undefined,
+    previous: Stamp,
+  ): { annotations?: Record<string, string>; warning?: string } {
     const stamp = own && verify(this.#options.hasher, own, subject).kind === 'current' ? own : previous;
     return { annotations: { [ANNOTATION.checksum]: stamp.checksum ?? '', [ANNOTATION.sources]: stamp.sources } };
   }
@@ -230,7 +266,10 @@ export class AdmissionHandler {
 
 function withWarnings(outcome: Outcome, warnings: readonly string[]): Outcome {
   if (warnings.length === 0) return outcome;
-  return { ...outcome, response: { ...outcome.response, warnings: [...(outcome.response.warnings ?? []), ...warnings] } };
+  return {
+    ...outcome,
+    response: { ...outcome.response, warnings: [...(outcome.response.warnings ?? []), ...warnings] },
+  };
 }
 
 /** Not read, not stamped: every source would be a read, and the stamp could outgrow the annotation limit. */
@@ -251,12 +290,17 @@ const MAX_WARNINGS = 5;
 /** A warning per required source that does not exist (optional ones may be absent by design). */
 function missingWarnings({ namespace, sources, stateOf }: Subject): string[] {
   const missing = sources.filter((s) => !s.optional && !stateOf(s.id).exists);
-  const warnings = missing.slice(0, MAX_WARNINGS).map((s) =>
-    isValidObjectName(s.name)
-      ? `confighash: ${s.id} does not exist in namespace ${namespace}; the workload rolls once when it appears`
-      : `confighash: ${s.id} is not a valid name for a ConfigMap or Secret; it is recorded as missing and never read`,
-  );
-  if (missing.length > MAX_WARNINGS) warnings.push(`confighash: ${missing.length - MAX_WARNINGS} more required sources do not exist in namespace ${namespace}`);
+  const warnings = missing
+    .slice(0, MAX_WARNINGS)
+    .map((s) =>
+      isValidObjectName(s.name)
+        ? `confighash: ${s.id} does not exist in namespace ${namespace}; the workload rolls once when it appears`
+        : `confighash: ${s.id} is not a valid name for a ConfigMap or Secret; it is recorded as missing and never read`,
+    );
+  if (missing.length > MAX_WARNINGS)
+    warnings.push(
+      `confighash: ${missing.length - MAX_WARNINGS} more required sources do not exist in namespace ${namespace}`,
+    );
   return warnings;
 }
 
@@ -266,7 +310,11 @@ function missingWarnings({ namespace, sources, stateOf }: Subject): string[] {
  * the configuration: confighash stamps the configuration as it is now, so
  * without this warning kubectl would say "rolled back" and nothing would change.
  */
-function undoWarning(request: AdmissionRequest, existing: Stamp | undefined, desired: Record<string, string> | undefined): string | undefined {
+function undoWarning(
+  request: AdmissionRequest,
+  existing: Stamp | undefined,
+  desired: Record<string, string> | undefined,
+): string | undefined {
   const previous = templateStamp(request.oldObject);
   if (request.operation !== 'UPDATE' || !existing || !previous || !desired) return undefined;
   if (existing.checksum === previous.checksum || existing.checksum === desired[ANNOTATION.checksum]) return undefined;
@@ -278,7 +326,14 @@ function undoWarning(request: AdmissionRequest, existing: Stamp | undefined, des
 function sameButStamp(a: PodTemplate, b: PodTemplate): boolean {
   const unstamped = (t: PodTemplate): PodTemplate => ({
     ...t,
-    metadata: { ...t.metadata, annotations: Object.fromEntries(Object.entries(t.metadata?.annotations ?? {}).filter(([key]) => key !== ANNOTATION.checksum && key !== ANNOTATION.sources)) },
+    metadata: {
+      ...t.metadata,
+      annotations: Object.fromEntries(
+        Object.entries(t.metadata?.annotations ?? {}).filter(
+          ([key]) => key !== ANNOTATION.checksum && key !== ANNOTATION.sources,
+        ),
+      ),
+    },
   });
   return isDeepStrictEqual(unstamped(a), unstamped(b));
 }
@@ -287,7 +342,13 @@ function sameButStamp(a: PodTemplate, b: PodTemplate): boolean {
 function patchTarget(request: AdmissionRequest): AdmittedTarget | undefined {
   const { resourceVersion, generation } = request.oldObject?.metadata ?? {};
   if (request.operation !== 'UPDATE' || !resourceVersion) return undefined;
-  return { kind: request.kind.kind, namespace: request.namespace ?? '', name: request.name ?? '', resourceVersion, generation };
+  return {
+    kind: request.kind.kind,
+    namespace: request.namespace ?? '',
+    name: request.name ?? '',
+    resourceVersion,
+    generation,
+  };
 }
 
 function previousTemplate(request: AdmissionRequest): PodTemplate | undefined {

@@ -16,7 +16,11 @@ const MANAGED_KEYS: readonly string[] = [ANNOTATION.checksum, ANNOTATION.sources
  * other annotation alone; undefined leaves them as `template` has them); empty
  * when the workload already matches.
  */
-export function templatePatch(workload: WorkloadObject, template: PodTemplate, desired?: Readonly<Record<string, string>>): Operation[] {
+export function templatePatch(
+  workload: WorkloadObject,
+  template: PodTemplate,
+  desired?: Readonly<Record<string, string>>,
+): Operation[] {
   const metadata = template.metadata ?? undefined;
   const stamped = desired === undefined ? metadata : withStamp(metadata, desired);
   const next: PodTemplate = { ...template };
@@ -26,12 +30,20 @@ export function templatePatch(workload: WorkloadObject, template: PodTemplate, d
 }
 
 /** templatePatch() of the workload's own template: only the stamp's annotations change. */
-export function templateAnnotationsPatch(workload: WorkloadObject, desired: Readonly<Record<string, string>>): Operation[] {
+export function templateAnnotationsPatch(
+  workload: WorkloadObject,
+  desired: Readonly<Record<string, string>>,
+): Operation[] {
   return templatePatch(workload, workload.spec?.template ?? {}, desired);
 }
 
-function withStamp(metadata: PodTemplate['metadata'], desired: Readonly<Record<string, string>>): PodTemplate['metadata'] {
-  const kept = Object.fromEntries(Object.entries(metadata?.annotations ?? {}).filter(([key]) => !MANAGED_KEYS.includes(key)));
+function withStamp(
+  metadata: PodTemplate['metadata'],
+  desired: Readonly<Record<string, string>>,
+): PodTemplate['metadata'] {
+  const kept = Object.fromEntries(
+    Object.entries(metadata?.annotations ?? {}).filter(([key]) => !MANAGED_KEYS.includes(key)),
+  );
   const annotations = { ...kept, ...desired };
   // Leave an absent annotations map absent rather than adding an empty one.
   if (Object.keys(annotations).length === 0 && metadata?.annotations == null) return metadata;

@@ -34,17 +34,34 @@ describe('webhookDrift', () => {
 
   it('names what changed: a missing webhook, a policy, the endpoint, a missing bundle', () => {
     assert.match(webhookDrift(desired(), undefined, true) ?? '', /has no webhook/);
-    assert.equal(webhookDrift(desired(), changed((w) => { w.failurePolicy = 'Fail'; }), true), 'its failurePolicy changed');
-    const elsewhere = changed((w) => { w.clientConfig = { url: 'https://example.test/mutate', caBundle: 'CA' }; });
+    assert.equal(
+      webhookDrift(
+        desired(),
+        changed((w) => {
+          w.failurePolicy = 'Fail';
+        }),
+        true,
+      ),
+      'its failurePolicy changed',
+    );
+    const elsewhere = changed((w) => {
+      w.clientConfig = { url: 'https://example.test/mutate', caBundle: 'CA' };
+    });
     assert.equal(webhookDrift(desired(), elsewhere, true), 'its clientConfig changed');
-    const unbundled = changed((w) => { delete w.clientConfig.caBundle; });
+    const unbundled = changed((w) => {
+      delete w.clientConfig.caBundle;
+    });
     assert.equal(webhookDrift(desired(), unbundled, true), 'its CA bundle is missing');
   });
 
-  it('leaves alone a bundle it does not manage, and another replica\'s bundle during a rotation', () => {
-    const unbundled = changed((w) => { delete w.clientConfig.caBundle; });
+  it("leaves alone a bundle it does not manage, and another replica's bundle during a rotation", () => {
+    const unbundled = changed((w) => {
+      delete w.clientConfig.caBundle;
+    });
     assert.equal(webhookDrift(desired(undefined), unbundled, false), undefined);
-    const other = changed((w) => { w.clientConfig.caBundle = 'OTHER CA'; });
+    const other = changed((w) => {
+      w.clientConfig.caBundle = 'OTHER CA';
+    });
     assert.equal(webhookDrift(desired(), other, true), undefined);
   });
 });

@@ -42,7 +42,10 @@ export interface WebhookRegistration {
   timeoutSeconds: number;
 }
 
-export function webhookConfiguration(registration: WebhookRegistration, caBundle: string | undefined): V1MutatingWebhookConfiguration {
+export function webhookConfiguration(
+  registration: WebhookRegistration,
+  caBundle: string | undefined,
+): V1MutatingWebhookConfiguration {
   const { endpoint } = registration;
   const clientConfig: AdmissionregistrationV1WebhookClientConfig =
     'url' in endpoint ? { url: endpoint.url } : { service: { ...endpoint.service, path: MUTATE_PATH } };
@@ -63,9 +66,21 @@ export function webhookConfiguration(registration: WebhookRegistration, caBundle
             resources: ['deployments', 'statefulsets', 'daemonsets'],
             scope: 'Namespaced',
           },
-          { apiGroups: ['batch'], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE'], resources: ['cronjobs'], scope: 'Namespaced' },
+          {
+            apiGroups: ['batch'],
+            apiVersions: ['v1'],
+            operations: ['CREATE', 'UPDATE'],
+            resources: ['cronjobs'],
+            scope: 'Namespaced',
+          },
           // Argo Rollouts: matches nothing until its CRD is installed.
-          { apiGroups: ['argoproj.io'], apiVersions: ['v1alpha1'], operations: ['CREATE', 'UPDATE'], resources: ['rollouts'], scope: 'Namespaced' },
+          {
+            apiGroups: ['argoproj.io'],
+            apiVersions: ['v1alpha1'],
+            operations: ['CREATE', 'UPDATE'],
+            resources: ['rollouts'],
+            scope: 'Namespaced',
+          },
         ],
         namespaceSelector: registration.namespaceSelector,
         failurePolicy: 'Ignore',
@@ -80,23 +95,43 @@ export function webhookConfiguration(registration: WebhookRegistration, caBundle
 }
 
 /** What differs between the webhook confighash writes and the one the object holds; undefined when they agree. */
-export function webhookDrift(desired: V1MutatingWebhook, existing: V1MutatingWebhook | undefined, managesBundle: boolean): string | undefined {
+export function webhookDrift(
+  desired: V1MutatingWebhook,
+  existing: V1MutatingWebhook | undefined,
+  managesBundle: boolean,
+): string | undefined {
   if (!existing) return `it has no webhook ${WEBHOOK_NAME}`;
   // Replicas may briefly publish different bundles during a CA rotation; only a missing one is repaired.
-  if (managesBundle && desired.clientConfig.caBundle && !existing.clientConfig.caBundle) return 'its CA bundle is missing';
-  const fields = ['rules', 'namespaceSelector', 'failurePolicy', 'sideEffects', 'timeoutSeconds', 'reinvocationPolicy', 'admissionReviewVersions'] as const;
+  if (managesBundle && desired.clientConfig.caBundle && !existing.clientConfig.caBundle)
+    return 'its CA bundle is missing';
+  const fields = [
+    'rules',
+    'namespaceSelector',
+    'failurePolicy',
+    'sideEffects',
+    'timeoutSeconds',
+    'reinvocationPolicy',
+    'admissionReviewVersions',
+  ] as const;
   const changed: string[] = fields.filter((field) => !isDeepStrictEqual(desired[field], existing[field]));
-  if (!isDeepStrictEqual(endpointOf(desired.clientConfig), endpointOf(existing.clientConfig))) changed.unshift('clientConfig');
+  if (!isDeepStrictEqual(endpointOf(desired.clientConfig), endpointOf(existing.clientConfig)))
+    changed.unshift('clientConfig');
   return changed.length > 0 ? `its ${changed.join(', ')} changed` : undefined;
 }
 
 /** Where a webhook is reached, with the API server's default port filled in. */
 function endpointOf({ url, service }: AdmissionregistrationV1WebhookClientConfig): object {
-  return service ? { name: service.name, namespace: service.namespace, path: service.path, port: service.port ?? 443 } : { url };
+  return service
+    ? { name: service.name, namespace: service.namespace, path: service.path, port: service.port ?? 443 }
+    : { url };
 }
 
 /** Without a bundle of its own, confighash keeps the one there (cert-manager's CA injector writes it). */
-function keepUnmanagedBundle(desired: V1MutatingWebhookConfiguration, existing: V1MutatingWebhookConfiguration, bundle: string | undefined): void {
+function keepUnmanagedBundle(
+  desired: V1MutatingWebhookConfiguration,
+  existing: V1MutatingWebhookConfiguration,
+  bundle: string | undefined,
+): void {
   const kept = existing.webhooks?.find((w) => w.name === WEBHOOK_NAME)?.clientConfig.caBundle;
   const [webhook] = desired.webhooks ?? [];
   if (webhook && !bundle && kept) webhook.clientConfig.caBundle = kept;
@@ -151,7 +186,10 @@ export class WebhookConfigurationKeeper {
   #observed(object: V1MutatingWebhookConfiguration): void {
     if (!this.#bundle || !this.#drift(object)) return;
     if (Date.now() < this.#nextRepairAt) {
-      this.#options.logger.warn({ drift: this.#drift(object) }, 'the webhook configuration differs from what this replica writes (is another version of confighash running?); repairing it later');
+      this.#options.logger.warn(
+        { drift: this.#drift(object) },
+        'the webhook configuration differs from what this replica writes (is another version of confighash running?); repairing it later',
+      );
       return;
     }
     this.#nextRepairAt = Date.now() + this.#repairBackoffMs;
@@ -163,7 +201,11 @@ export class WebhookConfigurationKeeper {
   #drift(object: V1MutatingWebhookConfiguration): string | undefined {
     const [desired] = this.#desired().webhooks ?? [];
     if (!desired) return undefined;
-    return webhookDrift(desired, object.webhooks?.find((w) => w.name === WEBHOOK_NAME), this.#bundle?.value !== undefined);
+    return webhookDrift(
+      desired,
+      object.webhooks?.find((w) => w.name === WEBHOOK_NAME),
+      this.#bundle?.value !== undefined,
+    );
   }
 
   /**
@@ -177,17 +219,29 @@ export class WebhookConfigurationKeeper {
     this.#apply(true)
       .then((repaired) => {
         if (!repaired) return;
-        logger.error({ object: `mutatingwebhookconfiguration/${WEBHOOK_CONFIGURATION}`, why: repaired }, 'restored the webhook configuration');
+        logger.error(
+          { object: `mutatingwebhookconfiguration/${WEBHOOK_CONFIGURATION}`, why: repaired },
+          'restored the webhook configuration',
+        );
         metrics.selfRepairs.inc({ object: 'webhook-configuration' });
         events.record(
-          { apiVersion: 'admissionregistration.k8s.io/v1', kind: 'MutatingWebhookConfiguration', namespace: '', name: WEBHOOK_CONFIGURATION, uid: '' },
+          {
+            apiVersion: 'admissionregistration.k8s.io/v1',
+            kind: 'MutatingWebhookConfiguration',
+            namespace: '',
+            name: WEBHOOK_CONFIGURATION,
+            uid: '',
+          },
           'Warning',
           'WebhookConfigurationRestored',
           `Restored by confighash (${repaired}); without it, workloads are admitted without checksum annotations.`,
         );
       })
       .catch((error: unknown) => {
-        logger.error({ err: (error as Error).message }, 'could not restore the webhook configuration; retrying on the next watch event');
+        logger.error(
+          { err: (error as Error).message },
+          'could not restore the webhook configuration; retrying on the next watch event',
+        );
       });
   }
 
@@ -214,7 +268,11 @@ export class WebhookConfigurationKeeper {
     try {
       let existing: V1MutatingWebhookConfiguration;
       try {
-        existing = await requestJson<V1MutatingWebhookConfiguration>(config, { method: 'GET', path, timeoutMs: REQUEST_TIMEOUT_MS });
+        existing = await requestJson<V1MutatingWebhookConfiguration>(config, {
+          method: 'GET',
+          path,
+          timeoutMs: REQUEST_TIMEOUT_MS,
+        });
       } catch (error) {
         if (!isNotFound(error)) throw error;
         return (await this.#create(desired)) ? 'it did not exist' : undefined;
@@ -232,14 +290,22 @@ export class WebhookConfigurationKeeper {
       });
       return drift;
     } catch (error) {
-      throw new Error(describeApiError(`apply mutatingwebhookconfiguration ${WEBHOOK_CONFIGURATION}`, error), { cause: error });
+      throw new Error(describeApiError(`apply mutatingwebhookconfiguration ${WEBHOOK_CONFIGURATION}`, error), {
+        cause: error,
+      });
     }
   }
 
   /** False when another replica created it first (its watch event brings it here). */
   async #create(desired: V1MutatingWebhookConfiguration): Promise<boolean> {
     try {
-      await requestJson(this.#options.config, { method: 'POST', path: COLLECTION, query: { fieldManager: 'confighash' }, body: desired, timeoutMs: REQUEST_TIMEOUT_MS });
+      await requestJson(this.#options.config, {
+        method: 'POST',
+        path: COLLECTION,
+        query: { fieldManager: 'confighash' },
+        body: desired,
+        timeoutMs: REQUEST_TIMEOUT_MS,
+      });
       return true;
     } catch (error) {
       if (!isConflict(error)) throw error;

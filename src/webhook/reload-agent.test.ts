@@ -10,7 +10,9 @@ function template(securityContext: object = { runAsUser: 1000 }, extra: object =
   return {
     metadata: { labels: { app: 'web' }, annotations: { other: 'kept' } },
     spec: {
-      containers: [{ name: 'app', image: 'app', securityContext, volumeMounts: [{ name: 'config', mountPath: '/etc/app' }] }],
+      containers: [
+        { name: 'app', image: 'app', securityContext, volumeMounts: [{ name: 'config', mountPath: '/etc/app' }] },
+      ],
       volumes: [{ name: 'config', configMap: { name: 'app' } }],
       ...extra,
     },
@@ -23,7 +25,12 @@ function plan(trigger: string, t: PodTemplate = template()): ReloadPlan {
   return decision.plan;
 }
 
-interface Spec { initContainers?: Record<string, unknown>[]; containers?: { env?: { name: string }[] }[]; shareProcessNamespace?: boolean; volumes?: { name: string }[] }
+interface Spec {
+  initContainers?: Record<string, unknown>[];
+  containers?: { env?: { name: string }[] }[];
+  shareProcessNamespace?: boolean;
+  volumes?: { name: string }[];
+}
 
 function injected(t: PodTemplate, trigger: string, image = IMAGE): PodTemplate {
   const result = withAgent(t, plan(trigger, t), image);
@@ -32,21 +39,39 @@ function injected(t: PodTemplate, trigger: string, image = IMAGE): PodTemplate {
 }
 
 describe('withAgent', () => {
-  it('adds a native sidecar with the reloaded volumes read-only, no token, the app\'s user, and a shared process namespace for a signal', () => {
+  it("adds a native sidecar with the reloaded volumes read-only, no token, the app's user, and a shared process namespace for a signal", () => {
     const t = injected(template(), 'signal:SIGHUP');
     const spec = t.spec as Spec;
     const agent = spec.initContainers?.[0] ?? {};
     assert.equal(agent['name'], 'confighash-agent');
     assert.equal(agent['restartPolicy'], 'Always');
     assert.equal(agent['image'], IMAGE);
-    assert.deepEqual(agent['args'], ['agent', '--reload=signal:SIGHUP', '--volume=/etc/app', `--target-env=${TARGET_ENV}=app`, '--port=9099', '--state=/run/confighash-agent/state.json']);
+    assert.deepEqual(agent['args'], [
+      'agent',
+      '--reload=signal:SIGHUP',
+      '--volume=/etc/app',
+      `--target-env=${TARGET_ENV}=app`,
+      '--port=9099',
+      '--state=/run/confighash-agent/state.json',
+    ]);
     assert.deepEqual(agent['volumeMounts'], [
       { name: 'config', mountPath: '/etc/app', readOnly: true },
       { name: 'confighash-agent-no-token', mountPath: '/var/run/secrets/kubernetes.io/serviceaccount', readOnly: true },
       { name: 'confighash-agent-state', mountPath: '/run/confighash-agent' },
     ]);
-    assert.deepEqual(spec.volumes?.slice(-1), [{ name: 'confighash-agent-state', emptyDir: { medium: 'Memory', sizeLimit: '1Mi' } }], 'its memory across its restarts lives as long as the pod');
-    assert.deepEqual(agent['securityContext'], { runAsUser: 1000, runAsNonRoot: true, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' } });
+    assert.deepEqual(
+      spec.volumes?.slice(-1),
+      [{ name: 'confighash-agent-state', emptyDir: { medium: 'Memory', sizeLimit: '1Mi' } }],
+      'its memory across its restarts lives as long as the pod',
+    );
+    assert.deepEqual(agent['securityContext'], {
+      runAsUser: 1000,
+      runAsNonRoot: true,
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      capabilities: { drop: ['ALL'] },
+      seccompProfile: { type: 'RuntimeDefault' },
+    });
     assert.equal(spec.shareProcessNamespace, true);
     assert.deepEqual(spec.containers?.[0]?.env, [{ name: TARGET_ENV, value: 'app' }]);
     assert.equal(t.metadata?.annotations?.[AGENT_ANNOTATION], 'injected,shareProcessNamespace');
@@ -66,7 +91,11 @@ describe('withAgent', () => {
     };
     assert.match(problem(template({}), 'signal:SIGHUP'), /set a non-root runAsUser on container "app" or the pod/);
     assert.match(problem(template({ runAsUser: 0 }), 'signal:SIGHUP'), /runs as root/);
-    assert.equal(problem(template({}, { securityContext: { runAsUser: 7 } }), 'signal:SIGHUP'), 'injected', 'the pod\'s user will do');
+    assert.equal(
+      problem(template({}, { securityContext: { runAsUser: 7 } }), 'signal:SIGHUP'),
+      'injected',
+      "the pod's user will do",
+    );
     const busy = template();
     const [app] = (busy.spec as { containers: { ports?: object[] }[] }).containers;
     if (app) app.ports = [{ containerPort: 9099 }];
@@ -76,7 +105,10 @@ describe('withAgent', () => {
 
 describe('withoutAgent', () => {
   it('takes out exactly what was injected, and nothing the user had', () => {
-    for (const t of [template(), template({ runAsUser: 1000 }, { shareProcessNamespace: true, initContainers: [{ name: 'init' }] })]) {
+    for (const t of [
+      template(),
+      template({ runAsUser: 1000 }, { shareProcessNamespace: true, initContainers: [{ name: 'init' }] }),
+    ]) {
       assert.deepEqual(withoutAgent(injected(t, 'signal:SIGHUP')), t);
     }
     const plain = template();
@@ -87,17 +119,20 @@ describe('withoutAgent', () => {
 describe('shapeTemplate', () => {
   const annotations = { 'confighash.dev/reload': 'signal:SIGHUP' };
 
-  it('keeps the previous version\'s agent exactly when nothing else changed: a new agent image rolls nothing', () => {
+  it("keeps the previous version's agent exactly when nothing else changed: a new agent image rolls nothing", () => {
     const previous = injected(template(), 'signal:SIGHUP', 'old-image');
     const { kept, fresh } = shapeTemplate(template(), previous, annotations, IMAGE);
     assert.deepEqual(kept, previous);
-    assert.equal(((fresh.spec as Spec).initContainers?.[0])?.['image'], IMAGE);
+    assert.equal((fresh.spec as Spec).initContainers?.[0]?.['image'], IMAGE);
   });
 
   it('writes the agent afresh when the template changed, and takes it out with the annotation', () => {
     const previous = injected(template(), 'signal:SIGHUP', 'old-image');
     const changed = { ...template(), metadata: { labels: { app: 'web', version: '2' } } };
-    assert.equal(((shapeTemplate(changed, previous, annotations, IMAGE).kept.spec as Spec).initContainers?.[0])?.['image'], IMAGE);
+    assert.equal(
+      (shapeTemplate(changed, previous, annotations, IMAGE).kept.spec as Spec).initContainers?.[0]?.['image'],
+      IMAGE,
+    );
     const removed = shapeTemplate(previous, previous, {}, IMAGE);
     assert.deepEqual(removed.kept, template());
   });
@@ -105,7 +140,13 @@ describe('shapeTemplate', () => {
   it('warns and injects nothing when the workload cannot be reloaded', () => {
     const shaped = shapeTemplate(template({}), undefined, annotations, IMAGE);
     assert.deepEqual(shaped.fresh, template({}));
-    assert.match(shaped.warning ?? '', /^confighash: not reloaded in place, every change rolls the workload: to send signal:SIGHUP/);
-    assert.match(shapeTemplate(template(), undefined, annotations, undefined).warning ?? '', /reload in place is not enabled in this install/);
+    assert.match(
+      shaped.warning ?? '',
+      /^confighash: not reloaded in place, every change rolls the workload: to send signal:SIGHUP/,
+    );
+    assert.match(
+      shapeTemplate(template(), undefined, annotations, undefined).warning ?? '',
+      /reload in place is not enabled in this install/,
+    );
   });
 });

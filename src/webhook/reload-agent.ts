@@ -57,7 +57,11 @@ export type PodSpecObject = Part<{
 }>;
 
 /** `template` with the agent the plan asks for; or why the pod cannot have one (then nothing is injected). */
-export function withAgent(template: PodTemplate, plan: ReloadPlan, image: string): { template: PodTemplate } | { problem: string } {
+export function withAgent(
+  template: PodTemplate,
+  plan: ReloadPlan,
+  image: string,
+): { template: PodTemplate } | { problem: string } {
   const spec = (template.spec ?? {}) as PodSpecObject;
   const user = injectionProblem(spec, plan) ?? agentUser(spec, plan);
   if (typeof user === 'string') return { problem: user };
@@ -81,22 +85,35 @@ export function withAgent(template: PodTemplate, plan: ReloadPlan, image: string
 export function withoutAgent(template: PodTemplate): PodTemplate {
   const marker = template.metadata?.annotations?.[AGENT_ANNOTATION];
   if (marker === undefined) return template;
-  return { ...template, metadata: withAnnotation(template.metadata, undefined), spec: specWithoutAgent((template.spec ?? {}) as PodSpecObject, marker) };
+  return {
+    ...template,
+    metadata: withAnnotation(template.metadata, undefined),
+    spec: specWithoutAgent((template.spec ?? {}) as PodSpecObject, marker),
+  };
 }
 
 function specWithoutAgent(spec: PodSpecObject, marker: string): PodSpecObject {
   const initContainers = (spec.initContainers ?? []).filter((c) => c.name !== AGENT_CONTAINER);
   const volumes = (spec.volumes ?? []).filter((v) => v.name !== NO_TOKEN_VOLUME && v.name !== STATE_VOLUME);
-  return withoutFields(
-    { ...spec, containers: (spec.containers ?? []).map(unmarkTarget), initContainers, volumes },
-    [initContainers.length === 0 && 'initContainers', volumes.length === 0 && 'volumes', marker.split(',').includes(SHARES_PROCESSES) && 'shareProcessNamespace'],
-  );
+  return withoutFields({ ...spec, containers: (spec.containers ?? []).map(unmarkTarget), initContainers, volumes }, [
+    initContainers.length === 0 && 'initContainers',
+    volumes.length === 0 && 'volumes',
+    marker.split(',').includes(SHARES_PROCESSES) && 'shareProcessNamespace',
+  ]);
 }
 
 /** The agent's marker annotation set to `marker`, or removed (undefined). */
-function withAnnotation(metadata: PodTemplate['metadata'], marker: string | undefined): NonNullable<PodTemplate['metadata']> {
-  const annotations = Object.fromEntries(Object.entries(metadata?.annotations ?? {}).filter(([key]) => key !== AGENT_ANNOTATION));
-  return { ...metadata, annotations: marker === undefined ? annotations : { ...annotations, [AGENT_ANNOTATION]: marker } };
+function withAnnotation(
+  metadata: PodTemplate['metadata'],
+  marker: string | undefined,
+): NonNullable<PodTemplate['metadata']> {
+  const annotations = Object.fromEntries(
+    Object.entries(metadata?.annotations ?? {}).filter(([key]) => key !== AGENT_ANNOTATION),
+  );
+  return {
+    ...metadata,
+    annotations: marker === undefined ? annotations : { ...annotations, [AGENT_ANNOTATION]: marker },
+  };
 }
 
 /** `object` without the named fields (a list the API server keeps absent when empty, a setting confighash turned on). */
@@ -107,17 +124,26 @@ function withoutFields<T extends object>(object: T, fields: readonly (string | f
 /** The agent's user: the app's for a signal (its processes are signalled by their own user), else nobody; or why none will do. */
 function agentUser(spec: PodSpecObject, plan: ReloadPlan): number | string {
   if (plan.trigger.kind !== 'signal') return NOBODY;
-  const user = spec.containers?.find((c) => c.name === plan.container)?.securityContext?.runAsUser ?? spec.securityContext?.runAsUser ?? undefined;
-  if (user === undefined) return `to send ${plan.triggerText}, the agent runs as the app's user: set a non-root runAsUser on container "${plan.container}" or the pod`;
-  if (user === 0) return `container "${plan.container}" runs as root, which the agent (non-root, no capabilities) cannot signal; run it as another user, or use an HTTP trigger`;
+  const user =
+    spec.containers?.find((c) => c.name === plan.container)?.securityContext?.runAsUser ??
+    spec.securityContext?.runAsUser ??
+    undefined;
+  if (user === undefined)
+    return `to send ${plan.triggerText}, the agent runs as the app's user: set a non-root runAsUser on container "${plan.container}" or the pod`;
+  if (user === 0)
+    return `container "${plan.container}" runs as root, which the agent (non-root, no capabilities) cannot signal; run it as another user, or use an HTTP trigger`;
   return user;
 }
 
 function injectionProblem(spec: PodSpecObject, plan: ReloadPlan): string | undefined {
-  const ports = [...(spec.containers ?? []), ...(spec.initContainers ?? [])].flatMap((c) => (c.ports ?? []).map((p) => p.containerPort));
+  const ports = [...(spec.containers ?? []), ...(spec.initContainers ?? [])].flatMap((c) =>
+    (c.ports ?? []).map((p) => p.containerPort),
+  );
   if (ports.includes(AGENT_PORT)) return `the agent listens on port ${AGENT_PORT}, which a container of the pod uses`;
-  if ((spec.initContainers ?? []).some((c) => c.name === AGENT_CONTAINER)) return `the pod already has a container named ${AGENT_CONTAINER}`;
-  if (plan.trigger.kind === 'signal' && spec['hostPID'] === true) return 'a pod in the host PID namespace cannot share its process namespace';
+  if ((spec.initContainers ?? []).some((c) => c.name === AGENT_CONTAINER))
+    return `the pod already has a container named ${AGENT_CONTAINER}`;
+  if (plan.trigger.kind === 'signal' && spec['hostPID'] === true)
+    return 'a pod in the host PID namespace cannot share its process namespace';
   return undefined;
 }
 
@@ -127,7 +153,14 @@ function agentContainer(plan: ReloadPlan, image: string, user: number): Containe
     name: AGENT_CONTAINER,
     image,
     restartPolicy: 'Always',
-    args: ['agent', `--reload=${plan.triggerText}`, ...plan.volumes.map((v) => `--volume=${v.mountPath}`), ...target, `--port=${AGENT_PORT}`, `--state=${STATE_DIR}/state.json`],
+    args: [
+      'agent',
+      `--reload=${plan.triggerText}`,
+      ...plan.volumes.map((v) => `--volume=${v.mountPath}`),
+      ...target,
+      `--port=${AGENT_PORT}`,
+      `--state=${STATE_DIR}/state.json`,
+    ],
     volumeMounts: [
       ...plan.volumes.map((v) => ({ name: v.name, mountPath: v.mountPath, readOnly: true })),
       // The ServiceAccount token is not mounted where a mount already is: the agent holds no credentials.
@@ -175,19 +208,34 @@ export interface ShapedTemplate {
  * version's): injected when the workload asks for reload in place and can have
  * it, taken out when it no longer asks.
  */
-export function shapeTemplate(template: PodTemplate, old: PodTemplate | undefined, annotations: Readonly<Record<string, string>>, image: string | undefined): ShapedTemplate {
+export function shapeTemplate(
+  template: PodTemplate,
+  old: PodTemplate | undefined,
+  annotations: Readonly<Record<string, string>>,
+  image: string | undefined,
+): ShapedTemplate {
   const base = withoutAgent(template);
   const fresh = injection(base, annotations, image);
-  if (typeof fresh === 'string') return { fresh: base, kept: base, warning: `confighash: not reloaded in place, every change rolls the workload: ${fresh}` };
-  return { fresh, kept: fresh === base ? base : keptAgent(base, old) ?? fresh };
+  if (typeof fresh === 'string')
+    return {
+      fresh: base,
+      kept: base,
+      warning: `confighash: not reloaded in place, every change rolls the workload: ${fresh}`,
+    };
+  return { fresh, kept: fresh === base ? base : (keptAgent(base, old) ?? fresh) };
 }
 
 /** `base` with the agent the annotations ask for (or `base` itself when they ask none); or why it cannot have one. */
-function injection(base: PodTemplate, annotations: Readonly<Record<string, string>>, image: string | undefined): PodTemplate | string {
+function injection(
+  base: PodTemplate,
+  annotations: Readonly<Record<string, string>>,
+  image: string | undefined,
+): PodTemplate | string {
   const decision = reloadDecision(base.spec ?? {}, annotations);
   if (decision.kind === 'none') return base;
   if (decision.kind === 'unusable') return decision.reason;
-  if (!image) return 'reload in place is not enabled in this install (the reload-in-place component, or the chart\'s reloadInPlace.enabled; docs/reload.md)';
+  if (!image)
+    return "reload in place is not enabled in this install (the reload-in-place component, or the chart's reloadInPlace.enabled; docs/reload.md)";
   const injected = withAgent(base, decision.plan, image);
   return 'problem' in injected ? injected.problem : injected.template;
 }
@@ -206,6 +254,8 @@ export function sameTemplate(a: PodTemplate, b: PodTemplate): boolean {
 
 /** A template as the user wrote it: without confighash's annotations. */
 function comparable(template: PodTemplate): PodTemplate {
-  const annotations = Object.fromEntries(Object.entries(template.metadata?.annotations ?? {}).filter(([key]) => !key.startsWith('confighash.dev/')));
+  const annotations = Object.fromEntries(
+    Object.entries(template.metadata?.annotations ?? {}).filter(([key]) => !key.startsWith('confighash.dev/')),
+  );
   return { ...template, metadata: { ...template.metadata, annotations } };
 }

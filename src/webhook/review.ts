@@ -16,7 +16,12 @@ export interface GroupVersionKind {
 
 /** A workload as it arrives in a review: only the fields confighash reads. */
 export interface WorkloadObject {
-  metadata?: { name?: string; resourceVersion?: string; generation?: number; annotations?: Record<string, string> | null };
+  metadata?: {
+    name?: string;
+    resourceVersion?: string;
+    generation?: number;
+    annotations?: Record<string, string> | null;
+  };
   spec?: { template?: PodTemplate | null } | null;
 }
 
@@ -68,7 +73,10 @@ export function parseAdmissionReview(body: unknown): AdmissionRequest {
   const request = body['request'];
   if (!isObject(request)) throw new BadReviewError('the AdmissionReview has no request');
   // Checked first: everything after it may walk the objects recursively.
-  if (nestedDeeperThan(request, MAX_DEPTH)) throw new BadReviewError(`the AdmissionReview's objects are nested deeper than ${MAX_DEPTH} levels; no Kubernetes object is`);
+  if (nestedDeeperThan(request, MAX_DEPTH))
+    throw new BadReviewError(
+      `the AdmissionReview's objects are nested deeper than ${MAX_DEPTH} levels; no Kubernetes object is`,
+    );
   const problem = requestProblem(request);
   if (problem) throw new BadReviewError(problem);
   return request as unknown as AdmissionRequest;
@@ -83,7 +91,10 @@ function requestProblem(request: Record<string, unknown>): string | undefined {
   if (object !== undefined && object !== null && !isObject(object)) return 'request.object must be an object';
   // The kinds whose objects confighash reads, and so checks the shape of.
   const kind = workloadKindOf(request['kind'].group, request['kind'].kind);
-  return kind ? workloadShapeProblem(object, 'request.object', kind) ?? workloadShapeProblem(request['oldObject'], 'request.oldObject', kind) : undefined;
+  return kind
+    ? (workloadShapeProblem(object, 'request.object', kind) ??
+        workloadShapeProblem(request['oldObject'], 'request.oldObject', kind))
+    : undefined;
 }
 
 /** Far deeper than any workload (about 25 levels, managedFields included), far shallower than the stack. */

@@ -7,7 +7,15 @@ import type { Logger } from 'pino';
 import type { Metrics } from '../telemetry/metrics.ts';
 import type { CertificateSource } from '../tls/certificate-source.ts';
 import type { TLSSocket } from 'node:tls';
-import { applyConnectionLimits, closeWithin, type ConnectionLimits, countRequests, listeningPort, NO_SCHEMAS, type RunningServer } from '../http/server.ts';
+import {
+  applyConnectionLimits,
+  closeWithin,
+  type ConnectionLimits,
+  countRequests,
+  listeningPort,
+  NO_SCHEMAS,
+  type RunningServer,
+} from '../http/server.ts';
 import type { ClientAuthority } from '../tls/client-ca.ts';
 import type { AdmissionHandler } from './handler.ts';
 import { BadReviewError, parseAdmissionReview, reviewResponse } from './review.ts';
@@ -97,7 +105,12 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
     return reply.code(status).send({ error: statusText(status), message });
   });
   server.setNotFoundHandler((request, reply) =>
-    reply.code(404).send({ error: 'Not Found', message: `POST ${MUTATE_PATH} is the only endpoint; got ${request.method} ${request.url}` }),
+    reply
+      .code(404)
+      .send({
+        error: 'Not Found',
+        message: `POST ${MUTATE_PATH} is the only endpoint; got ${request.method} ${request.url}`,
+      }),
   );
 
   await server.listen({ host: options.host, port: options.port });

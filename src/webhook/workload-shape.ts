@@ -32,7 +32,10 @@ const TEMPLATE = object({
 });
 const METADATA = object({ name: 'string', annotations: 'stringMap' });
 const WORKLOAD = object({ metadata: METADATA, spec: object({ template: TEMPLATE }) });
-const CRONJOB = object({ metadata: METADATA, spec: object({ jobTemplate: object({ spec: object({ template: TEMPLATE }) }) }) });
+const CRONJOB = object({
+  metadata: METADATA,
+  spec: object({ jobTemplate: object({ spec: object({ template: TEMPLATE }) }) }),
+});
 
 /** What is wrong with `value` as a workload of `kind` (`at` names it), or undefined. Absent and null fields are fine. */
 export function workloadShapeProblem(value: unknown, at: string, kind: WorkloadKind): string | undefined {
@@ -64,7 +67,8 @@ function objectProblem(value: unknown, fields: Readonly<Record<string, Shape>>, 
 }
 
 function scalarProblem(value: unknown, shape: 'string' | 'boolean' | 'stringMap', at: string): string | undefined {
-  if (shape !== 'stringMap') return typeof value === shape ? undefined : `${at} must be a ${shape}, got ${kindOf(value)}`;
+  if (shape !== 'stringMap')
+    return typeof value === shape ? undefined : `${at} must be a ${shape}, got ${kindOf(value)}`;
   if (!isRecord(value)) return `${at} must be an object of strings, got ${kindOf(value)}`;
   const bad = Object.entries(value).find(([, v]) => typeof v !== 'string');
   return bad ? `${at}["${bad[0].slice(0, 80)}"] must be a string, got ${kindOf(bad[1])}` : undefined;

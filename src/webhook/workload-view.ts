@@ -2,12 +2,22 @@
 // spec.template, with the annotations that decide its tracking
 // (checksum/workload-kinds.ts). A CronJob's template (spec.jobTemplate.spec.template)
 // is shown to it there, and the patch made of that view is moved back.
-import { podTemplateOf, templatePath, trackingAnnotations, type WorkloadKind, workloadKindOf } from '../checksum/index.ts';
+import {
+  podTemplateOf,
+  templatePath,
+  trackingAnnotations,
+  type WorkloadKind,
+  workloadKindOf,
+} from '../checksum/index.ts';
 import type { Operation } from './patch.ts';
 import type { AdmissionRequest, PodTemplate, WorkloadObject } from './review.ts';
 
 /** The request with its objects as views, for `kind` (a kind confighash tracks). */
-export function requestView(kind: WorkloadKind, request: AdmissionRequest, reloaderAnnotations: boolean): AdmissionRequest {
+export function requestView(
+  kind: WorkloadKind,
+  request: AdmissionRequest,
+  reloaderAnnotations: boolean,
+): AdmissionRequest {
   const { object, oldObject, ...rest } = request;
   const view = (o: WorkloadObject): WorkloadObject => workloadView(kind, o, reloaderAnnotations);
   return { ...rest, ...(object ? { object: view(object) } : {}), ...(oldObject ? { oldObject: view(oldObject) } : {}) };
@@ -16,7 +26,10 @@ export function requestView(kind: WorkloadKind, request: AdmissionRequest, reloa
 /** The object as a workload with its template at spec.template, and the annotations that decide its tracking. */
 function workloadView(kind: WorkloadKind, object: WorkloadObject, reloaderAnnotations: boolean): WorkloadObject {
   const annotations = object.metadata?.annotations;
-  const metadata = { ...object.metadata, ...(annotations ? { annotations: { ...trackingAnnotations(kind, annotations, reloaderAnnotations) } } : {}) };
+  const metadata = {
+    ...object.metadata,
+    ...(annotations ? { annotations: { ...trackingAnnotations(kind, annotations, reloaderAnnotations) } } : {}),
+  };
   if (kind !== 'CronJob') return { ...object, metadata };
   const template = podTemplateOf(kind, object) as PodTemplate | undefined;
   return { metadata, spec: template ? { template } : {} };

@@ -73,7 +73,12 @@ export function apiAgentStatusReader(config: KubeConfig): AgentStatusReader {
       const names: string[] = [];
       let next: string | undefined;
       do {
-        const query = { labelSelector: workload.selector, fieldSelector: 'status.phase=Running', limit: PAGE_SIZE, continue: next };
+        const query = {
+          labelSelector: workload.selector,
+          fieldSelector: 'status.phase=Running',
+          limit: PAGE_SIZE,
+          continue: next,
+        };
         const page = await listPage<PodItem>(config, { path, query, timeoutMs: REQUEST_TIMEOUT_MS }, (pod) => {
           if (isAgentPodOf(workload, pod)) names.push(pod.metadata?.name ?? '');
         });
@@ -83,7 +88,14 @@ export function apiAgentStatusReader(config: KubeConfig): AgentStatusReader {
     },
     async report(namespace, pod) {
       const path = apiPath('/api/v1', 'namespaces', namespace, 'pods', pod, 'log');
-      const log = await pacing.run(() => getText(config, path, { container: AGENT_CONTAINER, tailLines: LOG_TAIL_LINES, limitBytes: LOG_MAX_BYTES }, { timeoutMs: REQUEST_TIMEOUT_MS, maxBytes: LOG_MAX_BYTES }));
+      const log = await pacing.run(() =>
+        getText(
+          config,
+          path,
+          { container: AGENT_CONTAINER, tailLines: LOG_TAIL_LINES, limitBytes: LOG_MAX_BYTES },
+          { timeoutMs: REQUEST_TIMEOUT_MS, maxBytes: LOG_MAX_BYTES },
+        ),
+      );
       return lastReport(log);
     },
   };
@@ -97,10 +109,14 @@ export function isAgentPodOf(workload: Pick<AgentWorkload, 'kind' | 'name' | 'ui
   return ownedBy(workload, metadata);
 }
 
-function ownedBy(workload: Pick<AgentWorkload, 'kind' | 'name' | 'uid'>, metadata: NonNullable<PodItem['metadata']>): boolean {
+function ownedBy(
+  workload: Pick<AgentWorkload, 'kind' | 'name' | 'uid'>,
+  metadata: NonNullable<PodItem['metadata']>,
+): boolean {
   const owner = (metadata.ownerReferences ?? []).find((o) => o.controller === true);
   if (!owner) return false;
-  if (workload.kind === 'StatefulSet' || workload.kind === 'DaemonSet') return owner.kind === workload.kind && owner.uid === workload.uid;
+  if (workload.kind === 'StatefulSet' || workload.kind === 'DaemonSet')
+    return owner.kind === workload.kind && owner.uid === workload.uid;
   // A Deployment's (or Rollout's) pods belong to its ReplicaSets, which it names after itself and the template's hash.
   const hash = TEMPLATE_HASH_LABELS.map((label) => metadata.labels?.[label]).find((value) => value !== undefined);
   return owner.kind === 'ReplicaSet' && hash !== undefined && owner.name === `${workload.name}-${hash}`;
@@ -134,7 +150,8 @@ function asReport(value: unknown): AgentReport | undefined {
   if (typeof value !== 'object' || value === null) return undefined;
   const { state, reloads, startedAt, lastAttempt, lastSuccess, lastError } = value as Record<string, unknown>;
   if (typeof state !== 'string' || !STATES.includes(state) || typeof startedAt !== 'string') return undefined;
-  const optional = (name: string, field: unknown, limit = 64): Record<string, string> => (typeof field === 'string' ? { [name]: oneLine(field, limit) } : {});
+  const optional = (name: string, field: unknown, limit = 64): Record<string, string> =>
+    typeof field === 'string' ? { [name]: oneLine(field, limit) } : {};
   return {
     state: state as AgentReport['state'],
     reloads: typeof reloads === 'number' ? reloads : 0,

@@ -4,7 +4,12 @@ import { jobFor } from './cronjob-runner.ts';
 
 const cronJob = {
   metadata: { name: 'report', uid: 'cj-uid' },
-  spec: { jobTemplate: { metadata: { labels: { app: 'report' } }, spec: { template: { spec: { containers: [{ name: 'c' }] } } } } },
+  spec: {
+    jobTemplate: {
+      metadata: { labels: { app: 'report' } },
+      spec: { template: { spec: { containers: [{ name: 'c' }] } } },
+    },
+  },
 };
 
 describe('the Job started for cronjob-run-now', () => {
@@ -12,10 +17,26 @@ describe('the Job started for cronjob-run-now', () => {
     const job = jobFor(cronJob, 'report', 'v2:3f9a01bc:aaaa');
     assert.match(job.metadata.name, /^report-config-[0-9a-f]{8}$/);
     assert.deepEqual(job.metadata['labels'], { app: 'report' });
-    assert.equal((job.metadata['annotations'] as Record<string, string>)['cronjob.kubernetes.io/instantiate'], 'manual');
-    assert.deepEqual(job.metadata['ownerReferences'], [{ apiVersion: 'batch/v1', kind: 'CronJob', name: 'report', uid: 'cj-uid', controller: true, blockOwnerDeletion: true }]);
+    assert.equal(
+      (job.metadata['annotations'] as Record<string, string>)['cronjob.kubernetes.io/instantiate'],
+      'manual',
+    );
+    assert.deepEqual(job.metadata['ownerReferences'], [
+      {
+        apiVersion: 'batch/v1',
+        kind: 'CronJob',
+        name: 'report',
+        uid: 'cj-uid',
+        controller: true,
+        blockOwnerDeletion: true,
+      },
+    ]);
     assert.deepEqual(job.spec, cronJob.spec.jobTemplate.spec);
-    assert.equal(jobFor(cronJob, 'report', 'v2:3f9a01bc:aaaa').metadata.name, job.metadata.name, 'the same configuration, the same Job');
+    assert.equal(
+      jobFor(cronJob, 'report', 'v2:3f9a01bc:aaaa').metadata.name,
+      job.metadata.name,
+      'the same configuration, the same Job',
+    );
     assert.notEqual(jobFor(cronJob, 'report', 'v2:3f9a01bc:bbbb').metadata.name, job.metadata.name);
   });
 

@@ -16,7 +16,12 @@ const MAX_JOB_NAME = 63;
 
 interface CronJob {
   metadata?: { name?: string; uid?: string };
-  spec?: { jobTemplate?: { metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> }; spec?: object } };
+  spec?: {
+    jobTemplate?: {
+      metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> };
+      spec?: object;
+    };
+  };
 }
 
 /** Starts Jobs from CronJobs; over the API server in production, faked in tests. */
@@ -28,10 +33,19 @@ export interface CronJobRunner {
 export function apiCronJobRunner(config: KubeConfig): CronJobRunner {
   return {
     async runNow(namespace, name, checksum) {
-      const cronJob = await requestJson<CronJob>(config, { method: 'GET', path: apiPath('/apis/batch/v1', 'namespaces', namespace, 'cronjobs', name), timeoutMs: REQUEST_TIMEOUT_MS });
+      const cronJob = await requestJson<CronJob>(config, {
+        method: 'GET',
+        path: apiPath('/apis/batch/v1', 'namespaces', namespace, 'cronjobs', name),
+        timeoutMs: REQUEST_TIMEOUT_MS,
+      });
       const job = jobFor(cronJob, name, checksum);
       try {
-        await requestJson(config, { method: 'POST', path: apiPath('/apis/batch/v1', 'namespaces', namespace, 'jobs'), body: job, timeoutMs: REQUEST_TIMEOUT_MS });
+        await requestJson(config, {
+          method: 'POST',
+          path: apiPath('/apis/batch/v1', 'namespaces', namespace, 'jobs'),
+          body: job,
+          timeoutMs: REQUEST_TIMEOUT_MS,
+        });
         return { job: job.metadata.name, existed: false };
       } catch (error) {
         if (apiStatus(error) === 409) return { job: job.metadata.name, existed: true };
@@ -42,15 +56,32 @@ export function apiCronJobRunner(config: KubeConfig): CronJobRunner {
 }
 
 /** The Job `kubectl create job --from=cronjob/NAME` would make, named for `checksum`. */
-export function jobFor(cronJob: CronJob, name: string, checksum: string): { metadata: { name: string } & Record<string, unknown>; spec: object } {
+export function jobFor(
+  cronJob: CronJob,
+  name: string,
+  checksum: string,
+): { metadata: { name: string } & Record<string, unknown>; spec: object } {
   const suffix = `-config-${createHash('sha256').update(checksum).digest('hex').slice(0, 8)}`;
   const template = cronJob.spec?.jobTemplate ?? {};
   return {
     metadata: {
       name: `${name.slice(0, MAX_JOB_NAME - suffix.length).replace(/[-.]+$/, '')}${suffix}`,
       labels: template.metadata?.labels ?? {},
-      annotations: { ...template.metadata?.annotations, 'cronjob.kubernetes.io/instantiate': 'manual', 'confighash.dev/run-for': checksum },
-      ownerReferences: [{ apiVersion: 'batch/v1', kind: 'CronJob', name, uid: cronJob.metadata?.uid ?? '', controller: true, blockOwnerDeletion: true }],
+      annotations: {
+        ...template.metadata?.annotations,
+        'cronjob.kubernetes.io/instantiate': 'manual',
+        'confighash.dev/run-for': checksum,
+      },
+      ownerReferences: [
+        {
+          apiVersion: 'batch/v1',
+          kind: 'CronJob',
+          name,
+          uid: cronJob.metadata?.uid ?? '',
+          controller: true,
+          blockOwnerDeletion: true,
+        },
+      ],
     },
     spec: template.spec ?? {},
   };

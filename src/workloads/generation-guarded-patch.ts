@@ -33,7 +33,11 @@ export interface AnnotationChanges {
  * template is at `templatePath`; the API server refuses them all (422) when the
  * workload is at another generation.
  */
-export function generationGuardedPatch(generation: number, templatePath: readonly string[], changes: AnnotationChanges): Operation[] {
+export function generationGuardedPatch(
+  generation: number,
+  templatePath: readonly string[],
+  changes: AnnotationChanges,
+): Operation[] {
   return [
     { op: 'test', path: '/metadata/generation', value: generation },
     ...annotationOperations(['metadata'], changes.workload),
@@ -41,10 +45,18 @@ export function generationGuardedPatch(generation: number, templatePath: readonl
   ];
 }
 
-function annotationOperations(metadataPath: readonly string[], annotations: Readonly<Record<string, string | null>>): Operation[] {
+function annotationOperations(
+  metadataPath: readonly string[],
+  annotations: Readonly<Record<string, string | null>>,
+): Operation[] {
   return Object.entries(annotations).flatMap(([name, value]): Operation[] => {
     const path = pointer([...metadataPath, 'annotations', name]);
-    return value === null ? [{ op: 'add', path, value: '' }, { op: 'remove', path }] : [{ op: 'add', path, value }];
+    return value === null
+      ? [
+          { op: 'add', path, value: '' },
+          { op: 'remove', path },
+        ]
+      : [{ op: 'add', path, value }];
   });
 }
 

@@ -64,7 +64,12 @@ export class WorkloadPatcher {
     const spec = patch.spec?.template ? atTemplatePath(ref.kind, patch.spec.template) : {};
     const body = { ...patch, ...spec, metadata: { ...patch.metadata, resourceVersion: ref.resourceVersion } };
     // A merge patch, not a strategic one: custom resources (Argo Rollouts) take only this.
-    return this.#send(ref, { guard: { resourceVersion: ref.resourceVersion }, checksum: stampIn(patch.spec?.template) }, body, 'application/merge-patch+json');
+    return this.#send(
+      ref,
+      { guard: { resourceVersion: ref.resourceVersion }, checksum: stampIn(patch.spec?.template) },
+      body,
+      'application/merge-patch+json',
+    );
   }
 
   /**
@@ -75,7 +80,10 @@ export class WorkloadPatcher {
   async stamp(ref: WorkloadRef, changes: AnnotationChanges): Promise<PatchResult> {
     const { generation, annotated } = ref;
     if (!generation || !annotated?.workload || !annotated.template) {
-      return this.patch(ref, { metadata: { annotations: changes.workload }, spec: { template: { metadata: { annotations: changes.template } } } });
+      return this.patch(ref, {
+        metadata: { annotations: changes.workload },
+        spec: { template: { metadata: { annotations: changes.template } } },
+      });
     }
     const operations = generationGuardedPatch(generation, templatePath(ref.kind), changes);
     const checksum = changes.template[ANNOTATION.checksum] ?? undefined;
@@ -83,7 +91,12 @@ export class WorkloadPatcher {
   }
 
   /** Sends the patch `body`; `stamping` says what it is guarded on, and what it stamps on the template (announced to the webhook). */
-  async #send(ref: WorkloadRef, stamping: { guard: PatchGuard; checksum: string | undefined }, body: unknown, contentType: string): Promise<PatchResult> {
+  async #send(
+    ref: WorkloadRef,
+    stamping: { guard: PatchGuard; checksum: string | undefined },
+    body: unknown,
+    contentType: string,
+  ): Promise<PatchResult> {
     const { guard, checksum } = stamping;
     const { group, version, resource } = WORKLOAD_APIS[ref.kind];
     const done = checksum === undefined ? undefined : this.#inFlight?.begin(ref, guard, checksum);
@@ -98,7 +111,11 @@ export class WorkloadPatcher {
       });
       return { generation: patched.metadata?.generation };
     } catch (error) {
-      throw patchError(`patch ${ref.kind.toLowerCase()} ${ref.namespace}/${ref.name}`, error, contentType === JSON_PATCH);
+      throw patchError(
+        `patch ${ref.kind.toLowerCase()} ${ref.namespace}/${ref.name}`,
+        error,
+        contentType === JSON_PATCH,
+      );
     } finally {
       done?.();
     }
@@ -107,15 +124,18 @@ export class WorkloadPatcher {
 
 /** The checksum a patch stamps on the pod template, if it stamps one. */
 function stampIn(template: object | undefined): string | undefined {
-  const checksum = (template as { metadata?: { annotations?: Record<string, unknown> } } | undefined)?.metadata?.annotations?.[ANNOTATION.checksum];
+  const checksum = (template as { metadata?: { annotations?: Record<string, unknown> } } | undefined)?.metadata
+    ?.annotations?.[ANNOTATION.checksum];
   return typeof checksum === 'string' ? checksum : undefined;
 }
 
 /** What the caller is to do about a failed patch: look again (a conflict), leave it (rejected for what it is), or retry. */
 function patchError(what: string, error: unknown, jsonPatch: boolean): Error {
   if (isConflict(error)) return new ConflictError(`${what}: it changed since it was read`, { cause: error });
-  if (jsonPatch && isInapplicable(error)) return new ConflictError(`${what}: it changed since it was read (the JSON Patch's test failed)`, { cause: error });
-  if (PERMANENT_STATUSES.has(apiStatus(error) ?? 0)) return new PatchRejectedError(describeApiError(what, error), { cause: error });
+  if (jsonPatch && isInapplicable(error))
+    return new ConflictError(`${what}: it changed since it was read (the JSON Patch's test failed)`, { cause: error });
+  if (PERMANENT_STATUSES.has(apiStatus(error) ?? 0))
+    return new PatchRejectedError(describeApiError(what, error), { cause: error });
   return new Error(describeApiError(what, error), { cause: error });
 }
 

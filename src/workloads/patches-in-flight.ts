@@ -54,6 +54,8 @@ export class PatchesInFlight {
   isOwn(old: AdmittedTarget, checksum: string): boolean {
     const patch = this.#patches.get(key(old));
     if (patch?.checksum !== checksum) return false;
-    return 'generation' in patch.guard ? patch.guard.generation === old.generation : patch.guard.resourceVersion === old.resourceVersion;
+    return 'generation' in patch.guard
+      ? patch.guard.generation === old.generation
+      : patch.guard.resourceVersion === old.resourceVersion;
   }
 }

@@ -9,7 +9,15 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 
 export const KUBERNETES_VERSION = 'v1.35.4';
-export const COMPONENTS = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kubectl', 'kube-scheduler', 'kubelet', 'kube-proxy'] as const;
+export const COMPONENTS = [
+  'etcd',
+  'kube-apiserver',
+  'kube-controller-manager',
+  'kubectl',
+  'kube-scheduler',
+  'kubelet',
+  'kube-proxy',
+] as const;
 export type Component = (typeof COMPONENTS)[number];
 export type BinaryPaths = Record<Component, string> & { dir: string };
 
@@ -19,10 +27,7 @@ const PROGRESS_INTERVAL_MS = 30_000;
 
 /** `$CONFIGHASH_K8S_BIN_DIR`, or `~/.cache/confighash/k8s-<version>`. */
 export function binaryDir(): string {
-  return (
-    process.env['CONFIGHASH_K8S_BIN_DIR'] ??
-    join(homedir(), '.cache', 'confighash', `k8s-${KUBERNETES_VERSION}`)
-  );
+  return process.env['CONFIGHASH_K8S_BIN_DIR'] ?? join(homedir(), '.cache', 'confighash', `k8s-${KUBERNETES_VERSION}`);
 }
 
 /** Returns the binaries' paths, building them first if the cache lacks this build. */
@@ -38,7 +43,16 @@ export async function ensureBinaries(log: (line: string) => void): Promise<Binar
   await rm(staging, { recursive: true, force: true });
   await mkdir(staging, { recursive: true });
   try {
-    await goBuild({ moduleDir: MODULE_DIR, outDir: staging, packages: COMPONENTS.map((c) => `./${c}`), ldflags: versionLdflags(), what: 'the control plane' }, log);
+    await goBuild(
+      {
+        moduleDir: MODULE_DIR,
+        outDir: staging,
+        packages: COMPONENTS.map((c) => `./${c}`),
+        ldflags: versionLdflags(),
+        what: 'the control plane',
+      },
+      log,
+    );
     await writeFile(join(staging, STAMP_FILE), stamp);
     await rm(dir, { recursive: true, force: true });
     await rename(staging, dir);
@@ -94,10 +108,25 @@ export interface GoBuild {
 
 /** Runs `go build -v`, reporting how many packages it has compiled every 30 s. */
 export async function goBuild(build: GoBuild, log: (line: string) => void): Promise<void> {
-  const args = ['build', '-v', '-trimpath', '-ldflags', `-s -w ${build.ldflags}`, '-o', `${build.outDir}/`, ...build.packages];
+  const args = [
+    'build',
+    '-v',
+    '-trimpath',
+    '-ldflags',
+    `-s -w ${build.ldflags}`,
+    '-o',
+    `${build.outDir}/`,
+    ...build.packages,
+  ];
   const child = spawn('go', args, {
     cwd: build.moduleDir,
-    env: { ...process.env, GOWORK: 'off', CGO_ENABLED: '0', GOTOOLCHAIN: 'local', GOFLAGS: `-mod=${build.modMode ?? 'readonly'}` },
+    env: {
+      ...process.env,
+      GOWORK: 'off',
+      CGO_ENABLED: '0',
+      GOTOOLCHAIN: 'local',
+      GOFLAGS: `-mod=${build.modMode ?? 'readonly'}`,
+    },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let compiled = 0;
@@ -117,8 +146,7 @@ export async function goBuild(build: GoBuild, log: (line: string) => void): Prom
     });
     if (code !== 0) {
       throw new Error(
-        `go build of ${build.what} failed (exit ${code ?? 'signal'}); is Go >= 1.25 on PATH?\n` +
-          tail.join('\n'),
+        `go build of ${build.what} failed (exit ${code ?? 'signal'}); is Go >= 1.25 on PATH?\n` + tail.join('\n'),
       );
     }
   } finally {

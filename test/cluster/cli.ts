@@ -45,10 +45,18 @@ const commands: Record<string, () => Promise<number>> = {
     say(`ready at ${handle.server} in ${((Date.now() - started) / 1000).toFixed(1)}s`);
     if (method) {
       process.env['KUBECONFIG'] = handle.kubeconfig;
-      process.env['PATH'] = [handle.binDir, ...(method === 'helm' ? [await ensureHelm(say)] : []), process.env['PATH'] ?? ''].join(delimiter);
-      say(`installing confighash (${method === 'kustomize' ? 'kubectl apply -k manifests/overlays/local' : 'helm install confighash charts/confighash'})`);
+      process.env['PATH'] = [
+        handle.binDir,
+        ...(method === 'helm' ? [await ensureHelm(say)] : []),
+        process.env['PATH'] ?? '',
+      ].join(delimiter);
+      say(
+        `installing confighash (${method === 'kustomize' ? 'kubectl apply -k manifests/overlays/local' : 'helm install confighash charts/confighash'})`,
+      );
       await install(method);
-      say('confighash is installed: two replicas Ready, its webhook registered (kubectl get pods -n confighash-system)');
+      say(
+        'confighash is installed: two replicas Ready, its webhook registered (kubectl get pods -n confighash-system)',
+      );
     }
     say(`  export KUBECONFIG=${handle.kubeconfig}`);
     say(`  export PATH=${handle.binDir}:$PATH   # kubectl ${KUBERNETES_VERSION}`);
@@ -81,7 +89,8 @@ function installMethod(): InstallMethod | undefined {
   const flag = process.argv.find((arg) => arg === '--install' || arg.startsWith('--install='));
   if (flag === undefined) return undefined;
   const method = flag === '--install' ? 'kustomize' : flag.slice('--install='.length);
-  if (!(INSTALL_METHODS as readonly string[]).includes(method)) throw new Error(`--install takes ${INSTALL_METHODS.join(' or ')}, not "${method}"`);
+  if (!(INSTALL_METHODS as readonly string[]).includes(method))
+    throw new Error(`--install takes ${INSTALL_METHODS.join(' or ')}, not "${method}"`);
   return method as InstallMethod;
 }
 

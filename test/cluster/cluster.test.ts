@@ -42,8 +42,6 @@ describe('local control plane lifecycle', () => {
     assert.equal(isAlive(handle.pid), true);
 
     child.kill('SIGKILL');
-    await waitFor('the control plane process group to exit', () =>
-      Promise.resolve(!isAlive(handle.pid) || undefined),
-    );
+    await waitFor('the control plane process group to exit', () => Promise.resolve(!isAlive(handle.pid) || undefined));
   });
 });

@@ -23,35 +23,64 @@ export async function ensureConfighashImage(imagepack: string, log: (line: strin
   const tarball = join(cache, 'confighash.tar');
   if (await exists(tarball)) return tarball;
   log(`Building confighash's image for the node into ${cache}`);
-  for (const entry of await readdir(CACHE_PARENT)) if (entry.startsWith(CACHE_PREFIX)) await rm(join(CACHE_PARENT, entry), { recursive: true, force: true });
+  for (const entry of await readdir(CACHE_PARENT))
+    if (entry.startsWith(CACHE_PREFIX)) await rm(join(CACHE_PARENT, entry), { recursive: true, force: true });
   await buildImage(imagepack, { tag: CONFIGHASH_IMAGE, out: tarball, work: cache });
   return tarball;
 }
 
 /** Builds the image tagged `tag` into the OCI archive `out`, using `work` for its files. */
-export async function buildImage(imagepack: string, { tag, out, work }: { tag: string; out: string; work: string }): Promise<void> {
+export async function buildImage(
+  imagepack: string,
+  { tag, out, work }: { tag: string; out: string; work: string },
+): Promise<void> {
   const app = join(work, 'app');
   await rm(app, { recursive: true, force: true });
   await mkdir(app, { recursive: true });
   for (const file of ['package.json', 'package-lock.json']) await copyFile(join(ROOT, file), join(app, file));
   await run('npm', ['ci', '--omit=dev', '--ignore-scripts', '--no-audit', '--no-fund', '--prefer-offline'], {}, app);
-  await run(join(ROOT, 'node_modules', '.bin', 'tsc'), ['-p', 'tsconfig.build.json', '--outDir', join(app, 'dist'), '--sourceMap', 'false'], {}, ROOT);
+  await run(
+    join(ROOT, 'node_modules', '.bin', 'tsc'),
+    ['-p', 'tsconfig.build.json', '--outDir', join(app, 'dist'), '--sourceMap', 'false'],
+    {},
+    ROOT,
+  );
   await rm(join(app, 'package-lock.json'));
   const libraries = (await sharedLibraries(process.execPath)).map((path) => `${path}=${path}`);
   // The Dockerfile's ENTRYPOINT, CMD and ENV.
   const { nodeArgs, env, cmd } = await imageRuntime();
   const entrypoint = ['/nodejs/bin/node', ...nodeArgs, '/app/dist/cli/main.js'].join(' ');
   await run(imagepack, [
-    '-tag', tag, '-out', out, '-entrypoint', entrypoint, '-cmd', cmd.join(' '), '-workdir', '/app', '-user', '65532:65532',
+    '-tag',
+    tag,
+    '-out',
+    out,
+    '-entrypoint',
+    entrypoint,
+    '-cmd',
+    cmd.join(' '),
+    '-workdir',
+    '/app',
+    '-user',
+    '65532:65532',
     ...Object.entries(env).flatMap(([name, value]) => ['-env', `${name}=${value}`]),
-    `/nodejs/bin/node=${process.execPath}`, `/app=${app}`, ...libraries,
+    `/nodejs/bin/node=${process.execPath}`,
+    `/app=${app}`,
+    ...libraries,
   ]);
 }
 
 /** What the image is made of: the sources, the dependency lock, the compiler settings, the Dockerfile's flags, the Node.js version. */
 async function inputsHash(): Promise<string> {
   const hash = createHash('sha256').update(process.version).update(process.execPath);
-  for (const file of ['Dockerfile', 'package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', ...(await sources(join(ROOT, 'src'), 'src'))]) {
+  for (const file of [
+    'Dockerfile',
+    'package.json',
+    'package-lock.json',
+    'tsconfig.json',
+    'tsconfig.build.json',
+    ...(await sources(join(ROOT, 'src'), 'src')),
+  ]) {
     hash.update(file).update(await readFile(join(ROOT, file)));
   }
   return hash.digest('hex').slice(0, 16);

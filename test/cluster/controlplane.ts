@@ -10,7 +10,16 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { BinaryPaths } from './binaries.ts';
-import { containerdArgs, importImages, kubeletArgs, nodePaths, POD_GATEWAY, prepareNode, sweepNode, writeKubeProxyConfig } from './node.ts';
+import {
+  containerdArgs,
+  importImages,
+  kubeletArgs,
+  nodePaths,
+  POD_GATEWAY,
+  prepareNode,
+  sweepNode,
+  writeKubeProxyConfig,
+} from './node.ts';
 import { type ControlPlanePki, writeControlPlanePki } from './pki.ts';
 
 export interface RunningControlPlane {
@@ -44,7 +53,11 @@ const CONTROLLERS = [
 ];
 
 /** With `nodeImages` (the node's image tarballs), the control plane also gets one real node. */
-export async function startControlPlane(dir: string, bin: BinaryPaths, nodeImages?: readonly string[]): Promise<RunningControlPlane> {
+export async function startControlPlane(
+  dir: string,
+  bin: BinaryPaths,
+  nodeImages?: readonly string[],
+): Promise<RunningControlPlane> {
   await mkdir(join(dir, 'pki'), { recursive: true });
   const pki = await writeControlPlanePki(join(dir, 'pki'));
   await writeFile(join(dir, AUDIT_POLICY), JSON.stringify(auditPolicy()));
@@ -54,7 +67,11 @@ export async function startControlPlane(dir: string, bin: BinaryPaths, nodeImage
   const kubeconfig = join(dir, 'kubeconfig');
   const components = new Components(dir);
   const startApiserver = async (): Promise<void> => {
-    components.start('kube-apiserver', bin['kube-apiserver'], apiserverArgs(dir, pki, { etcdPort, port: apiPort, node: nodeImages !== undefined }));
+    components.start(
+      'kube-apiserver',
+      bin['kube-apiserver'],
+      apiserverArgs(dir, pki, { etcdPort, port: apiPort, node: nodeImages !== undefined }),
+    );
     await waitReady(server, pki, components.firstExit, dir);
   };
   try {
@@ -103,12 +120,17 @@ async function startNode(
   await prepareNode(paths, node.ca, await freePort());
   components.start('containerd', 'containerd', containerdArgs(paths));
   await importImages(paths, node.images);
-  components.start('kube-scheduler', node.bin['kube-scheduler'], [`--kubeconfig=${node.kubeconfig}`, '--leader-elect=false', '--secure-port=0']);
+  components.start('kube-scheduler', node.bin['kube-scheduler'], [
+    `--kubeconfig=${node.kubeconfig}`,
+    '--leader-elect=false',
+    '--secure-port=0',
+  ]);
   components.start('kubelet', node.bin.kubelet, kubeletArgs(paths, node.kubeconfig));
   const kubectl = (...args: string[]): Promise<string> => runKubectl(node.bin.kubectl, node.kubeconfig, args);
   const deadline = Date.now() + READY_TIMEOUT_MS;
   while ((await kubectl('get', 'nodes', '-o', 'name').catch(() => '')).trim() === '') {
-    if (Date.now() > deadline) throw new Error(`the kubelet did not register its node; see ${join(node.dir, 'kubelet.log')}`);
+    if (Date.now() > deadline)
+      throw new Error(`the kubelet did not register its node; see ${join(node.dir, 'kubelet.log')}`);
     await delay(POLL_INTERVAL_MS);
   }
   await kubectl('wait', 'nodes', '--all', '--for=condition=Ready', `--timeout=${READY_TIMEOUT_MS / 1000}s`);
@@ -126,7 +148,13 @@ async function waitKubeProxySynced(port: number, firstExit: Promise<string>, dir
   const deadline = Date.now() + READY_TIMEOUT_MS;
   while (Date.now() < deadline) {
     if (exited !== undefined) throw new Error(`${exited} exited during startup; see ${join(dir, `${exited}.log`)}`);
-    if (await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok, () => false)) return;
+    if (
+      await fetch(`http://127.0.0.1:${port}/healthz`).then(
+        (r) => r.ok,
+        () => false,
+      )
+    )
+      return;
     await delay(POLL_INTERVAL_MS);
   }
   throw new Error(`kube-proxy did not sync within ${READY_TIMEOUT_MS / 1000}s; see ${join(dir, 'kube-proxy.log')}`);
@@ -203,7 +231,11 @@ function etcdArgs(dir: string, port: number, peerPort: number): string[] {
  * With a node, the API server also listens on the node's bridge and advertises the
  * bridge's gateway: the `kubernetes` Service leads there, which pods reach.
  */
-function apiserverArgs(dir: string, pki: ControlPlanePki, { etcdPort, port, node }: { etcdPort: number; port: number; node: boolean }): string[] {
+function apiserverArgs(
+  dir: string,
+  pki: ControlPlanePki,
+  { etcdPort, port, node }: { etcdPort: number; port: number; node: boolean },
+): string[] {
   return [
     `--etcd-servers=http://127.0.0.1:${etcdPort}`,
     `--bind-address=${node ? '0.0.0.0' : '127.0.0.1'}`,
@@ -240,17 +272,30 @@ const ADMISSION_CONFIG = 'admission-config.json';
  */
 async function writeWebhookClientConfig(dir: string, pki: ControlPlanePki): Promise<void> {
   const kubeconfig = join(dir, 'webhook-client.kubeconfig');
-  await writeFile(kubeconfig, JSON.stringify({
-    apiVersion: 'v1',
-    kind: 'Config',
-    users: [{ name: '*', user: { 'client-certificate': pki.webhookClientCert, 'client-key': pki.webhookClientKey } }],
-  }));
-  const webhookConfiguration = { apiVersion: 'apiserver.config.k8s.io/v1', kind: 'WebhookAdmissionConfiguration', kubeConfigFile: kubeconfig };
-  await writeFile(join(dir, ADMISSION_CONFIG), JSON.stringify({
+  await writeFile(
+    kubeconfig,
+    JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'Config',
+      users: [{ name: '*', user: { 'client-certificate': pki.webhookClientCert, 'client-key': pki.webhookClientKey } }],
+    }),
+  );
+  const webhookConfiguration = {
     apiVersion: 'apiserver.config.k8s.io/v1',
-    kind: 'AdmissionConfiguration',
-    plugins: ['MutatingAdmissionWebhook', 'ValidatingAdmissionWebhook'].map((name) => ({ name, configuration: webhookConfiguration })),
-  }));
+    kind: 'WebhookAdmissionConfiguration',
+    kubeConfigFile: kubeconfig,
+  };
+  await writeFile(
+    join(dir, ADMISSION_CONFIG),
+    JSON.stringify({
+      apiVersion: 'apiserver.config.k8s.io/v1',
+      kind: 'AdmissionConfiguration',
+      plugins: ['MutatingAdmissionWebhook', 'ValidatingAdmissionWebhook'].map((name) => ({
+        name,
+        configuration: webhookConfiguration,
+      })),
+    }),
+  );
 }
 
 /** The ServiceAccount the install manifests create, under which benchmarks run confighash. */
@@ -274,10 +319,7 @@ function auditPolicy(): object {
     apiVersion: 'audit.k8s.io/v1',
     kind: 'Policy',
     omitStages: ['RequestReceived', 'ResponseStarted'],
-    rules: [
-      { level: 'Metadata', users: [CONFIGHASH_SERVICE_ACCOUNT, RELOADER_SERVICE_ACCOUNT] },
-      { level: 'None' },
-    ],
+    rules: [{ level: 'Metadata', users: [CONFIGHASH_SERVICE_ACCOUNT, RELOADER_SERVICE_ACCOUNT] }, { level: 'None' }],
   };
 }
 
@@ -314,12 +356,7 @@ function spawnLogged(name: string, path: string, args: string[], dir: string): C
 }
 
 /** Polls the apiserver's /readyz until it answers 200, a component exits, or time runs out. */
-async function waitReady(
-  server: string,
-  pki: ControlPlanePki,
-  firstExit: Promise<string>,
-  dir: string,
-): Promise<void> {
+async function waitReady(server: string, pki: ControlPlanePki, firstExit: Promise<string>, dir: string): Promise<void> {
   let exited: string | undefined;
   void firstExit.then((name) => (exited = name));
   const deadline = Date.now() + READY_TIMEOUT_MS;

@@ -24,14 +24,24 @@ export async function ensureHelm(log: (line: string) => void): Promise<string> {
   for (const file of ['go.mod', 'go.sum']) hash.update(await readFile(join(MODULE_DIR, file)));
   const stamp = `${JSON.stringify({ version: HELM_VERSION, modules: hash.digest('hex') })}\n`;
   const cached = await readFile(join(dir, STAMP_FILE), 'utf8').catch(() => '');
-  if (cached === stamp && (await access(join(dir, 'helm')).then(() => true, () => false))) return dir;
+  if (
+    cached === stamp &&
+    (await access(join(dir, 'helm')).then(
+      () => true,
+      () => false,
+    ))
+  )
+    return dir;
   log(`Building Helm ${HELM_VERSION} into ${dir} (about 3 minutes; cached afterwards).`);
   const staging = `${dir}.building-${process.pid}`;
   await rm(staging, { recursive: true, force: true });
   await mkdir(staging, { recursive: true });
   try {
     const ldflags = `-X helm.sh/helm/v3/internal/version.version=${HELM_VERSION}`;
-    await goBuild({ moduleDir: MODULE_DIR, outDir: staging, packages: ['helm.sh/helm/v3/cmd/helm'], ldflags, what: 'Helm' }, log);
+    await goBuild(
+      { moduleDir: MODULE_DIR, outDir: staging, packages: ['helm.sh/helm/v3/cmd/helm'], ldflags, what: 'Helm' },
+      log,
+    );
     await writeFile(join(staging, STAMP_FILE), stamp);
     await rm(dir, { recursive: true, force: true });
     await rename(staging, dir);

@@ -30,23 +30,38 @@ const READY_TIMEOUT_MS = 180_000;
 export function localChartValues(): string[] {
   const [repository = '', tag = ''] = CONFIGHASH_IMAGE.split(/:(?=[^:]+$)/);
   return [
-    '--set', `image.repository=${repository}`,
-    '--set', `image.tag=${tag}`,
-    '--set', 'image.pullPolicy=Never',
-    '--set-json', `tolerations=${JSON.stringify([NODE_TOLERATION])}`,
+    '--set',
+    `image.repository=${repository}`,
+    '--set',
+    `image.tag=${tag}`,
+    '--set',
+    'image.pullPolicy=Never',
+    '--set-json',
+    `tolerations=${JSON.stringify([NODE_TOLERATION])}`,
   ];
 }
 
 /** Installs confighash, and returns once it serves: see waitServing(). */
 export async function install(method: InstallMethod, options: InstallOptions = {}): Promise<void> {
   if (method === 'kustomize') await kubectl(['apply', '-k', kustomization(options)]);
-  else await run('helm', ['install', 'confighash', CHART, '--namespace', NAMESPACE, '--create-namespace', ...localChartValues(), ...(options.reloadInPlace ? ['--set', 'reloadInPlace.enabled=true'] : [])]);
+  else
+    await run('helm', [
+      'install',
+      'confighash',
+      CHART,
+      '--namespace',
+      NAMESPACE,
+      '--create-namespace',
+      ...localChartValues(),
+      ...(options.reloadInPlace ? ['--set', 'reloadInPlace.enabled=true'] : []),
+    ]);
   await waitServing();
 }
 
 /** Removes confighash the way its docs say: `kubectl delete -k` of the overlay, or `helm uninstall`. */
 export async function uninstall(method: InstallMethod, options: InstallOptions = {}): Promise<void> {
-  if (method === 'kustomize') await kubectl(['delete', '-k', kustomization(options), '--ignore-not-found', '--wait=true']);
+  if (method === 'kustomize')
+    await kubectl(['delete', '-k', kustomization(options), '--ignore-not-found', '--wait=true']);
   else await run('helm', ['uninstall', 'confighash', '--namespace', NAMESPACE, '--wait']);
 }
 
@@ -58,13 +73,16 @@ export async function uninstall(method: InstallMethod, options: InstallOptions =
 function kustomization(options: InstallOptions): string {
   if (!options.reloadInPlace) return LOCAL_OVERLAY;
   const dir = mkdtempSync(join(tmpdir(), 'confighash-overlay-'));
-  writeFileSync(join(dir, 'kustomization.yaml'), [
-    'apiVersion: kustomize.config.k8s.io/v1beta1',
-    'kind: Kustomization',
-    `resources: [${relative(dir, LOCAL_OVERLAY)}]`,
-    `components: [${relative(dir, RELOAD_COMPONENT)}]`,
-    '',
-  ].join('\n'));
+  writeFileSync(
+    join(dir, 'kustomization.yaml'),
+    [
+      'apiVersion: kustomize.config.k8s.io/v1beta1',
+      'kind: Kustomization',
+      `resources: [${relative(dir, LOCAL_OVERLAY)}]`,
+      `components: [${relative(dir, RELOAD_COMPONENT)}]`,
+      '',
+    ].join('\n'),
+  );
   return dir;
 }
 
@@ -77,7 +95,7 @@ export interface WebhookClientConfig {
 /** The client configuration of confighash's one webhook, once confighash has written it. */
 export async function webhookClientConfig(): Promise<WebhookClientConfig | undefined> {
   const configuration = JSON.parse(
-    await kubectl(['get', 'mutatingwebhookconfiguration', 'confighash', '-o', 'json', '--ignore-not-found']) || '{}',
+    (await kubectl(['get', 'mutatingwebhookconfiguration', 'confighash', '-o', 'json', '--ignore-not-found'])) || '{}',
   ) as { webhooks?: { clientConfig: WebhookClientConfig }[] };
   return configuration.webhooks?.[0]?.clientConfig;
 }
@@ -87,9 +105,20 @@ export async function webhookClientConfig(): Promise<WebhookClientConfig | undef
  * its webhook (the Service, with the CA it manages) — what "installed" means.
  */
 export async function waitServing(): Promise<void> {
-  await kubectl(['rollout', 'status', 'deployment/confighash', '-n', NAMESPACE, `--timeout=${READY_TIMEOUT_MS / 1000}s`]);
-  await waitFor('confighash to register its webhook by Service, with its CA', async () => {
-    const client = await webhookClientConfig();
-    return client?.service && client.caBundle ? true : undefined;
-  }, READY_TIMEOUT_MS);
+  await kubectl([
+    'rollout',
+    'status',
+    'deployment/confighash',
+    '-n',
+    NAMESPACE,
+    `--timeout=${READY_TIMEOUT_MS / 1000}s`,
+  ]);
+  await waitFor(
+    'confighash to register its webhook by Service, with its CA',
+    async () => {
+      const client = await webhookClientConfig();
+      return client?.service && client.caBundle ? true : undefined;
+    },
+    READY_TIMEOUT_MS,
+  );
 }

@@ -48,7 +48,9 @@ export async function launchControlPlane(
     env: { ...process.env, ...(images ? { CONFIGHASH_NODE_IMAGES: JSON.stringify(images) } : {}) },
   });
   const message = await new Promise<SupervisorMessage>((resolve, reject) => {
-    supervisor.once('message', (m) => { resolve(m as SupervisorMessage); });
+    supervisor.once('message', (m) => {
+      resolve(m as SupervisorMessage);
+    });
     supervisor.once('error', reject);
     supervisor.once('exit', (code) => {
       reject(new Error(`control plane supervisor exited (${code}); see ${dir}/supervisor.log`));

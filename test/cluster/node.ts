@@ -39,7 +39,13 @@ export const POD_GATEWAY = '10.244.0.1';
 /** Pods' cgroups go below this one, so the sweep finds every container process. */
 const CGROUP_ROOT = '/confighash-node';
 /** Host settings the kubelet and the bridge plugin change; the sweep puts them back. */
-const SYSCTLS = ['vm/overcommit_memory', 'kernel/panic', 'kernel/panic_on_oops', 'net/ipv4/ip_forward', 'net/ipv4/conf/all/route_localnet'];
+const SYSCTLS = [
+  'vm/overcommit_memory',
+  'kernel/panic',
+  'kernel/panic_on_oops',
+  'net/ipv4/ip_forward',
+  'net/ipv4/conf/all/route_localnet',
+];
 /** Host paths created outside DIR; removed by the sweep if they did not exist before. */
 const HOST_PATHS = ['/run/containerd', '/run/netns', '/var/log/containers', '/var/log/pods', '/var/lib/kubelet'];
 
@@ -50,7 +56,12 @@ export const IMAGES = { pause: 'confighash.dev/pause:e2e', testapp: 'confighash.
  * pull their images from a registry (there is no network) and does no needless work.
  */
 export const NODE_TAINT = { key: 'confighash.dev/local-node', value: 'true', effect: 'NoSchedule' } as const;
-export const NODE_TOLERATION = { key: NODE_TAINT.key, operator: 'Equal', value: NODE_TAINT.value, effect: NODE_TAINT.effect } as const;
+export const NODE_TOLERATION = {
+  key: NODE_TAINT.key,
+  operator: 'Equal',
+  value: NODE_TAINT.value,
+  effect: NODE_TAINT.effect,
+} as const;
 const NODE_MODULE = join(import.meta.dirname, '..', 'node');
 
 export interface NodePaths {
@@ -84,7 +95,9 @@ export async function ensureNodePackages(log: (line: string) => void): Promise<v
   }
   log(`Installing Debian packages for the node: ${missing.join(' ')}`);
   await run('apt-get', ['update', '-qq']);
-  await run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...missing], { DEBIAN_FRONTEND: 'noninteractive' });
+  await run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...missing], {
+    DEBIAN_FRONTEND: 'noninteractive',
+  });
 }
 
 /** Builds the node's images from test/node/ into a cache keyed by their sources; returns the tarballs, and imagepack. */
@@ -98,9 +111,22 @@ export async function ensureImages(log: (line: string) => void): Promise<{ tarba
   log(`Building the node's images (pause, testapp) into ${cache}`);
   const bin = join(cache, 'bin');
   await mkdir(bin, { recursive: true });
-  await run('go', ['build', '-trimpath', '-ldflags', '-s -w', '-o', `${bin}/`, './pause', './testapp', './imagepack'], { CGO_ENABLED: '0', GOWORK: 'off', GOFLAGS: '-mod=readonly' }, NODE_MODULE);
+  await run(
+    'go',
+    ['build', '-trimpath', '-ldflags', '-s -w', '-o', `${bin}/`, './pause', './testapp', './imagepack'],
+    { CGO_ENABLED: '0', GOWORK: 'off', GOFLAGS: '-mod=readonly' },
+    NODE_MODULE,
+  );
   for (const [name, tag] of Object.entries(IMAGES)) {
-    await run(imagepack, ['-tag', tag, '-out', join(cache, `${name}.tar`), '-entrypoint', `/${name}`, `${name}=${join(bin, name)}`]);
+    await run(imagepack, [
+      '-tag',
+      tag,
+      '-out',
+      join(cache, `${name}.tar`),
+      '-entrypoint',
+      `/${name}`,
+      `${name}=${join(bin, name)}`,
+    ]);
   }
   return { tarballs, imagepack };
 }
@@ -115,7 +141,8 @@ export async function prepareNode(paths: NodePaths, ca: string, kubeletPort: num
   const iptables = await capture('iptables-save', []);
   await writeFile(paths.state, JSON.stringify({ sysctls, absent, iptables }));
   // The kubelet places pods below its cgroupRoot, which must exist in every hierarchy.
-  for (const controller of await cgroupControllers()) await mkdir(join('/sys/fs/cgroup', controller, CGROUP_ROOT), { recursive: true });
+  for (const controller of await cgroupControllers())
+    await mkdir(join('/sys/fs/cgroup', controller, CGROUP_ROOT), { recursive: true });
   await writeFile(paths.containerdConfig, containerdConfig(paths));
   await writeFile(join(paths.dir, 'cni', 'net.d', '10-confighash.conflist'), cniConfig(paths));
   await writeFile(paths.kubeletConfig, kubeletConfig(paths, ca, kubeletPort));
@@ -143,29 +170,39 @@ export function kubeletArgs(paths: NodePaths, kubeconfig: string): string[] {
  * a webhook by Service). It changes no conntrack setting and opens no NodePort on
  * loopback; its health and metrics ports are on loopback.
  */
-export async function writeKubeProxyConfig(paths: NodePaths, kubeconfig: string, healthzPort: number, metricsPort: number): Promise<void> {
-  await writeFile(paths.kubeProxyConfig, `${JSON.stringify({
-    apiVersion: 'kubeproxy.config.k8s.io/v1alpha1',
-    kind: 'KubeProxyConfiguration',
-    clientConnection: { kubeconfig },
-    hostnameOverride: hostname(),
-    mode: 'iptables',
-    clusterCIDR: POD_SUBNET,
-    healthzBindAddress: `127.0.0.1:${healthzPort}`,
-    metricsBindAddress: `127.0.0.1:${metricsPort}`,
-    conntrack: { maxPerCore: 0, min: 0, tcpEstablishedTimeout: '0s', tcpCloseWaitTimeout: '0s' },
-    iptables: { localhostNodePorts: false },
-  })}\n`);
+export async function writeKubeProxyConfig(
+  paths: NodePaths,
+  kubeconfig: string,
+  healthzPort: number,
+  metricsPort: number,
+): Promise<void> {
+  await writeFile(
+    paths.kubeProxyConfig,
+    `${JSON.stringify({
+      apiVersion: 'kubeproxy.config.k8s.io/v1alpha1',
+      kind: 'KubeProxyConfiguration',
+      clientConnection: { kubeconfig },
+      hostnameOverride: hostname(),
+      mode: 'iptables',
+      clusterCIDR: POD_SUBNET,
+      healthzBindAddress: `127.0.0.1:${healthzPort}`,
+      metricsBindAddress: `127.0.0.1:${metricsPort}`,
+      conntrack: { maxPerCore: 0, min: 0, tcpEstablishedTimeout: '0s', tcpCloseWaitTimeout: '0s' },
+      iptables: { localhostNodePorts: false },
+    })}\n`,
+  );
 }
 
 /** Imports the images into containerd once it answers. */
 export async function importImages(paths: NodePaths, tarballs: readonly string[]): Promise<void> {
   const deadline = Date.now() + 30_000;
   while (!(await exists(paths.socket))) {
-    if (Date.now() > deadline) throw new Error(`containerd did not start; see ${join(paths.dir, '..', 'containerd.log')}`);
+    if (Date.now() > deadline)
+      throw new Error(`containerd did not start; see ${join(paths.dir, '..', 'containerd.log')}`);
     await delay(100);
   }
-  for (const tarball of tarballs) await run('ctr', ['--address', paths.socket, '-n', 'k8s.io', 'images', 'import', tarball]);
+  for (const tarball of tarballs)
+    await run('ctr', ['--address', paths.socket, '-n', 'k8s.io', 'images', 'import', tarball]);
 }
 
 /**
@@ -186,7 +223,8 @@ export async function sweepNode(paths: NodePaths): Promise<void> {
   await unmountBelow([paths.dir, '/run/netns/cni-', '/run/containerd/']);
   await run('ip', ['link', 'delete', BRIDGE]).catch(() => undefined);
   await removeCgroups();
-  for (const [key, value] of Object.entries(state.sysctls)) await writeFile(join('/proc/sys', key), value).catch(() => undefined);
+  for (const [key, value] of Object.entries(state.sysctls))
+    await writeFile(join('/proc/sys', key), value).catch(() => undefined);
   await runWithInput('iptables-restore', [], state.iptables).catch(() => undefined);
   for (const path of state.absent) await rm(path, { recursive: true, force: true });
   await rm(paths.state, { force: true });
@@ -244,7 +282,12 @@ function cniConfig(paths: NodePaths): string {
         isGateway: true,
         ipMasq: false,
         // The default route leads to the bridge's gateway (the host), where kube-proxy's rules lead Services on.
-        ipam: { type: 'host-local', ranges: [[{ subnet: POD_SUBNET }]], routes: [{ dst: '0.0.0.0/0' }], dataDir: join(paths.dir, 'cni', 'ipam') },
+        ipam: {
+          type: 'host-local',
+          ranges: [[{ subnet: POD_SUBNET }]],
+          routes: [{ dst: '0.0.0.0/0' }],
+          dataDir: join(paths.dir, 'cni', 'ipam'),
+        },
       },
     ],
   })}\n`;
@@ -298,7 +341,8 @@ async function killCgroupProcesses(): Promise<void> {
 
 async function cgroupProcesses(): Promise<Set<number>> {
   const files: string[] = [];
-  for (const controller of await cgroupControllers()) files.push(...(await findFiles(join('/sys/fs/cgroup', controller, CGROUP_ROOT), 'cgroup.procs')));
+  for (const controller of await cgroupControllers())
+    files.push(...(await findFiles(join('/sys/fs/cgroup', controller, CGROUP_ROOT), 'cgroup.procs')));
   const pids = new Set<number>();
   for (const file of files) {
     for (const pid of (await readFile(file, 'utf8').catch(() => '')).split('\n').filter(Boolean)) pids.add(Number(pid));
@@ -366,7 +410,9 @@ async function findDirs(dir: string): Promise<string[]> {
 
 async function sourceFiles(dir: string, prefix = ''): Promise<string[]> {
   const files: string[] = [];
-  for (const entry of (await readdir(join(dir, prefix), { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name))) {
+  for (const entry of (await readdir(join(dir, prefix), { withFileTypes: true })).sort((a, b) =>
+    a.name.localeCompare(b.name),
+  )) {
     const path = join(prefix, entry.name);
     if (entry.isDirectory()) files.push(...(await sourceFiles(dir, path)));
     else if (/\.(go|mod|sum)$/.test(entry.name)) files.push(path);
@@ -375,15 +421,28 @@ async function sourceFiles(dir: string, prefix = ''): Promise<string[]> {
 }
 
 export async function exists(path: string): Promise<boolean> {
-  return access(path).then(() => true, () => false);
+  return access(path).then(
+    () => true,
+    () => false,
+  );
 }
 
-export function run(command: string, args: readonly string[], env: Record<string, string> = {}, cwd?: string): Promise<string> {
+export function run(
+  command: string,
+  args: readonly string[],
+  env: Record<string, string> = {},
+  cwd?: string,
+): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile(command, args, { env: { ...process.env, ...env }, cwd, maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
-      if (error) reject(new Error(`${command} ${args.join(' ')}: ${stderr.trim() || error.message}`));
-      else resolve(stdout);
-    });
+    execFile(
+      command,
+      args,
+      { env: { ...process.env, ...env }, cwd, maxBuffer: 64 * 1024 * 1024 },
+      (error, stdout, stderr) => {
+        if (error) reject(new Error(`${command} ${args.join(' ')}: ${stderr.trim() || error.message}`));
+        else resolve(stdout);
+      },
+    );
   });
 }
 

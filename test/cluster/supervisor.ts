@@ -11,12 +11,13 @@ import { binaryPaths } from './binaries.ts';
 import { startControlPlane } from './controlplane.ts';
 
 export type SupervisorMessage =
-  | { status: 'ready'; kubeconfig: string; server: string }
-  | { status: 'failed'; error: string };
+  { status: 'ready'; kubeconfig: string; server: string } | { status: 'failed'; error: string };
 
 const [dir, mode] = process.argv.slice(2);
 /** The node's image tarballs, when the control plane gets a node. */
-const nodeImages = process.env['CONFIGHASH_NODE_IMAGES'] ? (JSON.parse(process.env['CONFIGHASH_NODE_IMAGES']) as string[]) : undefined;
+const nodeImages = process.env['CONFIGHASH_NODE_IMAGES']
+  ? (JSON.parse(process.env['CONFIGHASH_NODE_IMAGES']) as string[])
+  : undefined;
 if (dir === undefined || process.send === undefined) {
   throw new Error('usage: supervisor.ts DIR [--persist], started by launcher.ts with an IPC channel');
 }

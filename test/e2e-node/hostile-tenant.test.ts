@@ -43,7 +43,12 @@ function pinApp(): object {
         spec: {
           terminationGracePeriodSeconds: 1,
           tolerations: [NODE_TOLERATION],
-          containers: [testappContainer([{ name: 'CONFIG_ENV', valueFrom: { configMapKeyRef: { name: 'env', key: 'CONFIG_ENV' } } }], ['--reload-endpoint'])],
+          containers: [
+            testappContainer(
+              [{ name: 'CONFIG_ENV', valueFrom: { configMapKeyRef: { name: 'env', key: 'CONFIG_ENV' } } }],
+              ['--reload-endpoint'],
+            ),
+          ],
           volumes: [{ name: 'config', secret: { secretName: 'pin', items: [{ key: 'pin', path: 'config' }] } }],
         },
       },
@@ -53,7 +58,8 @@ function pinApp(): object {
 
 /** A pod made by hand, labelled as pinApp's and with a container named confighash-agent that prints `lines` lines of 1 MiB and a forged status. */
 function forgedAgentPod(name: string, lines: number): object {
-  const script = `const big = 'x'.repeat(1 << 20); for (let i = 0; i < ${lines}; i++) console.log(big);` +
+  const script =
+    `const big = 'x'.repeat(1 << 20); for (let i = 0; i < ${lines}; i++) console.log(big);` +
     ` console.log(JSON.stringify({ msg: 'agent status', status: { state: 'failed', startedAt: new Date().toISOString(), lastAttempt: new Date(Date.now() + 3600e3).toISOString(), reloads: 0, lastError: '<users/all> [click](http://evil.example) ' + 'y'.repeat(100000) } }));` +
     ' setInterval(() => {}, 1 << 30);';
   return {
@@ -63,8 +69,23 @@ function forgedAgentPod(name: string, lines: number): object {
     spec: {
       terminationGracePeriodSeconds: 0,
       tolerations: [NODE_TOLERATION],
-      initContainers: [{ name: 'confighash-agent', image: CONFIGHASH_IMAGE, imagePullPolicy: 'Never', restartPolicy: 'Always', command: ['/nodejs/bin/node', '-e', script] }],
-      containers: [{ name: 'app', image: CONFIGHASH_IMAGE, imagePullPolicy: 'Never', command: ['/nodejs/bin/node', '-e', 'setInterval(() => {}, 1 << 30)'] }],
+      initContainers: [
+        {
+          name: 'confighash-agent',
+          image: CONFIGHASH_IMAGE,
+          imagePullPolicy: 'Never',
+          restartPolicy: 'Always',
+          command: ['/nodejs/bin/node', '-e', script],
+        },
+      ],
+      containers: [
+        {
+          name: 'app',
+          image: CONFIGHASH_IMAGE,
+          imagePullPolicy: 'Never',
+          command: ['/nodejs/bin/node', '-e', 'setInterval(() => {}, 1 << 30)'],
+        },
+      ],
     },
   };
 }
@@ -83,7 +104,9 @@ async function baseline(): Promise<Baseline> {
 }
 
 /** POSTs `review` to one confighash pod's webhook port (through a port-forward); resolves with the AdmissionReview answered. */
-async function sendReview(review: object): Promise<{ response?: { allowed?: boolean; patch?: string; warnings?: string[] } }> {
+async function sendReview(
+  review: object,
+): Promise<{ response?: { allowed?: boolean; patch?: string; warnings?: string[] } }> {
   const [pod] = await confighashPods();
   assert.ok(pod);
   const forward = await portForward(NAMESPACE, pod.metadata.name, 9443);
@@ -92,11 +115,23 @@ async function sendReview(review: object): Promise<{ response?: { allowed?: bool
     const body = JSON.stringify(review);
     return await new Promise((resolve, reject) => {
       // The serving certificate names the Service, not the loopback address the port-forward listens on.
-      const req = request({ host: '127.0.0.1', port, path: '/mutate', method: 'POST', rejectUnauthorized: false, headers: { 'content-type': 'application/json' } }, (res) => {
-        let text = '';
-        res.on('data', (chunk: Buffer) => (text += chunk.toString()));
-        res.on('end', () => { resolve(JSON.parse(text) as { response?: object }); });
-      });
+      const req = request(
+        {
+          host: '127.0.0.1',
+          port,
+          path: '/mutate',
+          method: 'POST',
+          rejectUnauthorized: false,
+          headers: { 'content-type': 'application/json' },
+        },
+        (res) => {
+          let text = '';
+          res.on('data', (chunk: Buffer) => (text += chunk.toString()));
+          res.on('end', () => {
+            resolve(JSON.parse(text) as { response?: object });
+          });
+        },
+      );
       req.on('error', reject);
       req.end(body);
     });
@@ -108,7 +143,8 @@ async function sendReview(review: object): Promise<{ response?: { allowed?: bool
 describe('a hostile tenant of one opted-in namespace', () => {
   let tenant: string;
   let before_: Baseline;
-  const asTenant = (args: readonly string[], input?: string): Promise<string> => kubectlStderr([`--kubeconfig=${tenant}`, ...args], input);
+  const asTenant = (args: readonly string[], input?: string): Promise<string> =>
+    kubectlStderr([`--kubeconfig=${tenant}`, ...args], input);
 
   before(async () => {
     await install('kustomize', { reloadInPlace: true });
@@ -117,13 +153,30 @@ describe('a hostile tenant of one opted-in namespace', () => {
     await namespace(OUTSIDE, false);
     await kubectl(['create', 'serviceaccount', 'tenant', '-n', TENANT]);
     // What the built-in `edit` role grants of these (this control plane runs no role aggregation, which fills `edit` in).
-    await kubectl(['create', 'role', 'tenant', '-n', TENANT, '--verb=get,list,watch,create,update,patch,delete', '--resource=deployments.apps,pods,configmaps,secrets']);
-    await kubectl(['create', 'rolebinding', 'tenant', '-n', TENANT, '--role=tenant', `--serviceaccount=${TENANT}:tenant`]);
+    await kubectl([
+      'create',
+      'role',
+      'tenant',
+      '-n',
+      TENANT,
+      '--verb=get,list,watch,create,update,patch,delete',
+      '--resource=deployments.apps,pods,configmaps,secrets',
+    ]);
+    await kubectl([
+      'create',
+      'rolebinding',
+      'tenant',
+      '-n',
+      TENANT,
+      '--role=tenant',
+      `--serviceaccount=${TENANT}:tenant`,
+    ]);
     tenant = await serviceAccountKubeconfig('1h', { namespace: TENANT, name: 'tenant' });
     before_ = await baseline();
   });
   after(async () => {
-    for (const ns of [TENANT, VICTIM, OUTSIDE]) await kubectl(['delete', 'namespace', ns, '--wait=false', '--ignore-not-found']);
+    for (const ns of [TENANT, VICTIM, OUTSIDE])
+      await kubectl(['delete', 'namespace', ns, '--wait=false', '--ignore-not-found']);
     await uninstall('kustomize', { reloadInPlace: true }).catch(() => undefined);
   });
 
@@ -132,8 +185,14 @@ describe('a hostile tenant of one opted-in namespace', () => {
     const deployment = runningDeployment('frozen', 'frozen') as { metadata: { annotations?: Record<string, string> } };
     deployment.metadata.annotations = { 'confighash.dev/rollout-window': windows };
     // create, not apply: apply would copy the annotation into last-applied-configuration, over the size limit.
-    const warnings = await asTenant(['create', '-n', TENANT, '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [configMap('frozen', { a: '1' }), deployment] }));
-    assert.match(warnings, /confighash\.dev\/rollout-window: \d+ characters, more than the 512 a schedule may have: ignored/);
+    const warnings = await asTenant(
+      ['create', '-n', TENANT, '-f', '-'],
+      JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [configMap('frozen', { a: '1' }), deployment] }),
+    );
+    assert.match(
+      warnings,
+      /confighash\.dev\/rollout-window: \d+ characters, more than the 512 a schedule may have: ignored/,
+    );
     assert.ok(warnings.length < 10_000, 'the warning does not repeat the annotation');
     await waitForEvents(TENANT, 'InvalidRolloutPolicy');
     await asTenant(['patch', 'configmap', 'frozen', '-n', TENANT, '--type=merge', '-p', '{"data":{"a":"2"}}']);
@@ -144,8 +203,13 @@ describe('a hostile tenant of one opted-in namespace', () => {
     const deployment = runningDeployment('hub', 'frozen') as { metadata: { annotations?: Record<string, string> } };
     deployment.metadata.annotations = { 'confighash.dev/reload': 'signal:SIGHUB' };
     const warnings = await asTenant(['apply', '-n', TENANT, '-f', '-'], JSON.stringify(deployment));
-    assert.match(warnings, /not reloaded in place, every change rolls the workload: confighash\.dev\/reload must be signal:SIGNAME, a signal the program can catch/);
-    const spec = (await getWorkload(TENANT, 'Deployment', 'hub')) as unknown as { spec: { template: { spec: { initContainers?: unknown[] } } } };
+    assert.match(
+      warnings,
+      /not reloaded in place, every change rolls the workload: confighash\.dev\/reload must be signal:SIGNAME, a signal the program can catch/,
+    );
+    const spec = (await getWorkload(TENANT, 'Deployment', 'hub')) as unknown as {
+      spec: { template: { spec: { initContainers?: unknown[] } } };
+    };
     assert.equal(spec.spec.template.spec.initContainers, undefined);
     await kubectl(['rollout', 'status', 'deployment/hub', '-n', TENANT, '--timeout=120s']);
   });
@@ -155,19 +219,62 @@ describe('a hostile tenant of one opted-in namespace', () => {
     await apply(TENANT, configMap('env', { CONFIG_ENV: 'one' }));
     await asTenant(['apply', '-n', TENANT, '-f', '-'], JSON.stringify(pinApp()));
     await waitForRolledOut(TENANT, 'Deployment', 'pin', 1);
-    for (const name of ['forged-1', 'forged-2', 'forged-3']) await asTenant(['apply', '-n', TENANT, '-f', '-'], JSON.stringify(forgedAgentPod(name, 20)));
-    await waitFor('the forged pods to run and print', async () => {
-      const phases = await kubectl(['get', 'pods', '-n', TENANT, '-l', 'app=pin', '-o', 'jsonpath={range .items[*]}{.metadata.name}={.status.phase}{"\\n"}{end}']);
-      return phases.split('\n').filter((line) => line.startsWith('forged-') && line.endsWith('=Running')).length === 3 || undefined;
-    }, 120_000);
+    for (const name of ['forged-1', 'forged-2', 'forged-3'])
+      await asTenant(['apply', '-n', TENANT, '-f', '-'], JSON.stringify(forgedAgentPod(name, 20)));
+    await waitFor(
+      'the forged pods to run and print',
+      async () => {
+        const phases = await kubectl([
+          'get',
+          'pods',
+          '-n',
+          TENANT,
+          '-l',
+          'app=pin',
+          '-o',
+          'jsonpath={range .items[*]}{.metadata.name}={.status.phase}{"\\n"}{end}',
+        ]);
+        return (
+          phases.split('\n').filter((line) => line.startsWith('forged-') && line.endsWith('=Running')).length === 3 ||
+          undefined
+        );
+      },
+      120_000,
+    );
 
-    await asTenant(['patch', 'secret', 'pin', '-n', TENANT, '--type=merge', '-p', JSON.stringify({ stringData: { pin: PINS[1] } })]);
+    await asTenant([
+      'patch',
+      'secret',
+      'pin',
+      '-n',
+      TENANT,
+      '--type=merge',
+      '-p',
+      JSON.stringify({ stringData: { pin: PINS[1] } }),
+    ]);
     const [reloaded] = await waitForEvents(TENANT, 'ConfigReloaded', 120_000);
-    assert.match(reloaded?.message ?? '', /^Reloaded in place in 1 pod: secret\/pin/, 'only the workload\'s own pod counted');
+    assert.match(
+      reloaded?.message ?? '',
+      /^Reloaded in place in 1 pod: secret\/pin/,
+      "only the workload's own pod counted",
+    );
     assert.deepEqual(await eventsOf(TENANT, 'ReloadFailed'), [], 'the forged failure did not count');
 
     const outputs: string[] = [];
-    const ownPods = (await kubectl(['get', 'pods', '-n', TENANT, '-l', 'app=pin', '-o', 'jsonpath={range .items[*]}{.metadata.name}{"\\n"}{end}'])).split('\n').filter((name) => name.startsWith('pin-'));
+    const ownPods = (
+      await kubectl([
+        'get',
+        'pods',
+        '-n',
+        TENANT,
+        '-l',
+        'app=pin',
+        '-o',
+        'jsonpath={range .items[*]}{.metadata.name}{"\\n"}{end}',
+      ])
+    )
+      .split('\n')
+      .filter((name) => name.startsWith('pin-'));
     for (const pod of ownPods) outputs.push(await kubectl(['logs', '-n', TENANT, pod, '-c', 'confighash-agent']));
     for (const pod of await confighashPods()) {
       outputs.push(await kubectl(['logs', '-n', NAMESPACE, pod.metadata.name]));
@@ -178,32 +285,52 @@ describe('a hostile tenant of one opted-in namespace', () => {
         forward.close();
       }
     }
-    outputs.push(await kubectl(['get', 'events', '-n', TENANT, '-o', 'json']), await kubectl(['get', 'deployment', 'pin', '-n', TENANT, '-o', 'json']));
+    outputs.push(
+      await kubectl(['get', 'events', '-n', TENANT, '-o', 'json']),
+      await kubectl(['get', 'deployment', 'pin', '-n', TENANT, '-o', 'json']),
+    );
     const everything = outputs.join('\n');
-    assert.match(everything, /agent status/, 'the agent\'s status lines were read');
+    assert.match(everything, /agent status/, "the agent's status lines were read");
     for (const pin of PINS) {
       const hash = createHash('sha256').update(pin).digest('hex');
       const hashOfHash = createHash('sha256').update(hash).digest('hex');
-      for (const leak of [pin, hash.slice(0, 12), hashOfHash.slice(0, 12)]) assert.equal(everything.includes(leak), false, `an output shows ${leak}`);
+      for (const leak of [pin, hash.slice(0, 12), hashOfHash.slice(0, 12)])
+        assert.equal(everything.includes(leak), false, `an output shows ${leak}`);
     }
   });
 
-  it('cannot make the webhook read a Secret of a namespace that never opted in, even with Reloader\'s annotations', async () => {
+  it("cannot make the webhook read a Secret of a namespace that never opted in, even with Reloader's annotations", async () => {
     await kubectl(['create', 'secret', 'generic', 'db', '-n', OUTSIDE, '--from-literal=password=hunter2']);
-    const deployment = runningDeployment('web', 'none') as { metadata: Record<string, unknown>; spec: { template: { spec: { containers: { envFrom?: unknown[] }[] } } } };
+    const deployment = runningDeployment('web', 'none') as {
+      metadata: Record<string, unknown>;
+      spec: { template: { spec: { containers: { envFrom?: unknown[] }[] } } };
+    };
     deployment.metadata['annotations'] = { 'reloader.stakater.com/auto': 'true' };
-    for (const container of deployment.spec.template.spec.containers) container.envFrom = [{ secretRef: { name: 'db' } }];
+    for (const container of deployment.spec.template.spec.containers)
+      container.envFrom = [{ secretRef: { name: 'db' } }];
     const answer = await sendReview({
       apiVersion: 'admission.k8s.io/v1',
       kind: 'AdmissionReview',
-      request: { uid: 'direct', kind: { group: 'apps', version: 'v1', kind: 'Deployment' }, resource: { group: 'apps', version: 'v1', resource: 'deployments' }, operation: 'CREATE', namespace: OUTSIDE, name: 'web', object: deployment },
+      request: {
+        uid: 'direct',
+        kind: { group: 'apps', version: 'v1', kind: 'Deployment' },
+        resource: { group: 'apps', version: 'v1', resource: 'deployments' },
+        operation: 'CREATE',
+        namespace: OUTSIDE,
+        name: 'web',
+        object: deployment,
+      },
     });
     assert.deepEqual(answer.response, { uid: 'direct', allowed: true }, 'answered unread: no stamp, no warning');
   });
 
   it('leaves confighash serving everyone else: admissions stamped, one rollout per change, no replica restarted, the same leader', async () => {
     await apply(VICTIM, configMap('app', { a: '1' }), runningDeployment('web', 'app'));
-    assert.match(templateAnnotations(await getWorkload(VICTIM, 'Deployment', 'web'))['confighash.dev/checksum'] ?? '', /^v\d:/, 'stamped at admission');
+    assert.match(
+      templateAnnotations(await getWorkload(VICTIM, 'Deployment', 'web'))['confighash.dev/checksum'] ?? '',
+      /^v\d:/,
+      'stamped at admission',
+    );
     assert.deepEqual(await settled(VICTIM, ['web']), [1]);
     await kubectl(['patch', 'configmap', 'app', '-n', VICTIM, '--type=merge', '-p', '{"data":{"a":"2"}}']);
     await waitForRevisions(VICTIM, 'Deployment', 'web', 2);

@@ -32,7 +32,12 @@ function app(trigger: string, appArgs: string[], annotations: Record<string, str
           securityContext: { runAsUser: 1000, runAsGroup: 1000 },
           terminationGracePeriodSeconds: 1,
           tolerations: [NODE_TOLERATION],
-          containers: [testappContainer([{ name: 'CONFIG_ENV', valueFrom: { configMapKeyRef: { name: 'app', key: 'CONFIG_ENV' } } }], appArgs)],
+          containers: [
+            testappContainer(
+              [{ name: 'CONFIG_ENV', valueFrom: { configMapKeyRef: { name: 'app', key: 'CONFIG_ENV' } } }],
+              appArgs,
+            ),
+          ],
           volumes: [{ name: 'config', configMap: { name: 'app', items: [{ key: 'config', path: 'config' }] } }],
         },
       },
@@ -40,7 +45,12 @@ function app(trigger: string, appArgs: string[], annotations: Record<string, str
   };
 }
 
-const source = (data: Record<string, string>): object => ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'app' }, data });
+const source = (data: Record<string, string>): object => ({
+  apiVersion: 'v1',
+  kind: 'ConfigMap',
+  metadata: { name: 'app' },
+  data,
+});
 
 interface Running {
   uid: string;
@@ -49,18 +59,29 @@ interface Running {
 
 /** Each pod's UID and its app container's restarts, by name. */
 function running(list: readonly Pod[]): Map<string, Running> {
-  return new Map(list.map((p) => [p.metadata.name, { uid: p.metadata.uid, restarts: p.status?.containerStatuses?.find((c) => c.name === 'app')?.restartCount ?? -1 }]));
+  return new Map(
+    list.map((p) => [
+      p.metadata.name,
+      { uid: p.metadata.uid, restarts: p.status?.containerStatuses?.find((c) => c.name === 'app')?.restartCount ?? -1 },
+    ]),
+  );
 }
 
 /** Waits until every pod serves `file`; returns the pods as they are then (or, failing, says what their agents said). */
 async function servedEverywhere(ns: string, file: string): Promise<Pod[]> {
-  return waitFor(`every pod to serve ${file}`, async () => {
-    const list = await pods(ns, 'web');
-    const files = await Promise.all(list.map(async (p) => (await served(ns, p.metadata.name)).file));
-    return list.length === REPLICAS && files.every((f) => f === file) ? list : undefined;
-  }, 90_000).catch(async (error: unknown) => {
+  return waitFor(
+    `every pod to serve ${file}`,
+    async () => {
+      const list = await pods(ns, 'web');
+      const files = await Promise.all(list.map(async (p) => (await served(ns, p.metadata.name)).file));
+      return list.length === REPLICAS && files.every((f) => f === file) ? list : undefined;
+    },
+    90_000,
+  ).catch(async (error: unknown) => {
     for (const pod of await pods(ns, 'web')) {
-      const log = await kubectl(['logs', '-n', ns, pod.metadata.name, '-c', 'confighash-agent', '--tail=8']).catch(String);
+      const log = await kubectl(['logs', '-n', ns, pod.metadata.name, '-c', 'confighash-agent', '--tail=8']).catch(
+        String,
+      );
       process.stderr.write(`agent of ${pod.metadata.name}:\n${log}\n`);
     }
     throw error;
@@ -74,43 +95,109 @@ describe('reload in place', () => {
   });
   after(() => confighash.cleanup());
 
-  for (const [trigger, appArgs] of [['signal:SIGHUP', ['--reload-on-signal']], ['http://127.0.0.1:8080/-/reload', ['--reload-endpoint']]] as const) {
+  for (const [trigger, appArgs] of [
+    ['signal:SIGHUP', ['--reload-on-signal']],
+    ['http://127.0.0.1:8080/-/reload', ['--reload-endpoint']],
+  ] as const) {
     it(`${trigger}: a file change is served by the same containers; an env change rolls once`, async (t) => {
       const ns = await testNamespace(t, ENABLED);
       await apply(ns, source({ CONFIG_ENV: 'one', config: 'file-one' }), app(trigger, [...appArgs]));
       const first = running(await waitForRolledOut(ns, 'Deployment', 'web', REPLICAS));
-      const spec = await kubectlJson<{ spec: { template: { spec: { initContainers?: { name: string }[] } } } }>(['get', 'deployment', 'web', '-n', ns]);
-      assert.deepEqual(spec.spec.template.spec.initContainers?.map((c) => c.name), ['confighash-agent']);
+      const spec = await kubectlJson<{ spec: { template: { spec: { initContainers?: { name: string }[] } } } }>([
+        'get',
+        'deployment',
+        'web',
+        '-n',
+        ns,
+      ]);
+      assert.deepEqual(
+        spec.spec.template.spec.initContainers?.map((c) => c.name),
+        ['confighash-agent'],
+      );
 
       await kubectl(['patch', 'configmap', 'app', '-n', ns, '--type=merge', '-p', '{"data":{"config":"file-two"}}']);
       const after = running(await servedEverywhere(ns, 'file-two'));
       assert.deepEqual(after, first, 'the same pods, not restarted');
       for (const name of after.keys()) assert.ok((await served(ns, name)).reloads >= 1, `${name} reloaded`);
       const [reloaded] = await waitForEvents(ns, 'ConfigReloaded');
-      assert.match(reloaded?.message ?? '', /^Reloaded in place in 2 pods: configmap\/app \([0-9a-f]{12} → [0-9a-f]{12}\)$/);
-      const report = JSON.parse(await confighashCli(['explain', 'deployment/web', '-n', ns, '-o', 'json', `--confighash-namespace=${CONFIGHASH_NAMESPACE}`])) as WorkloadReport;
+      assert.match(
+        reloaded?.message ?? '',
+        /^Reloaded in place in 2 pods: configmap\/app \([0-9a-f]{12} → [0-9a-f]{12}\)$/,
+      );
+      const report = JSON.parse(
+        await confighashCli([
+          'explain',
+          'deployment/web',
+          '-n',
+          ns,
+          '-o',
+          'json',
+          `--confighash-namespace=${CONFIGHASH_NAMESPACE}`,
+        ]),
+      ) as WorkloadReport;
       assert.equal(report.state, 'reloaded');
-      assert.deepEqual(report.sources.map((s) => [s.id, s.keys, s.delivery]), [['configmap/app', ['CONFIG_ENV'], 'rollout'], ['configmap/app', ['config'], 'reload']]);
-      assert.deepEqual(report.reload?.pods.map((p) => p.state), ['reloaded', 'reloaded']);
+      assert.deepEqual(
+        report.sources.map((s) => [s.id, s.keys, s.delivery]),
+        [
+          ['configmap/app', ['CONFIG_ENV'], 'rollout'],
+          ['configmap/app', ['config'], 'reload'],
+        ],
+      );
+      assert.deepEqual(
+        report.reload?.pods.map((p) => p.state),
+        ['reloaded', 'reloaded'],
+      );
       assert.equal(await settledRevisions(ns, 'Deployment', 'web', confighash.metricsUrl), 1, 'nothing rolled');
 
-      await kubectl(['patch', 'configmap', 'app', '-n', ns, '--type=merge', '-p', '{"data":{"CONFIG_ENV":"two","config":"file-three"}}']);
+      await kubectl([
+        'patch',
+        'configmap',
+        'app',
+        '-n',
+        ns,
+        '--type=merge',
+        '-p',
+        '{"data":{"CONFIG_ENV":"two","config":"file-three"}}',
+      ]);
       await waitForRevisions(ns, 'Deployment', 'web', 2);
       const rolled = await waitForRolledOut(ns, 'Deployment', 'web', REPLICAS);
-      assert.equal(await settledRevisions(ns, 'Deployment', 'web', confighash.metricsUrl), 2, 'a change of both rolls once');
-      for (const pod of rolled) assert.deepEqual(await served(ns, pod.metadata.name).then(({ env, file }) => ({ env, file })), { env: 'two', file: 'file-three' });
+      assert.equal(
+        await settledRevisions(ns, 'Deployment', 'web', confighash.metricsUrl),
+        2,
+        'a change of both rolls once',
+      );
+      for (const pod of rolled)
+        assert.deepEqual(await served(ns, pod.metadata.name).then(({ env, file }) => ({ env, file })), {
+          env: 'two',
+          file: 'file-three',
+        });
     });
   }
 
   it('reports a reload that fails, and with reload-fallback: rollout rolls the workload once instead', async (t) => {
     const ns = await testNamespace(t, ENABLED);
     // testapp without --reload-endpoint answers the POST 404: every reload fails.
-    await apply(ns, source({ CONFIG_ENV: 'one', config: 'file-one' }), app('http://127.0.0.1:8080/-/reload', [], { 'confighash.dev/reload-fallback': 'rollout' }));
+    await apply(
+      ns,
+      source({ CONFIG_ENV: 'one', config: 'file-one' }),
+      app('http://127.0.0.1:8080/-/reload', [], { 'confighash.dev/reload-fallback': 'rollout' }),
+    );
     await waitForRolledOut(ns, 'Deployment', 'web', REPLICAS);
     await kubectl(['patch', 'configmap', 'app', '-n', ns, '--type=merge', '-p', '{"data":{"config":"file-two"}}']);
     // The agent retries for about 15 s before it gives up.
-    const [failed] = await waitForEvents(ns, 'ReloadFailed', 90_000).catch((e: unknown) => { process.stderr.write(`DEBUG\n${confighash.logs.filter((l) => l.includes(ns) && /reload-tracker|events|reconciler/.test(l)).slice(-20).join('\n')}\n`); throw e; });
-    assert.match(failed?.message ?? '', /Reload in place failed: pod web-[a-z0-9-]+: POST http:\/\/127\.0\.0\.1:8080\/-\/reload: HTTP 404.*rolling the workload instead/);
+    const [failed] = await waitForEvents(ns, 'ReloadFailed', 90_000).catch((e: unknown) => {
+      process.stderr.write(
+        `DEBUG\n${confighash.logs
+          .filter((l) => l.includes(ns) && /reload-tracker|events|reconciler/.test(l))
+          .slice(-20)
+          .join('\n')}\n`,
+      );
+      throw e;
+    });
+    assert.match(
+      failed?.message ?? '',
+      /Reload in place failed: pod web-[a-z0-9-]+: POST http:\/\/127\.0\.0\.1:8080\/-\/reload: HTTP 404.*rolling the workload instead/,
+    );
     await waitForRevisions(ns, 'Deployment', 'web', 2);
     const rolled = await waitForRolledOut(ns, 'Deployment', 'web', REPLICAS);
     assert.equal(await settledRevisions(ns, 'Deployment', 'web', confighash.metricsUrl), 2, 'rolled once');

@@ -18,7 +18,9 @@ const REPLICAS = 2;
 
 /** testapp reading CONFIG_ENV from configmap/app; each new pod takes `readyAfter` seconds to be ready. */
 function app(readyAfter = 3): object {
-  const container = testappContainer([{ name: 'CONFIG_ENV', valueFrom: { configMapKeyRef: { name: 'app', key: 'CONFIG_ENV' } } }]) as { readinessProbe: Record<string, unknown> };
+  const container = testappContainer([
+    { name: 'CONFIG_ENV', valueFrom: { configMapKeyRef: { name: 'app', key: 'CONFIG_ENV' } } },
+  ]) as { readinessProbe: Record<string, unknown> };
   container.readinessProbe['initialDelaySeconds'] = readyAfter;
   return {
     apiVersion: 'apps/v1',
@@ -40,13 +42,27 @@ function app(readyAfter = 3): object {
   };
 }
 
-const change = (ns: string, value: string): Promise<string> => kubectl(['patch', 'configmap', 'app', '-n', ns, '--type=merge', '-p', JSON.stringify({ data: { CONFIG_ENV: value } })]);
+const change = (ns: string, value: string): Promise<string> =>
+  kubectl([
+    'patch',
+    'configmap',
+    'app',
+    '-n',
+    ns,
+    '--type=merge',
+    '-p',
+    JSON.stringify({ data: { CONFIG_ENV: value } }),
+  ]);
 
 describe('rollouts followed to the end', () => {
   it('reports RolloutComplete, and holds a second change until the first rollout is complete', async (t) => {
     const confighash = await startConfighashForTest(t, ['--coalesce-window=0', '--wait-for-rollout=true']);
     const ns = await testNamespace(t, { 'confighash.dev/enabled': 'true' });
-    await apply(ns, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'app' }, data: { CONFIG_ENV: 'one' } }, app());
+    await apply(
+      ns,
+      { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'app' }, data: { CONFIG_ENV: 'one' } },
+      app(),
+    );
     await waitForRolledOut(ns, 'Deployment', 'web', REPLICAS);
 
     await change(ns, 'two');
@@ -57,12 +73,21 @@ describe('rollouts followed to the end', () => {
 
     await waitForRevisions(ns, 'Deployment', 'web', { count: 3, timeoutMs: 90_000 });
     await waitForRolledOut(ns, 'Deployment', 'web', REPLICAS);
-    assert.equal(await settledRevisions(ns, 'Deployment', 'web', confighash.metricsUrl), 3, 'one rollout for the held change');
-    const complete = await waitFor('two RolloutComplete Events', async () => {
-      const found = await eventsOf(ns, 'RolloutComplete');
-      return found.length === 2 ? found : undefined;
-    }, 60_000);
-    for (const event of complete) assert.match(event.message, /^Rolled out configuration v2:[0-9a-f]{8}:[0-9a-f]{12} in \d+s$/);
+    assert.equal(
+      await settledRevisions(ns, 'Deployment', 'web', confighash.metricsUrl),
+      3,
+      'one rollout for the held change',
+    );
+    const complete = await waitFor(
+      'two RolloutComplete Events',
+      async () => {
+        const found = await eventsOf(ns, 'RolloutComplete');
+        return found.length === 2 ? found : undefined;
+      },
+      60_000,
+    );
+    for (const event of complete)
+      assert.match(event.message, /^Rolled out configuration v2:[0-9a-f]{8}:[0-9a-f]{12} in \d+s$/);
     for (const pod of await pods(ns, 'web')) assert.equal((await served(ns, pod.metadata.name)).env, 'three');
   });
 
@@ -80,7 +105,11 @@ describe('rollouts followed to the end', () => {
       for (const r of replicas) if ((await metricValue(r.metricsUrl, 'confighash_leader')) === 1) leading.push(r);
       return leading.length === 1 ? leading[0] : undefined;
     });
-    await apply(ns, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'app' }, data: { CONFIG_ENV: 'one' } }, app(10));
+    await apply(
+      ns,
+      { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'app' }, data: { CONFIG_ENV: 'one' } },
+      app(10),
+    );
     await waitForRolledOut(ns, 'Deployment', 'web', REPLICAS);
     await change(ns, 'two');
     await waitForRevisions(ns, 'Deployment', 'web', 2);
@@ -90,15 +119,26 @@ describe('rollouts followed to the end', () => {
     assert.deepEqual(await eventsOf(ns, 'RolloutComplete'), [], 'complete before the leader died');
     const follower = replicas.find((r) => r !== leader);
     assert.ok(follower);
-    await waitFor('the other replica to lead', async () => ((await metricValue(follower.metricsUrl, 'confighash_leader')) === 1) || undefined, 60_000);
+    await waitFor(
+      'the other replica to lead',
+      async () => (await metricValue(follower.metricsUrl, 'confighash_leader')) === 1 || undefined,
+      60_000,
+    );
     await waitForRolledOut(ns, 'Deployment', 'web', REPLICAS);
     const [complete] = await waitForEvents(ns, 'RolloutComplete', 60_000);
     assert.equal(await settledRevisions(ns, 'Deployment', 'web', follower.metricsUrl), 2);
     assert.equal((await eventsOf(ns, 'RolloutComplete')).length, 1);
     assert.equal(complete?.count ?? 1, 1, 'told once');
     await receiver.received(2);
-    await waitFor('the new leader\'s notifications to be sent', async () => ((await notificationCount(follower.metricsUrl, 'automation', 'sent')) === 1) || undefined);
+    await waitFor(
+      "the new leader's notifications to be sent",
+      async () => (await notificationCount(follower.metricsUrl, 'automation', 'sent')) === 1 || undefined,
+    );
     const told = receiver.requests.map((r) => r.json as { type: string; id: string });
-    assert.deepEqual(told.map((e) => e.type), ['dev.confighash.rollout.started', 'dev.confighash.rollout.completed'], 'each once, from one leader or the other');
+    assert.deepEqual(
+      told.map((e) => e.type),
+      ['dev.confighash.rollout.started', 'dev.confighash.rollout.completed'],
+      'each once, from one leader or the other',
+    );
   });
 });

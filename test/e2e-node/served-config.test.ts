@@ -16,10 +16,14 @@ type Kind = 'Deployment' | 'StatefulSet';
 
 /** A workload of 2 replicas whose app reads CONFIG_ENV from `source` by env, and its `config` key as a file. */
 function app(kind: Kind, source: 'configmap' | 'secret'): object {
-  const keyRef = source === 'configmap' ? { configMapKeyRef: { name: 'app', key: 'CONFIG_ENV' } } : { secretKeyRef: { name: 'app', key: 'CONFIG_ENV' } };
-  const volume = source === 'configmap'
-    ? { name: 'config', configMap: { name: 'app', items: [{ key: 'config', path: 'config' }] } }
-    : { name: 'config', secret: { secretName: 'app', items: [{ key: 'config', path: 'config' }] } };
+  const keyRef =
+    source === 'configmap'
+      ? { configMapKeyRef: { name: 'app', key: 'CONFIG_ENV' } }
+      : { secretKeyRef: { name: 'app', key: 'CONFIG_ENV' } };
+  const volume =
+    source === 'configmap'
+      ? { name: 'config', configMap: { name: 'app', items: [{ key: 'config', path: 'config' }] } }
+      : { name: 'config', secret: { secretName: 'app', items: [{ key: 'config', path: 'config' }] } };
   return {
     apiVersion: 'apps/v1',
     kind,
@@ -49,10 +53,12 @@ function source(kind: 'configmap' | 'secret', data: Record<string, string>): obj
 
 async function servedByAll(ns: string): Promise<{ env: string; file: string }[]> {
   const running = await pods(ns, 'web');
-  return Promise.all(running.map(async (pod) => {
-    const { env, file } = await served(ns, pod.metadata.name);
-    return { env, file };
-  }));
+  return Promise.all(
+    running.map(async (pod) => {
+      const { env, file } = await served(ns, pod.metadata.name);
+      return { env, file };
+    }),
+  );
 }
 
 describe('configuration served by running pods', () => {
@@ -62,14 +68,25 @@ describe('configuration served by running pods', () => {
   });
   after(() => confighash.cleanup());
 
-  const cases: [Kind, 'configmap' | 'secret'][] = [['Deployment', 'configmap'], ['Deployment', 'secret'], ['StatefulSet', 'configmap']];
+  const cases: [Kind, 'configmap' | 'secret'][] = [
+    ['Deployment', 'configmap'],
+    ['Deployment', 'secret'],
+    ['StatefulSet', 'configmap'],
+  ];
   for (const [kind, kindOfSource] of cases) {
     it(`${kind} consuming a ${kindOfSource}: a consumed change rolls once and is served; an unconsumed one changes nothing`, async (t) => {
       const ns = await testNamespace(t, ENABLED);
-      await apply(ns, source(kindOfSource, { CONFIG_ENV: 'one', config: 'file-one', UNUSED: 'a' }), app(kind, kindOfSource));
+      await apply(
+        ns,
+        source(kindOfSource, { CONFIG_ENV: 'one', config: 'file-one', UNUSED: 'a' }),
+        app(kind, kindOfSource),
+      );
       await waitForRolledOut(ns, kind, 'web', REPLICAS);
       assert.equal(await settledRevisions(ns, kind, 'web', confighash.metricsUrl), 1);
-      assert.deepEqual(await servedByAll(ns), [{ env: 'one', file: 'file-one' }, { env: 'one', file: 'file-one' }]);
+      assert.deepEqual(await servedByAll(ns), [
+        { env: 'one', file: 'file-one' },
+        { env: 'one', file: 'file-one' },
+      ]);
 
       // An unconsumed key: no rollout, the very same pods.
       const podsBefore = (await pods(ns, 'web')).map((p) => p.metadata.uid).sort();
@@ -82,8 +99,14 @@ describe('configuration served by running pods', () => {
       await waitForRevisions(ns, kind, 'web', 2);
       const rolled = await waitForRolledOut(ns, kind, 'web', REPLICAS);
       assert.equal(await settledRevisions(ns, kind, 'web', confighash.metricsUrl), 2, 'rolled more than once');
-      assert.ok(rolled.every((p) => !podsBefore.includes(p.metadata.uid)), 'an old pod is still running');
-      assert.deepEqual(await servedByAll(ns), [{ env: 'two', file: 'file-two' }, { env: 'two', file: 'file-two' }]);
+      assert.ok(
+        rolled.every((p) => !podsBefore.includes(p.metadata.uid)),
+        'an old pod is still running',
+      );
+      assert.deepEqual(await servedByAll(ns), [
+        { env: 'two', file: 'file-two' },
+        { env: 'two', file: 'file-two' },
+      ]);
     });
   }
 });

@@ -32,7 +32,9 @@ const FAST = ['--coalesce-window=0', '--rollout-rate=1000', '--rollout-burst=100
 const names = (prefix: string, count: number): string[] => Array.from({ length: count }, (_, i) => `${prefix}-${i}`);
 
 function workloads(kind: WorkloadKind, prefix: string, count: number, annotations: Record<string, string>): object[] {
-  return names(prefix, count).map((name) => workload(kind, name, { envFrom: [{ configMapRef: { name } }] }, { annotations }));
+  return names(prefix, count).map((name) =>
+    workload(kind, name, { envFrom: [{ configMapRef: { name } }] }, { annotations }),
+  );
 }
 
 /** The unchanged ones, applied as users apply an app: each ConfigMap, then its workload, in one go. */
@@ -41,15 +43,22 @@ function together(kind: WorkloadKind, annotations: Record<string, string>): obje
   return configMaps('unchanged', UNCHANGED, '1').flatMap((cm, i) => [cm, apps[i] ?? {}]);
 }
 
-const configMaps = (prefix: string, count: number, value: string): object[] => names(prefix, count).map((name) => configMap(name, { value }));
+const configMaps = (prefix: string, count: number, value: string): object[] =>
+  names(prefix, count).map((name) => configMap(name, { value }));
 
 /** Revisions (ReplicaSets, or ControllerRevisions) per owning workload of `ns`, from one list. */
 async function revisionCounts(ns: string, kind: WorkloadKind): Promise<Map<string, number>> {
   const resource = kind === 'Deployment' ? 'replicasets' : 'controllerrevisions';
-  const listed = await kubectlJson<ObjectList<{ metadata: { ownerReferences?: { kind: string; name: string }[] } }>>(['get', resource, '-n', ns]);
+  const listed = await kubectlJson<ObjectList<{ metadata: { ownerReferences?: { kind: string; name: string }[] } }>>([
+    'get',
+    resource,
+    '-n',
+    ns,
+  ]);
   const counts = new Map<string, number>();
   for (const item of listed.items) {
-    for (const owner of item.metadata.ownerReferences ?? []) if (owner.kind === kind) counts.set(owner.name, (counts.get(owner.name) ?? 0) + 1);
+    for (const owner of item.metadata.ownerReferences ?? [])
+      if (owner.kind === kind) counts.set(owner.name, (counts.get(owner.name) ?? 0) + 1);
   }
   return counts;
 }
@@ -68,17 +77,30 @@ function rolledTo(workload: Listed): string | undefined {
 }
 
 /** The kind's workloads of `ns` once nothing is left to do: confighash has seen each as it is now and its queue is empty, twice over. */
-async function settled(ns: string, kind: WorkloadKind, count: number, confighash: ConfighashProcess): Promise<Listed[]> {
+async function settled(
+  ns: string,
+  kind: WorkloadKind,
+  count: number,
+  confighash: ConfighashProcess,
+): Promise<Listed[]> {
   let items: Listed[] = [];
   for (let round = 0; round < 2; round++) {
-    await waitFor(`confighash to have seen every ${kind} of ${ns} as it is`, async () => {
-      items = (await kubectlJson<ObjectList<Listed>>(['get', kind.toLowerCase(), '-n', ns])).items;
-      for (const item of items) {
-        if ((item.status?.observedGeneration ?? 0) < item.metadata.generation) return undefined;
-        if ((await observedVersion(confighash.metricsUrl, kind, ns, item.metadata.name)) !== item.metadata.resourceVersion) return undefined;
-      }
-      return items.length === count || undefined;
-    }, 180_000);
+    await waitFor(
+      `confighash to have seen every ${kind} of ${ns} as it is`,
+      async () => {
+        items = (await kubectlJson<ObjectList<Listed>>(['get', kind.toLowerCase(), '-n', ns])).items;
+        for (const item of items) {
+          if ((item.status?.observedGeneration ?? 0) < item.metadata.generation) return undefined;
+          if (
+            (await observedVersion(confighash.metricsUrl, kind, ns, item.metadata.name)) !==
+            item.metadata.resourceVersion
+          )
+            return undefined;
+        }
+        return items.length === count || undefined;
+      },
+      180_000,
+    );
     await waitForIdle(confighash.metricsUrl);
   }
   return items;
@@ -86,22 +108,43 @@ async function settled(ns: string, kind: WorkloadKind, count: number, confighash
 
 /** Waits until confighash has rolled every changed workload (or time runs out: the assertions then name what it missed). */
 async function waitForRollouts(confighash: ConfighashProcess, count: number): Promise<void> {
-  await waitFor(`confighash to roll ${count} workloads`, async () => (await metricValue(confighash.metricsUrl, 'confighash_rollouts_total')) >= count || undefined, 120_000).catch(() => undefined);
+  await waitFor(
+    `confighash to roll ${count} workloads`,
+    async () => (await metricValue(confighash.metricsUrl, 'confighash_rollouts_total')) >= count || undefined,
+    120_000,
+  ).catch(() => undefined);
 }
 
 /** Each changed workload rolled exactly once by confighash, each unchanged one never; no workload has more revisions than that. */
-async function assertExact(ns: string, kind: WorkloadKind, confighash: ConfighashProcess, { changed, unchanged }: { changed: readonly string[]; unchanged: readonly string[] }): Promise<void> {
+async function assertExact(
+  ns: string,
+  kind: WorkloadKind,
+  confighash: ConfighashProcess,
+  { changed, unchanged }: { changed: readonly string[]; unchanged: readonly string[] },
+): Promise<void> {
   const items = await settled(ns, kind, changed.length + unchanged.length, confighash);
   const revisions = await revisionCounts(ns, kind);
   const byName = new Map(items.map((item) => [item.metadata.name, item]));
   const wrong = [
-    ...changed.filter((name) => !byName.has(name) || rolledTo(byName.get(name) as Listed) === undefined).map((name) => `${name}: not rolled`),
-    ...unchanged.filter((name) => byName.has(name) && rolledTo(byName.get(name) as Listed) !== undefined).map((name) => `${name}: rolled, though its configuration never changed`),
-    ...changed.filter((name) => (revisions.get(name) ?? 0) > 2).map((name) => `${name}: ${revisions.get(name)} revisions`),
-    ...unchanged.filter((name) => revisions.get(name) !== 1).map((name) => `${name}: ${revisions.get(name) ?? 0} revisions`),
+    ...changed
+      .filter((name) => !byName.has(name) || rolledTo(byName.get(name) as Listed) === undefined)
+      .map((name) => `${name}: not rolled`),
+    ...unchanged
+      .filter((name) => byName.has(name) && rolledTo(byName.get(name) as Listed) !== undefined)
+      .map((name) => `${name}: rolled, though its configuration never changed`),
+    ...changed
+      .filter((name) => (revisions.get(name) ?? 0) > 2)
+      .map((name) => `${name}: ${revisions.get(name)} revisions`),
+    ...unchanged
+      .filter((name) => revisions.get(name) !== 1)
+      .map((name) => `${name}: ${revisions.get(name) ?? 0} revisions`),
   ];
   assert.deepEqual(wrong, []);
-  assert.equal(await metricValue(confighash.metricsUrl, 'confighash_rollouts_total'), changed.length, 'one rollout each, none twice');
+  assert.equal(
+    await metricValue(confighash.metricsUrl, 'confighash_rollouts_total'),
+    changed.length,
+    'one rollout each, none twice',
+  );
 }
 
 /** The ConfigMaps exist a second before the workloads: "changed after" is then visible even to the second (the residue is in adoption.ts). */
@@ -137,7 +180,16 @@ describe('adoption never swallows a change', () => {
       await nextSecond();
       await apply(ns, ...workloads(kind, 'changed', CHANGED, {}));
       await apply(ns, ...configMaps('changed', CHANGED, '2'));
-      const stamped = (await kubectl(['get', kind.toLowerCase(), '-n', ns, '-o', 'jsonpath={.items[*].spec.template.metadata.annotations.confighash\\.dev/checksum}'])).trim();
+      const stamped = (
+        await kubectl([
+          'get',
+          kind.toLowerCase(),
+          '-n',
+          ns,
+          '-o',
+          'jsonpath={.items[*].spec.template.metadata.annotations.confighash\\.dev/checksum}',
+        ])
+      ).trim();
       assert.equal(stamped, '', 'admitted unstamped: the webhook failed open');
       const confighash = await startConfighashForTest(t, FAST);
       await waitForRollouts(confighash, CHANGED);

@@ -26,16 +26,30 @@ async function installCrd(t: TestContext): Promise<void> {
 
 /** web, as an Argo Rollout: the Deployment's spec with a canary strategy. */
 function rollout(): object {
-  const deployment = workload('Deployment', 'web', { env: [{ name: 'LEVEL', valueFrom: { configMapKeyRef: { name: 'app', key: 'LEVEL' } } }] }) as { spec: object };
-  return { apiVersion: 'argoproj.io/v1alpha1', kind: 'Rollout', metadata: { name: 'web' }, spec: { ...deployment.spec, strategy: { canary: { steps: [{ setWeight: 50 }] } } } };
+  const deployment = workload('Deployment', 'web', {
+    env: [{ name: 'LEVEL', valueFrom: { configMapKeyRef: { name: 'app', key: 'LEVEL' } } }],
+  }) as { spec: object };
+  return {
+    apiVersion: 'argoproj.io/v1alpha1',
+    kind: 'Rollout',
+    metadata: { name: 'web' },
+    spec: { ...deployment.spec, strategy: { canary: { steps: [{ setWeight: 50 }] } } },
+  };
 }
 
-const getRollout = (ns: string): Promise<Rollout> => kubectlJson<Rollout>(['get', 'rollouts.argoproj.io', 'web', '-n', ns]);
-const change = (ns: string, data: Record<string, string>): Promise<string> => kubectl(['patch', 'configmap', 'app', '-n', ns, '--type=merge', '-p', JSON.stringify({ data })]);
+const getRollout = (ns: string): Promise<Rollout> =>
+  kubectlJson<Rollout>(['get', 'rollouts.argoproj.io', 'web', '-n', ns]);
+const change = (ns: string, data: Record<string, string>): Promise<string> =>
+  kubectl(['patch', 'configmap', 'app', '-n', ns, '--type=merge', '-p', JSON.stringify({ data })]);
 
 /** The Rollout once confighash has seen it as it is and has nothing left to do. */
 async function settled(ns: string, confighash: ConfighashProcess): Promise<Rollout> {
-  await waitFor('confighash to observe the Rollout', async () => ((await observedVersion(confighash.metricsUrl, 'Rollout', ns, 'web')) === (await getRollout(ns)).metadata.resourceVersion) || undefined);
+  await waitFor(
+    'confighash to observe the Rollout',
+    async () =>
+      (await observedVersion(confighash.metricsUrl, 'Rollout', ns, 'web')) ===
+        (await getRollout(ns)).metadata.resourceVersion || undefined,
+  );
   await waitForIdle(confighash.metricsUrl);
   return getRollout(ns);
 }
@@ -49,7 +63,7 @@ async function stampedAndPatchedOnce(ns: string, confighash: ConfighashProcess):
   await barrier(ns, 'configmap', confighash.metricsUrl);
   assert.equal((await settled(ns, confighash)).metadata.generation, 1, 'an unconsumed key patched the Rollout');
   await change(ns, { LEVEL: 'debug' });
-  await waitFor('the Rollout patched', async () => ((await getRollout(ns)).metadata.generation === 2) || undefined);
+  await waitFor('the Rollout patched', async () => (await getRollout(ns)).metadata.generation === 2 || undefined);
   const patched = await settled(ns, confighash);
   assert.equal(patched.metadata.generation, 2, 'patched exactly once');
   assert.notEqual(patched.spec.template?.metadata?.annotations?.['confighash.dev/checksum'], checksum);
@@ -75,14 +89,33 @@ describe('Argo Rollouts', () => {
     await installCrd(t);
     const confighash = await startConfighashForTest(t, ['--coalesce-window=0']);
     const ns = await testNamespace(t, { 'confighash.dev/enabled': 'true' });
-    const deployment = workload('Deployment', 'web-template', { env: [{ name: 'LEVEL', valueFrom: { configMapKeyRef: { name: 'app', key: 'LEVEL' } } }] }) as { spec: Record<string, unknown> };
+    const deployment = workload('Deployment', 'web-template', {
+      env: [{ name: 'LEVEL', valueFrom: { configMapKeyRef: { name: 'app', key: 'LEVEL' } } }],
+    }) as { spec: Record<string, unknown> };
     deployment.spec['replicas'] = 0;
-    const referencing = { apiVersion: 'argoproj.io/v1alpha1', kind: 'Rollout', metadata: { name: 'web' }, spec: { replicas: 1, selector: { matchLabels: { app: 'web-template' } }, workloadRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'web-template' } } };
+    const referencing = {
+      apiVersion: 'argoproj.io/v1alpha1',
+      kind: 'Rollout',
+      metadata: { name: 'web' },
+      spec: {
+        replicas: 1,
+        selector: { matchLabels: { app: 'web-template' } },
+        workloadRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'web-template' },
+      },
+    };
     await apply(ns, configMap('app', { LEVEL: 'info' }), deployment, referencing);
     assert.equal(await settledRevisions(ns, 'Deployment', 'web-template', confighash.metricsUrl), 1);
     await change(ns, { LEVEL: 'debug' });
     await waitForRevisions(ns, 'Deployment', 'web-template', 2);
-    assert.equal(await settledRevisions(ns, 'Deployment', 'web-template', confighash.metricsUrl), 2, 'its template changed once: Argo Rollouts rolls the Rollout from it');
-    assert.equal((await settled(ns, confighash)).metadata.generation, 1, 'the Rollout itself, with no template, is left alone');
+    assert.equal(
+      await settledRevisions(ns, 'Deployment', 'web-template', confighash.metricsUrl),
+      2,
+      'its template changed once: Argo Rollouts rolls the Rollout from it',
+    );
+    assert.equal(
+      (await settled(ns, confighash)).metadata.generation,
+      1,
+      'the Rollout itself, with no template, is left alone',
+    );
   });
 });

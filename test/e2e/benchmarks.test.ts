@@ -11,11 +11,22 @@ import { runScenario, SCENARIOS } from '../../bench/scenarios/index.ts';
 describe('benchmarks in quick mode', () => {
   for (const [name, scenario] of Object.entries(SCENARIOS)) {
     it(`${name}: runs, and every correctness check holds`, async (t) => {
-      const result = await runScenario(scenario, { quick: true, fromDist: false, log: (line) => { t.diagnostic(line); } });
+      const result = await runScenario(scenario, {
+        quick: true,
+        fromDist: false,
+        log: (line) => {
+          t.diagnostic(line);
+        },
+      });
       const checks = result.targets.filter((target) => target.kind === 'correctness');
       assert.ok(checks.length > 0, 'the scenario checks something');
-      for (const check of checks) assert.ok(check.met, `${check.name}: measured ${check.measured}, expected ${check.goal}${check.note ? ` (${check.note})` : ''}`);
-      for (const { name: series, distribution } of result.latencies) assert.ok(distribution.count > 0, `${series} has samples`);
+      for (const check of checks)
+        assert.ok(
+          check.met,
+          `${check.name}: measured ${check.measured}, expected ${check.goal}${check.note ? ` (${check.note})` : ''}`,
+        );
+      for (const { name: series, distribution } of result.latencies)
+        assert.ok(distribution.count > 0, `${series} has samples`);
     });
   }
 });

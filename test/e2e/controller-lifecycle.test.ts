@@ -19,8 +19,10 @@ async function editApp(ns: string, value: string): Promise<void> {
 /** Starts confighash and waits until it has reconciled every workload once since starting. */
 async function startAndSettle(t: TestContext, args: string[] = []): Promise<ConfighashProcess> {
   const confighash = await startConfighashForTest(t, args);
-  await waitFor('the first reconcile pass', async () =>
-    (await metricValue(confighash.metricsUrl, 'confighash_reconcile_total{result="current"}')) > 0 || undefined,
+  await waitFor(
+    'the first reconcile pass',
+    async () =>
+      (await metricValue(confighash.metricsUrl, 'confighash_reconcile_total{result="current"}')) > 0 || undefined,
   );
   await waitForIdle(confighash.metricsUrl);
   return confighash;
@@ -55,7 +57,10 @@ describe('controller lifecycle', () => {
     const confighash = await startAndSettle(t);
     const adopted = await getWorkload(ns, 'Deployment', 'web');
     // The stamp the template would carry, recorded in the workload's metadata: checksum, then sources.
-    assert.match(adopted.metadata.annotations?.['confighash.dev/baseline'] ?? '', /^v2:[0-9a-f]{8}:[0-9a-f]{64} configmap\/app=[0-9a-f]{12}$/);
+    assert.match(
+      adopted.metadata.annotations?.['confighash.dev/baseline'] ?? '',
+      /^v2:[0-9a-f]{8}:[0-9a-f]{64} configmap\/app=[0-9a-f]{12}$/,
+    );
     assert.equal(await settledRevisions(ns, 'Deployment', 'web', confighash.metricsUrl), 1);
 
     await editApp(ns, '2');
@@ -69,7 +74,8 @@ describe('controller lifecycle', () => {
       await startConfighash(['--leader-elect', '--coalesce-window=1s']),
     ];
     t.after(() => Promise.all(replicas.map((r) => r.cleanup())));
-    const isLeader = async (r: ConfighashProcess): Promise<boolean> => (await metricValue(r.metricsUrl, 'confighash_leader')) === 1;
+    const isLeader = async (r: ConfighashProcess): Promise<boolean> =>
+      (await metricValue(r.metricsUrl, 'confighash_leader')) === 1;
     const leader = await waitFor('a leader', async () => {
       const leading = [];
       for (const replica of replicas) if (await isLeader(replica)) leading.push(replica);
@@ -96,7 +102,11 @@ describe('controller lifecycle', () => {
     assert.equal(await settledRevisions(ns, 'Deployment', 'web', confighash.metricsUrl), 1);
 
     await restartApiserver();
-    await waitFor('confighash to be ready again', async () => (await fetch(`${confighash.metricsUrl}/readyz`)).ok || undefined, 60_000);
+    await waitFor(
+      'confighash to be ready again',
+      async () => (await fetch(`${confighash.metricsUrl}/readyz`)).ok || undefined,
+      60_000,
+    );
     await editApp(ns, '2');
     await waitForRevisions(ns, 'Deployment', 'web', 2);
     assert.equal(await settledRevisions(ns, 'Deployment', 'web', confighash.metricsUrl), 2);

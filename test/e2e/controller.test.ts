@@ -24,7 +24,12 @@ describe('controller', () => {
   }
 
   /** Waits for one more revision, then checks that it stays exactly one more. */
-  async function assertRolledOnce(ns: string, kind: WorkloadKind, name: string, revisionsBefore: number): Promise<void> {
+  async function assertRolledOnce(
+    ns: string,
+    kind: WorkloadKind,
+    name: string,
+    revisionsBefore: number,
+  ): Promise<void> {
     await waitForRevisions(ns, kind, name, revisionsBefore + 1);
     assert.equal(await settled(ns, kind, name), revisionsBefore + 1, 'rolled more than once');
   }
@@ -32,7 +37,11 @@ describe('controller', () => {
   for (const kind of ['Deployment', 'StatefulSet', 'DaemonSet'] as const) {
     it(`rolls a ${kind} exactly once when a consumed ConfigMap key changes`, async (t) => {
       const ns = await testNamespace(t, ENABLED);
-      await apply(ns, configMap('app', { LOG_LEVEL: 'info' }), workload(kind, 'web', { envFrom: [{ configMapRef: { name: 'app' } }] }));
+      await apply(
+        ns,
+        configMap('app', { LOG_LEVEL: 'info' }),
+        workload(kind, 'web', { envFrom: [{ configMapRef: { name: 'app' } }] }),
+      );
       assert.equal(await settled(ns, kind, 'web'), 1);
       const sourcesBefore = templateAnnotations(await getWorkload(ns, kind, 'web'))[SOURCES];
 
@@ -53,12 +62,28 @@ describe('controller', () => {
     await apply(ns, secret('db', { password: 'first-password' }), manifest);
     assert.equal(await settled(ns, 'Deployment', 'web'), 1);
 
-    await kubectl(['patch', 'secret', 'db', '-n', ns, '--type=merge', '-p', '{"stringData":{"password":"second-password"}}']);
+    await kubectl([
+      'patch',
+      'secret',
+      'db',
+      '-n',
+      ns,
+      '--type=merge',
+      '-p',
+      '{"stringData":{"password":"second-password"}}',
+    ]);
     await assertRolledOnce(ns, 'Deployment', 'web', 1);
 
     const event = (await waitForEvents(ns, 'ConfigChanged')).find((e) => e.involvedObject.name === 'web');
-    assert.match(event?.message ?? '', /^Rolling out: configuration changed: secret\/db \([0-9a-f]{12} → [0-9a-f]{12}: keys password\)$/, 'the key named, never its value');
-    assert.equal(confighash.logs.some((line) => /first-password|second-password/.test(line)), false);
+    assert.match(
+      event?.message ?? '',
+      /^Rolling out: configuration changed: secret\/db \([0-9a-f]{12} → [0-9a-f]{12}: keys password\)$/,
+      'the key named, never its value',
+    );
+    assert.equal(
+      confighash.logs.some((line) => /first-password|second-password/.test(line)),
+      false,
+    );
   });
 
   it('rolls nothing for an unconsumed key, or for labels and annotations of a source', async (t) => {
@@ -71,7 +96,9 @@ describe('controller', () => {
         'Deployment',
         'web',
         { env: [{ name: 'USED', valueFrom: { configMapKeyRef: { name: 'keyed', key: 'USED' } } }] },
-        { volumes: [{ name: 'files', configMap: { name: 'files', items: [{ key: 'used.yaml', path: 'used.yaml' }] } }] },
+        {
+          volumes: [{ name: 'files', configMap: { name: 'files', items: [{ key: 'used.yaml', path: 'used.yaml' }] } }],
+        },
       ),
     );
     assert.equal(await settled(ns, 'Deployment', 'web'), 1);
@@ -87,11 +114,24 @@ describe('controller', () => {
 
   it('rolls once for five edits inside the coalescing window', async (t) => {
     const ns = await testNamespace(t, ENABLED);
-    await apply(ns, configMap('app', { n: '0' }), workload('Deployment', 'web', { envFrom: [{ configMapRef: { name: 'app' } }] }));
+    await apply(
+      ns,
+      configMap('app', { n: '0' }),
+      workload('Deployment', 'web', { envFrom: [{ configMapRef: { name: 'app' } }] }),
+    );
     assert.equal(await settled(ns, 'Deployment', 'web'), 1);
 
     for (let n = 1; n <= 5; n++) {
-      await kubectl(['patch', 'configmap', 'app', '-n', ns, '--type=merge', '-p', JSON.stringify({ data: { n: String(n) } })]);
+      await kubectl([
+        'patch',
+        'configmap',
+        'app',
+        '-n',
+        ns,
+        '--type=merge',
+        '-p',
+        JSON.stringify({ data: { n: String(n) } }),
+      ]);
     }
     await assertRolledOnce(ns, 'Deployment', 'web', 1);
   });
@@ -99,20 +139,30 @@ describe('controller', () => {
   it('rolls each of 50 Deployments sharing a ConfigMap exactly once, within the rate limit', async (t) => {
     const ns = await testNamespace(t, ENABLED);
     const names = Array.from({ length: 50 }, (_, i) => `web-${i}`);
-    await apply(ns, configMap('shared', { v: '1' }), ...names.map((name) => workload('Deployment', name, { envFrom: [{ configMapRef: { name: 'shared' } }] })));
+    await apply(
+      ns,
+      configMap('shared', { v: '1' }),
+      ...names.map((name) => workload('Deployment', name, { envFrom: [{ configMapRef: { name: 'shared' } }] })),
+    );
     const replicaSets = (): Promise<number> =>
       kubectlJson<ObjectList<unknown>>(['get', 'replicasets', '-n', ns]).then((list) => list.items.length);
     // A Deployment whose template changes before its first ReplicaSet exists never gets that one.
     await waitFor('the first 50 ReplicaSets', async () => (await replicaSets()) >= 50 || undefined, 60_000);
     await waitForIdle(confighash.metricsUrl);
-    const limited = await metricValue(confighash.metricsUrl, 'confighash_rollouts_suppressed_total{reason="rate_limit"}');
+    const limited = await metricValue(
+      confighash.metricsUrl,
+      'confighash_rollouts_suppressed_total{reason="rate_limit"}',
+    );
 
     await kubectl(['patch', 'configmap', 'shared', '-n', ns, '--type=merge', '-p', '{"data":{"v":"2"}}']);
     await waitFor('all 50 Deployments to roll', async () => (await replicaSets()) >= 100 || undefined, 60_000);
     await waitForIdle(confighash.metricsUrl);
     for (const name of names) assert.equal(await settled(ns, 'Deployment', name), 2, name);
     assert.equal(await replicaSets(), 100);
-    const limitedAfter = await metricValue(confighash.metricsUrl, 'confighash_rollouts_suppressed_total{reason="rate_limit"}');
+    const limitedAfter = await metricValue(
+      confighash.metricsUrl,
+      'confighash_rollouts_suppressed_total{reason="rate_limit"}',
+    );
     assert.ok(limitedAfter > limited, 'the rate limit held some rollouts back');
   });
 
@@ -122,20 +172,35 @@ describe('controller', () => {
     assert.equal(templateAnnotations(await getWorkload(ns, 'Deployment', 'web'))[SOURCES], 'configmap/late=missing');
     await waitFor('a MissingSource Warning event', async () => {
       const events = await kubectlJson<ObjectList<{ type: string; message: string }>>([
-        'get', 'events', '-n', ns, '--field-selector', 'reason=MissingSource',
+        'get',
+        'events',
+        '-n',
+        ns,
+        '--field-selector',
+        'reason=MissingSource',
       ]);
-      return events.items.some((e) => e.type === 'Warning' && e.message.startsWith('configmap/late does not exist')) || undefined;
+      return (
+        events.items.some((e) => e.type === 'Warning' && e.message.startsWith('configmap/late does not exist')) ||
+        undefined
+      );
     });
     assert.equal(await settled(ns, 'Deployment', 'web'), 1);
 
     await apply(ns, configMap('late', { a: '1' }));
     await assertRolledOnce(ns, 'Deployment', 'web', 1);
-    assert.match(templateAnnotations(await getWorkload(ns, 'Deployment', 'web'))[SOURCES] ?? '', /^configmap\/late=[0-9a-f]{12}$/);
+    assert.match(
+      templateAnnotations(await getWorkload(ns, 'Deployment', 'web'))[SOURCES] ?? '',
+      /^configmap\/late=[0-9a-f]{12}$/,
+    );
   });
 
   it('adopts the workloads of a namespace labelled later without rolling them, and rolls them on the next change', async (t) => {
     const ns = await testNamespace(t);
-    await apply(ns, configMap('app', { a: '1' }), workload('Deployment', 'web', { envFrom: [{ configMapRef: { name: 'app' } }] }));
+    await apply(
+      ns,
+      configMap('app', { a: '1' }),
+      workload('Deployment', 'web', { envFrom: [{ configMapRef: { name: 'app' } }] }),
+    );
     assert.equal(await settled(ns, 'Deployment', 'web'), 1);
 
     await kubectl(['label', 'namespace', ns, 'confighash.dev/enabled=true']);
@@ -155,10 +220,15 @@ describe('controller', () => {
 
   it('does not roll an adopted workload when only its replicas change', async (t) => {
     const ns = await testNamespace(t);
-    await apply(ns, configMap('app', { a: '1' }), workload('Deployment', 'web', { envFrom: [{ configMapRef: { name: 'app' } }] }));
+    await apply(
+      ns,
+      configMap('app', { a: '1' }),
+      workload('Deployment', 'web', { envFrom: [{ configMapRef: { name: 'app' } }] }),
+    );
     await kubectl(['label', 'namespace', ns, 'confighash.dev/enabled=true']);
-    await waitFor('the Deployment to be adopted', async () =>
-      (await getWorkload(ns, 'Deployment', 'web')).metadata.annotations?.['confighash.dev/baseline'],
+    await waitFor(
+      'the Deployment to be adopted',
+      async () => (await getWorkload(ns, 'Deployment', 'web')).metadata.annotations?.['confighash.dev/baseline'],
     );
     await kubectl(['scale', 'deployment', 'web', '-n', ns, '--replicas=3']);
     assert.equal(await settled(ns, 'Deployment', 'web'), 1);

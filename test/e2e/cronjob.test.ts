@@ -16,7 +16,11 @@ interface CronJob {
 }
 
 interface Job {
-  metadata: { name: string; annotations?: Record<string, string>; ownerReferences?: { kind: string; name: string; uid: string }[] };
+  metadata: {
+    name: string;
+    annotations?: Record<string, string>;
+    ownerReferences?: { kind: string; name: string; uid: string }[];
+  };
 }
 
 function cronJob(annotations: Record<string, string> = {}): object {
@@ -32,7 +36,13 @@ function cronJob(annotations: Record<string, string> = {}): object {
           template: {
             spec: {
               restartPolicy: 'Never',
-              containers: [{ name: 'report', image: 'registry.k8s.io/pause:3.10', env: [{ name: 'LEVEL', valueFrom: { configMapKeyRef: { name: 'app', key: 'LEVEL' } } }] }],
+              containers: [
+                {
+                  name: 'report',
+                  image: 'registry.k8s.io/pause:3.10',
+                  env: [{ name: 'LEVEL', valueFrom: { configMapKeyRef: { name: 'app', key: 'LEVEL' } } }],
+                },
+              ],
             },
           },
         },
@@ -41,14 +51,22 @@ function cronJob(annotations: Record<string, string> = {}): object {
   };
 }
 
-const patch = (ns: string, data: Record<string, string>): Promise<string> => kubectl(['patch', 'configmap', 'app', '-n', ns, '--type=merge', '-p', JSON.stringify({ data })]);
+const patch = (ns: string, data: Record<string, string>): Promise<string> =>
+  kubectl(['patch', 'configmap', 'app', '-n', ns, '--type=merge', '-p', JSON.stringify({ data })]);
 const getCronJob = (ns: string): Promise<CronJob> => kubectlJson<CronJob>(['get', 'cronjob', 'report', '-n', ns]);
-const checksumOf = (object: CronJob): string | undefined => object.spec.jobTemplate.spec.template.metadata?.annotations?.['confighash.dev/checksum'];
-const jobs = async (ns: string): Promise<Job[]> => (await kubectlJson<{ items: Job[] }>(['get', 'jobs', '-n', ns])).items;
+const checksumOf = (object: CronJob): string | undefined =>
+  object.spec.jobTemplate.spec.template.metadata?.annotations?.['confighash.dev/checksum'];
+const jobs = async (ns: string): Promise<Job[]> =>
+  (await kubectlJson<{ items: Job[] }>(['get', 'jobs', '-n', ns])).items;
 
 /** The CronJob once confighash has seen it as it is and has nothing left to do: a second patch could not be on its way. */
 async function settled(ns: string, confighash: ConfighashProcess): Promise<CronJob> {
-  await waitFor('confighash to observe the CronJob', async () => ((await observedVersion(confighash.metricsUrl, 'CronJob', ns, 'report')) === (await getCronJob(ns)).metadata.resourceVersion) || undefined);
+  await waitFor(
+    'confighash to observe the CronJob',
+    async () =>
+      (await observedVersion(confighash.metricsUrl, 'CronJob', ns, 'report')) ===
+        (await getCronJob(ns)).metadata.resourceVersion || undefined,
+  );
   await waitForIdle(confighash.metricsUrl);
   return getCronJob(ns);
 }
@@ -67,11 +85,13 @@ describe('CronJobs', () => {
     assert.equal((await settled(ns, confighash)).metadata.generation, 1, 'an unconsumed key patched the CronJob');
 
     await patch(ns, { LEVEL: 'debug' });
-    await waitFor('the CronJob patched', async () => ((await getCronJob(ns)).metadata.generation === 2) || undefined);
+    await waitFor('the CronJob patched', async () => (await getCronJob(ns)).metadata.generation === 2 || undefined);
     const patched = await settled(ns, confighash);
     assert.equal(patched.metadata.generation, 2, 'patched exactly once');
     assert.notEqual(checksumOf(patched), checksumOf(created));
-    const changed = await waitFor('the CronJob\'s ConfigChanged Event', async () => (await eventsOf(ns, 'ConfigChanged')).find((e) => e.involvedObject.kind === 'CronJob'));
+    const changed = await waitFor("the CronJob's ConfigChanged Event", async () =>
+      (await eventsOf(ns, 'ConfigChanged')).find((e) => e.involvedObject.kind === 'CronJob'),
+    );
     assert.match(changed.message, /configmap\/app \([0-9a-f]{12} → [0-9a-f]{12}: keys LEVEL\)/);
     assert.deepEqual(await jobs(ns), [], 'no Job without cronjob-run-now');
   });
@@ -87,8 +107,15 @@ describe('CronJobs', () => {
     const job = await waitFor('a Job', async () => (await jobs(ns))[0]);
     const cron = await settled(ns, confighash);
     assert.equal((await jobs(ns)).length, 1, 'exactly one Job');
-    assert.deepEqual(job.metadata.ownerReferences?.map((o) => [o.kind, o.name, o.uid]), [['CronJob', 'report', cron.metadata.uid]]);
-    assert.equal(job.metadata.annotations?.['confighash.dev/run-for'], checksumOf(cron), 'started from the new template');
+    assert.deepEqual(
+      job.metadata.ownerReferences?.map((o) => [o.kind, o.name, o.uid]),
+      [['CronJob', 'report', cron.metadata.uid]],
+    );
+    assert.equal(
+      job.metadata.annotations?.['confighash.dev/run-for'],
+      checksumOf(cron),
+      'started from the new template',
+    );
     const [started] = await waitForEvents(ns, 'JobStarted');
     assert.match(started?.message ?? '', new RegExp(`^Started Job ${job.metadata.name} from the new template`));
   });

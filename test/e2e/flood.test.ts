@@ -24,16 +24,24 @@ async function rssMiB(pid: number): Promise<number> {
 
 function open(port: number): Promise<Socket | undefined> {
   return new Promise((resolve) => {
-    const socket = connect({ host: '127.0.0.1', port }, () => { resolve(socket); });
-    socket.on('error', () => { resolve(undefined); });
+    const socket = connect({ host: '127.0.0.1', port }, () => {
+      resolve(socket);
+    });
+    socket.on('error', () => {
+      resolve(undefined);
+    });
   });
 }
 
 /** A connection that completes its TLS handshake and then says nothing. */
 function openTls(port: number, ca: string): Promise<Socket | undefined> {
   return new Promise((resolve) => {
-    const socket = tlsConnect({ host: '127.0.0.1', port, ca }, () => { resolve(socket); });
-    socket.on('error', () => { resolve(undefined); });
+    const socket = tlsConnect({ host: '127.0.0.1', port, ca }, () => {
+      resolve(socket);
+    });
+    socket.on('error', () => {
+      resolve(undefined);
+    });
   });
 }
 
@@ -49,12 +57,17 @@ describe('flood of the webhook port', () => {
     const ca = await publishedCaBundle();
     await apply(ns, configMap('app', { a: '1' }));
     const probe = JSON.stringify(workload('Deployment', 'web', { envFrom: [{ configMapRef: { name: 'app' } }] }));
-    const stamped = async (): Promise<boolean> => (await kubectl(['create', '-n', ns, '--dry-run=server', '-o', 'json', '-f', '-'], probe)).includes('confighash.dev/checksum');
+    const stamped = async (): Promise<boolean> =>
+      (await kubectl(['create', '-n', ns, '--dry-run=server', '-o', 'json', '-f', '-'], probe)).includes(
+        'confighash.dev/checksum',
+      );
     assert.ok(await stamped());
     const before = await rssMiB(confighash.pid);
 
     const sockets: Socket[] = [];
-    t.after(() => { for (const socket of sockets) socket.destroy(); });
+    t.after(() => {
+      for (const socket of sockets) socket.destroy();
+    });
     for (let opened = 0; opened < RAW_CONNECTIONS; opened += 500) {
       const batch = await Promise.all(Array.from({ length: 500 }, () => open(port)));
       sockets.push(...batch.filter((s): s is Socket => s !== undefined));
@@ -69,10 +82,16 @@ describe('flood of the webhook port', () => {
 
     for (const socket of sockets) socket.destroy();
     await waitFor('the webhook to stamp again', async () => (await stamped()) || undefined);
-    const after = await waitFor(`RSS within ${RSS_BOUND_MIB} MiB of before the flood`, async () => {
-      const now = await rssMiB(confighash.pid);
-      return now <= before + RSS_BOUND_MIB ? now : undefined;
-    }, 60_000);
-    t.diagnostic(`${sockets.length} connections held; RSS ${before.toFixed(0)} → ${peak.toFixed(0)} (flood) → ${after.toFixed(0)} MiB`);
+    const after = await waitFor(
+      `RSS within ${RSS_BOUND_MIB} MiB of before the flood`,
+      async () => {
+        const now = await rssMiB(confighash.pid);
+        return now <= before + RSS_BOUND_MIB ? now : undefined;
+      },
+      60_000,
+    );
+    t.diagnostic(
+      `${sockets.length} connections held; RSS ${before.toFixed(0)} → ${peak.toFixed(0)} (flood) → ${after.toFixed(0)} MiB`,
+    );
   });
 });

@@ -15,13 +15,13 @@ const ENABLED = { 'confighash.dev/enabled': 'true' };
 const SOURCES = 'confighash.dev/sources';
 const CHECKSUM = 'confighash.dev/checksum';
 
-
 async function secretData(name: string): Promise<string> {
   return kubectl(['get', 'secret', name, '-n', CONFIGHASH_NAMESPACE, '-o', 'jsonpath={.data}']);
 }
 
-
-const USES_DB = workload('Deployment', 'web', { env: [{ name: 'PIN', valueFrom: { secretKeyRef: { name: 'db', key: 'pin' } } }] });
+const USES_DB = workload('Deployment', 'web', {
+  env: [{ name: 'PIN', valueFrom: { secretKeyRef: { name: 'db', key: 'pin' } } }],
+});
 const USES_APP = workload('Deployment', 'web', { envFrom: [{ configMapRef: { name: 'app' } }] });
 
 describe('hardening', () => {
@@ -29,12 +29,17 @@ describe('hardening', () => {
     const confighash = await startConfighashForTest(t);
     const [a, b] = [await testNamespace(t, ENABLED), await testNamespace(t, ENABLED)];
     for (const ns of [a, b]) await apply(ns, secret('db', { pin: '1234' }), USES_DB);
-    const [stampA, stampB] = await Promise.all([a, b].map(async (ns) => templateAnnotations(await getWorkload(ns, 'Deployment', 'web'))));
+    const [stampA, stampB] = await Promise.all(
+      [a, b].map(async (ns) => templateAnnotations(await getWorkload(ns, 'Deployment', 'web'))),
+    );
     assert.match(stampA?.[SOURCES] ?? '', /^secret\/db=[0-9a-f]{12}$/);
     assert.notEqual(stampA?.[SOURCES], stampB?.[SOURCES]);
     assert.match(stampA?.[CHECKSUM] ?? '', /^v2:[0-9a-f]{8}:[0-9a-f]{64}$/);
     // As a value of its own: a timestamp or a port may hold those digits.
-    assert.equal(confighash.logs.some((line) => /(?<![0-9])1234(?![0-9])/.test(line)), false);
+    assert.equal(
+      confighash.logs.some((line) => /(?<![0-9])1234(?![0-9])/.test(line)),
+      false,
+    );
   });
 
   it('does not roll a workload whose required ConfigMap was deleted, and rolls it once when it comes back different', async (t) => {
@@ -46,9 +51,17 @@ describe('hardening', () => {
     await kubectl(['delete', 'configmap', 'app', '-n', ns]);
     const [warning] = await waitForEvents(ns, 'MissingSource');
     assert.match(warning?.message ?? '', /configmap\/app was deleted: the workload is not rolled/);
-    assert.ok((await metricValue(confighash.metricsUrl, 'confighash_rollouts_suppressed_total{reason="missing_source"}')) >= 1);
-    assert.equal(await settledRevisions(ns, 'Deployment', 'web', confighash.metricsUrl), 1, 'rolled into pods that cannot start');
-    const status = JSON.parse(await confighashCli(['status', '-n', ns, '-o', 'json', `--confighash-namespace=${CONFIGHASH_NAMESPACE}`])) as { state: string }[];
+    assert.ok(
+      (await metricValue(confighash.metricsUrl, 'confighash_rollouts_suppressed_total{reason="missing_source"}')) >= 1,
+    );
+    assert.equal(
+      await settledRevisions(ns, 'Deployment', 'web', confighash.metricsUrl),
+      1,
+      'rolled into pods that cannot start',
+    );
+    const status = JSON.parse(
+      await confighashCli(['status', '-n', ns, '-o', 'json', `--confighash-namespace=${CONFIGHASH_NAMESPACE}`]),
+    ) as { state: string }[];
     assert.equal(status[0]?.state, 'missing-source');
 
     // Back with the same content: nothing to roll. Then a real change: one rollout.
@@ -78,7 +91,11 @@ describe('hardening', () => {
 
     await confighash.stop();
     const next = await startConfighashForTest(t);
-    assert.equal(await settledRevisions(ns, 'Deployment', 'web', next.metricsUrl), 1, 'a restart after the deletion rolled a workload');
+    assert.equal(
+      await settledRevisions(ns, 'Deployment', 'web', next.metricsUrl),
+      1,
+      'a restart after the deletion rolled a workload',
+    );
   });
 
   it('rotates the HMAC key without rolling anything; new stamps name the new key; the next change rolls once', async (t) => {
@@ -92,12 +109,23 @@ describe('hardening', () => {
     const newKey = /signed with key ([0-9a-f]{8})/.exec(out)?.[1];
     assert.ok(newKey && newKey !== oldKey, out);
     await waitFor('confighash to sign with the new key', async () => {
-      const dryRun = await kubectl(['create', '-n', ns, '--dry-run=server', '-o', 'json', '-f', '-'], JSON.stringify({ ...(USES_DB), metadata: { name: 'probe' } }));
+      const dryRun = await kubectl(
+        ['create', '-n', ns, '--dry-run=server', '-o', 'json', '-f', '-'],
+        JSON.stringify({ ...USES_DB, metadata: { name: 'probe' } }),
+      );
       return dryRun.includes(`"confighash.dev/checksum": "v2:${newKey}:`) || undefined;
     });
-    assert.equal(await settledRevisions(ns, 'Deployment', 'web', confighash.metricsUrl), 1, 'the rotation rolled a workload');
+    assert.equal(
+      await settledRevisions(ns, 'Deployment', 'web', confighash.metricsUrl),
+      1,
+      'the rotation rolled a workload',
+    );
     await kubectl(['apply', '-n', ns, '-f', '-'], JSON.stringify(USES_DB));
-    assert.equal(await settledRevisions(ns, 'Deployment', 'web', confighash.metricsUrl), 1, 're-applying after the rotation rolled it');
+    assert.equal(
+      await settledRevisions(ns, 'Deployment', 'web', confighash.metricsUrl),
+      1,
+      're-applying after the rotation rolled it',
+    );
 
     await kubectl(['patch', 'secret', 'db', '-n', ns, '--type=merge', '-p', '{"stringData":{"pin":"4321"}}']);
     await waitForRevisions(ns, 'Deployment', 'web', 2);
@@ -106,7 +134,9 @@ describe('hardening', () => {
   });
 
   it('replaces a corrupt webhook TLS Secret and serves, instead of staying down', async (t) => {
-    await kubectl(['create', 'namespace', CONFIGHASH_NAMESPACE, '--dry-run=client', '-o', 'json']).then((ns) => kubectl(['apply', '-f', '-'], ns));
+    await kubectl(['create', 'namespace', CONFIGHASH_NAMESPACE, '--dry-run=client', '-o', 'json']).then((ns) =>
+      kubectl(['apply', '-f', '-'], ns),
+    );
     const garbage = Buffer.from('not a certificate').toString('base64');
     const corrupt = {
       apiVersion: 'v1',
@@ -130,26 +160,65 @@ describe('hardening', () => {
     // Event times have a resolution of a second; the Events of other tests' repairs are older.
     const since = Math.floor(Date.now() / 1000) * 1000;
     const webhook = async (): Promise<{ failurePolicy?: string; clientConfig?: { url?: string } } | undefined> => {
-      const out = await kubectl(['get', 'mutatingwebhookconfiguration', 'confighash', '-o', 'jsonpath={.webhooks[0]}', '--ignore-not-found']);
+      const out = await kubectl([
+        'get',
+        'mutatingwebhookconfiguration',
+        'confighash',
+        '-o',
+        'jsonpath={.webhooks[0]}',
+        '--ignore-not-found',
+      ]);
       return out ? (JSON.parse(out) as { failurePolicy?: string }) : undefined;
     };
     await kubectl(['delete', 'mutatingwebhookconfiguration', 'confighash']);
-    await waitFor('the configuration to be restored', async () => (await webhook())?.clientConfig?.url === confighash.webhookUrl || undefined);
-    await kubectl(['patch', 'mutatingwebhookconfiguration', 'confighash', '--type=json', '-p', '[{"op":"replace","path":"/webhooks/0/failurePolicy","value":"Fail"}]']);
+    await waitFor(
+      'the configuration to be restored',
+      async () => (await webhook())?.clientConfig?.url === confighash.webhookUrl || undefined,
+    );
+    await kubectl([
+      'patch',
+      'mutatingwebhookconfiguration',
+      'confighash',
+      '--type=json',
+      '-p',
+      '[{"op":"replace","path":"/webhooks/0/failurePolicy","value":"Fail"}]',
+    ]);
     await waitFor('failurePolicy Ignore again', async () => (await webhook())?.failurePolicy === 'Ignore' || undefined);
-    assert.equal(await metricValue(confighash.metricsUrl, 'confighash_self_repairs_total{object="webhook-configuration"}'), 2);
+    assert.equal(
+      await metricValue(confighash.metricsUrl, 'confighash_self_repairs_total{object="webhook-configuration"}'),
+      2,
+    );
     const restored = await waitFor('two Events', async () => {
-      const found = (await eventsOf('default', 'WebhookConfigurationRestored')).filter((e) => Date.parse(e.lastTimestamp ?? '') >= since);
+      const found = (await eventsOf('default', 'WebhookConfigurationRestored')).filter(
+        (e) => Date.parse(e.lastTimestamp ?? '') >= since,
+      );
       return found.length === 2 ? found : undefined;
     });
-    assert.deepEqual(restored.map((e) => /\((.*)\)/.exec(e.message)?.[1]).sort(), ['it did not exist', 'its failurePolicy changed']);
+    assert.deepEqual(restored.map((e) => /\((.*)\)/.exec(e.message)?.[1]).sort(), [
+      'it did not exist',
+      'its failurePolicy changed',
+    ]);
     await apply(ns, configMap('app', { LEVEL: 'info' }), USES_APP);
-    assert.match(templateAnnotations(await getWorkload(ns, 'Deployment', 'web'))[SOURCES] ?? '', /^configmap\/app=/, 'the restored webhook stamps');
+    assert.match(
+      templateAnnotations(await getWorkload(ns, 'Deployment', 'web'))[SOURCES] ?? '',
+      /^configmap\/app=/,
+      'the restored webhook stamps',
+    );
   });
 
   it('restores a deleted webhook TLS Secret from memory: the same CA, nothing re-trusted', async (t) => {
     const confighash = await startConfighashForTest(t);
-    const tlsData = (): Promise<string> => kubectl(['get', 'secret', 'confighash-webhook-tls', '-n', CONFIGHASH_NAMESPACE, '-o', 'jsonpath={.data.ca\\.crt}', '--ignore-not-found']);
+    const tlsData = (): Promise<string> =>
+      kubectl([
+        'get',
+        'secret',
+        'confighash-webhook-tls',
+        '-n',
+        CONFIGHASH_NAMESPACE,
+        '-o',
+        'jsonpath={.data.ca\\.crt}',
+        '--ignore-not-found',
+      ]);
     const before = await tlsData();
     assert.ok(before);
     await kubectl(['delete', 'secret', 'confighash-webhook-tls', '-n', CONFIGHASH_NAMESPACE]);
@@ -159,22 +228,29 @@ describe('hardening', () => {
     assert.match(event?.message ?? '', /restored it from memory/);
   });
 
-  it('stays ready while the API server restarts: readiness is the webhook\'s, the controller\'s watches are reported', async (t) => {
+  it("stays ready while the API server restarts: readiness is the webhook's, the controller's watches are reported", async (t) => {
     const confighash = await startConfighashForTest(t);
     const readyz = async (): Promise<{ status: number; body: string }> => {
       const response = await fetch(`${confighash.metricsUrl}/readyz`);
       return { status: response.status, body: await response.text() };
     };
-    assert.match((await readyz()).body, /\[\+\]webhook ok\n\[\+\]certificates ok\n\[\+\]namespaces ok\n\[i\]controller: ok\nok/);
+    assert.match(
+      (await readyz()).body,
+      /\[\+\]webhook ok\n\[\+\]certificates ok\n\[\+\]namespaces ok\n\[i\]controller: ok\nok/,
+    );
     const restart = restartApiserver();
     const seen = new Set<number>();
     let sawWatchProblem = false;
-    await waitFor('the controller to report its watches failing, then recovering', async () => {
-      const { status, body } = await readyz();
-      seen.add(status);
-      sawWatchProblem ||= /\[i\]controller: (?!ok)/.test(body);
-      return sawWatchProblem && body.includes('[i]controller: ok') ? true : undefined;
-    }, 90_000);
+    await waitFor(
+      'the controller to report its watches failing, then recovering',
+      async () => {
+        const { status, body } = await readyz();
+        seen.add(status);
+        sawWatchProblem ||= /\[i\]controller: (?!ok)/.test(body);
+        return sawWatchProblem && body.includes('[i]controller: ok') ? true : undefined;
+      },
+      90_000,
+    );
     await restart;
     assert.deepEqual([...seen], [200], 'readiness failed while only the watches were down');
   });

@@ -26,21 +26,32 @@ interface KubeObject {
 async function objectsOf(yaml: string): Promise<KubeObject[]> {
   const printed = await kubectl(['create', '--dry-run=client', '-o', 'json', '-f', '-'], yaml);
   // One pretty-printed object after another: each ends with a `}` alone on its line.
-  return printed.split(/^\}$/m).filter((part) => part.trim() !== '').map((part) => JSON.parse(`${part}}`) as KubeObject);
+  return printed
+    .split(/^\}$/m)
+    .filter((part) => part.trim() !== '')
+    .map((part) => JSON.parse(`${part}}`) as KubeObject);
 }
 
 /** What two installs must agree on: everything but Helm's own labels, comments and the order of RBAC rules. */
 function comparable(objects: readonly KubeObject[]): Record<string, unknown> {
   const entries = objects.map((object): [string, unknown] => {
     const { metadata, ...rest } = object;
-    const labels = Object.fromEntries(Object.entries(metadata.labels ?? {}).filter(([key]) => key === 'app.kubernetes.io/name' || key === 'app.kubernetes.io/part-of'));
+    const labels = Object.fromEntries(
+      Object.entries(metadata.labels ?? {}).filter(
+        ([key]) => key === 'app.kubernetes.io/name' || key === 'app.kubernetes.io/part-of',
+      ),
+    );
     const rules = object.rules?.map((rule) => JSON.stringify(rule)).sort();
-    return [`${object.kind} ${metadata.namespace ?? ''}/${metadata.name}`, { ...rest, ...(rules ? { rules } : {}), labels, annotations: metadata.annotations ?? {} }];
+    return [
+      `${object.kind} ${metadata.namespace ?? ''}/${metadata.name}`,
+      { ...rest, ...(rules ? { rules } : {}), labels, annotations: metadata.annotations ?? {} },
+    ];
   });
   return Object.fromEntries(entries.sort(([a], [b]) => a.localeCompare(b)));
 }
 
-const template = (values: readonly string[] = []): Promise<string> => helm(['template', 'confighash', CHART, '--namespace', CONFIGHASH_NAMESPACE, ...values]);
+const template = (values: readonly string[] = []): Promise<string> =>
+  helm(['template', 'confighash', CHART, '--namespace', CONFIGHASH_NAMESPACE, ...values]);
 
 describe('Helm chart', () => {
   it('is clean for helm lint, and helm template renders the same output every time', async () => {
@@ -51,14 +62,22 @@ describe('Helm chart', () => {
   });
 
   it('renders the objects of kubectl apply -k manifests/, but the Namespace (helm install --create-namespace makes it)', async () => {
-    const kustomize = (await objectsOf(await kubectl(['kustomize', join(ROOT, 'manifests')]))).filter((o) => o.kind !== 'Namespace');
+    const kustomize = (await objectsOf(await kubectl(['kustomize', join(ROOT, 'manifests')]))).filter(
+      (o) => o.kind !== 'Namespace',
+    );
     assert.deepEqual(comparable(await objectsOf(await template())), comparable(kustomize));
   });
 
   it('with watchNamespaces, renders the objects of the namespaced overlay', async () => {
-    const overlay = (await kubectl(['kustomize', join(ROOT, 'manifests', 'overlays', 'namespaced')])).replaceAll('my-app', 'team-a');
+    const overlay = (await kubectl(['kustomize', join(ROOT, 'manifests', 'overlays', 'namespaced')])).replaceAll(
+      'my-app',
+      'team-a',
+    );
     const kustomize = (await objectsOf(overlay)).filter((o) => o.kind !== 'Namespace');
-    assert.deepEqual(comparable(await objectsOf(await template(['--set', 'watchNamespaces={team-a}']))), comparable(kustomize));
+    assert.deepEqual(
+      comparable(await objectsOf(await template(['--set', 'watchNamespaces={team-a}']))),
+      comparable(kustomize),
+    );
   });
 
   it('installs on the control plane with the RBAC of kubectl apply -k, under which confighash works', async (t) => {
@@ -68,15 +87,29 @@ describe('Helm chart', () => {
       await uninstall();
       throw error;
     });
-    const confighash = await startConfighashForTest(t, [`--kubeconfig=${kubeconfig}`, '--leader-elect', '--coalesce-window=0']).finally(() => { t.after(uninstall); });
+    const confighash = await startConfighashForTest(t, [
+      `--kubeconfig=${kubeconfig}`,
+      '--leader-elect',
+      '--coalesce-window=0',
+    ]).finally(() => {
+      t.after(uninstall);
+    });
     assert.match(await helm(['status', 'confighash', '--namespace', CONFIGHASH_NAMESPACE]), /STATUS: deployed/);
     await assertRbacExpectations();
     const ns = await testNamespace(t, { 'confighash.dev/enabled': 'true' });
-    await apply(ns, configMap('app', { a: '1' }), workload('Deployment', 'web', { envFrom: [{ configMapRef: { name: 'app' } }] }));
+    await apply(
+      ns,
+      configMap('app', { a: '1' }),
+      workload('Deployment', 'web', { envFrom: [{ configMapRef: { name: 'app' } }] }),
+    );
     assert.equal(await settledRevisions(ns, 'Deployment', 'web', confighash.metricsUrl), 1);
     await kubectl(['patch', 'configmap', 'app', '-n', ns, '--type=merge', '-p', '{"data":{"a":"2"}}']);
     await waitForRevisions(ns, 'Deployment', 'web', 2);
     assert.equal(await settledRevisions(ns, 'Deployment', 'web', confighash.metricsUrl), 2);
-    assert.equal(confighash.logs.some((line) => /forbidden: User ".*" cannot /.test(line)), false, 'no permission was missing');
+    assert.equal(
+      confighash.logs.some((line) => /forbidden: User ".*" cannot /.test(line)),
+      false,
+      'no permission was missing',
+    );
   });
 });

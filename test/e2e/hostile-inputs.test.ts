@@ -20,7 +20,14 @@ const review = (namespace: string, object: object): string =>
   JSON.stringify({
     apiVersion: 'admission.k8s.io/v1',
     kind: 'AdmissionReview',
-    request: { uid: 'u', kind: { group: 'apps', version: 'v1', kind: 'Deployment' }, namespace, name: 'web', operation: 'CREATE', object },
+    request: {
+      uid: 'u',
+      kind: { group: 'apps', version: 'v1', kind: 'Deployment' },
+      namespace,
+      name: 'web',
+      operation: 'CREATE',
+      object,
+    },
   });
 
 describe('hostile inputs', () => {
@@ -32,12 +39,25 @@ describe('hostile inputs', () => {
     const manifest = workload(
       'Deployment',
       'web',
-      { volumeMounts: [{ name: 'a', mountPath: '/a' }, { name: 'b', mountPath: '/b' }] },
-      { volumes: [{ name: 'a', secret: { secretName: '.' } }, { name: 'b', configMap: { name: '..' } }] },
+      {
+        volumeMounts: [
+          { name: 'a', mountPath: '/a' },
+          { name: 'b', mountPath: '/b' },
+        ],
+      },
+      {
+        volumes: [
+          { name: 'a', secret: { secretName: '.' } },
+          { name: 'b', configMap: { name: '..' } },
+        ],
+      },
     );
     const warnings = await kubectlStderr(['apply', '-n', ns, '-f', '-'], JSON.stringify(manifest));
     assert.match(warnings, /secret\/\. is not a valid name for a ConfigMap or Secret/);
-    assert.equal(templateAnnotations(await getWorkload(ns, 'Deployment', 'web'))[SOURCES], 'configmap/..=missing,secret/.=missing');
+    assert.equal(
+      templateAnnotations(await getWorkload(ns, 'Deployment', 'web'))[SOURCES],
+      'configmap/..=missing,secret/.=missing',
+    );
     assert.equal(await settledRevisions(ns, 'Deployment', 'web', confighash.metricsUrl), 1);
 
     await confighash.stop();
@@ -60,7 +80,10 @@ describe('hostile inputs', () => {
     const warnings = await kubectlStderr(['create', '-n', ns, '-f', '-'], JSON.stringify(manifest));
     assert.match(warnings, /consumes 10000 ConfigMaps and Secrets, more than the 256 confighash tracks per workload/);
     assert.match(warnings, /confighash\.dev\/include is \d+ characters, more than its 8192: ignored/);
-    assert.ok((await metricValue(confighash.metricsUrl, 'confighash_webhook_requests_total{result="skipped"}')) > before, 'answered, not timed out');
+    assert.ok(
+      (await metricValue(confighash.metricsUrl, 'confighash_webhook_requests_total{result="skipped"}')) > before,
+      'answered, not timed out',
+    );
     assert.equal(templateAnnotations(await getWorkload(ns, 'Deployment', 'web'))[CHECKSUM], undefined);
     const [event] = await waitForEvents(ns, 'TooManySources');
     assert.match(event?.message ?? '', /not stamped or rolled/);
@@ -83,7 +106,11 @@ describe('hostile inputs', () => {
 
     // The last source is beyond the summary, yet its change rolls the workload, once.
     await kubectl(['patch', 'configmap', last, '-n', ns, '--type=merge', '-p', '{"data":{"a":"2"}}']);
-    await waitFor('the rollout', async () => templateAnnotations(await getWorkload(ns, 'Deployment', 'web'))[CHECKSUM] !== stamp[CHECKSUM] || undefined);
+    await waitFor(
+      'the rollout',
+      async () =>
+        templateAnnotations(await getWorkload(ns, 'Deployment', 'web'))[CHECKSUM] !== stamp[CHECKSUM] || undefined,
+    );
     assert.equal(await settledRevisions(ns, 'Deployment', 'web', confighash.metricsUrl), 2);
     const [changed] = await waitForEvents(ns, 'ConfigChanged');
     assert.match(changed?.message ?? '', /sources the sources annotation does not list/);
@@ -98,7 +125,10 @@ describe('hostile inputs', () => {
     assert.match(first?.message ?? '', /and 190 more do not exist/);
     await confighash.stop();
     const next = await startConfighashForTest(t);
-    await waitFor('the Event counted again', async () => ((await eventsOf(ns, 'MissingSource'))[0]?.count ?? 0) >= 2 || undefined);
+    await waitFor(
+      'the Event counted again',
+      async () => ((await eventsOf(ns, 'MissingSource'))[0]?.count ?? 0) >= 2 || undefined,
+    );
     assert.equal((await eventsOf(ns, 'MissingSource')).length, 1);
     assert.equal(await metricValue(next.metricsUrl, 'confighash_events_total{result="updated"}'), 1);
   });
@@ -108,10 +138,21 @@ describe('hostile inputs', () => {
     const ca = await publishedCaBundle();
     const [closed, open] = [await testNamespace(t), await testNamespace(t, ENABLED)];
     for (const ns of [closed, open]) await apply(ns, secret('db', { pin: '1234' }));
-    const object = { metadata: { name: 'web' }, spec: { template: { spec: { containers: [{ name: 'a', envFrom: [{ secretRef: { name: 'db' } }] }] } } } };
-    const outside = JSON.parse((await post(confighash.webhookUrl, ca, review(closed, object))).body) as { response: object };
-    assert.deepEqual(outside.response, { uid: 'u', allowed: true }, 'nothing learnt of a namespace that did not opt in');
-    const inside = JSON.parse((await post(confighash.webhookUrl, ca, review(open, object))).body) as { response: { patch?: string } };
+    const object = {
+      metadata: { name: 'web' },
+      spec: { template: { spec: { containers: [{ name: 'a', envFrom: [{ secretRef: { name: 'db' } }] }] } } },
+    };
+    const outside = JSON.parse((await post(confighash.webhookUrl, ca, review(closed, object))).body) as {
+      response: object;
+    };
+    assert.deepEqual(
+      outside.response,
+      { uid: 'u', allowed: true },
+      'nothing learnt of a namespace that did not opt in',
+    );
+    const inside = JSON.parse((await post(confighash.webhookUrl, ca, review(open, object))).body) as {
+      response: { patch?: string };
+    };
     assert.ok(inside.response.patch, 'an opted-in namespace is answered (what remains is in the docs)');
   });
 });

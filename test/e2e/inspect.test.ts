@@ -74,6 +74,9 @@ describe('kubectl confighash', () => {
     assert.notEqual(source.stored, source.current);
 
     const table = await plugin(['explain', 'deployment/pending', '-n', ns], pluginDir);
-    assert.match(table.stdout, /^Deployment .*\/pending: pending\n\nSOURCE\s+KEYS\s+REFERENCED BY\s+STORED\s+CURRENT\nconfigmap\/edited\s+\*\s+containers\[app\]\.envFrom/);
+    assert.match(
+      table.stdout,
+      /^Deployment .*\/pending: pending\n\nSOURCE\s+KEYS\s+REFERENCED BY\s+STORED\s+CURRENT\nconfigmap\/edited\s+\*\s+containers\[app\]\.envFrom/,
+    );
   });
 });

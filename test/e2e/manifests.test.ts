@@ -6,7 +6,12 @@ import { join } from 'node:path';
 import { before, describe, it, type TestContext } from 'node:test';
 import { loadAllYaml } from '@kubernetes/client-node';
 import { CONFIGHASH_NAMESPACE, startConfighashForTest } from '../support/confighash.ts';
-import { assertRbacExpectations, installManifests, installReloadInPlaceRbac, serviceAccountKubeconfig } from '../support/install.ts';
+import {
+  assertRbacExpectations,
+  installManifests,
+  installReloadInPlaceRbac,
+  serviceAccountKubeconfig,
+} from '../support/install.ts';
 import { getWorkload, templateAnnotations } from '../support/kube-objects.ts';
 import { apply, kubectl, testNamespace } from '../support/kube.ts';
 import { settledRevisions, waitForRevisions } from '../support/rollouts.ts';
@@ -36,12 +41,26 @@ async function installBase(t: TestContext): Promise<void> {
 describe('install manifests', () => {
   // A server-side dry run cannot create namespaced objects in a namespace it only
   // pretends to create: like a real first install, the namespace must exist.
-  before(() => kubectl(['create', 'namespace', CONFIGHASH_NAMESPACE, '--dry-run=client', '-o', 'json']).then((ns) => kubectl(['apply', '-f', '-'], ns)));
+  before(() =>
+    kubectl(['create', 'namespace', CONFIGHASH_NAMESPACE, '--dry-run=client', '-o', 'json']).then((ns) =>
+      kubectl(['apply', '-f', '-'], ns),
+    ),
+  );
 
   it('apply to the local control plane (server-side dry run)', async () => {
     const out = await kubectl(['apply', '-k', MANIFESTS, '--dry-run=server']);
-    for (const kind of ['namespace', 'serviceaccount', 'clusterrole', 'deployment', 'networkpolicy', 'mutatingwebhookconfiguration']) {
-      assert.match(out, new RegExp(`^${kind}[^ ]*/confighash(-system)? (created|configured|unchanged) \\(server dry run\\)$`, 'm'));
+    for (const kind of [
+      'namespace',
+      'serviceaccount',
+      'clusterrole',
+      'deployment',
+      'networkpolicy',
+      'mutatingwebhookconfiguration',
+    ]) {
+      assert.match(
+        out,
+        new RegExp(`^${kind}[^ ]*/confighash(-system)? (created|configured|unchanged) \\(server dry run\\)$`, 'm'),
+      );
     }
   });
 
@@ -59,24 +78,53 @@ describe('install manifests', () => {
   it('apply after `confighash run --webhook-url` registered the webhook, and it registers after they were applied', async (t) => {
     const webhookConfiguration = join(MANIFESTS, 'base', 'mutatingwebhookconfiguration.yaml');
     const first = await startConfighashForTest(t);
-    const url = await kubectl(['get', 'mutatingwebhookconfiguration', 'confighash', '-o', 'jsonpath={.webhooks[0].clientConfig.url}']);
+    const url = await kubectl([
+      'get',
+      'mutatingwebhookconfiguration',
+      'confighash',
+      '-o',
+      'jsonpath={.webhooks[0].clientConfig.url}',
+    ]);
     assert.match(url, /^https:\/\/127\.0\.0\.1:\d+\/mutate$/);
     await kubectl(['apply', '-k', MANIFESTS, '--dry-run=server']);
     await kubectl(['apply', '-f', webhookConfiguration]);
-    assert.equal(await kubectl(['get', 'mutatingwebhookconfiguration', 'confighash', '-o', 'jsonpath={.webhooks[0].clientConfig.url}']), url, 'the apply left the registration alone');
+    assert.equal(
+      await kubectl([
+        'get',
+        'mutatingwebhookconfiguration',
+        'confighash',
+        '-o',
+        'jsonpath={.webhooks[0].clientConfig.url}',
+      ]),
+      url,
+      'the apply left the registration alone',
+    );
 
     await first.stop();
     await kubectl(['delete', 'mutatingwebhookconfiguration', 'confighash']);
     await kubectl(['apply', '-f', webhookConfiguration]);
     await startConfighashForTest(t);
     await kubectl(['apply', '-f', webhookConfiguration]);
-    assert.match(await kubectl(['get', 'mutatingwebhookconfiguration', 'confighash', '-o', 'jsonpath={.webhooks[0].clientConfig.url}']), /^https:/);
+    assert.match(
+      await kubectl([
+        'get',
+        'mutatingwebhookconfiguration',
+        'confighash',
+        '-o',
+        'jsonpath={.webhooks[0].clientConfig.url}',
+      ]),
+      /^https:/,
+    );
   });
 
   it('grant exactly the permissions in rbac-expectations.json: no pod and no log is readable without reload in place', async (t) => {
     await installBase(t);
     await assertRbacExpectations();
-    assert.match(await kubectl(['kustomize', join(MANIFESTS, 'overlays', 'reload-in-place')]), /name: CONFIGHASH_RELOAD_IN_PLACE\n\s+value: "true"/, 'the component turns the feature on with its permissions');
+    assert.match(
+      await kubectl(['kustomize', join(MANIFESTS, 'overlays', 'reload-in-place')]),
+      /name: CONFIGHASH_RELOAD_IN_PLACE\n\s+value: "true"/,
+      'the component turns the feature on with its permissions',
+    );
     t.after(await installReloadInPlaceRbac());
     await assertRbacExpectations('reloadInPlace');
   });
@@ -85,17 +133,34 @@ describe('install manifests', () => {
     const uninstall = await installManifests();
     const kubeconfig = await serviceAccountKubeconfig();
     // Removed after confighash stops (hooks run in order): a leader without RBAC could not release its Lease.
-    const confighash = await startConfighashForTest(t, [`--kubeconfig=${kubeconfig}`, '--leader-elect', '--coalesce-window=1s']).finally(() => { t.after(uninstall); });
+    const confighash = await startConfighashForTest(t, [
+      `--kubeconfig=${kubeconfig}`,
+      '--leader-elect',
+      '--coalesce-window=1s',
+    ]).finally(() => {
+      t.after(uninstall);
+    });
     const ns = await testNamespace(t, { 'confighash.dev/enabled': 'true' });
-    await apply(ns, configMap('app', { a: '1' }), workload('Deployment', 'web', { envFrom: [{ configMapRef: { name: 'app' } }] }));
-    assert.match(templateAnnotations(await getWorkload(ns, 'Deployment', 'web'))['confighash.dev/sources'] ?? '', /^configmap\/app=/);
+    await apply(
+      ns,
+      configMap('app', { a: '1' }),
+      workload('Deployment', 'web', { envFrom: [{ configMapRef: { name: 'app' } }] }),
+    );
+    assert.match(
+      templateAnnotations(await getWorkload(ns, 'Deployment', 'web'))['confighash.dev/sources'] ?? '',
+      /^configmap\/app=/,
+    );
     assert.equal(await settledRevisions(ns, 'Deployment', 'web', confighash.metricsUrl), 1);
 
     await kubectl(['patch', 'configmap', 'app', '-n', ns, '--type=merge', '-p', '{"data":{"a":"2"}}']);
     await waitForRevisions(ns, 'Deployment', 'web', 2);
     assert.equal(await settledRevisions(ns, 'Deployment', 'web', confighash.metricsUrl), 2);
     // An RBAC denial reads `… is forbidden: User "…" cannot <verb> resource …`.
-    assert.equal(confighash.logs.some((line) => /forbidden: User ".*" cannot /.test(line)), false, 'no permission was missing');
+    assert.equal(
+      confighash.logs.some((line) => /forbidden: User ".*" cannot /.test(line)),
+      false,
+      'no permission was missing',
+    );
   });
 });
 
@@ -132,13 +197,23 @@ function checkIssuedByStableCa(spec: Record<string, unknown>, all: Manifest[]): 
 
 function checkServingCertificate(certificate: Manifest, all: Manifest[]): void {
   const spec = certificate.spec ?? {};
-  assert.deepEqual(spec['dnsNames'], ['confighash.confighash-system.svc', 'confighash.confighash-system.svc.cluster.local']);
+  assert.deepEqual(spec['dnsNames'], [
+    'confighash.confighash-system.svc',
+    'confighash.confighash-system.svc.cluster.local',
+  ]);
   const deployment = all.find((o) => o.kind === 'Deployment');
   const podSpec = JSON.stringify(deployment?.spec);
-  assert.match(podSpec, new RegExp(`"secretName":"${String(spec['secretName'])}"`), 'the Deployment mounts the Certificate');
+  assert.match(
+    podSpec,
+    new RegExp(`"secretName":"${String(spec['secretName'])}"`),
+    'the Deployment mounts the Certificate',
+  );
   assert.match(podSpec, /--cert-dir=\/etc\/confighash\/tls/);
   const webhook = all.find((o) => o.kind === 'MutatingWebhookConfiguration');
-  assert.equal(webhook?.metadata.annotations?.['cert-manager.io/inject-ca-from'], `confighash-system/${certificate.metadata.name}`);
+  assert.equal(
+    webhook?.metadata.annotations?.['cert-manager.io/inject-ca-from'],
+    `confighash-system/${certificate.metadata.name}`,
+  );
 
   checkIssuedByStableCa(spec, all);
 }

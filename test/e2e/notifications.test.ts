@@ -8,7 +8,12 @@ import { describe, it } from 'node:test';
 import { CONFIGHASH_NAMESPACE, startConfighashForTest } from '../support/confighash.ts';
 import { waitForEvents } from '../support/kube-objects.ts';
 import { apply, kubectl, testNamespace, waitFor } from '../support/kube.ts';
-import { cloudEventProblems, googleChatProblems, slackProblems, teamsProblems } from '../support/notification-shapes.ts';
+import {
+  cloudEventProblems,
+  googleChatProblems,
+  slackProblems,
+  teamsProblems,
+} from '../support/notification-shapes.ts';
 import { configureNotifications, notificationCount, waitForSink } from '../support/notifications.ts';
 import { type Receiver, startReceiver } from '../support/receiver.ts';
 import { revisionCount, settledRevisions, waitForRevisions } from '../support/rollouts.ts';
@@ -26,10 +31,16 @@ const app = (): object =>
     ],
   });
 
-const change = (ns: string, level: string): Promise<string> => kubectl(['patch', 'configmap', 'app', '-n', ns, '--type=merge', '-p', JSON.stringify({ data: { LEVEL: level } })]);
+const change = (ns: string, level: string): Promise<string> =>
+  kubectl(['patch', 'configmap', 'app', '-n', ns, '--type=merge', '-p', JSON.stringify({ data: { LEVEL: level } })]);
 
 async function installApp(ns: string): Promise<void> {
-  await apply(ns, configMap('app', { LEVEL: `info-${CANARY}`, UNUSED: CANARY }), secret('db', { PASSWORD: `pw-${CANARY}` }), app());
+  await apply(
+    ns,
+    configMap('app', { LEVEL: `info-${CANARY}`, UNUSED: CANARY }),
+    secret('db', { PASSWORD: `pw-${CANARY}` }),
+    app(),
+  );
 }
 
 describe('notifications', () => {
@@ -38,7 +49,10 @@ describe('notifications', () => {
     for (const type of ['slack', 'teams', 'google-chat', 'cloudevents']) receivers[type] = await startReceiver(t);
     // Each test's sinks hear of its own namespace only: others' teardown is not its business.
     const ns = await testNamespace(t, ENABLED);
-    await configureNotifications(t, Object.entries(receivers).map(([type, receiver]) => ({ name: type, type, url: receiver.url, namespaces: [ns] })));
+    await configureNotifications(
+      t,
+      Object.entries(receivers).map(([type, receiver]) => ({ name: type, type, url: receiver.url, namespaces: [ns] })),
+    );
     const confighash = await startConfighashForTest(t, ['--coalesce-window=0']);
     for (const type of Object.keys(receivers)) await waitForSink(confighash.metricsUrl, type);
     await installApp(ns);
@@ -49,29 +63,52 @@ describe('notifications', () => {
     assert.equal(await settledRevisions(ns, 'Deployment', 'web', confighash.metricsUrl), 2);
     for (const [type, receiver] of Object.entries(receivers)) {
       await receiver.received(1);
-      await waitFor(`the ${type} sink to be idle`, async () => ((await notificationCount(confighash.metricsUrl, type, 'sent')) === 1) || undefined);
+      await waitFor(
+        `the ${type} sink to be idle`,
+        async () => (await notificationCount(confighash.metricsUrl, type, 'sent')) === 1 || undefined,
+      );
       assert.equal(receiver.requests.length, 1, `${type}: exactly one message`);
     }
-    const [slack, teams, chat, cloudevents] = [receivers['slack'], receivers['teams'], receivers['google-chat'], receivers['cloudevents']].map((r) => r?.requests[0]);
+    const [slack, teams, chat, cloudevents] = [
+      receivers['slack'],
+      receivers['teams'],
+      receivers['google-chat'],
+      receivers['cloudevents'],
+    ].map((r) => r?.requests[0]);
     assert.ok(slack && teams && chat && cloudevents);
     assert.deepEqual(slackProblems(slack.json), []);
     assert.deepEqual(teamsProblems(teams.json, Buffer.byteLength(teams.body)), []);
     assert.deepEqual(googleChatProblems(chat.json), []);
     assert.deepEqual(cloudEventProblems(cloudevents.json, cloudevents.contentType), []);
 
-    const event = cloudevents.json as { type: string; subject: string; data: { workload: { namespace: string; name: string }; trigger: string; changes: { source: string; keys?: string[] }[] } };
+    const event = cloudevents.json as {
+      type: string;
+      subject: string;
+      data: {
+        workload: { namespace: string; name: string };
+        trigger: string;
+        changes: { source: string; keys?: string[] }[];
+      };
+    };
     assert.equal(event.type, 'dev.confighash.rollout.started');
     assert.equal(event.subject, `namespaces/${ns}/deployments/web`);
-    assert.deepEqual(event.data.changes.map((c) => [c.source, c.keys]), [['configmap/app', ['LEVEL']]]);
+    assert.deepEqual(
+      event.data.changes.map((c) => [c.source, c.keys]),
+      [['configmap/app', ['LEVEL']]],
+    );
     assert.equal(event.data.trigger, 'configuration-change');
-    for (const request of [slack, teams, chat]) assert.match(request.body, /configmap\/app \([0-9a-f]{12} → [0-9a-f]{12}, keys LEVEL\)/);
+    for (const request of [slack, teams, chat])
+      assert.match(request.body, /configmap\/app \([0-9a-f]{12} → [0-9a-f]{12}, keys LEVEL\)/);
     // The canary is in every value the workload consumes, and in one it does not: in no message.
-    for (const request of [slack, teams, chat, cloudevents]) assert.ok(!request.body.includes(CANARY), `a value in ${request.body}`);
+    for (const request of [slack, teams, chat, cloudevents])
+      assert.ok(!request.body.includes(CANARY), `a value in ${request.body}`);
   });
 
-  it('retries a sink answering 500, waits out a 429\'s Retry-After, and gives a hanging sink up without delaying the rollout', async (t) => {
+  it("retries a sink answering 500, waits out a 429's Retry-After, and gives a hanging sink up without delaying the rollout", async (t) => {
     const failing = await startReceiver(t, (n) => ({ status: n === 0 ? 500 : 200 }));
-    const limited = await startReceiver(t, (n) => (n === 0 ? { status: 429, headers: { 'retry-after': '2' } } : { status: 200 }));
+    const limited = await startReceiver(t, (n) =>
+      n === 0 ? { status: 429, headers: { 'retry-after': '2' } } : { status: 200 },
+    );
     const hanging = await startReceiver(t, () => 'hang');
     const ns = await testNamespace(t, ENABLED);
     await configureNotifications(t, [
@@ -93,10 +130,20 @@ describe('notifications', () => {
     assert.equal(first500?.body, retried?.body, 'the same message again');
     const [first429, after429] = await limited.received(2);
     assert.ok(first429 && after429);
-    assert.ok(after429.at - first429.at >= 1990, `tried again ${after429.at - first429.at} ms after a 429 with Retry-After: 2`);
-    await waitFor('the hanging sink to be given up', async () => ((await notificationCount(confighash.metricsUrl, 'hanging', 'failed')) === 1) || undefined);
+    assert.ok(
+      after429.at - first429.at >= 1990,
+      `tried again ${after429.at - first429.at} ms after a 429 with Retry-After: 2`,
+    );
+    await waitFor(
+      'the hanging sink to be given up',
+      async () => (await notificationCount(confighash.metricsUrl, 'hanging', 'failed')) === 1 || undefined,
+    );
     assert.deepEqual(
-      [await notificationCount(confighash.metricsUrl, 'failing', 'sent'), await notificationCount(confighash.metricsUrl, 'limited', 'sent'), await notificationCount(confighash.metricsUrl, 'hanging', 'sent')],
+      [
+        await notificationCount(confighash.metricsUrl, 'failing', 'sent'),
+        await notificationCount(confighash.metricsUrl, 'limited', 'sent'),
+        await notificationCount(confighash.metricsUrl, 'hanging', 'sent'),
+      ],
       [1, 1, 0],
     );
     assert.equal(failing.requests.length, 2, 'delivered once, not again');
@@ -105,7 +152,16 @@ describe('notifications', () => {
 
   it('follows the Secret: nothing is sent without it, a new sink is used, and a wrong one is told on the Secret', async (t) => {
     const receiver = await startReceiver(t);
-    t.after(() => kubectl(['delete', 'events', '-n', CONFIGHASH_NAMESPACE, '--field-selector', 'reason=InvalidNotificationSettings']));
+    t.after(() =>
+      kubectl([
+        'delete',
+        'events',
+        '-n',
+        CONFIGHASH_NAMESPACE,
+        '--field-selector',
+        'reason=InvalidNotificationSettings',
+      ]),
+    );
     const confighash = await startConfighashForTest(t, ['--coalesce-window=0']);
     const ns = await testNamespace(t, ENABLED);
     await installApp(ns);

@@ -28,20 +28,24 @@ interface Block {
 
 async function readmeBlocks(): Promise<Block[]> {
   const pages = await Promise.all(PAGES.map((page) => readFile(join(ROOT, page), 'utf8')));
-  return pages.flatMap((page) => [...page.matchAll(/```sh\n([\s\S]*?)```/g)]).map(([, body = '']) => {
-    const script = body.replace(/\\\n\s*/g, '');
-    const commands = script
-      .split('\n')
-      .map((line) => line.replace(/\s+#\s.*$/, '').trim())
-      .filter((line) => line.length > 0);
-    return { commands, script: commands.join('\n') };
-  });
+  return pages
+    .flatMap((page) => [...page.matchAll(/```sh\n([\s\S]*?)```/g)])
+    .map(([, body = '']) => {
+      const script = body.replace(/\\\n\s*/g, '');
+      const commands = script
+        .split('\n')
+        .map((line) => line.replace(/\s+#\s.*$/, '').trim())
+        .filter((line) => line.length > 0);
+      return { commands, script: commands.join('\n') };
+    });
 }
 
 /** The README's YAML block that follows `marker` (a comment line in it). */
 async function readmeYaml(marker: string): Promise<string> {
   const readme = await readFile(join(ROOT, 'README.md'), 'utf8');
-  const block = [...readme.matchAll(/```yaml\n([\s\S]*?)```/g)].map(([, body = '']) => body).find((body) => body.startsWith(marker));
+  const block = [...readme.matchAll(/```yaml\n([\s\S]*?)```/g)]
+    .map(([, body = '']) => body)
+    .find((body) => body.startsWith(marker));
   assert.ok(block, `the README has no yaml block starting ${marker}`);
   return block;
 }
@@ -49,10 +53,15 @@ async function readmeYaml(marker: string): Promise<string> {
 /** Runs `script` in bash from the repository root; resolves with stdout, rejects with stderr. */
 function bash(script: string, env: NodeJS.ProcessEnv): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile('bash', ['-euo', 'pipefail', '-c', script], { cwd: ROOT, env, maxBuffer: 16 * 1024 * 1024, timeout: 180_000 }, (error, stdout, stderr) => {
-      if (error) reject(new Error(`${script}\n${stderr || error.message}`));
-      else resolve(stdout);
-    });
+    execFile(
+      'bash',
+      ['-euo', 'pipefail', '-c', script],
+      { cwd: ROOT, env, maxBuffer: 16 * 1024 * 1024, timeout: 180_000 },
+      (error, stdout, stderr) => {
+        if (error) reject(new Error(`${script}\n${stderr || error.message}`));
+        else resolve(stdout);
+      },
+    );
   });
 }
 
@@ -89,7 +98,11 @@ const HANDLERS: [identifiedBy: string, handler: Handler][] = [
         const dir = await mkdtemp(join(tmpdir(), 'confighash-readme-image-'));
         t.after(() => rm(dir, { recursive: true, force: true }));
         const [build = ''] = block.commands;
-        assert.ok(block.commands[1]?.startsWith('skopeo copy oci-archive:confighash.oci.tar docker://registry.example.com/confighash:0.1.0'));
+        assert.ok(
+          block.commands[1]?.startsWith(
+            'skopeo copy oci-archive:confighash.oci.tar docker://registry.example.com/confighash:0.1.0',
+          ),
+        );
         await bash(`${build} --out ${join(dir, 'confighash.oci.tar')}`, process.env);
         assert.ok((await stat(join(dir, 'confighash.oci.tar'))).size > 10_000_000, 'an image archive was written');
       },
@@ -106,10 +119,21 @@ const HANDLERS: [identifiedBy: string, handler: Handler][] = [
         t.after(() => rm(dir, { recursive: true, force: true }));
         await symlink(join(ROOT, 'manifests'), join(dir, 'manifests'));
         await mkdir(join(dir, 'confighash'));
-        await writeFile(join(dir, 'confighash', 'kustomization.yaml'), await readmeYaml('# confighash/kustomization.yaml'));
+        await writeFile(
+          join(dir, 'confighash', 'kustomization.yaml'),
+          await readmeYaml('# confighash/kustomization.yaml'),
+        );
         const rendered = await kubectl(['kustomize', join(dir, 'confighash')]);
-        assert.match(rendered, /^ {8}image: registry\.example\.com\/confighash:0\.1\.0$/m, "the controller's image is overridden");
-        assert.match(rendered, /- name: CONFIGHASH_AGENT_IMAGE\n {10}value: registry\.example\.com\/confighash:0\.1\.0$/m, "and the reload agent's with it");
+        assert.match(
+          rendered,
+          /^ {8}image: registry\.example\.com\/confighash:0\.1\.0$/m,
+          "the controller's image is overridden",
+        );
+        assert.match(
+          rendered,
+          /- name: CONFIGHASH_AGENT_IMAGE\n {10}value: registry\.example\.com\/confighash:0\.1\.0$/m,
+          "and the reload agent's with it",
+        );
         assert.doesNotMatch(rendered, /ghcr\.io/);
         assert.equal(block.commands[1], 'kubectl -n confighash-system rollout status deployment/confighash');
         const out = await bash(`cd ${dir} && ${block.commands[0] ?? ''} --dry-run=server`, process.env);
@@ -135,28 +159,39 @@ const HANDLERS: [identifiedBy: string, handler: Handler][] = [
       // the create is left out. The rest runs for real, against confighash and the quick start.
       run: async (block, t) => {
         await startConfighashForTest(t);
-        t.after(() => kubectl(['delete', '-n', 'my-app', '-f', join(ROOT, 'examples', 'quickstart.yaml'), '--ignore-not-found']));
-        const out = await bash(block.commands.filter((c) => c !== 'kubectl create namespace my-app').join('\n'), process.env);
+        t.after(() =>
+          kubectl(['delete', '-n', 'my-app', '-f', join(ROOT, 'examples', 'quickstart.yaml'), '--ignore-not-found']),
+        );
+        const out = await bash(
+          block.commands.filter((c) => c !== 'kubectl create namespace my-app').join('\n'),
+          process.env,
+        );
         assert.match(out, /"confighash\.dev\/checksum":"v2:/);
         assert.match(out, /"confighash\.dev\/sources":"configmap\/app=[0-9a-f]{12}"/);
       },
     },
   ],
   [
-    "kubectl -n my-app patch configmap app --type=merge -p '{\"data\":{\"LOG_LEVEL\":\"debug\"}}'",
+    'kubectl -n my-app patch configmap app --type=merge -p \'{"data":{"LOG_LEVEL":"debug"}}\'',
     {
       // After the quick start's apply (done here as the block before does it). The Event is written
       // once the coalescing window has passed: the reader runs `get events` again, this test polls.
       run: async (block, t) => {
         const confighash = await startConfighashForTest(t);
-        t.after(() => kubectl(['delete', '-n', 'my-app', '-f', join(ROOT, 'examples', 'quickstart.yaml'), '--ignore-not-found']));
+        t.after(() =>
+          kubectl(['delete', '-n', 'my-app', '-f', join(ROOT, 'examples', 'quickstart.yaml'), '--ignore-not-found']),
+        );
         await kubectl(['apply', '-n', 'my-app', '-f', join(ROOT, 'examples', 'quickstart.yaml')]);
         assert.equal(await settledRevisions('my-app', 'Deployment', 'web', confighash.metricsUrl), 1);
         const [patch = '', events = '', history = ''] = block.commands;
         await bash(patch, process.env);
         const out = await waitFor('the ConfigChanged Event', async () => {
           const listed = await bash(events, process.env);
-          return /Normal\s+ConfigChanged\s+deployment\/web\s+Rolling out: configuration changed: configmap\/app \([0-9a-f]{12} → [0-9a-f]{12}: keys LOG_LEVEL\)/.test(listed) ? listed : undefined;
+          return /Normal\s+ConfigChanged\s+deployment\/web\s+Rolling out: configuration changed: configmap\/app \([0-9a-f]{12} → [0-9a-f]{12}: keys LOG_LEVEL\)/.test(
+            listed,
+          )
+            ? listed
+            : undefined;
         });
         assert.ok(out);
         assert.equal(await settledRevisions('my-app', 'Deployment', 'web', confighash.metricsUrl), 2);
@@ -167,7 +202,9 @@ const HANDLERS: [identifiedBy: string, handler: Handler][] = [
   [
     'npm run cluster -- up --node --install',
     // scripts/demo is .ci/run's set-up followed by `npm run demo`, which CI runs before the tests.
-    { skip: 'a second node cannot run beside the test run\'s own; test/e2e-node/installed.test.ts installs the same way on it (test/cluster/in-cluster.ts), and CI runs the demo' },
+    {
+      skip: "a second node cannot run beside the test run's own; test/e2e-node/installed.test.ts installs the same way on it (test/cluster/in-cluster.ts), and CI runs the demo",
+    },
   ],
   [
     'npm install -g .',
@@ -177,7 +214,11 @@ const HANDLERS: [identifiedBy: string, handler: Handler][] = [
       run: async (block, t) => {
         const confighash = await startConfighashForTest(t);
         t.after(() => kubectl(['delete', 'deployment/web', 'configmap/app', '-n', 'my-app', '--ignore-not-found']));
-        await apply('my-app', configMap('app', { LEVEL: 'info' }), workload('Deployment', 'web', { envFrom: [{ configMapRef: { name: 'app' } }] }));
+        await apply(
+          'my-app',
+          configMap('app', { LEVEL: 'info' }),
+          workload('Deployment', 'web', { envFrom: [{ configMapRef: { name: 'app' } }] }),
+        );
         assert.equal(await settledRevisions('my-app', 'Deployment', 'web', confighash.metricsUrl), 1);
         const script = block.commands.filter((c) => c !== 'npm install -g .').join('\n');
         const out = await bash(script, await pluginEnv(t));
@@ -195,12 +236,20 @@ const HANDLERS: [identifiedBy: string, handler: Handler][] = [
       // test runs next to instead: test/e2e-node/installed.test.ts reads its pods, Events and logs.
       run: async (block, t) => {
         await startConfighashForTest(t);
-        assert.deepEqual(block.commands.slice(1), ['kubectl -n confighash-system get pods,events', 'kubectl -n confighash-system logs deployment/confighash']);
+        assert.deepEqual(block.commands.slice(1), [
+          'kubectl -n confighash-system get pods,events',
+          'kubectl -n confighash-system logs deployment/confighash',
+        ]);
         assert.match(await bash(block.commands[0] ?? '', process.env), /confighash\.dev\/checksum: v2:/);
       },
     },
   ],
-  ['scripts/test', { skip: 'scripts/setup.sh is what .ci/run runs first; CI then runs the demo and npm test, inside which this test runs' }],
+  [
+    'scripts/test',
+    {
+      skip: 'scripts/setup.sh is what .ci/run runs first; CI then runs the demo and npm test, inside which this test runs',
+    },
+  ],
   ['npm ci', { skip: 'the development commands: .ci/run runs each of them, and this test runs inside `npm test`' }],
   ['npm run demo', { skip: 'CI runs the demo before the tests (.ci/run)' }],
   [
@@ -237,7 +286,10 @@ describe('README and the docs its internals moved to', () => {
 
   it('every sh block is claimed: run for real, or skipped with a reason', async () => {
     for (const block of await readmeBlocks()) {
-      assert.ok(HANDLERS.some(([first]) => block.commands[0] === first), `no entry in readme.test.ts for the block starting "${block.commands[0] ?? ''}"`);
+      assert.ok(
+        HANDLERS.some(([first]) => block.commands[0] === first),
+        `no entry in readme.test.ts for the block starting "${block.commands[0] ?? ''}"`,
+      );
     }
   });
 

@@ -19,7 +19,10 @@ function app(annotations: Record<string, string> = RELOAD): object {
   const manifest = workload(
     'Deployment',
     'web',
-    { env: [{ name: 'LEVEL', valueFrom: { configMapKeyRef: { name: 'env', key: 'LEVEL' } } }], volumeMounts: [{ name: 'config', mountPath: '/etc/app' }] },
+    {
+      env: [{ name: 'LEVEL', valueFrom: { configMapKeyRef: { name: 'env', key: 'LEVEL' } } }],
+      volumeMounts: [{ name: 'config', mountPath: '/etc/app' }],
+    },
     { annotations, volumes: [{ name: 'config', configMap: { name: 'app' } }] },
   ) as { spec: { template: { spec: Record<string, unknown> } } };
   manifest.spec.template.spec['securityContext'] = { runAsUser: 1000 };
@@ -32,7 +35,8 @@ interface PodSpec {
 }
 
 async function podSpec(ns: string): Promise<PodSpec> {
-  return (await kubectlJson<{ spec: { template: { spec: PodSpec } } }>(['get', 'deployment', 'web', '-n', ns])).spec.template.spec;
+  return (await kubectlJson<{ spec: { template: { spec: PodSpec } } }>(['get', 'deployment', 'web', '-n', ns])).spec
+    .template.spec;
 }
 
 const patch = (ns: string, data: Record<string, string>, name: string): Promise<string> =>
@@ -44,12 +48,22 @@ describe('reload strategy', () => {
     const ns = await testNamespace(t, ENABLED);
     await apply(ns, configMap('env', { LEVEL: 'info' }), configMap('app', { 'app.conf': 'a' }), app());
     const spec = await podSpec(ns);
-    assert.deepEqual(spec.initContainers?.map((c) => [c.name, c.image]), [['confighash-agent', 'confighash.dev/confighash:local']]);
+    assert.deepEqual(
+      spec.initContainers?.map((c) => [c.name, c.image]),
+      [['confighash-agent', 'confighash.dev/confighash:local']],
+    );
     assert.equal(spec.shareProcessNamespace, true);
-    assert.match(templateAnnotations(await getWorkload(ns, 'Deployment', 'web'))['confighash.dev/sources'] ?? '', /^configmap\/env=[0-9a-f]{12}$/);
+    assert.match(
+      templateAnnotations(await getWorkload(ns, 'Deployment', 'web'))['confighash.dev/sources'] ?? '',
+      /^configmap\/env=[0-9a-f]{12}$/,
+    );
 
     await apply(ns, workload('Deployment', 'plain', { envFrom: [{ configMapRef: { name: 'env' } }] }));
-    assert.equal((await kubectlJson<{ spec: { template: { spec: PodSpec } } }>(['get', 'deployment', 'plain', '-n', ns])).spec.template.spec.initContainers, undefined);
+    assert.equal(
+      (await kubectlJson<{ spec: { template: { spec: PodSpec } } }>(['get', 'deployment', 'plain', '-n', ns])).spec
+        .template.spec.initContainers,
+      undefined,
+    );
   });
 
   it('rolls nothing for a reloaded file, once for an env key, and once for a change of both', async (t) => {
@@ -59,7 +73,11 @@ describe('reload strategy', () => {
     assert.equal(await settledRevisions(ns, 'Deployment', 'web', confighash.metricsUrl), 1);
 
     await patch(ns, { 'app.conf': 'b' }, 'app');
-    assert.equal(await settledRevisions(ns, 'Deployment', 'web', confighash.metricsUrl), 1, 'a reloaded file rolled the workload');
+    assert.equal(
+      await settledRevisions(ns, 'Deployment', 'web', confighash.metricsUrl),
+      1,
+      'a reloaded file rolled the workload',
+    );
 
     await patch(ns, { LEVEL: 'debug' }, 'env');
     await waitForRevisions(ns, 'Deployment', 'web', 2);
@@ -67,9 +85,18 @@ describe('reload strategy', () => {
 
     await Promise.all([patch(ns, { LEVEL: 'warn' }, 'env'), patch(ns, { 'app.conf': 'c' }, 'app')]);
     await waitForRevisions(ns, 'Deployment', 'web', 3);
-    assert.equal(await settledRevisions(ns, 'Deployment', 'web', confighash.metricsUrl), 3, 'a change of both rolled more than once');
-    const events = (await kubectlJson<{ items: KubeEvent[] }>(['get', 'events', '-n', ns, '--field-selector', 'reason=ConfigChanged'])).items;
-    assert.equal(events.reduce((n, e) => n + (e.count ?? 1), 0), 2);
+    assert.equal(
+      await settledRevisions(ns, 'Deployment', 'web', confighash.metricsUrl),
+      3,
+      'a change of both rolled more than once',
+    );
+    const events = (
+      await kubectlJson<{ items: KubeEvent[] }>(['get', 'events', '-n', ns, '--field-selector', 'reason=ConfigChanged'])
+    ).items;
+    assert.equal(
+      events.reduce((n, e) => n + (e.count ?? 1), 0),
+      2,
+    );
   });
 
   it('removing the annotation rolls once and removes the agent; a new agent image rolls nothing', async (t) => {
@@ -83,15 +110,26 @@ describe('reload strategy', () => {
     // Updates through the webhook that change nothing of the template: a replace without the agent, a scale.
     await kubectl(['replace', '-n', ns, '-f', '-'], JSON.stringify(app()));
     await kubectl(['scale', 'deployment', 'web', '-n', ns, '--replicas=2']);
-    assert.equal(await settledRevisions(ns, 'Deployment', 'web', upgraded.metricsUrl), 1, 'the upgrade rolled the workload');
-    assert.equal((await podSpec(ns)).initContainers?.[0]?.image, 'confighash.dev/confighash:local', 'the agent is stamped once');
+    assert.equal(
+      await settledRevisions(ns, 'Deployment', 'web', upgraded.metricsUrl),
+      1,
+      'the upgrade rolled the workload',
+    );
+    assert.equal(
+      (await podSpec(ns)).initContainers?.[0]?.image,
+      'confighash.dev/confighash:local',
+      'the agent is stamped once',
+    );
 
     await kubectl(['annotate', 'deployment', 'web', '-n', ns, 'confighash.dev/reload-']);
     await waitForRevisions(ns, 'Deployment', 'web', 2);
     assert.equal(await settledRevisions(ns, 'Deployment', 'web', upgraded.metricsUrl), 2);
     const spec = await podSpec(ns);
     assert.deepEqual([spec.initContainers, spec.shareProcessNamespace], [undefined, undefined]);
-    assert.match(templateAnnotations(await getWorkload(ns, 'Deployment', 'web'))['confighash.dev/sources'] ?? '', /^configmap\/app=[0-9a-f]{12},configmap\/env=/);
+    assert.match(
+      templateAnnotations(await getWorkload(ns, 'Deployment', 'web'))['confighash.dev/sources'] ?? '',
+      /^configmap\/app=[0-9a-f]{12},configmap\/env=/,
+    );
   });
 
   it('says why, and rolls as before, when it cannot make a workload reloadable', async (t) => {
@@ -101,8 +139,14 @@ describe('reload strategy', () => {
     delete unknownUser.spec.template.spec['securityContext'];
     await apply(ns, configMap('env', { LEVEL: 'info' }), configMap('app', { 'app.conf': 'a' }));
     const warnings = await kubectlStderr(['apply', '-n', ns, '-f', '-'], JSON.stringify(unknownUser));
-    assert.match(warnings, /not reloaded in place, every change rolls the workload: to send signal:SIGHUP, the agent runs as the app's user/);
+    assert.match(
+      warnings,
+      /not reloaded in place, every change rolls the workload: to send signal:SIGHUP, the agent runs as the app's user/,
+    );
     assert.equal((await podSpec(ns)).initContainers, undefined);
-    assert.match(templateAnnotations(await getWorkload(ns, 'Deployment', 'web'))['confighash.dev/sources'] ?? '', /^configmap\/app=[0-9a-f]{12},configmap\/env=/);
+    assert.match(
+      templateAnnotations(await getWorkload(ns, 'Deployment', 'web'))['confighash.dev/sources'] ?? '',
+      /^configmap\/app=[0-9a-f]{12},configmap\/env=/,
+    );
   });
 });

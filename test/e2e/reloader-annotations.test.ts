@@ -20,21 +20,33 @@ const ANNOTATIONS: Record<string, Record<string, string>> = {
   search: { 'reloader.stakater.com/search': 'true' },
   ignore: { 'reloader.stakater.com/auto': 'true' },
   exclude: { 'reloader.stakater.com/auto': 'true', 'configmaps.exclude.reloader.stakater.com/reload': 'excluded' },
-  'secret-exclude': { 'reloader.stakater.com/auto': 'true', 'secrets.exclude.reloader.stakater.com/reload': 'foo-secret' },
+  'secret-exclude': {
+    'reloader.stakater.com/auto': 'true',
+    'secrets.exclude.reloader.stakater.com/reload': 'foo-secret',
+  },
   plain: {},
 };
 
 /** Every workload consumes LEVEL of foo-configmap and all of foo-secret; some one more ConfigMap. */
 function app(name: string): object {
   const extra = { search: 'matched', ignore: 'ignored', exclude: 'excluded' }[name];
-  return workload('Deployment', name, {
-    env: [{ name: 'LEVEL', valueFrom: { configMapKeyRef: { name: 'foo-configmap', key: 'LEVEL' } } }],
-    envFrom: [{ secretRef: { name: 'foo-secret' } }, ...(extra ? [{ configMapRef: { name: extra } }] : [])],
-  }, { annotations: ANNOTATIONS[name] ?? {} });
+  return workload(
+    'Deployment',
+    name,
+    {
+      env: [{ name: 'LEVEL', valueFrom: { configMapKeyRef: { name: 'foo-configmap', key: 'LEVEL' } } }],
+      envFrom: [{ secretRef: { name: 'foo-secret' } }, ...(extra ? [{ configMapRef: { name: extra } }] : [])],
+    },
+    { annotations: ANNOTATIONS[name] ?? {} },
+  );
 }
 
-const annotated = (object: object, annotations: Record<string, string>): object => ({ ...object, metadata: { ...(object as { metadata: object }).metadata, annotations } });
-const patchConfigMap = (ns: string, name: string, data: Record<string, string>): Promise<string> => kubectl(['patch', 'configmap', name, '-n', ns, '--type=merge', '-p', JSON.stringify({ data })]);
+const annotated = (object: object, annotations: Record<string, string>): object => ({
+  ...object,
+  metadata: { ...(object as { metadata: object }).metadata, annotations },
+});
+const patchConfigMap = (ns: string, name: string, data: Record<string, string>): Promise<string> =>
+  kubectl(['patch', 'configmap', name, '-n', ns, '--type=merge', '-p', JSON.stringify({ data })]);
 
 describe('Reloader annotations', () => {
   it('each rolls what Reloader documents, once per change, in a namespace without the opt-in label', async (t) => {
@@ -56,11 +68,23 @@ describe('Reloader annotations', () => {
       for (const name of names) counts[name] = await settledRevisions(ns, 'Deployment', name, confighash.metricsUrl);
       return counts;
     };
-    assert.deepEqual(Object.values(await revisions()), names.map(() => 1), 'a rollout on create');
+    assert.deepEqual(
+      Object.values(await revisions()),
+      names.map(() => 1),
+      'a rollout on create',
+    );
     // The webhook is not called outside the selected namespaces: the controller adopts these, which rolls nothing.
-    assert.match((await getWorkload(ns, 'Deployment', 'auto')).metadata.annotations?.['confighash.dev/baseline'] ?? '', /^v2:/, 'adopted');
+    assert.match(
+      (await getWorkload(ns, 'Deployment', 'auto')).metadata.annotations?.['confighash.dev/baseline'] ?? '',
+      /^v2:/,
+      'adopted',
+    );
     const plain = await getWorkload(ns, 'Deployment', 'plain');
-    assert.deepEqual([plain.metadata.annotations?.['confighash.dev/baseline'], templateAnnotations(plain)['confighash.dev/checksum']], [undefined, undefined], 'a workload without the annotations, in a namespace without the label');
+    assert.deepEqual(
+      [plain.metadata.annotations?.['confighash.dev/baseline'], templateAnnotations(plain)['confighash.dev/checksum']],
+      [undefined, undefined],
+      'a workload without the annotations, in a namespace without the label',
+    );
 
     const expected: Record<string, number> = Object.fromEntries(names.map((name) => [name, 1]));
     /** Makes a change, and waits for the workloads it should roll. */
@@ -72,21 +96,38 @@ describe('Reloader annotations', () => {
       }
     };
     await step(() => patchConfigMap(ns, 'foo-configmap', { OTHER: 'b' }), []);
-    await step(() => patchConfigMap(ns, 'foo-configmap', { LEVEL: 'debug' }), ['auto', 'configmap-auto', 'ignore', 'exclude', 'secret-exclude']);
-    await step(() => kubectl(['patch', 'secret', 'foo-secret', '-n', ns, '-p', JSON.stringify({ stringData: { PASSWORD: 'b' } })]), ['auto', 'secret-auto', 'secret-reload', 'ignore', 'exclude']);
+    await step(
+      () => patchConfigMap(ns, 'foo-configmap', { LEVEL: 'debug' }),
+      ['auto', 'configmap-auto', 'ignore', 'exclude', 'secret-exclude'],
+    );
+    await step(
+      () =>
+        kubectl(['patch', 'secret', 'foo-secret', '-n', ns, '-p', JSON.stringify({ stringData: { PASSWORD: 'b' } })]),
+      ['auto', 'secret-auto', 'secret-reload', 'ignore', 'exclude'],
+    );
     await step(() => patchConfigMap(ns, 'unreferenced', { VALUE: 'b' }), ['configmap-reload']);
     await step(() => patchConfigMap(ns, 'matched', { VALUE: 'b' }), ['search']);
     await step(() => patchConfigMap(ns, 'ignored', { VALUE: 'b' }), []);
     await step(() => patchConfigMap(ns, 'excluded', { VALUE: 'b' }), []);
     // ConfigMap events arrive in order: once this one has rolled `auto`, every change above was seen.
-    await step(() => patchConfigMap(ns, 'foo-configmap', { LEVEL: 'warn' }), ['auto', 'configmap-auto', 'ignore', 'exclude', 'secret-exclude']);
+    await step(
+      () => patchConfigMap(ns, 'foo-configmap', { LEVEL: 'warn' }),
+      ['auto', 'configmap-auto', 'ignore', 'exclude', 'secret-exclude'],
+    );
     assert.deepEqual(await revisions(), expected);
 
     const report = JSON.parse(await confighashCli(['migrate-check', '-n', ns, '-o', 'json'])) as MigrationEntry[];
-    assert.deepEqual(report.map((e) => e.name).sort(), names.filter((n) => n !== 'plain').sort(), 'every workload with Reloader annotations, and only those');
+    assert.deepEqual(
+      report.map((e) => e.name).sort(),
+      names.filter((n) => n !== 'plain').sort(),
+      'every workload with Reloader annotations, and only those',
+    );
     const auto = report.find((e) => e.name === 'auto');
     assert.deepEqual(auto?.counts, ['configmap/foo-configmap (keys LEVEL)', 'secret/foo-secret (every key)']);
-    assert.ok(auto.notes.some((n) => n.startsWith('its namespace is not selected')), JSON.stringify(auto.notes));
+    assert.ok(
+      auto.notes.some((n) => n.startsWith('its namespace is not selected')),
+      JSON.stringify(auto.notes),
+    );
     assert.ok(auto.notes.some((n) => n.startsWith('rolls only when a consumed key changes')));
     assert.deepEqual(report.find((e) => e.name === 'configmap-reload')?.counts, ['configmap/unreferenced (every key)']);
   });

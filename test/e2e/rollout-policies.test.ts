@@ -10,7 +10,12 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import type { WorkloadReport } from '../../src/cli/inspect.ts';
-import { CONFIGHASH_NAMESPACE, type ConfighashProcess, confighashCli, startConfighashForTest } from '../support/confighash.ts';
+import {
+  CONFIGHASH_NAMESPACE,
+  type ConfighashProcess,
+  confighashCli,
+  startConfighashForTest,
+} from '../support/confighash.ts';
 import { eventsOf, waitForEvents } from '../support/kube-objects.ts';
 import { apply, kubectl, kubectlStderr, testNamespace, waitFor } from '../support/kube.ts';
 import { revisionCount, settledRevisions, waitForRevisions } from '../support/rollouts.ts';
@@ -21,24 +26,44 @@ const CANARY = 'canary-value-7f3e9a';
 const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
 
 const app = (annotations: Record<string, string> = {}): object =>
-  workload('Deployment', 'web', { env: [{ name: 'LEVEL', valueFrom: { configMapKeyRef: { name: 'app', key: 'LEVEL' } } }] }, { annotations });
+  workload(
+    'Deployment',
+    'web',
+    { env: [{ name: 'LEVEL', valueFrom: { configMapKeyRef: { name: 'app', key: 'LEVEL' } } }] },
+    { annotations },
+  );
 
-const change = (ns: string, level: string): Promise<string> => kubectl(['patch', 'configmap', 'app', '-n', ns, '--type=merge', '-p', JSON.stringify({ data: { LEVEL: level } })]);
+const change = (ns: string, level: string): Promise<string> =>
+  kubectl(['patch', 'configmap', 'app', '-n', ns, '--type=merge', '-p', JSON.stringify({ data: { LEVEL: level } })]);
 
 async function report(ns: string): Promise<WorkloadReport> {
-  return JSON.parse(await confighashCli(['explain', 'deployment/web', '-n', ns, '-o', 'json', `--confighash-namespace=${CONFIGHASH_NAMESPACE}`])) as WorkloadReport;
+  return JSON.parse(
+    await confighashCli([
+      'explain',
+      'deployment/web',
+      '-n',
+      ns,
+      '-o',
+      'json',
+      `--confighash-namespace=${CONFIGHASH_NAMESPACE}`,
+    ]),
+  ) as WorkloadReport;
 }
 
 /** A UTC window of two minutes that opens at the next minute with at least 15 s to go. */
 function nextWindow(): { text: string; opensAt: Date } {
   const opensAt = new Date(Math.ceil((Date.now() + 15_000) / 60_000) * 60_000);
-  const hhmm = (d: Date): string => `${String(d.getUTCHours()).padStart(2, '0')}:${String(d.getUTCMinutes()).padStart(2, '0')}`;
+  const hhmm = (d: Date): string =>
+    `${String(d.getUTCHours()).padStart(2, '0')}:${String(d.getUTCMinutes()).padStart(2, '0')}`;
   const closes = new Date(opensAt.getTime() + 120_000);
   return { text: `${DAYS[opensAt.getUTCDay()] ?? ''} ${hhmm(opensAt)}-${hhmm(closes)}`, opensAt };
 }
 
 /** An approval hook on loopback that answers with `decide`, recording every request it gets. */
-async function hook(t: TestContext, decide: (request: unknown) => object | undefined): Promise<{ url: string; requests: unknown[] }> {
+async function hook(
+  t: TestContext,
+  decide: (request: unknown) => object | undefined,
+): Promise<{ url: string; requests: unknown[] }> {
   const requests: unknown[] = [];
   const server = createServer((request: IncomingMessage, response: ServerResponse) => {
     let body = '';
@@ -51,25 +76,36 @@ async function hook(t: TestContext, decide: (request: unknown) => object | undef
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.after(() => new Promise<void>((resolve) => {
-    server.closeAllConnections();
-    server.close(() => { resolve(); });
-  }));
+  t.after(
+    () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => {
+          resolve();
+        });
+      }),
+  );
   const address = server.address();
   return { url: `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}/approve`, requests };
 }
 
-async function firstRevision(t: TestContext, args: string[], annotations: Record<string, string> = {}, namespaceAnnotations: Record<string, string> = {}): Promise<{ ns: string; confighash: ConfighashProcess }> {
+async function firstRevision(
+  t: TestContext,
+  args: string[],
+  annotations: Record<string, string> = {},
+  namespaceAnnotations: Record<string, string> = {},
+): Promise<{ ns: string; confighash: ConfighashProcess }> {
   const confighash = await startConfighashForTest(t, ['--coalesce-window=0', ...args]);
   const ns = await testNamespace(t, ENABLED);
-  for (const [key, value] of Object.entries(namespaceAnnotations)) await kubectl(['annotate', 'namespace', ns, `${key}=${value}`]);
+  for (const [key, value] of Object.entries(namespaceAnnotations))
+    await kubectl(['annotate', 'namespace', ns, `${key}=${value}`]);
   await apply(ns, configMap('app', { LEVEL: 'info', OTHER: CANARY }), app(annotations));
   assert.equal(await settledRevisions(ns, 'Deployment', 'web', confighash.metricsUrl), 1);
   return { ns, confighash };
 }
 
 describe('rollout policies', () => {
-  it('holds a change outside the namespace\'s maintenance window, and rolls it once when the window opens', async (t) => {
+  it("holds a change outside the namespace's maintenance window, and rolls it once when the window opens", async (t) => {
     const window = nextWindow();
     const { ns, confighash } = await firstRevision(t, [], {}, { 'confighash.dev/rollout-window': window.text });
     await change(ns, 'debug');
@@ -81,7 +117,11 @@ describe('rollout policies', () => {
     assert.equal(await revisionCount(ns, 'Deployment', 'web'), 1, 'rolled outside the window');
     await waitForRevisions(ns, 'Deployment', 'web', { count: 2, timeoutMs: 120_000 });
     assert.ok(Date.now() >= window.opensAt.getTime() - 1000, 'rolled before the window opened');
-    assert.equal(await settledRevisions(ns, 'Deployment', 'web', confighash.metricsUrl), 2, 'one rollout with everything that changed meanwhile');
+    assert.equal(
+      await settledRevisions(ns, 'Deployment', 'web', confighash.metricsUrl),
+      2,
+      'one rollout with everything that changed meanwhile',
+    );
     // No kubelet runs its pods: confighash's rollout stays under way.
     const rolling = await report(ns);
     assert.equal(rolling.state, 'rolling');
@@ -118,7 +158,10 @@ describe('rollout policies', () => {
     await apply(ns, configMap('app', { LEVEL: 'info' }), stuck);
     await change(ns, 'debug');
     const [failed] = await waitForEvents(ns, 'RolloutFailed', 60_000);
-    assert.match(failed?.message ?? '', /^The rollout of configuration v2:[0-9a-f]{8}:[0-9a-f]{12} failed after \d+s: ProgressDeadlineExceeded/);
+    assert.match(
+      failed?.message ?? '',
+      /^The rollout of configuration v2:[0-9a-f]{8}:[0-9a-f]{12} failed after \d+s: ProgressDeadlineExceeded/,
+    );
     assert.equal(await settledRevisions(ns, 'Deployment', 'web', confighash.metricsUrl), 2);
     const after = await report(ns);
     assert.equal(after.state, 'failed');
@@ -128,26 +171,44 @@ describe('rollout policies', () => {
 
   it('holds a rollout the approval hook denies, rolls once when it allows, and the hook never sees a value', async (t) => {
     let allow = false;
-    const approval = await hook(t, () => (allow ? { allowed: true } : { allowed: false, reason: 'change freeze until the release', retryAfterSeconds: 1 }));
+    const approval = await hook(t, () =>
+      allow ? { allowed: true } : { allowed: false, reason: 'change freeze until the release', retryAfterSeconds: 1 },
+    );
     const { ns, confighash } = await firstRevision(t, [`--approval-url=${approval.url}`]);
     await change(ns, 'debug');
     const [deferred] = await waitForEvents(ns, 'RolloutDeferred');
     assert.equal(deferred?.message, 'Awaiting approval: change freeze until the release');
-    assert.deepEqual([(await report(ns)).state, await revisionCount(ns, 'Deployment', 'web')], ['awaiting-approval', 1]);
+    assert.deepEqual(
+      [(await report(ns)).state, await revisionCount(ns, 'Deployment', 'web')],
+      ['awaiting-approval', 1],
+    );
     allow = true;
     await waitForRevisions(ns, 'Deployment', 'web', 2);
     assert.equal(await settledRevisions(ns, 'Deployment', 'web', confighash.metricsUrl), 2);
-    const [request] = approval.requests as { kind: string; workload: object; changes: { source: string; keys?: string[] }[] }[];
+    const [request] = approval.requests as {
+      kind: string;
+      workload: object;
+      changes: { source: string; keys?: string[] }[];
+    }[];
     assert.ok(request);
     assert.equal(request.kind, 'RolloutApprovalRequest');
-    const schema = JSON.parse(await readFile(join(import.meta.dirname, '..', '..', 'docs', 'schemas', 'approval-request.schema.json'), 'utf8')) as { required: string[] };
+    const schema = JSON.parse(
+      await readFile(join(import.meta.dirname, '..', '..', 'docs', 'schemas', 'approval-request.schema.json'), 'utf8'),
+    ) as { required: string[] };
     assert.deepEqual(Object.keys(request).sort(), [...schema.required].sort(), 'the request is what its schema says');
-    assert.deepEqual(request.changes.map((c) => [c.source, c.keys]), [['configmap/app', ['LEVEL']]]);
+    assert.deepEqual(
+      request.changes.map((c) => [c.source, c.keys]),
+      [['configmap/app', ['LEVEL']]],
+    );
     const [changed] = await waitForEvents(ns, 'ConfigChanged');
     assert.match(changed?.message ?? '', /configmap\/app \([0-9a-f]{12} → [0-9a-f]{12}: keys LEVEL\)/);
     // The canary: no value in any hook payload, Event or log line.
     const events = await kubectl(['get', 'events', '-n', ns, '-o', 'json']);
-    for (const [where, text] of [['hook payloads', JSON.stringify(approval.requests)], ['Events', events], ['logs', confighash.logs.join('\n')]] as const) {
+    for (const [where, text] of [
+      ['hook payloads', JSON.stringify(approval.requests)],
+      ['Events', events],
+      ['logs', confighash.logs.join('\n')],
+    ] as const) {
       assert.equal(text.includes(CANARY) || text.includes('"debug"'), false, `a value in the ${where}`);
     }
   });
@@ -155,7 +216,11 @@ describe('rollout policies', () => {
   for (const policy of ['defer', 'allow'] as const) {
     it(`follows --approval-failure-policy=${policy} when the hook does not answer`, async (t) => {
       const approval = await hook(t, () => undefined);
-      const { ns, confighash } = await firstRevision(t, [`--approval-url=${approval.url}`, '--approval-timeout=1s', `--approval-failure-policy=${policy}`]);
+      const { ns, confighash } = await firstRevision(t, [
+        `--approval-url=${approval.url}`,
+        '--approval-timeout=1s',
+        `--approval-failure-policy=${policy}`,
+      ]);
       await change(ns, 'debug');
       if (policy === 'allow') {
         await waitForRevisions(ns, 'Deployment', 'web', 2);
@@ -163,7 +228,10 @@ describe('rollout policies', () => {
         return;
       }
       const [deferred] = await waitForEvents(ns, 'RolloutDeferred');
-      assert.match(deferred?.message ?? '', /^Awaiting approval: the approval hook failed \(no answer within 1000ms\); --approval-failure-policy is defer$/);
+      assert.match(
+        deferred?.message ?? '',
+        /^Awaiting approval: the approval hook failed \(no answer within 1000ms\); --approval-failure-policy is defer$/,
+      );
       assert.equal(await revisionCount(ns, 'Deployment', 'web'), 1);
     });
   }
@@ -174,9 +242,15 @@ describe('rollout policies', () => {
     await waitForRevisions(ns, 'Deployment', 'web', 2);
     assert.equal(await settledRevisions(ns, 'Deployment', 'web', confighash.metricsUrl), 2);
     const warnings = await kubectlStderr(['rollout', 'undo', 'deployment/web', '-n', ns]);
-    assert.match(warnings, /Warning: confighash: this template carries the configuration stamp of an earlier revision \(kubectl rollout undo\?\): a rollback does not bring back configuration/);
+    assert.match(
+      warnings,
+      /Warning: confighash: this template carries the configuration stamp of an earlier revision \(kubectl rollout undo\?\): a rollback does not bring back configuration/,
+    );
     assert.equal(await settledRevisions(ns, 'Deployment', 'web', confighash.metricsUrl), 2, 'the undo changed nothing');
-    const revisions = JSON.parse(await confighashCli(['history', 'deployment/web', '-n', ns, '-o', 'json'])) as { revision: number; sources: string }[];
+    const revisions = JSON.parse(await confighashCli(['history', 'deployment/web', '-n', ns, '-o', 'json'])) as {
+      revision: number;
+      sources: string;
+    }[];
     assert.equal(revisions.length, 2);
     assert.notEqual(revisions[0]?.sources, revisions[1]?.sources);
     assert.ok(revisions.every((r) => /^configmap\/app=[0-9a-f]{12}$/.test(r.sources)));

@@ -14,22 +14,45 @@ const hasher = new ValueHasher(new HmacKeyring({ valueKey, keys: [], signingId: 
 
 /** A store that holds one source at one version, with digests no read could compute. */
 function storeAt(resourceVersion: string): { known: KnownSources; held: SourceState } {
-  const held: SourceState = { exists: true, keys: new Map([['LEVEL', 'digest-from-the-store']]), matched: false, resourceVersion };
+  const held: SourceState = {
+    exists: true,
+    keys: new Map([['LEVEL', 'digest-from-the-store']]),
+    matched: false,
+    resourceVersion,
+  };
   return { held, known: { state: () => held } };
 }
 
 async function liveVersion(namespace: string): Promise<string> {
-  return (await kubectlJson<{ metadata: { resourceVersion: string } }>(['get', 'configmap', 'app', '-n', namespace, '-o', 'json'])).metadata.resourceVersion;
+  return (
+    await kubectlJson<{ metadata: { resourceVersion: string } }>([
+      'get',
+      'configmap',
+      'app',
+      '-n',
+      namespace,
+      '-o',
+      'json',
+    ])
+  ).metadata.resourceVersion;
 }
 
 describe('live source reads', () => {
   it("take the store's digests for the version the store holds, and digest any other version", async (t) => {
     const namespace = await testNamespace(t);
     await apply(namespace, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'app' }, data: { LEVEL: 'info' } });
-    const sources = consumedSources({ containers: [{ name: 'app', envFrom: [{ configMapRef: { name: 'app' } }] }] }, {});
+    const sources = consumedSources(
+      { containers: [{ name: 'app', envFrom: [{ configMapRef: { name: 'app' } }] }] },
+      {},
+    );
     const id = sources[0]?.id ?? assert.fail('no source extracted');
     const read = async (known: KnownSources): Promise<SourceState | undefined> =>
-      (await new LiveSourceReader(loadKubeConfig(), hasher, { concurrency: 1, timeoutMs: 5000, known }).read(namespace, sources)).get(id);
+      (
+        await new LiveSourceReader(loadKubeConfig(), hasher, { concurrency: 1, timeoutMs: 5000, known }).read(
+          namespace,
+          sources,
+        )
+      ).get(id);
 
     const first = await liveVersion(namespace);
     const current = storeAt(first);

@@ -39,28 +39,59 @@ describe('webhook requests', () => {
       status: 400,
       message: /expected apiVersion admission\.k8s\.io\/v1 and kind AdmissionReview, got "admission\.k8s\.io\/v1beta1"/,
     },
-    { name: 'no request.uid', body: review({ kind: { group: 'apps', version: 'v1', kind: 'Deployment' } }), status: 400, message: /no uid/ },
-    { name: 'the wrong content type', body: review({ uid: 'u' }), contentType: 'text/plain', status: 415, message: /text\/plain/ },
+    {
+      name: 'no request.uid',
+      body: review({ kind: { group: 'apps', version: 'v1', kind: 'Deployment' } }),
+      status: 400,
+      message: /no uid/,
+    },
+    {
+      name: 'the wrong content type',
+      body: review({ uid: 'u' }),
+      contentType: 'text/plain',
+      status: 415,
+      message: /text\/plain/,
+    },
     {
       name: 'a Deployment whose containers are an object',
-      body: review({ uid: 'u', kind: { group: 'apps', version: 'v1', kind: 'Deployment' }, operation: 'CREATE', object: { spec: { template: { spec: { containers: { name: 'a' } } } } } }),
+      body: review({
+        uid: 'u',
+        kind: { group: 'apps', version: 'v1', kind: 'Deployment' },
+        operation: 'CREATE',
+        object: { spec: { template: { spec: { containers: { name: 'a' } } } } },
+      }),
       status: 400,
       message: /request\.object\.spec\.template\.spec\.containers must be an array, got an object/,
     },
     {
       name: 'a Deployment with a null container',
-      body: review({ uid: 'u', kind: { group: 'apps', version: 'v1', kind: 'Deployment' }, operation: 'CREATE', object: { spec: { template: { spec: { containers: [null] } } } } }),
+      body: review({
+        uid: 'u',
+        kind: { group: 'apps', version: 'v1', kind: 'Deployment' },
+        operation: 'CREATE',
+        object: { spec: { template: { spec: { containers: [null] } } } },
+      }),
       status: 400,
       message: /containers\[0\] must be an object, got null/,
     },
     {
       name: 'objects nested 10,000 deep',
       // Written as text: serialising it would overflow this process's stack too.
-      body: review({ uid: 'u', kind: { group: 'apps', version: 'v1', kind: 'Deployment' }, operation: 'UPDATE', object: {} }).replace('"object":{}', `"object":${'{"a":'.repeat(10_000)}1${'}'.repeat(10_000)}`),
+      body: review({
+        uid: 'u',
+        kind: { group: 'apps', version: 'v1', kind: 'Deployment' },
+        operation: 'UPDATE',
+        object: {},
+      }).replace('"object":{}', `"object":${'{"a":'.repeat(10_000)}1${'}'.repeat(10_000)}`),
       status: 400,
       message: /nested deeper than 100 levels/,
     },
-    { name: 'a body over 7 MiB', body: Buffer.alloc(8 * 1024 * 1024, 0x20), status: 413, message: /too large|exceeded/i },
+    {
+      name: 'a body over 7 MiB',
+      body: Buffer.alloc(8 * 1024 * 1024, 0x20),
+      status: 413,
+      message: /too large|exceeded/i,
+    },
   ];
   for (const { name, body, contentType, status, message } of cases) {
     it(`answers ${name} with HTTP ${status} and a clear message`, async () => {
@@ -82,7 +113,10 @@ describe('webhook requests', () => {
       kind: 'AdmissionReview',
       response: { uid: 'abc', allowed: true },
     });
-    assert.ok((await metricValue(confighash.metricsUrl, 'confighash_webhook_requests_total{result="rejected"}')) >= cases.length);
+    assert.ok(
+      (await metricValue(confighash.metricsUrl, 'confighash_webhook_requests_total{result="rejected"}')) >=
+        cases.length,
+    );
     assert.ok((await fetch(`${confighash.metricsUrl}/readyz`)).ok);
   });
 });
@@ -94,14 +128,19 @@ describe('webhook without permission to read a Secret', () => {
     const ns = await testNamespace(t, { 'confighash.dev/enabled': 'true' });
     await apply(ns, configMap('app', { a: '1' }), secret('db', { password: 'hunter2' }));
 
-    const manifest = workload('Deployment', 'web', { envFrom: [{ configMapRef: { name: 'app' } }, { secretRef: { name: 'db' } }] });
+    const manifest = workload('Deployment', 'web', {
+      envFrom: [{ configMapRef: { name: 'app' } }, { secretRef: { name: 'db' } }],
+    });
     const warnings = await kubectlStderr(['apply', '-n', ns, '-f', '-'], JSON.stringify(manifest));
 
     assert.match(warnings, /Warning: confighash: could not read configuration \(read secret .*\/db: HTTP 403/);
     assert.deepEqual(templateAnnotations(await getWorkload(ns, 'Deployment', 'web')), {});
     assert.ok((await metricValue(confighash.metricsUrl, 'confighash_webhook_requests_total{result="error"}')) >= 1);
     assert.ok(confighash.logs.some((line) => line.includes('could not read configuration')));
-    assert.equal(confighash.logs.some((line) => line.includes('hunter2')), false);
+    assert.equal(
+      confighash.logs.some((line) => line.includes('hunter2')),
+      false,
+    );
   });
 });
 
@@ -128,9 +167,17 @@ async function limitedKubeconfig(name: string): Promise<string> {
         { apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'list', 'watch'] },
         { apiGroups: [''], resources: ['secrets', 'namespaces'], verbs: ['list', 'watch'] },
         { apiGroups: [''], resources: ['events'], verbs: ['create'] },
-        { apiGroups: ['apps'], resources: ['deployments', 'statefulsets', 'daemonsets'], verbs: ['get', 'list', 'watch', 'patch'] },
+        {
+          apiGroups: ['apps'],
+          resources: ['deployments', 'statefulsets', 'daemonsets'],
+          verbs: ['get', 'list', 'watch', 'patch'],
+        },
         { apiGroups: ['batch'], resources: ['cronjobs'], verbs: ['get', 'list', 'watch', 'patch'] },
-        { apiGroups: ['admissionregistration.k8s.io'], resources: ['mutatingwebhookconfigurations'], verbs: ['get', 'create', 'patch'] },
+        {
+          apiGroups: ['admissionregistration.k8s.io'],
+          resources: ['mutatingwebhookconfigurations'],
+          verbs: ['get', 'create', 'patch'],
+        },
       ],
     },
     binding('RoleBinding', account, CONFIGHASH_NAMESPACE),
@@ -160,7 +207,11 @@ function binding(kind: 'RoleBinding' | 'ClusterRoleBinding', account: string, na
     apiVersion: 'rbac.authorization.k8s.io/v1',
     kind,
     metadata: namespace ? { name: account, namespace } : { name: account },
-    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: kind === 'RoleBinding' ? 'Role' : 'ClusterRole', name: account },
+    roleRef: {
+      apiGroup: 'rbac.authorization.k8s.io',
+      kind: kind === 'RoleBinding' ? 'Role' : 'ClusterRole',
+      name: account,
+    },
     subjects: [{ kind: 'ServiceAccount', name: account, namespace: CONFIGHASH_NAMESPACE }],
   };
 }

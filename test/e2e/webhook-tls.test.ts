@@ -57,7 +57,9 @@ describe('webhook TLS', () => {
     t.diagnostic(`load done at ${new Date().toISOString()}`);
 
     const { serving: servingRenewals, ca: caRenewals } = await renewals();
-    t.diagnostic(`${admitted} admissions, ${servingRenewals} serving certificates and ${caRenewals} CAs issued meanwhile`);
+    t.diagnostic(
+      `${admitted} admissions, ${servingRenewals} serving certificates and ${caRenewals} CAs issued meanwhile`,
+    );
     assert.ok(admitted >= 30, `only ${admitted} admissions ran`);
     assert.ok(servingRenewals >= 2, `${servingRenewals} serving certificate renewals`);
     assert.ok(caRenewals >= 1, `${caRenewals} CA renewals`);
@@ -68,7 +70,12 @@ describe('webhook TLS', () => {
     t.after(() => rm(dir, { recursive: true, force: true }));
     const ca = await createCertificateAuthority('cert-dir-test-ca', DAY_MS);
     const issue = (): ReturnType<typeof issueCertificate> =>
-      issueCertificate(ca, { commonName: '127.0.0.1', ipAddresses: ['127.0.0.1'], usage: 'server', validityMs: DAY_MS });
+      issueCertificate(ca, {
+        commonName: '127.0.0.1',
+        ipAddresses: ['127.0.0.1'],
+        usage: 'server',
+        validityMs: DAY_MS,
+      });
     const write = async (files: Record<string, string>): Promise<void> => {
       for (const [name, content] of Object.entries(files)) await writeFile(join(dir, name), content);
     };
@@ -76,7 +83,8 @@ describe('webhook TLS', () => {
     await write({ 'ca.crt': ca.certificate, 'tls.key': first.privateKey, 'tls.crt': first.certificate });
 
     const confighash = await startConfighashForTest(t, [`--cert-dir=${dir}`, '--tls-check-interval=250ms']);
-    const serial = async (): Promise<string> => (await servedCertificate(confighash.webhookUrl, ca.certificate)).serialNumber;
+    const serial = async (): Promise<string> =>
+      (await servedCertificate(confighash.webhookUrl, ca.certificate)).serialNumber;
     const firstSerial = await serial();
 
     const second = await issue();
@@ -99,7 +107,13 @@ describe('webhook TLS', () => {
     const bundle = `${ca.certificate}${nextCa.certificate}`;
     await write({ 'ca.crt': bundle });
     await waitFor('the new ca.crt to be published as the caBundle', async () => {
-      const published = await kubectl(['get', 'mutatingwebhookconfiguration', 'confighash', '-o', 'jsonpath={.webhooks[0].clientConfig.caBundle}']);
+      const published = await kubectl([
+        'get',
+        'mutatingwebhookconfiguration',
+        'confighash',
+        '-o',
+        'jsonpath={.webhooks[0].clientConfig.caBundle}',
+      ]);
       return Buffer.from(published, 'base64').toString() === bundle || undefined;
     });
   });

@@ -3,12 +3,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import {
-  CONFIGHASH_NAMESPACE,
-  type ConfighashProcess,
-  metricValue,
-  startConfighash,
-} from '../support/confighash.ts';
+import { CONFIGHASH_NAMESPACE, type ConfighashProcess, metricValue, startConfighash } from '../support/confighash.ts';
 import { getWorkload, revisions, templateAnnotations } from '../support/kube-objects.ts';
 import { apply, kubectl, kubectlStderr, testNamespace, waitFor } from '../support/kube.ts';
 import { configMap, secret, workload, type WorkloadKind } from '../support/workloads.ts';
@@ -33,7 +28,12 @@ describe('admission webhook', () => {
   for (const kind of ['Deployment', 'StatefulSet', 'DaemonSet'] as const) {
     it(`stamps both annotations on a ${kind} applied with its sources, and it gets exactly one revision`, async (t) => {
       const ns = await testNamespace(t, ENABLED);
-      await apply(ns, configMap('app', { LOG_LEVEL: 'info' }), secret('db', { password: 's3cret' }), workload(kind, 'web', consumesBoth));
+      await apply(
+        ns,
+        configMap('app', { LOG_LEVEL: 'info' }),
+        secret('db', { password: 's3cret' }),
+        workload(kind, 'web', consumesBoth),
+      );
 
       const annotations = templateAnnotations(await getWorkload(ns, kind, 'web'));
       assert.match(annotations[CHECKSUM] ?? '', /^v2:[0-9a-f]{8}:[0-9a-f]{64}$/);
@@ -105,7 +105,10 @@ describe('admission webhook', () => {
     for (const candidate of candidates) {
       assert.notEqual(short, createHash('sha256').update(candidate).digest('hex').slice(0, 12), candidate);
     }
-    assert.equal(confighash.logs.some((line) => line.includes(pin) || line.includes('MTIzNA')), false);
+    assert.equal(
+      confighash.logs.some((line) => line.includes(pin) || line.includes('MTIzNA')),
+      false,
+    );
   });
 
   it('counts what it did in its metrics', async () => {

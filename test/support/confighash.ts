@@ -30,7 +30,11 @@ export interface ConfighashProcess {
 }
 
 /** Starts confighash for one test; stopped, and its webhook removed, when the test ends. */
-export async function startConfighashForTest(t: TestContext, args: readonly string[] = [], launch: LaunchOptions = {}): Promise<ConfighashProcess> {
+export async function startConfighashForTest(
+  t: TestContext,
+  args: readonly string[] = [],
+  launch: LaunchOptions = {},
+): Promise<ConfighashProcess> {
   const confighash = await startConfighash(args, launch);
   t.after(() => confighash.cleanup());
   return confighash;
@@ -48,7 +52,10 @@ export interface LaunchOptions {
 }
 
 /** Starts confighash; `args` are extra `run` flags. The caller calls cleanup(). */
-export async function startConfighash(args: readonly string[] = [], launch: LaunchOptions = {}): Promise<ConfighashProcess> {
+export async function startConfighash(
+  args: readonly string[] = [],
+  launch: LaunchOptions = {},
+): Promise<ConfighashProcess> {
   await kubectl(['apply', '-f', '-'], JSON.stringify(namespaceManifest(CONFIGHASH_NAMESPACE, {})));
   const [webhookPort, metricsPort] = await Promise.all([freePort(), freePort()]);
   const webhookUrl = `https://127.0.0.1:${webhookPort}/mutate`;
@@ -78,7 +85,11 @@ export async function startConfighash(args: readonly string[] = [], launch: Laun
   const logs: string[] = [];
   createInterface({ input: child.stdout }).on('line', (line) => logs.push(line));
   createInterface({ input: child.stderr }).on('line', (line) => logs.push(line));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => { resolve(); }));
+  const exited = new Promise<void>((resolve) =>
+    child.once('exit', () => {
+      resolve();
+    }),
+  );
   const signal = async (name: NodeJS.Signals): Promise<void> => {
     if (child.exitCode === null && child.signalCode === null) child.kill(name);
     await exited;
@@ -95,7 +106,8 @@ export async function startConfighash(args: readonly string[] = [], launch: Laun
       process.stderr.write(`confighash took ${Date.now() - stopping}ms to stop: ${stopped}\n`);
     }
     // Another confighash of this test still running keeps (and would restore) it.
-    if (running.size === 0) await kubectl(['delete', 'mutatingwebhookconfiguration', 'confighash', '--ignore-not-found']);
+    if (running.size === 0)
+      await kubectl(['delete', 'mutatingwebhookconfiguration', 'confighash', '--ignore-not-found']);
   };
   const metricsUrl = `http://127.0.0.1:${metricsPort}`;
   try {
@@ -113,7 +125,11 @@ export async function startConfighash(args: readonly string[] = [], launch: Laun
 
 /** Probes with server-side dry runs until the apiserver has picked up the webhook configuration. */
 async function waitForWebhook(child: ChildProcess, namespace?: string): Promise<void> {
-  if (!namespace) await kubectl(['apply', '-f', '-'], JSON.stringify(namespaceManifest(PROBE_NAMESPACE, { 'confighash.dev/enabled': 'true' })));
+  if (!namespace)
+    await kubectl(
+      ['apply', '-f', '-'],
+      JSON.stringify(namespaceManifest(PROBE_NAMESPACE, { 'confighash.dev/enabled': 'true' })),
+    );
   const probe = {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
@@ -150,7 +166,12 @@ export async function metricValue(metricsUrl: string, sample: string): Promise<n
 }
 
 /** The resourceVersion of a workload as confighash's controller has seen it (its watch may lag). */
-export async function observedVersion(metricsUrl: string, kind: string, namespace: string, name: string): Promise<string | undefined> {
+export async function observedVersion(
+  metricsUrl: string,
+  kind: string,
+  namespace: string,
+  name: string,
+): Promise<string | undefined> {
   const response = await fetch(`${metricsUrl}/debug/observed/${kind}/${namespace}/${name}`);
   return response.ok ? (await response.text()).trim() : undefined;
 }

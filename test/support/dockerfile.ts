@@ -22,7 +22,9 @@ export async function imageRuntime(): Promise<ImageRuntime> {
   if (!entrypoint) throw new Error('the Dockerfile has no ENTRYPOINT in exec form');
   const argv = JSON.parse(entrypoint) as string[];
   const pairs = [...runtime.matchAll(/^ENV (.+)$/gm)].flatMap((m) => (m[1] ?? '').split(/\s+/));
-  const env = Object.fromEntries(pairs.map((pair): [string, string] => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]));
+  const env = Object.fromEntries(
+    pairs.map((pair): [string, string] => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]),
+  );
   const cmd = JSON.parse(/^CMD (\[.*\])$/m.exec(runtime)?.[1] ?? '[]') as string[];
   return { nodeArgs: argv.slice(1, argv.indexOf('dist/cli/main.js')), env, cmd };
 }

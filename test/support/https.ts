@@ -26,7 +26,12 @@ export interface HttpResult {
  * never sent: a server must refuse it from the headers alone (413), and an HTTP
  * client would report only EPIPE for the answer it sends before reading the body.
  */
-export function post(url: string, ca: string, body: string | Buffer, options: { contentType?: string; client?: { cert: string; key: string } } = {}): Promise<HttpResult> {
+export function post(
+  url: string,
+  ca: string,
+  body: string | Buffer,
+  options: { contentType?: string; client?: { cert: string; key: string } } = {},
+): Promise<HttpResult> {
   const { contentType = 'application/json', client } = options;
   const { hostname, port, pathname } = new URL(url);
   const payload = typeof body === 'string' ? Buffer.from(body) : body;

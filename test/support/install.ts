@@ -23,8 +23,12 @@ async function removeManifestsInstall(): Promise<void> {
   await kubectl(['delete', 'clusterrole,clusterrolebinding', 'confighash', '--ignore-not-found']);
   await kubectl(['delete', 'mutatingwebhookconfiguration', 'confighash', '--ignore-not-found']);
   await kubectl([
-    'delete', '-n', CONFIGHASH_NAMESPACE, '--ignore-not-found',
-    'deployment,service,poddisruptionbudget,networkpolicy,role,rolebinding,serviceaccount', 'confighash',
+    'delete',
+    '-n',
+    CONFIGHASH_NAMESPACE,
+    '--ignore-not-found',
+    'deployment,service,poddisruptionbudget,networkpolicy,role,rolebinding,serviceaccount',
+    'confighash',
   ]);
 }
 
@@ -33,15 +37,22 @@ async function removeManifestsInstall(): Promise<void> {
  * applied for real; returns what removes it again.
  */
 export async function installNamespaced(namespace: string): Promise<() => Promise<void>> {
-  const rendered = (await kubectl(['kustomize', join(MANIFESTS, 'overlays', 'namespaced')])).replaceAll('my-app', namespace);
+  const rendered = (await kubectl(['kustomize', join(MANIFESTS, 'overlays', 'namespaced')])).replaceAll(
+    'my-app',
+    namespace,
+  );
   await kubectl(['apply', '-f', '-'], rendered);
   return async () => {
     await kubectl(['delete', 'clusterrole,clusterrolebinding', 'confighash-webhook', '--ignore-not-found']);
     await kubectl(['delete', '-n', namespace, 'role,rolebinding', 'confighash', '--ignore-not-found']);
     await kubectl(['delete', 'mutatingwebhookconfiguration', 'confighash', '--ignore-not-found']);
     await kubectl([
-      'delete', '-n', CONFIGHASH_NAMESPACE, '--ignore-not-found',
-      'deployment,service,poddisruptionbudget,networkpolicy,role,rolebinding,serviceaccount', 'confighash',
+      'delete',
+      '-n',
+      CONFIGHASH_NAMESPACE,
+      '--ignore-not-found',
+      'deployment,service,poddisruptionbudget,networkpolicy,role,rolebinding,serviceaccount',
+      'confighash',
     ]);
   };
 }
@@ -50,10 +61,15 @@ export async function installNamespaced(namespace: string): Promise<() => Promis
  * A kubeconfig with a token of a ServiceAccount (TokenRequest API), valid for
  * `duration`: the manifests' own unless `account` names another.
  */
-export async function serviceAccountKubeconfig(duration = '1h', account = { namespace: CONFIGHASH_NAMESPACE, name: 'confighash' }): Promise<string> {
+export async function serviceAccountKubeconfig(
+  duration = '1h',
+  account = { namespace: CONFIGHASH_NAMESPACE, name: 'confighash' },
+): Promise<string> {
   const { namespace, name } = account;
   const token = (await kubectl(['create', 'token', name, '-n', namespace, `--duration=${duration}`])).trim();
-  const admin = JSON.parse(await kubectl(['config', 'view', '--raw', '-o', 'json'])) as { clusters: { cluster: object }[] };
+  const admin = JSON.parse(await kubectl(['config', 'view', '--raw', '-o', 'json'])) as {
+    clusters: { cluster: object }[];
+  };
   const config = {
     apiVersion: 'v1',
     kind: 'Config',
@@ -92,17 +108,27 @@ interface Checks {
  * lists: for the base install, or with the reload-in-place component (what it adds, and no more).
  */
 export async function assertRbacExpectations(install: 'base' | 'reloadInPlace' = 'base'): Promise<void> {
-  const expectations = JSON.parse(await readFile(RBAC_EXPECTATIONS, 'utf8')) as Checks & { serviceAccount: string; reloadInPlace: Checks };
+  const expectations = JSON.parse(await readFile(RBAC_EXPECTATIONS, 'utf8')) as Checks & {
+    serviceAccount: string;
+    reloadInPlace: Checks;
+  };
   const checks = install === 'base' ? expectations : expectations.reloadInPlace;
-  for (const check of checks.allowed) assert.equal(await allowed(expectations.serviceAccount, check), true, `should be allowed: ${check.join(' ')}`);
-  for (const check of checks.denied) assert.equal(await allowed(expectations.serviceAccount, check), false, `should be denied: ${check.join(' ')}`);
+  for (const check of checks.allowed)
+    assert.equal(await allowed(expectations.serviceAccount, check), true, `should be allowed: ${check.join(' ')}`);
+  for (const check of checks.denied)
+    assert.equal(await allowed(expectations.serviceAccount, check), false, `should be denied: ${check.join(' ')}`);
 }
 
 /** `kubectl apply -k manifests/components/reload-in-place`'s RBAC, on top of an install; returns what removes it. */
 export async function installReloadInPlaceRbac(): Promise<() => Promise<void>> {
   await kubectl(['apply', '-f', join(MANIFESTS, 'components', 'reload-in-place', 'rbac.yaml')]);
   return async () => {
-    await kubectl(['delete', '-f', join(MANIFESTS, 'components', 'reload-in-place', 'rbac.yaml'), '--ignore-not-found']);
+    await kubectl([
+      'delete',
+      '-f',
+      join(MANIFESTS, 'components', 'reload-in-place', 'rbac.yaml'),
+      '--ignore-not-found',
+    ]);
   };
 }
 
@@ -123,7 +149,13 @@ async function allowed(user: string, [verb, resource, namespace]: [string, strin
     ...(flag ? { subresource: flag.replace('--subresource=', '') } : {}),
     ...(namespace && namespace !== 'any' ? { namespace } : {}),
   };
-  const review = { apiVersion: 'authorization.k8s.io/v1', kind: 'SubjectAccessReview', spec: { user, resourceAttributes: attributes } };
-  const answer = JSON.parse(await kubectl(['create', '-o', 'json', '-f', '-'], JSON.stringify(review))) as { status?: { allowed?: boolean } };
+  const review = {
+    apiVersion: 'authorization.k8s.io/v1',
+    kind: 'SubjectAccessReview',
+    spec: { user, resourceAttributes: attributes },
+  };
+  const answer = JSON.parse(await kubectl(['create', '-o', 'json', '-f', '-'], JSON.stringify(review))) as {
+    status?: { allowed?: boolean };
+  };
   return answer.status?.allowed === true;
 }

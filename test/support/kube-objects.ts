@@ -34,13 +34,19 @@ export interface KubeEvent {
 
 /** The Events in `namespace` with `reason`. */
 export async function eventsOf(namespace: string, reason: string): Promise<KubeEvent[]> {
-  return (await kubectlJson<ObjectList<KubeEvent>>(['get', 'events', '-n', namespace, '--field-selector', `reason=${reason}`])).items;
+  return (
+    await kubectlJson<ObjectList<KubeEvent>>(['get', 'events', '-n', namespace, '--field-selector', `reason=${reason}`])
+  ).items;
 }
 
 /** Waits for at least one Event with `reason` (confighash writes Events in the background); returns them all. */
 export async function waitForEvents(namespace: string, reason: string, timeoutMs?: number): Promise<KubeEvent[]> {
-  return waitFor(`an Event ${reason} in ${namespace}`, async () => {
-    const found = await eventsOf(namespace, reason);
-    return found.length > 0 ? found : undefined;
-  }, timeoutMs);
+  return waitFor(
+    `an Event ${reason} in ${namespace}`,
+    async () => {
+      const found = await eventsOf(namespace, reason);
+      return found.length > 0 ? found : undefined;
+    },
+    timeoutMs,
+  );
 }

@@ -27,7 +27,11 @@ export async function run(command: string, args: readonly string[], input?: stri
   return (await runCommand(command, args, input)).stdout;
 }
 
-function runCommand(command: string, args: readonly string[], input?: string): Promise<{ stdout: string; stderr: string }> {
+function runCommand(
+  command: string,
+  args: readonly string[],
+  input?: string,
+): Promise<{ stdout: string; stderr: string }> {
   if (!process.env['KUBECONFIG']) {
     throw new Error('end-to-end tests need the local control plane: run them with `npm test`');
   }
@@ -76,10 +80,7 @@ export async function waitFor<T>(
 }
 
 /** Creates a namespace unique to this test, with `labels`, deleted when the test ends. */
-export async function testNamespace(
-  t: TestContext,
-  labels: Record<string, string> = {},
-): Promise<string> {
+export async function testNamespace(t: TestContext, labels: Record<string, string> = {}): Promise<string> {
   const name = `e2e-${randomBytes(4).toString('hex')}`;
   await kubectl(['create', 'namespace', name]);
   const labelArgs = Object.entries(labels).map(([k, v]) => `${k}=${v}`);

@@ -20,7 +20,11 @@ const textObject = (type: 'plain_text' | 'mrkdwn' | 'any', maxLength: number): o
   type: 'object',
   required: ['type', 'text'],
   additionalProperties: false,
-  properties: { type: type === 'any' ? { enum: ['plain_text', 'mrkdwn'] } : { const: type }, text: { type: 'string', minLength: 1, maxLength }, emoji: { type: 'boolean' } },
+  properties: {
+    type: type === 'any' ? { enum: ['plain_text', 'mrkdwn'] } : { const: type },
+    text: { type: 'string', minLength: 1, maxLength },
+    emoji: { type: 'boolean' },
+  },
 });
 
 /** https://api.slack.com/reference/block-kit/blocks: the blocks confighash uses, with their limits. */
@@ -36,16 +40,38 @@ const slackSchema = ajv.compile({
       maxItems: 50,
       items: {
         oneOf: [
-          { type: 'object', required: ['type', 'text'], additionalProperties: false, properties: { type: { const: 'header' }, text: textObject('plain_text', 150) } },
+          {
+            type: 'object',
+            required: ['type', 'text'],
+            additionalProperties: false,
+            properties: { type: { const: 'header' }, text: textObject('plain_text', 150) },
+          },
           {
             type: 'object',
             required: ['type'],
             anyOf: [{ required: ['text'] }, { required: ['fields'] }],
             additionalProperties: false,
-            properties: { type: { const: 'section' }, text: textObject('any', 3000), fields: { type: 'array', minItems: 1, maxItems: 10, items: textObject('any', 2000) } },
+            properties: {
+              type: { const: 'section' },
+              text: textObject('any', 3000),
+              fields: { type: 'array', minItems: 1, maxItems: 10, items: textObject('any', 2000) },
+            },
           },
-          { type: 'object', required: ['type', 'elements'], additionalProperties: false, properties: { type: { const: 'context' }, elements: { type: 'array', minItems: 1, maxItems: 10, items: textObject('any', 3000) } } },
-          { type: 'object', required: ['type'], additionalProperties: false, properties: { type: { const: 'divider' } } },
+          {
+            type: 'object',
+            required: ['type', 'elements'],
+            additionalProperties: false,
+            properties: {
+              type: { const: 'context' },
+              elements: { type: 'array', minItems: 1, maxItems: 10, items: textObject('any', 3000) },
+            },
+          },
+          {
+            type: 'object',
+            required: ['type'],
+            additionalProperties: false,
+            properties: { type: { const: 'divider' } },
+          },
         ],
       },
     },
@@ -60,7 +86,9 @@ const googleChatSchema = ajv.compile({
   properties: { text: { type: 'string', minLength: 1, maxLength: 4096 } },
 });
 
-const dataSchema: object = JSON.parse(readFileSync(join(import.meta.dirname, '..', '..', 'docs', 'schemas', 'notification-data.schema.json'), 'utf8')) as object;
+const dataSchema: object = JSON.parse(
+  readFileSync(join(import.meta.dirname, '..', '..', 'docs', 'schemas', 'notification-data.schema.json'), 'utf8'),
+) as object;
 ajv.addSchema(dataSchema);
 
 /** CloudEvents 1.0, JSON format, structured mode: the required attributes and the optional ones confighash sets. */
@@ -90,7 +118,8 @@ export function googleChatProblems(message: unknown): string[] {
 
 export function cloudEventProblems(event: unknown, contentType: string | undefined): string[] {
   const problems = problemsOf(cloudEventSchema, event);
-  if (!/^application\/cloudevents\+json(;|$)/.test(contentType ?? '')) problems.push(`content-type ${contentType ?? '(none)'} is not application/cloudevents+json`);
+  if (!/^application\/cloudevents\+json(;|$)/.test(contentType ?? ''))
+    problems.push(`content-type ${contentType ?? '(none)'} is not application/cloudevents+json`);
   return problems;
 }
 
@@ -131,7 +160,15 @@ const adaptiveCardSchema = ajv.compile({
             additionalProperties: false,
             properties: {
               type: { const: 'FactSet' },
-              facts: { type: 'array', items: { type: 'object', required: ['title', 'value'], additionalProperties: false, properties: { title: { type: 'string' }, value: { type: 'string' } } } },
+              facts: {
+                type: 'array',
+                items: {
+                  type: 'object',
+                  required: ['title', 'value'],
+                  additionalProperties: false,
+                  properties: { title: { type: 'string' }, value: { type: 'string' } },
+                },
+              },
             },
           },
         ],
@@ -151,17 +188,22 @@ const sdk = createRequire(import.meta.url)('adaptivecards/dist/adaptivecards.js'
 /** A Workflows webhook message: one Adaptive Card attachment, valid for the version the card declares, within Teams' 28 KB. */
 export function teamsProblems(message: unknown, bytes: number): string[] {
   const problems: string[] = bytes > 28 * 1024 ? [`${bytes} bytes is over Teams' 28 KB`] : [];
-  const { type, attachments } = message as { type?: unknown; attachments?: { contentType?: unknown; content?: unknown }[] };
+  const { type, attachments } = message as {
+    type?: unknown;
+    attachments?: { contentType?: unknown; content?: unknown }[];
+  };
   if (type !== 'message') problems.push('type is not "message"');
   if (!Array.isArray(attachments) || attachments.length !== 1) return [...problems, 'not exactly one attachment'];
   const [attachment] = attachments;
-  if (attachment?.contentType !== 'application/vnd.microsoft.card.adaptive') problems.push('the attachment is not an Adaptive Card');
+  if (attachment?.contentType !== 'application/vnd.microsoft.card.adaptive')
+    problems.push('the attachment is not an Adaptive Card');
   return [...problems, ...cardProblems(attachment?.content)];
 }
 
 function cardProblems(content: unknown): string[] {
   const card = content as { type?: unknown; version?: unknown } | undefined;
-  if (card?.type !== 'AdaptiveCard' || typeof card.version !== 'string') return ['the content is not an AdaptiveCard with a version'];
+  if (card?.type !== 'AdaptiveCard' || typeof card.version !== 'string')
+    return ['the content is not an AdaptiveCard with a version'];
   const declared = card.version;
   const version = sdk.Versions.getAllDeclaredVersions().find((v) => v.toString() === declared);
   if (!version) return [`version ${declared} is not an Adaptive Card version`];

@@ -15,14 +15,24 @@ export async function configureNotifications(t: TestContext, sinks: object[]): P
   };
   await kubectl(['apply', '-f', '-'], JSON.stringify(namespaceManifest(CONFIGHASH_NAMESPACE, {})));
   await kubectl(['apply', '-f', '-'], JSON.stringify(secret));
-  t.after(() => kubectl(['delete', 'secret', 'confighash-notifications', '-n', CONFIGHASH_NAMESPACE, '--ignore-not-found']));
+  t.after(() =>
+    kubectl(['delete', 'secret', 'confighash-notifications', '-n', CONFIGHASH_NAMESPACE, '--ignore-not-found']),
+  );
 }
 
 /** Waits until confighash has set up the sink (it exports the sink's counters from then on). */
 export async function waitForSink(metricsUrl: string, sink: string): Promise<void> {
-  await waitFor(`confighash to set up the notification sink ${sink}`, async () => (await metricValue(metricsUrl, `confighash_notifications_total{sink="${sink}",result="sent"}`)) >= 0 || undefined);
+  await waitFor(
+    `confighash to set up the notification sink ${sink}`,
+    async () =>
+      (await metricValue(metricsUrl, `confighash_notifications_total{sink="${sink}",result="sent"}`)) >= 0 || undefined,
+  );
 }
 
-export function notificationCount(metricsUrl: string, sink: string, result: 'sent' | 'failed' | 'dropped'): Promise<number> {
+export function notificationCount(
+  metricsUrl: string,
+  sink: string,
+  result: 'sent' | 'failed' | 'dropped',
+): Promise<number> {
   return metricValue(metricsUrl, `confighash_notifications_total{sink="${sink}",result="${result}"}`);
 }

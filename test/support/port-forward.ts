@@ -10,7 +10,9 @@ export interface PortForward {
 }
 
 export async function portForward(namespace: string, pod: string, port: number): Promise<PortForward> {
-  const child = spawn('kubectl', ['port-forward', '-n', namespace, `pod/${pod}`, `:${port}`, '--address=127.0.0.1'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('kubectl', ['port-forward', '-n', namespace, `pod/${pod}`, `:${port}`, '--address=127.0.0.1'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const local = await new Promise<string>((resolve, reject) => {
@@ -18,7 +20,9 @@ export async function portForward(namespace: string, pod: string, port: number):
       const match = /Forwarding from 127\.0\.0\.1:(\d+)/.exec(line);
       if (match?.[1]) resolve(match[1]);
     });
-    child.once('exit', (code) => { reject(new Error(`kubectl port-forward to ${namespace}/${pod} exited (${code}): ${stderr.trim()}`)); });
+    child.once('exit', (code) => {
+      reject(new Error(`kubectl port-forward to ${namespace}/${pod} exited (${code}): ${stderr.trim()}`));
+    });
   });
   return { url: `http://127.0.0.1:${local}`, close: () => child.kill() };
 }

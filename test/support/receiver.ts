@@ -22,7 +22,10 @@ export interface Receiver {
 }
 
 /** Starts a receiver, closed when the test ends; `answer(n)` answers the n-th request (from 0); 200 by default. */
-export async function startReceiver(t: TestContext, answer: (n: number) => Answer = () => ({ status: 200 })): Promise<Receiver> {
+export async function startReceiver(
+  t: TestContext,
+  answer: (n: number) => Answer = () => ({ status: 200 }),
+): Promise<Receiver> {
   const requests: ReceivedRequest[] = [];
   const waiters = new Set<() => void>();
   const server = createServer((request: IncomingMessage, response: ServerResponse) => {
@@ -37,35 +40,51 @@ export async function startReceiver(t: TestContext, answer: (n: number) => Answe
         json = undefined;
       }
       const reply = answer(requests.length);
-      requests.push({ at: Date.now(), path: request.url ?? '', contentType: request.headers['content-type'], body, json });
+      requests.push({
+        at: Date.now(),
+        path: request.url ?? '',
+        contentType: request.headers['content-type'],
+        body,
+        json,
+      });
       for (const wake of waiters) wake();
       if (reply === 'hang') return;
       response.writeHead(reply.status, reply.headers).end('ok');
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.after(() => new Promise<void>((resolve) => {
-    server.closeAllConnections();
-    server.close(() => { resolve(); });
-  }));
+  t.after(
+    () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => {
+          resolve();
+        });
+      }),
+  );
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : 0;
   return {
     url: `http://127.0.0.1:${port}/hooks/T000/B000/secret-token`,
     requests,
-    received: (count, timeoutMs = 30_000) => new Promise((resolve, reject) => {
-      const check = (): void => {
-        if (requests.length < count) return;
-        clearTimeout(timer);
-        waiters.delete(check);
-        resolve(requests.slice(0, count));
-      };
-      const timer = setTimeout(() => {
-        waiters.delete(check);
-        reject(new Error(`timed out after ${timeoutMs}ms waiting for ${count} requests at the receiver (got ${requests.length})`));
-      }, timeoutMs);
-      waiters.add(check);
-      check();
-    }),
+    received: (count, timeoutMs = 30_000) =>
+      new Promise((resolve, reject) => {
+        const check = (): void => {
+          if (requests.length < count) return;
+          clearTimeout(timer);
+          waiters.delete(check);
+          resolve(requests.slice(0, count));
+        };
+        const timer = setTimeout(() => {
+          waiters.delete(check);
+          reject(
+            new Error(
+              `timed out after ${timeoutMs}ms waiting for ${count} requests at the receiver (got ${requests.length})`,
+            ),
+          );
+        }, timeoutMs);
+        waiters.add(check);
+        check();
+      }),
   };
 }

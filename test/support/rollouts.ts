@@ -19,11 +19,18 @@ export async function settledGeneration(ns: string, kind: WorkloadKind, name: st
 }
 
 /** Waits until the workload has at least `count` revisions (within `timeoutMs`, when it is given: a window, a pace). */
-export async function waitForRevisions(ns: string, kind: WorkloadKind, name: string, wanted: number | { count: number; timeoutMs: number }): Promise<void> {
+export async function waitForRevisions(
+  ns: string,
+  kind: WorkloadKind,
+  name: string,
+  wanted: number | { count: number; timeoutMs: number },
+): Promise<void> {
   const { count, timeoutMs } = typeof wanted === 'number' ? { count: wanted, timeoutMs: undefined } : wanted;
-  await waitFor(`${kind} ${ns}/${name} to have ${count} revisions`, async () =>
-    (await revisionCount(ns, kind, name)) >= count || undefined,
-  timeoutMs);
+  await waitFor(
+    `${kind} ${ns}/${name} to have ${count} revisions`,
+    async () => (await revisionCount(ns, kind, name)) >= count || undefined,
+    timeoutMs,
+  );
 }
 
 /**
@@ -31,7 +38,12 @@ export async function waitForRevisions(ns: string, kind: WorkloadKind, name: str
  * is idle, and the workload's controller has caught up; returns its revisions. An
  * empty queue alone proves nothing: the watch event may not have arrived yet.
  */
-export async function settledRevisions(ns: string, kind: WorkloadKind, name: string, metricsUrl: string): Promise<number> {
+export async function settledRevisions(
+  ns: string,
+  kind: WorkloadKind,
+  name: string,
+  metricsUrl: string,
+): Promise<number> {
   await waitForObserved(ns, kind, name, metricsUrl);
   await waitForIdle(metricsUrl);
   await settledGeneration(ns, kind, name);
@@ -50,8 +62,9 @@ export async function waitForObserved(ns: string, kind: WorkloadKind, name: stri
 
 /** Waits until confighash's work queue is empty. */
 export async function waitForIdle(metricsUrl: string): Promise<void> {
-  await waitFor('confighash to have nothing queued', async () =>
-    (await metricValue(metricsUrl, 'confighash_queue_depth')) === 0 || undefined,
+  await waitFor(
+    'confighash to have nothing queued',
+    async () => (await metricValue(metricsUrl, 'confighash_queue_depth')) === 0 || undefined,
   );
 }
 

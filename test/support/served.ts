@@ -15,7 +15,10 @@ export interface Served {
 
 export interface Pod {
   metadata: { name: string; uid: string; labels?: Record<string, string>; deletionTimestamp?: string };
-  status?: { conditions?: { type: string; status: string }[]; containerStatuses?: { name: string; restartCount: number }[] };
+  status?: {
+    conditions?: { type: string; status: string }[];
+    containerStatuses?: { name: string; restartCount: number }[];
+  };
 }
 
 /** GET /config of one pod, through a port-forward that lives for this one request. */
@@ -44,20 +47,37 @@ function ready(pod: Pod): boolean {
  * Waits until the rollout is complete: `replicas` pods, every one Ready and of the
  * workload's current revision, and no other pod left.
  */
-export async function waitForRolledOut(namespace: string, kind: 'Deployment' | 'StatefulSet', name: string, replicas: number): Promise<Pod[]> {
-  return waitFor(`${kind} ${namespace}/${name} to be rolled out with ${replicas} Ready pods`, async () => {
-    const workload = await kubectlJson<{ status?: { updatedReplicas?: number; readyReplicas?: number; replicas?: number; currentRevision?: string; updateRevision?: string } }>(['get', kind.toLowerCase(), name, '-n', namespace]);
-    const status = workload.status ?? {};
-    const all = await kubectlJson<ObjectList<Pod>>(['get', 'pods', '-n', namespace, '-l', `app=${name}`]);
-    const done =
-      status.updatedReplicas === replicas &&
-      status.readyReplicas === replicas &&
-      status.replicas === replicas &&
-      (kind === 'Deployment' || status.currentRevision === status.updateRevision) &&
-      all.items.length === replicas &&
-      all.items.every((p) => ready(p) && !p.metadata.deletionTimestamp);
-    return done ? all.items : undefined;
-  }, 120_000);
+export async function waitForRolledOut(
+  namespace: string,
+  kind: 'Deployment' | 'StatefulSet',
+  name: string,
+  replicas: number,
+): Promise<Pod[]> {
+  return waitFor(
+    `${kind} ${namespace}/${name} to be rolled out with ${replicas} Ready pods`,
+    async () => {
+      const workload = await kubectlJson<{
+        status?: {
+          updatedReplicas?: number;
+          readyReplicas?: number;
+          replicas?: number;
+          currentRevision?: string;
+          updateRevision?: string;
+        };
+      }>(['get', kind.toLowerCase(), name, '-n', namespace]);
+      const status = workload.status ?? {};
+      const all = await kubectlJson<ObjectList<Pod>>(['get', 'pods', '-n', namespace, '-l', `app=${name}`]);
+      const done =
+        status.updatedReplicas === replicas &&
+        status.readyReplicas === replicas &&
+        status.replicas === replicas &&
+        (kind === 'Deployment' || status.currentRevision === status.updateRevision) &&
+        all.items.length === replicas &&
+        all.items.every((p) => ready(p) && !p.metadata.deletionTimestamp);
+      return done ? all.items : undefined;
+    },
+    120_000,
+  );
 }
 
 /** A container running test/node/testapp, serving CONFIG_ENV and /etc/app/config. */

@@ -66,7 +66,10 @@ export async function startTestWebhook(t: TestContext, namespaceLabel: string): 
     await kubectl(['delete', 'mutatingwebhookconfiguration', name, '--ignore-not-found']);
     await server.close();
   });
-  await kubectl(['apply', '-f', '-'], JSON.stringify(configuration(name, `${url}/mutate`, ca.certificate, namespaceLabel)));
+  await kubectl(
+    ['apply', '-f', '-'],
+    JSON.stringify(configuration(name, `${url}/mutate`, ca.certificate, namespaceLabel)),
+  );
   return { reviews };
 }
 
@@ -79,9 +82,7 @@ function configuration(name: string, url: string, caPem: string, namespaceLabel:
       {
         name: 'e2e.confighash.dev',
         clientConfig: { url, caBundle: Buffer.from(caPem).toString('base64') },
-        rules: [
-          { apiGroups: ['apps'], apiVersions: ['v1'], operations: ['CREATE'], resources: ['deployments'] },
-        ],
+        rules: [{ apiGroups: ['apps'], apiVersions: ['v1'], operations: ['CREATE'], resources: ['deployments'] }],
         namespaceSelector: { matchExpressions: [{ key: namespaceLabel, operator: 'Exists' }] },
         admissionReviewVersions: ['v1'],
         sideEffects: 'None',

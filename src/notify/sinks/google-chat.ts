@@ -16,7 +16,12 @@ const plain = (text: string): string => literal(text, ANGLES, (c) => (c === '<' 
 export const googleChat: SinkFormat = {
   render(notice: Notice) {
     const text = noticeText(notice);
-    const lines = [`*${text.title}*`, plain(text.summary), ...text.facts.map((fact) => `• ${fact.label}: ${plain(fact.value)}`), `confighash · ${notice.type} · ${notice.id}`];
+    const lines = [
+      `*${text.title}*`,
+      plain(text.summary),
+      ...text.facts.map((fact) => `• ${fact.label}: ${plain(fact.value)}`),
+      `confighash · ${notice.type} · ${notice.id}`,
+    ];
     const joined = lines.join('\n');
     return jsonMessage({ text: joined.length <= MAX_TEXT ? joined : `${joined.slice(0, MAX_TEXT - 1)}…` });
   },

@@ -1,6 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { cloudEventProblems, googleChatProblems, slackProblems, teamsProblems } from '../../../test/support/notification-shapes.ts';
+import {
+  cloudEventProblems,
+  googleChatProblems,
+  slackProblems,
+  teamsProblems,
+} from '../../../test/support/notification-shapes.ts';
 import { makeNotice, type Notice, NOTICE_TYPES } from '../notice.ts';
 import { SINK_FORMATS } from './index.ts';
 
@@ -9,17 +14,35 @@ const CHECKSUM = `v2:3f9a01bc:${'5e0c2f7a1b3d'.repeat(5).slice(0, 64)}`;
 
 /** One notice of each type, with every field its type carries. */
 function notices(): Notice[] {
-  const changes = [{ source: 'configmap/app', from: '1f3a9c0e2b7d', to: '5e0c2f7a1b3d', keys: ['LOG_LEVEL', 'timeout.conf'] }];
+  const changes = [
+    { source: 'configmap/app', from: '1f3a9c0e2b7d', to: '5e0c2f7a1b3d', keys: ['LOG_LEVEL', 'timeout.conf'] },
+  ];
   const fields: Record<string, object> = {
-    'rollout.started': { checksum: CHECKSUM, previousChecksum: CHECKSUM.replace('5e0c', '1f3a'), changes, trigger: 'configuration-change' },
+    'rollout.started': {
+      checksum: CHECKSUM,
+      previousChecksum: CHECKSUM.replace('5e0c', '1f3a'),
+      changes,
+      trigger: 'configuration-change',
+    },
     'rollout.completed': { checksum: CHECKSUM, durationSeconds: 42 },
-    'rollout.failed': { checksum: CHECKSUM, durationSeconds: 600, reason: 'ProgressDeadlineExceeded: ReplicaSet "web-7c9" has timed out progressing' },
+    'rollout.failed': {
+      checksum: CHECKSUM,
+      durationSeconds: 600,
+      reason: 'ProgressDeadlineExceeded: ReplicaSet "web-7c9" has timed out progressing',
+    },
     'rollout.deferred': { checksum: CHECKSUM, changes, reason: 'window', detail: 'window opens Sat 02:00 UTC' },
     'reload.succeeded': { changes, pods: 3 },
     'reload.failed': { changes, reason: 'pod web-1: POST http://127.0.0.1:9090/-/reload: HTTP 500' },
-    'source.missing': { missing: [{ source: 'secret/db', state: 'deleted' }, { source: 'configmap/extra', state: 'absent' }] },
+    'source.missing': {
+      missing: [
+        { source: 'secret/db', state: 'deleted' },
+        { source: 'configmap/extra', state: 'absent' },
+      ],
+    },
   };
-  return NOTICE_TYPES.map((type) => makeNotice(type, WORKLOAD, 'x', { summary: `Something about <${type}> & more.`, ...fields[type] }));
+  return NOTICE_TYPES.map((type) =>
+    makeNotice(type, WORKLOAD, 'x', { summary: `Something about <${type}> & more.`, ...fields[type] }),
+  );
 }
 
 function render(sink: string, notice: Notice): { contentType: string; body: unknown; bytes: number } {
@@ -30,7 +53,7 @@ function render(sink: string, notice: Notice): { contentType: string; body: unkn
 }
 
 describe('notification sinks', () => {
-  it('Slack: blocks within Block Kit\'s limits, mrkdwn escaped, a text fallback', () => {
+  it("Slack: blocks within Block Kit's limits, mrkdwn escaped, a text fallback", () => {
     for (const notice of notices()) {
       const { body } = render('slack', notice);
       assert.deepEqual(slackProblems(body), [], notice.type);
@@ -42,8 +65,17 @@ describe('notification sinks', () => {
   });
 
   it('Slack: many changed sources are spread over sections of at most ten fields, and the rest counted', () => {
-    const changes = Array.from({ length: 25 }, (_, i) => ({ source: `configmap/c${i}`, from: '1f3a9c0e2b7d', to: '5e0c2f7a1b3d' }));
-    const notice = makeNotice('rollout.started', WORKLOAD, 'many', { summary: 'Rolling out.', checksum: CHECKSUM, changes, trigger: 'configuration-change' });
+    const changes = Array.from({ length: 25 }, (_, i) => ({
+      source: `configmap/c${i}`,
+      from: '1f3a9c0e2b7d',
+      to: '5e0c2f7a1b3d',
+    }));
+    const notice = makeNotice('rollout.started', WORKLOAD, 'many', {
+      summary: 'Rolling out.',
+      checksum: CHECKSUM,
+      changes,
+      trigger: 'configuration-change',
+    });
     const { body } = render('slack', notice);
     assert.deepEqual(slackProblems(body), []);
     assert.match(JSON.stringify(body), /and 15 more sources/);
@@ -53,13 +85,19 @@ describe('notification sinks', () => {
     for (const notice of notices()) {
       const { body, bytes } = render('teams', notice);
       assert.deepEqual(teamsProblems(body, bytes), [], notice.type);
-      assert.equal((body as { attachments: { content: { version: string } }[] }).attachments[0]?.content.version, '1.4');
+      assert.equal(
+        (body as { attachments: { content: { version: string } }[] }).attachments[0]?.content.version,
+        '1.4',
+      );
     }
   });
 
-  it('shows a tenant\'s text as itself: a forged agent error mentions no one, links nowhere, and is bounded', () => {
+  it("shows a tenant's text as itself: a forged agent error mentions no one, links nowhere, and is bounded", () => {
     const forged = `<users/all> [click](http://evil.example) **now** ${'x'.repeat(5000)}`;
-    const notice = makeNotice('reload.failed', WORKLOAD, 'f', { summary: `Reload in place failed: pod web-1: ${forged}`, reason: forged });
+    const notice = makeNotice('reload.failed', WORKLOAD, 'f', {
+      summary: `Reload in place failed: pod web-1: ${forged}`,
+      reason: forged,
+    });
     const chat = JSON.stringify(render('google-chat', notice).body);
     assert.equal(chat.includes('<users/all>'), false);
     assert.match(chat, /‹users\/all›/);
@@ -71,7 +109,8 @@ describe('notification sinks', () => {
   });
 
   it('Google Chat: a text message', () => {
-    for (const notice of notices()) assert.deepEqual(googleChatProblems(render('google-chat', notice).body), [], notice.type);
+    for (const notice of notices())
+      assert.deepEqual(googleChatProblems(render('google-chat', notice).body), [], notice.type);
   });
 
   it('CloudEvents: structured mode with every required attribute, the type dev.confighash.<type>, and data per its schema', () => {
@@ -86,10 +125,24 @@ describe('notification sinks', () => {
   });
 
   it('the schema checks can fail: a wrong message is caught', () => {
-    assert.notDeepEqual(slackProblems({ text: 'x', blocks: [{ type: 'header', text: { type: 'mrkdwn', text: 'x'.repeat(151) } }] }), []);
+    assert.notDeepEqual(
+      slackProblems({ text: 'x', blocks: [{ type: 'header', text: { type: 'mrkdwn', text: 'x'.repeat(151) } }] }),
+      [],
+    );
     assert.notDeepEqual(googleChatProblems({ text: '' }), []);
-    assert.notDeepEqual(cloudEventProblems({ specversion: '0.3', id: 'x', source: 's', type: 'dev.confighash.x' }, 'application/json'), []);
-    const card = (body: object[]): object => ({ type: 'message', attachments: [{ contentType: 'application/vnd.microsoft.card.adaptive', content: { type: 'AdaptiveCard', version: '1.4', body } }] });
+    assert.notDeepEqual(
+      cloudEventProblems({ specversion: '0.3', id: 'x', source: 's', type: 'dev.confighash.x' }, 'application/json'),
+      [],
+    );
+    const card = (body: object[]): object => ({
+      type: 'message',
+      attachments: [
+        {
+          contentType: 'application/vnd.microsoft.card.adaptive',
+          content: { type: 'AdaptiveCard', version: '1.4', body },
+        },
+      ],
+    });
     // Table is Adaptive Cards 1.5: not in the 1.4 card confighash declares.
     assert.notDeepEqual(teamsProblems(card([{ type: 'Table', columns: [] }]), 100), []);
     assert.notDeepEqual(teamsProblems(card([{ type: 'TextBlock', text: 'x', color: 'Purple' }]), 100), []);
@@ -101,7 +154,9 @@ describe('notice ids', () => {
     const a = makeNotice('rollout.started', WORKLOAD, `${CHECKSUM} 2026-12-01T10:00:00.000Z`, { summary: 'a' });
     const b = makeNotice('rollout.started', WORKLOAD, `${CHECKSUM} 2026-12-01T10:00:00.000Z`, { summary: 'b' });
     const later = makeNotice('rollout.started', WORKLOAD, `${CHECKSUM} 2026-12-01T11:00:00.000Z`, { summary: 'a' });
-    const completed = makeNotice('rollout.completed', WORKLOAD, `${CHECKSUM} 2026-12-01T10:00:00.000Z`, { summary: 'a' });
+    const completed = makeNotice('rollout.completed', WORKLOAD, `${CHECKSUM} 2026-12-01T10:00:00.000Z`, {
+      summary: 'a',
+    });
     assert.equal(a.id, b.id);
     assert.equal(new Set([a.id, later.id, completed.id]).size, 3);
     assert.match(a.id, /^[0-9a-f]{32}$/);

@@ -11,9 +11,13 @@ const LIMITS = { header: 150, section: 3000, field: 2000, fields: 10 };
 export const slack: SinkFormat = {
   render(notice: Notice) {
     const text = noticeText(notice);
-    const fields = text.facts.map((fact) => ({ type: 'mrkdwn', text: cut(`*${escape(fact.label)}*\n${escape(fact.value)}`, LIMITS.field) }));
+    const fields = text.facts.map((fact) => ({
+      type: 'mrkdwn',
+      text: cut(`*${escape(fact.label)}*\n${escape(fact.value)}`, LIMITS.field),
+    }));
     const sections = [];
-    for (let i = 0; i < fields.length; i += LIMITS.fields) sections.push({ type: 'section', fields: fields.slice(i, i + LIMITS.fields) });
+    for (let i = 0; i < fields.length; i += LIMITS.fields)
+      sections.push({ type: 'section', fields: fields.slice(i, i + LIMITS.fields) });
     return jsonMessage({
       text: cut(`${text.title}: ${text.summary}`, LIMITS.section),
       blocks: [

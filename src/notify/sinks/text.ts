@@ -55,10 +55,17 @@ function facts(notice: Notice): Fact[] {
     ['Duration', notice.durationSeconds === undefined ? undefined : `${notice.durationSeconds}s`],
     ['Checksum', notice.checksum && shortChecksum(notice.checksum)],
   ];
-  return listed.filter((entry): entry is [string, string] => entry[1] !== undefined && entry[1] !== '').map(([label, value]) => ({ label, value }));
+  return listed
+    .filter((entry): entry is [string, string] => entry[1] !== undefined && entry[1] !== '')
+    .map(([label, value]) => ({ label, value }));
 }
 
-function describeChange(change: { source: string; from: string | undefined; to: string | undefined; keys?: string[] }): string {
+function describeChange(change: {
+  source: string;
+  from: string | undefined;
+  to: string | undefined;
+  keys?: string[];
+}): string {
   const keys = change.keys && change.keys.length > 0 ? `, keys ${change.keys.join(', ')}` : '';
   return `${change.source} (${change.from ?? 'untracked'} → ${change.to ?? 'untracked'}${keys})`;
 }
