@@ -29,13 +29,26 @@ async function volume(t: TestContext, files: Record<string, string>): Promise<At
   return writer;
 }
 
-/** An HTTP reload endpoint on loopback that answers with `statuses` in turn (then 200), counting POSTs. */
-async function endpoint(t: TestContext, statuses: number[] = []): Promise<{ url: string; posts: () => number }> {
+/**
+ * An HTTP reload endpoint on loopback that answers with `statuses` in turn (then
+ * 200), counting POSTs; with `reads`, each POST also records what the program
+ * would read then (a reload of a configuration already taken would show twice).
+ */
+async function endpoint(
+  t: TestContext,
+  statuses: number[] = [],
+  reads?: () => Promise<string>,
+): Promise<{ url: string; posts: () => number; seen: string[] }> {
   let posts = 0;
-  const server: Server = createServer((request, response) => {
+  const seen: string[] = [];
+  const server: Server = createServer((_request, response) => {
     posts += 1;
     response.statusCode = statuses.shift() ?? 200;
-    response.end();
+    if (!reads) return void response.end();
+    void reads().then((read) => {
+      seen.push(read);
+      response.end();
+    });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   t.after(
@@ -48,7 +61,7 @@ async function endpoint(t: TestContext, statuses: number[] = []): Promise<{ url:
   );
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : 0;
-  return { url: `http://127.0.0.1:${port}/-/reload`, posts: () => posts };
+  return { url: `http://127.0.0.1:${port}/-/reload`, posts: () => posts, seen };
 }
 
 async function agent(
@@ -80,43 +93,44 @@ async function metric(registry: Registry, name: string, result: string): Promise
   return value.value;
 }
 
-/**
- * Lets the agent see a settled state and act on it, if it were going to: the
- * window in which a second, wrong reload would show (an absence cannot be polled for).
- */
-const quiet = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, SETTLE_MS * 4));
+/** What a program reading `files` of `dirs` would see now, one line. */
+const reader =
+  (dirs: readonly string[], file: string): (() => Promise<string>) =>
+  async () =>
+    (await Promise.all(dirs.map((dir) => readFile(join(dir, file), 'utf8').catch(() => '-')))).join(' ');
 
 describe('reload agent', () => {
+  // Each reload records what the program then reads, and the agent reloads one
+  // configuration at a time: a reload at start, or a second one of a change,
+  // would show in `seen` before the reload of the next change.
   it('reloads an HTTP endpoint exactly once per change, and not at start', async (t) => {
     const config = await volume(t, { 'app.conf': 'level=info' });
-    const { url, posts } = await endpoint(t);
+    const { url, seen } = await endpoint(t, [], reader([config.dir], 'app.conf'));
     const { agent: a } = await agent(t, [config.dir], parseTrigger(url, { verifyMs: 0 }));
-    await quiet();
-    assert.equal(posts(), 0, 'nothing changed since the program started');
 
     await config.write({ 'app.conf': 'level=debug' });
-    await until(() => posts() === 1, 'one reload');
-    await quiet();
-    assert.equal(posts(), 1);
-    assert.equal(a.status.state, 'current');
+    await until(() => seen.length === 1, 'one reload');
+    await config.write({ 'app.conf': 'level=warn' });
+    await until(() => seen.includes('level=warn') && a.status.state === 'current', 'the next change reloaded');
+    assert.deepEqual(seen, ['level=debug', 'level=warn']);
+    assert.equal(a.status.reloads, 2);
   });
 
   it('never reloads a half-updated volume, and folds a burst and several volumes into one reload', async (t) => {
-    const first = await volume(t, { a: '1' });
-    const second = await volume(t, { b: '1' });
-    const { url, posts } = await endpoint(t);
+    const first = await volume(t, { v: 'a1' });
+    const second = await volume(t, { v: 'b1' });
+    const { url, seen } = await endpoint(t, [], reader([first.dir, second.dir], 'v'));
     await agent(t, [first.dir, second.dir], parseTrigger(url, { verifyMs: 0 }));
 
-    await first.stage({ a: '2' });
-    await quiet();
-    assert.equal(posts(), 0, 'reloaded before ..data was swapped');
-
+    // A version staged in the first volume, and a change of the second: the reload takes the second only.
+    await first.stage({ v: 'a2' });
+    await second.write({ v: 'b2' });
+    await until(() => seen.length === 1, 'the reload of the second volume');
     await first.swap();
-    await second.write({ b: '2' });
-    await second.write({ b: '3' });
-    await until(() => posts() === 1, 'one reload for everything');
-    await quiet();
-    assert.equal(posts(), 1);
+    await second.write({ v: 'b3' });
+    await second.write({ v: 'b4' });
+    await until(() => seen.includes('a2 b4'), 'one reload for everything');
+    assert.deepEqual(seen, ['a1 b2', 'a2 b4'], 'a half-updated volume or a step of the burst was reloaded');
   });
 
   it('retries a failing endpoint with backoff until it answers 2xx', async (t) => {
@@ -141,15 +155,15 @@ describe('reload agent', () => {
 
   it('reloads a process by signal exactly once per change, and notices a process that died', async (t) => {
     const config = await volume(t, { x: '1' });
-    const child: ChildProcess = spawn(
-      process.execPath,
-      ['-e', "let n = 0; process.on('SIGHUP', () => console.log(`hup ${++n}`)); setInterval(() => {}, 1000);"],
-      { stdio: ['ignore', 'pipe', 'ignore'] },
-    );
+    // The program prints what it reads at each SIGHUP, and says when its handler is in place.
+    const program = `const { readFileSync } = require('node:fs');
+      process.on('SIGHUP', () => console.log('hup ' + readFileSync(${JSON.stringify(join(config.dir, 'x'))}, 'utf8')));
+      console.log('ready'); setInterval(() => {}, 1000);`;
+    const child: ChildProcess = spawn(process.execPath, ['-e', program], { stdio: ['ignore', 'pipe', 'ignore'] });
     t.after(() => child.kill('SIGKILL'));
     const lines: string[] = [];
     child.stdout?.on('data', (chunk: Buffer) => lines.push(...chunk.toString().trim().split('\n')));
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await until(() => lines.includes('ready'), 'the program to catch SIGHUP');
     const { agent: a } = await agent(
       t,
       [config.dir],
@@ -157,12 +171,13 @@ describe('reload agent', () => {
     );
 
     await config.write({ x: '2' });
-    await until(() => lines.includes('hup 1'), 'one SIGHUP');
-    await quiet();
-    assert.deepEqual(lines, ['hup 1']);
+    await until(() => lines.includes('hup 2'), 'one SIGHUP');
+    await config.write({ x: '3' });
+    await until(() => lines.includes('hup 3'), 'the next change');
+    assert.deepEqual(lines, ['ready', 'hup 2', 'hup 3']);
 
     child.kill('SIGKILL');
-    await config.write({ x: '3' });
+    await config.write({ x: '4' });
     await until(() => a.status.state === 'failed' || a.status.lastError !== undefined, 'the failure to be seen');
     assert.match(a.status.lastError ?? '', /ESRCH|died/);
   });
@@ -200,7 +215,6 @@ describe('reload agent', () => {
 
     await config.write({ pin: 'pin-9377-canary' });
     await until(async () => (JSON.parse(await status()) as { reloads: number }).reloads === 1, 'one reload');
-    await quiet();
     assert.equal(posts(), 1);
     const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
     assert.match(metrics, /confighash_agent_reloads_total\{result="success"\} 1/);
@@ -217,7 +231,7 @@ describe('reload agent', () => {
 
   it('remembers across its own restart what the program runs: a change made while it was down is reloaded, not taken as what runs', async (t) => {
     const config = await volume(t, { 'app.conf': 'level=info' });
-    const { url, posts } = await endpoint(t);
+    const { url, seen } = await endpoint(t, [], reader([config.dir], 'app.conf'));
     const stateFile = join(await mkdtemp(join(tmpdir(), 'confighash-agent-state-')), 'state.json');
     const first = await agent(t, [config.dir], parseTrigger(url, { verifyMs: 0 }), { stateFile });
     const startedAt = first.agent.status.startedAt;
@@ -228,13 +242,13 @@ describe('reload agent', () => {
     const second = await agent(t, [config.dir], parseTrigger(url, { verifyMs: 0 }), { stateFile });
     assert.equal(second.agent.status.startedAt, startedAt, "it reports the pod's first start, not its restart");
     assert.equal(second.agent.status.state, 'waiting');
-    await until(() => posts() === 1, 'the change reloaded');
     await until(
       () => second.agent.status.reloads === 1 && second.agent.status.state === 'current',
       'the reload reported',
     );
-    await quiet();
-    assert.equal(posts(), 1);
+    await config.write({ 'app.conf': 'level=warn' });
+    await until(() => seen.includes('level=warn'), 'the next change reloaded');
+    assert.deepEqual(seen, ['level=debug', 'level=warn']);
   });
 
   it("follows no redirect from the program's endpoint: the reload fails, and the target is never called", async (t) => {

@@ -95,7 +95,8 @@ describe('disappearedRequired', () => {
   it('names a required source that existed and is gone, not an optional one, nor one that never existed', () => {
     const stamped = currentFingerprint(hasher, subject(present, spec));
     const gone = currentFingerprint(hasher, subject({}, spec));
-    assert.ok(stamped && gone);
+    assert.ok(stamped);
+    assert.ok(gone);
     assert.deepEqual(disappearedRequired(stamped.stamp, gone, consumedSources(spec)), ['configmap/app']);
     const neverThere = currentFingerprint(hasher, subject({}, spec));
     assert.ok(neverThere);

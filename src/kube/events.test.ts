@@ -66,7 +66,8 @@ describe('EventCorrelator', () => {
     const correlator = new EventCorrelator();
     const first = correlator.correlate({ target: web, type: 'Warning', reason: 'MissingSource', message: 'm' });
     const second = correlator.correlate({ target: web, type: 'Warning', reason: 'MissingSource', message: 'm' });
-    assert.ok(first.kind === 'write' && second.kind === 'write');
+    assert.equal(first.kind, 'write');
+    assert.equal(second.kind, 'write');
     assert.equal(first.name, second.name);
     assert.deepEqual([first.count, second.count], [1, 2]);
     assert.match(first.name, /^web\.[0-9a-f]{16}$/);
@@ -76,8 +77,9 @@ describe('EventCorrelator', () => {
       reason: 'MissingSource',
       message: 'm',
     });
-    assert.ok(
-      other.kind === 'write' && other.name === first.name,
+    assert.deepEqual(
+      other.kind === 'write' ? other.name : other,
+      first.name,
       'another process (a restart, a new leader) names it the same',
     );
   });
@@ -123,7 +125,7 @@ describe('EventCorrelator', () => {
       reason: 'R',
       message: 'm',
     });
-    assert.ok(written.kind === 'write' && written.namespace === 'default');
+    assert.deepEqual(written.kind === 'write' ? written.namespace : written, 'default');
   });
 });
 

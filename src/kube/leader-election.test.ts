@@ -90,10 +90,17 @@ describe('LeaderElector', () => {
     const leases = new FakeLeases();
     const first = elector(leases, 'a');
     await first.acquire(() => undefined);
-    const second = elector(leases, 'b');
+    // The second replica's tries, counted: 60 of them, 5 ms apart, span two lease durations.
+    let tries = 0;
+    const second = elector(leases, 'b', {
+      wait: (ms, s) => {
+        tries++;
+        return sleep(ms, s);
+      },
+    });
     let secondLeads = false;
     void second.acquire(() => undefined).then((leading) => (secondLeads = leading));
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await until(() => tries >= 60, 'the second replica to try for two lease durations');
     assert.equal(secondLeads, false, 'took a lease that was being renewed');
     assert.equal(leases.lease?.spec.holderIdentity, 'a');
 

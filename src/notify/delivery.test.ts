@@ -71,7 +71,8 @@ describe("a sink's delivery", () => {
     sink.enqueue(notice('a'));
     await sink.idle();
     const [first, second] = receiver.requests;
-    assert.ok(first && second);
+    assert.ok(first);
+    assert.ok(second);
     assert.ok(second.at - first.at >= 990, `retried after ${second.at - first.at} ms, not the 1 s Retry-After asked`);
     assert.equal(await count(metrics, 'sent'), 1);
   });

@@ -105,12 +105,10 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
     return reply.code(status).send({ error: statusText(status), message });
   });
   server.setNotFoundHandler((request, reply) =>
-    reply
-      .code(404)
-      .send({
-        error: 'Not Found',
-        message: `POST ${MUTATE_PATH} is the only endpoint; got ${request.method} ${request.url}`,
-      }),
+    reply.code(404).send({
+      error: 'Not Found',
+      message: `POST ${MUTATE_PATH} is the only endpoint; got ${request.method} ${request.url}`,
+    }),
   );
 
   await server.listen({ host: options.host, port: options.port });

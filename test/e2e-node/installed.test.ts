@@ -273,8 +273,10 @@ describe('confighash installed with helm install, upgraded, uninstalled', () => 
     ]);
     await waitServing();
     const pods = await confighashPods();
-    assert.ok(
-      pods.length === 2 && pods.every((pod) => !before.has(pod.metadata.name)),
+    assert.equal(pods.length, 2);
+    assert.deepEqual(
+      pods.filter((pod) => before.has(pod.metadata.name)).map((pod) => pod.metadata.name),
+      [],
       'the upgrade replaced both pods',
     );
     const args = await kubectl([

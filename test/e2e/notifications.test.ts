@@ -75,7 +75,10 @@ describe('notifications', () => {
       receivers['google-chat'],
       receivers['cloudevents'],
     ].map((r) => r?.requests[0]);
-    assert.ok(slack && teams && chat && cloudevents);
+    assert.ok(slack);
+    assert.ok(teams);
+    assert.ok(chat);
+    assert.ok(cloudevents);
     assert.deepEqual(slackProblems(slack.json), []);
     assert.deepEqual(teamsProblems(teams.json, Buffer.byteLength(teams.body)), []);
     assert.deepEqual(googleChatProblems(chat.json), []);
@@ -129,7 +132,8 @@ describe('notifications', () => {
     const [first500, retried] = await failing.received(2);
     assert.equal(first500?.body, retried?.body, 'the same message again');
     const [first429, after429] = await limited.received(2);
-    assert.ok(first429 && after429);
+    assert.ok(first429);
+    assert.ok(after429);
     assert.ok(
       after429.at - first429.at >= 1990,
       `tried again ${after429.at - first429.at} ms after a 429 with Retry-After: 2`,
