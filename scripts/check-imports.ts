@@ -6,23 +6,24 @@ import { dirname, join, relative, resolve } from 'node:path';
 
 const SRC = resolve(import.meta.dirname, '..', 'src');
 
-/** What each folder may import, besides itself. */
+/** What each folder may import, besides itself: the table in docs/architecture.md. */
 const LAYERS: Record<string, string[]> = {
   time: [],
   http: [],
+  checksum: [],
   telemetry: ['http'],
-  checksum: ['time'],
   policy: ['time'],
-  kube: ['time', 'telemetry'],
+  kube: ['telemetry', 'time'],
   scope: ['checksum', 'kube'],
   sources: ['checksum', 'kube', 'scope'],
-  keys: ['checksum', 'kube', 'telemetry', 'time'],
-  tls: ['kube', 'telemetry', 'time'],
-  workloads: ['checksum', 'kube', 'scope', 'telemetry', 'time'],
+  workloads: ['checksum', 'kube', 'telemetry', 'time'],
+  keys: ['checksum', 'kube', 'telemetry'],
+  tls: ['kube', 'telemetry'],
   notify: ['kube', 'policy', 'telemetry', 'time'],
-  webhook: ['checksum', 'http', 'kube', 'policy', 'scope', 'sources', 'telemetry', 'time', 'tls', 'workloads'],
-  controller: ['checksum', 'keys', 'kube', 'notify', 'policy', 'scope', 'sources', 'telemetry', 'time', 'workloads'],
-  agent: ['checksum', 'http', 'telemetry', 'time'],
+  webhook: ['checksum', 'http', 'kube', 'policy', 'scope', 'sources', 'telemetry', 'tls', 'workloads'],
+  controller: ['checksum', 'kube', 'notify', 'policy', 'scope', 'sources', 'telemetry', 'time', 'workloads'],
+  agent: ['checksum', 'telemetry', 'time'],
+  // The commands wire everything together.
   cli: [
     'agent',
     'checksum',
