@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import { hasherWith } from '../../test/support/hasher.ts';
 import type { SourceState } from './digest.ts';
 import { isReloaderWorkload, withoutReloaderAnnotations } from './reloader.ts';
+import { trackingAnnotations } from './workload-kinds.ts';
 import { consumedSources, type PodSpecLike } from './sources.ts';
 
 /** foo references configmap/foo-configmap by one key and secret/foo-secret whole, as in Reloader's examples. */
@@ -107,5 +108,32 @@ describe('Reloader annotations', () => {
       team: 'a',
     };
     assert.deepEqual(withoutReloaderAnnotations(annotations), { 'confighash.dev/include': 'configmap/y', team: 'a' });
+  });
+
+  it('are read from the pod template too, as Reloader reads them: a "true" on either is true, and both lists count', () => {
+    const read = (workload: Record<string, string>, template: Record<string, string>): string[] =>
+      consumedSources(spec, trackingAnnotations('Deployment', workload, true, template)).map((s) => s.id);
+    assert.deepEqual(read({}, { 'reloader.stakater.com/auto': 'true' }), [
+      'configmap/foo-configmap',
+      'configmap/other-configmap',
+      'secret/foo-secret',
+    ]);
+    assert.deepEqual(read({ 'reloader.stakater.com/auto': 'false' }, { 'secret.reloader.stakater.com/auto': 'true' }), [
+      'secret/foo-secret',
+    ]);
+    assert.deepEqual(
+      read(
+        { 'configmap.reloader.stakater.com/reload': 'foo-configmap' },
+        { 'configmap.reloader.stakater.com/reload': 'unreferenced' },
+      ),
+      ['configmap/foo-configmap', 'configmap/unreferenced'],
+    );
+    assert.equal(
+      isReloaderWorkload(trackingAnnotations('Deployment', {}, true, { 'reloader.stakater.com/search': 'true' })),
+      true,
+    );
+    // Nothing else is taken from the template, and nothing of Reloader's with --reloader-annotations=false.
+    assert.deepEqual(trackingAnnotations('Deployment', {}, true, { 'confighash.dev/include': 'configmap/y' }), {});
+    assert.deepEqual(trackingAnnotations('Deployment', {}, false, { 'reloader.stakater.com/auto': 'true' }), {});
   });
 });

@@ -49,6 +49,35 @@ export function isReloaderWorkload(annotations: Readonly<Record<string, string>>
   });
 }
 
+/** The workload annotations that hold names: on the workload and on its template, both lists count. */
+const LIST_KEYS: readonly string[] = [
+  RELOADER_ANNOTATION.configMapReload,
+  RELOADER_ANNOTATION.secretReload,
+  RELOADER_ANNOTATION.configMapsExclude,
+  RELOADER_ANNOTATION.secretsExclude,
+];
+
+/**
+ * Reloader's workload annotations as Reloader reads them: from the workload and
+ * from its pod template (`spec.template.metadata.annotations`), either asking being
+ * enough — a "true" on either is true, and the reload and exclude lists of both
+ * count. Only those keys are taken from the template.
+ */
+export function withTemplateReloaderAnnotations(
+  workload: Readonly<Record<string, string>>,
+  template: Readonly<Record<string, string>>,
+): Readonly<Record<string, string>> {
+  const merged: Record<string, string> = { ...workload };
+  for (const key of [...WORKLOAD_KEYS, RELOADER_ANNOTATION.configMapsExclude, RELOADER_ANNOTATION.secretsExclude]) {
+    const fromTemplate = template[key];
+    if (fromTemplate === undefined) continue;
+    const own = workload[key];
+    if (LIST_KEYS.includes(key)) merged[key] = own === undefined ? fromTemplate : `${own},${fromTemplate}`;
+    else merged[key] = own === 'true' ? own : fromTemplate;
+  }
+  return merged;
+}
+
 /** The annotations without Reloader's: what a workload says when --reloader-annotations is off. */
 export function withoutReloaderAnnotations(
   annotations: Readonly<Record<string, string>>,

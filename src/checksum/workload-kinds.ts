@@ -5,7 +5,7 @@
 // sees one shape: a workload with a pod template.
 import { boundedAnnotations } from './annotation-limits.ts';
 import { RELOAD_ANNOTATION } from './reload.ts';
-import { withoutReloaderAnnotations } from './reloader.ts';
+import { withoutReloaderAnnotations, withTemplateReloaderAnnotations } from './reloader.ts';
 
 /** The kinds every cluster serves. */
 export const BUILT_IN_KINDS = ['Deployment', 'StatefulSet', 'DaemonSet', 'CronJob'] as const;
@@ -50,17 +50,21 @@ export function atTemplatePath(kind: WorkloadKind, template: object): object {
 
 /**
  * The workload annotations that decide how a kind is tracked: Reloader's only
- * with --reloader-annotations. A CronJob's pods run to completion and start with
- * the configuration as it is: nothing is reloaded in place, so its reload
- * annotations are not read. An annotation over its limit is not read either.
+ * with --reloader-annotations, and then from its pod template's annotations too,
+ * as Reloader reads them. A CronJob's pods run to completion and start with the
+ * configuration as it is: nothing is reloaded in place, so its reload annotations
+ * are not read. An annotation over its limit is not read either.
  */
 export function trackingAnnotations(
   kind: WorkloadKind,
   annotations: Readonly<Record<string, string>>,
   reloaderAnnotations: boolean,
+  templateAnnotations: Readonly<Record<string, string>> = {},
 ): Readonly<Record<string, string>> {
   const { kept } = boundedAnnotations(annotations);
-  const read = reloaderAnnotations ? kept : withoutReloaderAnnotations(kept);
+  const read = reloaderAnnotations
+    ? withTemplateReloaderAnnotations(kept, boundedAnnotations(templateAnnotations).kept)
+    : withoutReloaderAnnotations(kept);
   if (kind !== 'CronJob') return read;
   const reloadKeys: readonly string[] = Object.values(RELOAD_ANNOTATION);
   return Object.fromEntries(Object.entries(read).filter(([key]) => !reloadKeys.includes(key)));

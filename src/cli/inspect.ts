@@ -327,7 +327,14 @@ function partsOf(
 } {
   const template = podTemplateOf(kind, workload) as NonNullable<WorkloadLike['spec']>['template'];
   return {
-    annotations: { ...trackingAnnotations(kind, workload.metadata?.annotations ?? {}, reloaderAnnotations) },
+    annotations: {
+      ...trackingAnnotations(
+        kind,
+        workload.metadata?.annotations ?? {},
+        reloaderAnnotations,
+        template?.metadata?.annotations ?? {},
+      ),
+    },
     templateAnnotations: template?.metadata?.annotations ?? {},
     podSpec: template?.spec ?? {},
   };

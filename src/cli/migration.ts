@@ -40,12 +40,16 @@ export function migrationEntry(
   namespaceSelected: boolean,
 ): MigrationEntry | undefined {
   const annotations = workload.metadata?.annotations ?? {};
-  const reloader = Object.entries(annotations)
-    .filter(([key]) => key.includes('reloader.stakater.com/'))
-    .map(([key, value]) => `${key}=${value}`);
+  const template = podTemplateOf(kind, workload) as
+    { metadata?: { annotations?: Record<string, string> | null } | null; spec?: PodSpecLike } | undefined;
+  const templateAnnotations = template?.metadata?.annotations ?? {};
+  const reloader = [
+    ...reloaderEntries(annotations, ''),
+    ...reloaderEntries(templateAnnotations, ' (on the pod template)'),
+  ];
   if (reloader.length === 0) return undefined;
-  const tracking = trackingAnnotations(kind, annotations, true);
-  const sources = consumedSources(podSpecOf(kind, workload), tracking);
+  const tracking = trackingAnnotations(kind, annotations, true, templateAnnotations);
+  const sources = consumedSources(template?.spec ?? {}, tracking);
   const tracked = namespaceSelected || isReloaderWorkload(tracking);
   const { namespace = '', name = '' } = workload.metadata ?? {};
   return {
@@ -58,8 +62,11 @@ export function migrationEntry(
   };
 }
 
-function podSpecOf(kind: WorkloadKind, workload: MigrationWorkload): PodSpecLike {
-  return (podTemplateOf(kind, workload) as { spec?: PodSpecLike } | undefined)?.spec ?? {};
+/** `key=value` for each of Reloader's annotations, with where it was found. */
+function reloaderEntries(annotations: Readonly<Record<string, string>>, where: string): string[] {
+  return Object.entries(annotations)
+    .filter(([key]) => key.includes('reloader.stakater.com/'))
+    .map(([key, value]) => `${key}=${value}${where}`);
 }
 
 /** `configmap/app (keys LEVEL)`. */

@@ -218,9 +218,9 @@ function toRecord(
   const identity = identityOf(object);
   if (!identity) return undefined;
   const annotations = object.metadata?.annotations ?? {};
-  const tracking = trackingAnnotations(kind, annotations, reloaderAnnotations);
   const template = (podTemplateOf(kind, object) ?? {}) as NonNullable<NonNullable<WorkloadObject['spec']>['template']>;
   const templateAnnotations = template.metadata?.annotations ?? {};
+  const tracking = trackingAnnotations(kind, annotations, reloaderAnnotations, templateAnnotations);
   return {
     key: workloadKey(kind, identity.namespace, identity.name),
     kind,

@@ -26,12 +26,19 @@ export function requestView(
 /** The object as a workload with its template at spec.template, and the annotations that decide its tracking. */
 function workloadView(kind: WorkloadKind, object: WorkloadObject, reloaderAnnotations: boolean): WorkloadObject {
   const annotations = object.metadata?.annotations;
+  const template = podTemplateOf(kind, object) as PodTemplate | undefined;
+  const tracking = trackingAnnotations(
+    kind,
+    annotations ?? {},
+    reloaderAnnotations,
+    template?.metadata?.annotations ?? {},
+  );
   const metadata = {
     ...object.metadata,
-    ...(annotations ? { annotations: { ...trackingAnnotations(kind, annotations, reloaderAnnotations) } } : {}),
+    // An object without annotations keeps none, unless its template's Reloader annotations are read.
+    ...(annotations || Object.keys(tracking).length > 0 ? { annotations: { ...tracking } } : {}),
   };
   if (kind !== 'CronJob') return { ...object, metadata };
-  const template = podTemplateOf(kind, object) as PodTemplate | undefined;
   return { metadata, spec: template ? { template } : {} };
 }
 

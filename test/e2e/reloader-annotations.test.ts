@@ -1,7 +1,8 @@
 // stakater Reloader's annotations on the local control plane, in a namespace
 // without confighash's label, on the examples of Reloader's documentation: each
 // annotation rolls what it says, exactly once per change, and key-scoped where
-// the pod spec names the keys it consumes; a workload without them is left alone.
+// the pod spec names the keys it consumes, whether the annotation is on the
+// workload or on its pod template; a workload without them is left alone.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { MigrationEntry } from '../../src/cli/migration.ts';
@@ -27,10 +28,17 @@ const ANNOTATIONS: Record<string, Record<string, string>> = {
   plain: {},
 };
 
+/** Reloader reads its annotations from the pod template too. */
+const TEMPLATE_ANNOTATIONS: Record<string, Record<string, string>> = {
+  'template-auto': { 'reloader.stakater.com/auto': 'true' },
+  'template-secret-reload': { 'secret.reloader.stakater.com/reload': 'foo-secret' },
+};
+
 /** Every workload consumes LEVEL of foo-configmap and all of foo-secret; some one more ConfigMap. */
 function app(name: string): object {
   const extra = { search: 'matched', ignore: 'ignored', exclude: 'excluded' }[name];
-  return workload(
+  const onTemplate = TEMPLATE_ANNOTATIONS[name];
+  const object = workload(
     'Deployment',
     name,
     {
@@ -38,7 +46,9 @@ function app(name: string): object {
       envFrom: [{ secretRef: { name: 'foo-secret' } }, ...(extra ? [{ configMapRef: { name: extra } }] : [])],
     },
     { annotations: ANNOTATIONS[name] ?? {} },
-  );
+  ) as { spec: { template: { metadata: Record<string, unknown> } } };
+  if (onTemplate) object.spec.template.metadata['annotations'] = onTemplate;
+  return object;
 }
 
 const annotated = (object: object, annotations: Record<string, string>): object => ({
@@ -60,9 +70,9 @@ describe('Reloader annotations', () => {
       annotated(configMap('matched', { VALUE: 'a' }), { 'reloader.stakater.com/match': 'true' }),
       annotated(configMap('ignored', { VALUE: 'a' }), { 'reloader.stakater.com/ignore': 'true' }),
       configMap('excluded', { VALUE: 'a' }),
-      ...Object.keys(ANNOTATIONS).map(app),
+      ...[...Object.keys(ANNOTATIONS), ...Object.keys(TEMPLATE_ANNOTATIONS)].map(app),
     );
-    const names = Object.keys(ANNOTATIONS);
+    const names = [...Object.keys(ANNOTATIONS), ...Object.keys(TEMPLATE_ANNOTATIONS)];
     const revisions = async (): Promise<Record<string, number>> => {
       const counts: Record<string, number> = {};
       for (const name of names) counts[name] = await settledRevisions(ns, 'Deployment', name, confighash.metricsUrl);
@@ -98,12 +108,12 @@ describe('Reloader annotations', () => {
     await step(() => patchConfigMap(ns, 'foo-configmap', { OTHER: 'b' }), []);
     await step(
       () => patchConfigMap(ns, 'foo-configmap', { LEVEL: 'debug' }),
-      ['auto', 'configmap-auto', 'ignore', 'exclude', 'secret-exclude'],
+      ['auto', 'configmap-auto', 'ignore', 'exclude', 'secret-exclude', 'template-auto'],
     );
     await step(
       () =>
         kubectl(['patch', 'secret', 'foo-secret', '-n', ns, '-p', JSON.stringify({ stringData: { PASSWORD: 'b' } })]),
-      ['auto', 'secret-auto', 'secret-reload', 'ignore', 'exclude'],
+      ['auto', 'secret-auto', 'secret-reload', 'ignore', 'exclude', 'template-auto', 'template-secret-reload'],
     );
     await step(() => patchConfigMap(ns, 'unreferenced', { VALUE: 'b' }), ['configmap-reload']);
     await step(() => patchConfigMap(ns, 'matched', { VALUE: 'b' }), ['search']);
@@ -112,7 +122,7 @@ describe('Reloader annotations', () => {
     // ConfigMap events arrive in order: once this one has rolled `auto`, every change above was seen.
     await step(
       () => patchConfigMap(ns, 'foo-configmap', { LEVEL: 'warn' }),
-      ['auto', 'configmap-auto', 'ignore', 'exclude', 'secret-exclude'],
+      ['auto', 'configmap-auto', 'ignore', 'exclude', 'secret-exclude', 'template-auto'],
     );
     assert.deepEqual(await revisions(), expected);
 
@@ -130,5 +140,8 @@ describe('Reloader annotations', () => {
     );
     assert.ok(auto.notes.some((n) => n.startsWith('rolls only when a consumed key changes')));
     assert.deepEqual(report.find((e) => e.name === 'configmap-reload')?.counts, ['configmap/unreferenced (every key)']);
+    assert.deepEqual(report.find((e) => e.name === 'template-secret-reload')?.reloader, [
+      'secret.reloader.stakater.com/reload=foo-secret (on the pod template)',
+    ]);
   });
 });
