@@ -5,6 +5,7 @@
 // The rollout policies bound their own (src/policy).
 import { ANNOTATION } from './annotations.ts';
 import { RELOAD_ANNOTATION } from './reload.ts';
+import { MAX_PATTERNS_PER_LIST, nameEntry } from './name-pattern.ts';
 import { RELOADER_ANNOTATION } from './reloader.ts';
 
 /** A list of ConfigMaps and Secrets: room for the most sources a workload may have (256) with short names. */
@@ -39,7 +40,25 @@ export function boundedAnnotations(annotations: Readonly<Record<string, string>>
     const limit = ANNOTATION_LIMITS[key];
     if (limit !== undefined && value.length > limit)
       refused.push(`${key} is ${value.length} characters, more than its ${limit}: ignored`);
+    else if (RELOAD_LISTS.includes(key)) kept[key] = boundedReloadList(key, value, refused);
     else kept[key] = value;
   }
   return { kept, refused };
+}
+
+/** Reloader's reload lists, whose entries may be name patterns (name-pattern.ts). */
+const RELOAD_LISTS: readonly string[] = [RELOADER_ANNOTATION.configMapReload, RELOADER_ANNOTATION.secretReload];
+
+/** The list's entries but the patterns that cannot be matched, or are more than a list may hold; each told in `refused`. */
+function boundedReloadList(key: string, value: string, refused: string[]): string {
+  let patterns = 0;
+  const kept = value.split(',').filter((text) => {
+    const entry = nameEntry(text.trim());
+    if ('error' in entry) refused.push(`${key}: ${entry.error}: ignored`);
+    else if (entry.kind === 'pattern' && ++patterns > MAX_PATTERNS_PER_LIST)
+      refused.push(`${key}: more than ${MAX_PATTERNS_PER_LIST} patterns: "${text.trim()}" ignored`);
+    else return true;
+    return false;
+  });
+  return kept.join(',');
 }

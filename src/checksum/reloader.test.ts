@@ -4,6 +4,7 @@ import { hasherWith } from '../../test/support/hasher.ts';
 import type { SourceState } from './digest.ts';
 import { isReloaderWorkload, withoutReloaderAnnotations } from './reloader.ts';
 import { trackingAnnotations } from './workload-kinds.ts';
+import { boundedAnnotations } from './annotation-limits.ts';
 import { consumedSources, type PodSpecLike } from './sources.ts';
 
 /** foo references configmap/foo-configmap by one key and secret/foo-secret whole, as in Reloader's examples. */
@@ -135,5 +136,27 @@ describe('Reloader annotations', () => {
     // Nothing else is taken from the template, and nothing of Reloader's with --reloader-annotations=false.
     assert.deepEqual(trackingAnnotations('Deployment', {}, true, { 'confighash.dev/include': 'configmap/y' }), {});
     assert.deepEqual(trackingAnnotations('Deployment', {}, false, { 'reloader.stakater.com/auto': 'true' }), {});
+  });
+
+  it('reload lists take patterns, as Reloader does: a referenced source whose whole name matches counts', () => {
+    assert.deepEqual(counted({ 'configmap.reloader.stakater.com/reload': 'foo-.*' }), [
+      'configmap/foo-configmap[LEVEL]',
+    ]);
+    assert.deepEqual(counted({ 'secret.reloader.stakater.com/reload': '.*-secret,unreferenced' }), [
+      'secret/foo-secret',
+      'secret/unreferenced',
+    ]);
+    assert.deepEqual(counted({ 'configmap.reloader.stakater.com/reload': 'oo-.*' }), [], 'the whole name');
+  });
+
+  it('refuses a pattern it cannot match, and more than four per list, each with a warning', () => {
+    const { kept, refused } = boundedAnnotations({
+      'configmap.reloader.stakater.com/reload': 'a-.*,(b)+,c-.*,d-.*,e-.*,f-.*,plain',
+    });
+    assert.equal(kept['configmap.reloader.stakater.com/reload'], 'a-.*,c-.*,d-.*,e-.*,plain');
+    assert.deepEqual(refused, [
+      'configmap.reloader.stakater.com/reload: "(b)+" uses what a name pattern does not support here (groups, alternation, counted repetition): ignored',
+      'configmap.reloader.stakater.com/reload: more than 4 patterns: "f-.*" ignored',
+    ]);
   });
 });

@@ -5,6 +5,7 @@
 // spec references through one key counts by that key, even where Reloader would
 // restart on any key. docs/reloader.md maps each annotation.
 import type { ConsumedSource, SourceId } from './consumed-source.ts';
+import { nameEntry } from './name-pattern.ts';
 
 export const RELOADER_ANNOTATION = {
   /** Workload: every referenced ConfigMap and Secret. */
@@ -96,10 +97,15 @@ export function reloaderSources(
   annotations: Readonly<Record<string, string>>,
 ): readonly ConsumedSource[] {
   if (!isReloaderWorkload(annotations)) return referenced;
+  const lists = {
+    configmap: entries(annotations[RELOADER_ANNOTATION.configMapReload]),
+    secret: entries(annotations[RELOADER_ANNOTATION.secretReload]),
+  };
   const named = new Set<SourceId>([
-    ...names(annotations[RELOADER_ANNOTATION.configMapReload]).map((name): SourceId => `configmap/${name}`),
-    ...names(annotations[RELOADER_ANNOTATION.secretReload]).map((name): SourceId => `secret/${name}`),
+    ...lists.configmap.names.map((name): SourceId => `configmap/${name}`),
+    ...lists.secret.names.map((name): SourceId => `secret/${name}`),
   ]);
+  const matched = (source: ConsumedSource): boolean => lists[source.kind].patterns.some((p) => p(source.name));
   const excluded = new Set<SourceId>([
     ...names(annotations[RELOADER_ANNOTATION.configMapsExclude]).map((name): SourceId => `configmap/${name}`),
     ...names(annotations[RELOADER_ANNOTATION.secretsExclude]).map((name): SourceId => `secret/${name}`),
@@ -107,7 +113,7 @@ export function reloaderSources(
   const auto = autoKinds(annotations);
   const search = annotations[RELOADER_ANNOTATION.search] === 'true' && auto.size === 0;
   const picked = referenced.flatMap((source): ConsumedSource[] => {
-    if (named.has(source.id)) return [source];
+    if (named.has(source.id) || matched(source)) return [source];
     if (auto.has(source.kind) && !excluded.has(source.id)) return [source];
     return search ? [{ ...source, requiresMatch: true }] : [];
   });
@@ -138,6 +144,22 @@ function namedSource(id: SourceId): ConsumedSource {
     ],
     optional: true,
   };
+}
+
+/**
+ * A reload list's names, and its patterns (which match only the sources the pod
+ * spec references: what else exists is not known from the workload). Entries that
+ * cannot be matched were refused with a warning (annotation-limits.ts) and are skipped.
+ */
+function entries(value: string | undefined): { names: string[]; patterns: ((name: string) => boolean)[] } {
+  const found: { names: string[]; patterns: ((name: string) => boolean)[] } = { names: [], patterns: [] };
+  for (const text of names(value)) {
+    const entry = nameEntry(text);
+    if ('error' in entry) continue;
+    if (entry.kind === 'name') found.names.push(entry.name);
+    else found.patterns.push(entry.matches);
+  }
+  return found;
 }
 
 /** `a, b,c` → [a, b, c]. */
