@@ -18,6 +18,7 @@ const ANNOTATIONS: Record<string, Record<string, string>> = {
   'secret-auto': { 'secret.reloader.stakater.com/auto': 'true' },
   'configmap-reload': { 'configmap.reloader.stakater.com/reload': 'unreferenced' },
   'secret-reload': { 'secret.reloader.stakater.com/reload': 'foo-secret' },
+  'configmap-reload-pattern': { 'configmap.reloader.stakater.com/reload': 'foo-config.*' },
   search: { 'reloader.stakater.com/search': 'true' },
   ignore: { 'reloader.stakater.com/auto': 'true' },
   exclude: { 'reloader.stakater.com/auto': 'true', 'configmaps.exclude.reloader.stakater.com/reload': 'excluded' },
@@ -108,7 +109,7 @@ describe('Reloader annotations', () => {
     await step(() => patchConfigMap(ns, 'foo-configmap', { OTHER: 'b' }), []);
     await step(
       () => patchConfigMap(ns, 'foo-configmap', { LEVEL: 'debug' }),
-      ['auto', 'configmap-auto', 'ignore', 'exclude', 'secret-exclude', 'template-auto'],
+      ['auto', 'configmap-auto', 'ignore', 'exclude', 'secret-exclude', 'template-auto', 'configmap-reload-pattern'],
     );
     await step(
       () =>
@@ -122,7 +123,7 @@ describe('Reloader annotations', () => {
     // ConfigMap events arrive in order: once this one has rolled `auto`, every change above was seen.
     await step(
       () => patchConfigMap(ns, 'foo-configmap', { LEVEL: 'warn' }),
-      ['auto', 'configmap-auto', 'ignore', 'exclude', 'secret-exclude', 'template-auto'],
+      ['auto', 'configmap-auto', 'ignore', 'exclude', 'secret-exclude', 'template-auto', 'configmap-reload-pattern'],
     );
     assert.deepEqual(await revisions(), expected);
 
