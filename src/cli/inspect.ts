@@ -326,16 +326,11 @@ function partsOf(
   podSpec: PodSpecLike;
 } {
   const template = podTemplateOf(kind, workload) as NonNullable<WorkloadLike['spec']>['template'];
+  const templateAnnotations = template?.metadata?.annotations ?? {};
+  const own = workload.metadata?.annotations ?? {};
   return {
-    annotations: {
-      ...trackingAnnotations(
-        kind,
-        workload.metadata?.annotations ?? {},
-        reloaderAnnotations,
-        template?.metadata?.annotations ?? {},
-      ),
-    },
-    templateAnnotations: template?.metadata?.annotations ?? {},
+    annotations: { ...trackingAnnotations(kind, own, reloaderAnnotations, templateAnnotations) },
+    templateAnnotations,
     podSpec: template?.spec ?? {},
   };
 }

@@ -39,17 +39,14 @@ export function migrationEntry(
   workload: MigrationWorkload,
   namespaceSelected: boolean,
 ): MigrationEntry | undefined {
-  const annotations = workload.metadata?.annotations ?? {};
-  const template = podTemplateOf(kind, workload) as
-    { metadata?: { annotations?: Record<string, string> | null } | null; spec?: PodSpecLike } | undefined;
-  const templateAnnotations = template?.metadata?.annotations ?? {};
+  const { annotations, templateAnnotations, spec } = partsOf(kind, workload);
   const reloader = [
     ...reloaderEntries(annotations, ''),
     ...reloaderEntries(templateAnnotations, ' (on the pod template)'),
   ];
   if (reloader.length === 0) return undefined;
   const tracking = trackingAnnotations(kind, annotations, true, templateAnnotations);
-  const sources = consumedSources(template?.spec ?? {}, tracking);
+  const sources = consumedSources(spec, tracking);
   const tracked = namespaceSelected || isReloaderWorkload(tracking);
   const { namespace = '', name = '' } = workload.metadata ?? {};
   return {
@@ -59,6 +56,24 @@ export function migrationEntry(
     reloader,
     counts: tracked ? sources.map(describe) : [],
     notes: notes(annotations, { tracked, namespaceSelected, keyScoped: sources.some((s) => !s.keys.all) }),
+  };
+}
+
+interface TemplateLike {
+  metadata?: { annotations?: Record<string, string> | null } | null;
+  spec?: PodSpecLike;
+}
+
+/** The workload's own annotations, its pod template's, and its pod spec. */
+function partsOf(
+  kind: WorkloadKind,
+  workload: MigrationWorkload,
+): { annotations: Record<string, string>; templateAnnotations: Record<string, string>; spec: PodSpecLike } {
+  const template = (podTemplateOf(kind, workload) as TemplateLike | undefined) ?? {};
+  return {
+    annotations: workload.metadata?.annotations ?? {},
+    templateAnnotations: template.metadata?.annotations ?? {},
+    spec: template.spec ?? {},
   };
 }
 

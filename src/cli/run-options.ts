@@ -37,6 +37,8 @@ export interface RunOptions {
   resourceLabelSelector: LabelSelector;
   /** Honour stakater Reloader's annotations (docs/reloader.md). */
   reloaderAnnotations: boolean;
+  /** Where Reloader's workloads are tracked (empty: any namespace). */
+  reloaderNamespaceSelector: LabelSelector;
   clientCaFile: string | undefined;
   clientNames: string[];
   agentImage: string | undefined;
@@ -122,6 +124,9 @@ export const RUN_FLAGS = {
   'reloader-annotations': {
     help: "honour stakater Reloader's annotations (reloader.stakater.com/auto, …) with confighash's semantics; their workloads are tracked in any namespace (outside the selected ones, adopted by the controller rather than stamped at admission)",
     default: 'true',
+  },
+  'reloader-namespace-selector': {
+    help: "with --reloader-annotations, track Reloader's workloads only in the namespaces with these labels (a label selector: Reloader's own --namespace-selector); default: any namespace",
   },
   'ignore-namespaces': {
     help: "never act in these namespaces (comma-separated), whatever their labels; confighash's own and kube-system always",
@@ -210,6 +215,7 @@ export function parseRunOptions(argv: readonly string[], env: NodeJS.ProcessEnv)
     ignoreNamespaces: namespaceList('ignore-namespaces', get),
     resourceLabelSelector: labelSelector('resource-label-selector', get),
     reloaderAnnotations: boolean('reloader-annotations', get),
+    reloaderNamespaceSelector: labelSelector('reloader-namespace-selector', get),
     clientCaFile: get('client-ca-file'),
     clientNames: list(get('client-names')),
     agentImage: get('agent-image'),

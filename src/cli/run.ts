@@ -93,6 +93,7 @@ export async function run(options: RunOptions): Promise<void> {
     excluded: excludedNamespaces,
     selector: options.namespaceSelector,
     reloaderWorkloads: options.reloaderAnnotations,
+    reloaderSelector: options.reloaderNamespaceSelector,
     // A namespace's rollout policies are its workloads' defaults.
     defaultKeys: [POLICY_ANNOTATION.window, POLICY_ANNOTATION.timeZone, POLICY_ANNOTATION.minInterval],
     ...(options.watchNamespaces.length > 0 ? { watchNamespaces: options.watchNamespaces } : {}),

@@ -32,6 +32,34 @@ describe('NamespaceScope', () => {
     });
   });
 
+  it("tracks Reloader's workloads in any namespace, or only where --reloader-namespace-selector selects, as Reloader's --namespace-selector", () => {
+    const anywhere = new NamespaceScope({
+      excluded,
+      reloaderWorkloads: true,
+      reloaderSelector: parseLabelSelector(''),
+    });
+    assert.deepEqual([anywhere.tracks('team-a', true), anywhere.tracks('kube-system', true)], [true, false]);
+
+    const bounded = new NamespaceScope({
+      excluded,
+      reloaderWorkloads: true,
+      reloaderSelector: parseLabelSelector('reloader=on'),
+    });
+    const changed: string[] = [];
+    bounded.onChange((ns) => changed.push(ns));
+    const handler = bounded.handler();
+    handler.upsert({ metadata: { name: 'team-a', labels: { reloader: 'on' } } });
+    handler.upsert({ metadata: { name: 'team-b', labels: {} } });
+    handler.prune(new Set(['team-a', 'team-b']));
+    assert.deepEqual(
+      [bounded.tracks('team-a', true), bounded.tracks('team-b', true), bounded.tracks('team-a', false)],
+      [true, false, false],
+    );
+    handler.upsert({ metadata: { name: 'team-a', labels: {} } });
+    assert.equal(bounded.tracks('team-a', true), false);
+    assert.deepEqual(changed, ['team-a', 'team-a'], 'told as it came into and left the scope');
+  });
+
   it('tracks the namespaces a --namespace-selector selects, and gives the webhook the same selector', () => {
     const scope = new NamespaceScope({
       excluded: new Set([...excluded, 'payments-sandbox']),

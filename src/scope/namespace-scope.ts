@@ -41,6 +41,11 @@ export interface NamespaceScopeOptions {
    * it on its first configuration change.
    */
   reloaderWorkloads?: boolean;
+  /**
+   * --reloader-namespace-selector: the namespaces in which such a workload is
+   * tracked (Reloader's own --namespace-selector); none or empty: any namespace.
+   */
+  reloaderSelector?: LabelSelector;
 }
 
 const DEFAULT_SELECTOR: LabelSelector = { matchLabels: { [NAMESPACE_LABEL]: 'true' } };
@@ -52,7 +57,11 @@ export class NamespaceScope {
   readonly #fixed: ReadonlySet<string> | undefined;
   readonly #selector: LabelSelector;
   readonly #reloaderWorkloads: boolean;
+  /** Set when Reloader's workloads are tracked only where these labels are. */
+  readonly #reloaderSelector: LabelSelector | undefined;
   readonly #optedIn = new Set<string>();
+  /** With a reloader selector: the namespaces it selects. */
+  readonly #reloaderSelected = new Set<string>();
   readonly #defaultKeys: readonly string[];
   /** Per opted-in namespace, its annotations among defaultKeys. */
   readonly #defaults = new Map<string, Readonly<Record<string, string>>>();
@@ -65,6 +74,9 @@ export class NamespaceScope {
     this.#synced = this.#fixed !== undefined;
     this.#selector = options.selector ?? DEFAULT_SELECTOR;
     this.#reloaderWorkloads = options.reloaderWorkloads ?? false;
+    const { reloaderSelector } = options;
+    const selectsAll = !reloaderSelector?.matchLabels && (reloaderSelector?.matchExpressions ?? []).length === 0;
+    this.#reloaderSelector = selectsAll ? undefined : reloaderSelector;
     this.#defaultKeys = options.defaultKeys ?? [];
   }
 
@@ -92,7 +104,11 @@ export class NamespaceScope {
   tracks(namespace: string, reloaderWorkload = false): boolean {
     if (this.#excluded.has(namespace)) return false;
     if (this.#fixed) return this.#fixed.has(namespace);
-    return this.#optedIn.has(namespace) || (reloaderWorkload && this.#reloaderWorkloads);
+    return this.#optedIn.has(namespace) || (reloaderWorkload && this.#tracksReloaderWorkloads(namespace));
+  }
+
+  #tracksReloaderWorkloads(namespace: string): boolean {
+    return this.#reloaderWorkloads && (!this.#reloaderSelector || this.#reloaderSelected.has(namespace));
   }
 
   /** Called with a namespace that came into or left the scope, or whose defaults changed. */
@@ -120,20 +136,28 @@ export class NamespaceScope {
   handler(): WatchHandler<NamespaceObject> {
     return {
       upsert: (object) => {
-        this.#set(
-          object.metadata?.name,
-          matchesLabels(this.#selector, object.metadata?.labels ?? {}),
-          object.metadata?.annotations ?? {},
-        );
+        const labels = object.metadata?.labels ?? {};
+        this.#setReloaderSelected(object.metadata?.name, matchesLabels(this.#reloaderSelector ?? {}, labels));
+        this.#set(object.metadata?.name, matchesLabels(this.#selector, labels), object.metadata?.annotations ?? {});
       },
       remove: (object) => {
+        this.#setReloaderSelected(object.metadata?.name, false);
         this.#set(object.metadata?.name, false, {});
       },
       prune: (seen) => {
+        for (const name of [...this.#reloaderSelected]) if (!seen.has(name)) this.#setReloaderSelected(name, false);
         for (const name of [...this.#optedIn]) if (!seen.has(name)) this.#set(name, false, {});
         this.#synced = true;
       },
     };
+  }
+
+  /** Only with a reloader selector; a change is told, as Reloader's workloads there come into or leave the scope. */
+  #setReloaderSelected(name: string | undefined, selected: boolean): void {
+    if (!name || !this.#reloaderSelector || this.#reloaderSelected.has(name) === selected) return;
+    if (selected) this.#reloaderSelected.add(name);
+    else this.#reloaderSelected.delete(name);
+    this.#listener(name);
   }
 
   #set(name: string | undefined, optedIn: boolean, annotations: Readonly<Record<string, string>>): void {
