@@ -1,3 +1,4 @@
+import { workloadRecord } from '../../test/support/workload-record.ts';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { pino } from 'pino';
@@ -22,32 +23,11 @@ function record(fallback?: 'rollout'): WorkloadRecord {
     volumes: [],
     fallback,
   };
-  return {
-    key: 'Deployment/app/web',
-    kind: 'Deployment',
-    namespace: 'app',
-    name: 'web',
-    uid: 'u',
-    resourceVersion: '1',
-    generation: 1,
-    annotated: { workload: true, template: true },
-    ignored: false,
-    sources: [],
+  return workloadRecord({
     consumedCount: 0,
     reload: { plan, sources: [] },
-    selector: 'app=web',
-    reloadedMark: undefined,
     stamped: { checksum: undefined, sources: undefined },
-    baseline: undefined,
-    runNow: false,
-    reloader: false,
-    creation: {},
-    policy: {},
-    progress: { state: 'complete' },
-    rollout: undefined,
-    rolloutResult: undefined,
-    deferred: undefined,
-  };
+  });
 }
 
 interface AgentPod {
