@@ -1,9 +1,9 @@
-import { workloadRecord } from '../../test/support/workload-record.ts';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { until } from '../../test/support/until.ts';
+import { workloadRecord } from '../../test/support/workload-record.ts';
 import type { ReloadPlan, Stamp } from '../checksum/index.ts';
 import type { AgentReport, AgentStatusReader } from '../workloads/agent-status.ts';
 import { Metrics } from '../telemetry/metrics.ts';

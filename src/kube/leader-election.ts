@@ -121,8 +121,9 @@ export class LeaderElector {
       await this.#wait(retryPeriodMs, this.#stopped.signal);
       if (this.#isStopped()) return;
       const renewed = await this.#beforeDeadline(this.#tryAcquireOrRenew(), this.#lastRenewal + renewDeadlineMs);
-      if (renewed) continue;
-      if (Date.now() - this.#lastRenewal >= renewDeadlineMs || !this.#leading) {
+      if (renewed === true) continue;
+      // 'late' is the deadline itself: a timer may fire a millisecond before Date.now() says it is due.
+      if (renewed === 'late' || Date.now() - this.#lastRenewal >= renewDeadlineMs || !this.#leading) {
         this.#leading = false;
         this.#lost = true;
         logger.error('lost leadership');
@@ -132,14 +133,14 @@ export class LeaderElector {
     }
   }
 
-  /** The attempt's outcome, or false if the deadline (ms since epoch) passes first. */
-  async #beforeDeadline(attempt: Promise<boolean>, deadline: number): Promise<boolean> {
+  /** The attempt's outcome, or 'late' if the deadline (ms since epoch) passes first. */
+  async #beforeDeadline(attempt: Promise<boolean>, deadline: number): Promise<boolean | 'late'> {
     let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<boolean>(
+    const late = new Promise<'late'>(
       (resolve) =>
         (timer = setTimeout(
           () => {
-            resolve(false);
+            resolve('late');
           },
           Math.max(0, deadline - Date.now()),
         )),
