@@ -14,7 +14,7 @@ const LAYERS: Record<string, string[]> = {
   telemetry: ['http'],
   policy: ['time'],
   kube: ['telemetry', 'time'],
-  scope: ['checksum', 'kube'],
+  scope: ['checksum', 'kube', 'time'],
   sources: ['checksum', 'kube', 'scope'],
   workloads: ['checksum', 'kube', 'telemetry', 'time'],
   keys: ['checksum', 'kube', 'telemetry'],

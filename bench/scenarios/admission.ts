@@ -370,7 +370,7 @@ async function processingTimes(namespace: string, iterations: number): Promise<L
     hasher,
     logger: createLogger('error'),
     metrics: new Metrics(new Registry()),
-    scope: { tracks: () => true, defaults: () => ({}) },
+    scope: { lookUp: () => Promise.resolve({ defaults: {} }) },
     deadlineMs: 5000,
   });
   const body = reviewBody(namespace);

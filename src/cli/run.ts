@@ -27,6 +27,7 @@ import type { CertificateSource } from '../tls/certificate-source.ts';
 import { FileCertificates } from '../tls/file-source.ts';
 import { ClientAuthority } from '../tls/client-ca.ts';
 import { SelfManagedCertificates } from '../tls/self-managed.ts';
+import { AdmissionScope, apiNamespaceRead } from '../scope/admission-scope.ts';
 import { NamespaceScope } from '../scope/namespace-scope.ts';
 import { HttpApprover } from '../policy/approval.ts';
 import { Notifier } from '../notify/notifier.ts';
@@ -50,6 +51,12 @@ const NOTIFICATIONS_DRAIN_MS = 5_000;
 const NOTIFICATIONS_SYNC_MS = 10_000;
 /** The share of the webhook's timeoutSeconds its live reads may take. */
 const ADMISSION_DEADLINE_SHARE = 0.8;
+// Admissions into a namespace the Namespace watch has not yet seen opt in read it
+// live (once for all the admissions waiting on it): a script that creates and
+// fills namespaces at once is the burst; a direct caller naming namespace after
+// namespace gets no more than the rate.
+const LATE_NAMESPACE_READS_PER_SECOND = 5;
+const LATE_NAMESPACE_READ_BURST = 20;
 
 export async function run(options: RunOptions): Promise<void> {
   const logger = createLogger(options.logLevel);
@@ -107,7 +114,14 @@ export async function run(options: RunOptions): Promise<void> {
     hasher,
     logger,
     metrics,
-    scope,
+    scope: new AdmissionScope({
+      scope,
+      // Half the deadline at most: the sources are still to be read after it.
+      read: apiNamespaceRead(kubeConfig, Math.min(options.sourceReadTimeoutMs, deadlineMs / 2)),
+      logger,
+      ratePerSecond: LATE_NAMESPACE_READS_PER_SECOND,
+      burst: LATE_NAMESPACE_READ_BURST,
+    }),
     deadlineMs,
     ownPatches,
     reloaderAnnotations: options.reloaderAnnotations,

@@ -9,7 +9,7 @@ import { NAMESPACE_LABEL } from '../checksum/index.ts';
 import type { KubeObject, WatchHandler } from '../kube/watcher.ts';
 import { type LabelSelector, type LabelSelectorRequirement, matchesLabels } from './label-selector.ts';
 
-type NamespaceObject = KubeObject & {
+export type NamespaceObject = KubeObject & {
   metadata?: {
     name?: string;
     labels?: Record<string, string> | null;
@@ -111,6 +111,23 @@ export class NamespaceScope {
     return this.#reloaderWorkloads && (!this.#reloaderSelector || this.#reloaderSelected.has(namespace));
   }
 
+  /**
+   * What the scope says of `object`, a Namespace read just now, without taking it in
+   * (the watch stays the one writer): whether it is acted in, and its defaults.
+   */
+  judge(object: NamespaceObject): { tracked: boolean; defaults: Readonly<Record<string, string>> } {
+    const name = object.metadata?.name ?? '';
+    if (this.#fixed) return { tracked: this.tracks(name), defaults: {} };
+    const tracked = !this.#excluded.has(name) && matchesLabels(this.#selector, object.metadata?.labels ?? {});
+    return { tracked, defaults: tracked ? this.#defaultsOf(object.metadata?.annotations ?? {}) : {} };
+  }
+
+  #defaultsOf(annotations: Readonly<Record<string, string>>): Readonly<Record<string, string>> {
+    return Object.fromEntries(
+      this.#defaultKeys.flatMap((key) => (annotations[key] === undefined ? [] : [[key, annotations[key]]])),
+    );
+  }
+
   /** Called with a namespace that came into or left the scope, or whose defaults changed. */
   onChange(listener: (namespace: string) => void): void {
     this.#listener = listener;
@@ -162,11 +179,7 @@ export class NamespaceScope {
 
   #set(name: string | undefined, optedIn: boolean, annotations: Readonly<Record<string, string>>): void {
     if (!name) return;
-    const defaults = optedIn
-      ? Object.fromEntries(
-          this.#defaultKeys.flatMap((key) => (annotations[key] === undefined ? [] : [[key, annotations[key]]])),
-        )
-      : {};
+    const defaults = optedIn ? this.#defaultsOf(annotations) : {};
     const defaultsChanged = !isDeepStrictEqual(defaults, this.#defaults.get(name) ?? {});
     if (Object.keys(defaults).length > 0) this.#defaults.set(name, defaults);
     else this.#defaults.delete(name);

@@ -262,7 +262,7 @@ describe('fuzzing the admission path (seeded, bounded)', () => {
     hasher: hasherWith(Buffer.alloc(32, 7)),
     logger: pino({ level: 'silent' }),
     metrics: new Metrics(new Registry()),
-    scope: { tracks: () => true, defaults: () => ({}) },
+    scope: { lookUp: () => Promise.resolve({ defaults: {} }) },
     deadlineMs: 1000,
     agentImage: 'confighash:fuzz',
   });

@@ -17,6 +17,7 @@ import {
 import { PatchesInFlight } from '../workloads/patches-in-flight.ts';
 import type { SourceReader } from '../sources/reader.ts';
 import { Metrics } from '../telemetry/metrics.ts';
+import { AdmissionScope } from '../scope/admission-scope.ts';
 import { NamespaceScope } from '../scope/namespace-scope.ts';
 import { AdmissionHandler } from './handler.ts';
 import type { AdmissionRequest, AdmissionResponse, WorkloadObject } from './review.ts';
@@ -37,7 +38,7 @@ function handler(reader: SourceReader = liveReader, metrics = new Metrics(new Re
     hasher,
     logger: pino({ level: 'silent' }),
     metrics,
-    scope: { tracks: (ns) => ns === 'app', defaults: () => ({}) },
+    scope: { lookUp: (ns) => Promise.resolve(ns === 'app' ? { defaults: {} } : undefined) },
     deadlineMs: 1000,
   });
 }
@@ -175,7 +176,7 @@ describe('AdmissionHandler', () => {
         hasher,
         logger: pino({ level: 'silent' }),
         metrics: new Metrics(new Registry()),
-        scope: { tracks: () => true, defaults: () => ({}) },
+        scope: { lookUp: () => Promise.resolve({ defaults: {} }) },
         deadlineMs: 1000,
         ownPatches: inFlight,
       });
@@ -352,7 +353,7 @@ describe('AdmissionHandler', () => {
       hasher,
       logger: pino({ level: 'silent' }),
       metrics: new Metrics(new Registry()),
-      scope: { tracks: () => true, defaults: () => ({}) },
+      scope: { lookUp: () => Promise.resolve({ defaults: {} }) },
       deadlineMs: 200,
     }).admit(request(deployment(envFrom('app'))));
     assert.ok(Date.now() - started < 2000);
@@ -390,7 +391,17 @@ describe('AdmissionHandler facing a hostile caller or tenant', () => {
         return liveReader.read(ns, sources);
       },
     };
-    const scope = new NamespaceScope({ excluded: new Set(['kube-system']), reloaderWorkloads: true });
+    const namespaces = new NamespaceScope({ excluded: new Set(['kube-system']), reloaderWorkloads: true });
+    const never = {
+      metadata: { name: 'never-opted-in', annotations: {}, labels: { 'reloader.stakater.com/auto': 'true' } },
+    };
+    const scope = new AdmissionScope({
+      scope: namespaces,
+      read: (name) => Promise.resolve(name === never.metadata.name ? never : undefined),
+      logger: pino({ level: 'silent' }),
+      ratePerSecond: 1,
+      burst: 1,
+    });
     const admission = new AdmissionHandler({
       reader: counting,
       hasher,
@@ -449,7 +460,7 @@ describe('AdmissionHandler with the reload strategy', () => {
       hasher,
       logger: pino({ level: 'silent' }),
       metrics: new Metrics(new Registry()),
-      scope: { tracks: () => true, defaults: () => ({}) },
+      scope: { lookUp: () => Promise.resolve({ defaults: {} }) },
       deadlineMs: 1000,
       agentImage: image,
     });

@@ -28,7 +28,7 @@ import type { AdmittedTarget, PatchesInFlight } from '../workloads/patches-in-fl
 import type { SourceReader } from '../sources/reader.ts';
 import type { Metrics, WebhookResult } from '../telemetry/metrics.ts';
 import { rolloutPolicy } from '../policy/gate.ts';
-import type { NamespaceScope } from '../scope/namespace-scope.ts';
+import type { AdmissionScope, NamespaceInScope } from '../scope/admission-scope.ts';
 import { templatePatch } from './patch.ts';
 import { shapeTemplate, type ShapedTemplate } from './reload-agent.ts';
 import type { AdmissionRequest, AdmissionResponse, PodTemplate, WorkloadObject } from './review.ts';
@@ -52,7 +52,7 @@ export interface AdmissionHandlerOptions {
    * so a direct caller cannot make it read a Secret of a namespace that never opted in. The
    * namespaces' defaults are the rollout policies checked at admission.
    */
-  scope: Pick<NamespaceScope, 'tracks' | 'defaults'>;
+  scope: Pick<AdmissionScope, 'lookUp'>;
   /** The live reads of one admission must be done by then: well inside the API server's timeout. */
   deadlineMs: number;
   /** The image the reload agent runs (confighash's own); without it, nothing is reloaded in place. */
@@ -95,6 +95,8 @@ export class AdmissionHandler {
     const request = requestView(kind, received, this.#options.reloaderAnnotations ?? false);
     const workload = this.#workloadToMutate(request);
     if (!workload) return { result: 'skipped', response: allowed };
+    const namespace = await this.#options.scope.lookUp(received.namespace ?? '');
+    if (!namespace) return { result: 'skipped', response: allowed };
     const shaped = shapeTemplate(
       workload.spec.template,
       previousTemplate(request),
@@ -104,17 +106,7 @@ export class AdmissionHandler {
     const outcome = this.#isOwnPatch(request, workload, shaped)
       ? this.#stampOwn(request, workload, shaped)
       : await this.#readAndStamp(request, workload, shaped);
-    return withWarnings(outcome, this.#annotationWarnings(received));
-  }
-
-  /** The annotations refused (over their limit) or ignored (a malformed rollout policy), said at admission. */
-  #annotationWarnings(request: AdmissionRequest): string[] {
-    const annotations = request.object?.metadata?.annotations ?? {};
-    const { refused } = boundedAnnotations(annotations);
-    const { problems } = rolloutPolicy(annotations, this.#options.scope.defaults(request.namespace ?? ''));
-    return [...refused, ...problems.map((p) => `${p}: ignored, so rollouts are not held back by it`)].map(
-      (w) => `confighash: ${w}`,
-    );
+    return withWarnings(outcome, annotationWarnings(received, namespace));
   }
 
   /** Reads the sources the template consumes, and stamps it from what they hold. */
@@ -258,10 +250,19 @@ export class AdmissionHandler {
       tracked !== undefined &&
       version === WORKLOAD_APIS[tracked].version &&
       (request.operation === 'CREATE' || request.operation === 'UPDATE') &&
-      !request.subResource &&
-      this.#options.scope.tracks(request.namespace ?? '');
+      !request.subResource;
     return applies ? tracked : undefined;
   }
+}
+
+/** The annotations refused (over their limit) or ignored (a malformed rollout policy), said at admission. */
+function annotationWarnings(request: AdmissionRequest, namespace: NamespaceInScope): string[] {
+  const annotations = request.object?.metadata?.annotations ?? {};
+  const { refused } = boundedAnnotations(annotations);
+  const { problems } = rolloutPolicy(annotations, namespace.defaults);
+  return [...refused, ...problems.map((p) => `${p}: ignored, so rollouts are not held back by it`)].map(
+    (w) => `confighash: ${w}`,
+  );
 }
 
 function withWarnings(outcome: Outcome, warnings: readonly string[]): Outcome {

@@ -3,9 +3,16 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { CONFIGHASH_NAMESPACE, type ConfighashProcess, metricValue, startConfighash } from '../support/confighash.ts';
+import {
+  CONFIGHASH_NAMESPACE,
+  type ConfighashProcess,
+  metricValue,
+  namespaceManifest,
+  startConfighash,
+} from '../support/confighash.ts';
 import { getWorkload, revisions, templateAnnotations } from '../support/kube-objects.ts';
 import { apply, kubectl, kubectlStderr, testNamespace, waitFor } from '../support/kube.ts';
+import { settledRevisions } from '../support/rollouts.ts';
 import { configMap, secret, workload, type WorkloadKind } from '../support/workloads.ts';
 
 const ENABLED = { 'confighash.dev/enabled': 'true' };
@@ -41,6 +48,26 @@ describe('admission webhook', () => {
       await assertRevisionCount(ns, kind, 'web', 1);
     });
   }
+
+  it('stamps a workload applied in one kubectl apply with its labelled Namespace, before the Namespace watch can have seen it: one revision', async (t) => {
+    const names = Array.from({ length: 3 }, (_, i) => `e2e-fresh-${process.pid}-${i}`);
+    t.after(() => kubectl(['delete', 'namespace', ...names, '--wait=false', '--ignore-not-found']));
+    const inNamespace = (ns: string, object: object): object =>
+      Object.assign(structuredClone(object), {
+        metadata: { ...(object as { metadata: object }).metadata, namespace: ns },
+      });
+    const manifest = names.flatMap((ns) => [
+      namespaceManifest(ns, ENABLED),
+      inNamespace(ns, configMap('app', { LOG_LEVEL: 'info' })),
+      inNamespace(ns, workload('Deployment', 'web', consumesBoth)),
+    ]);
+    await kubectl(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items: manifest }));
+    for (const ns of names) {
+      assert.match(templateAnnotations(await getWorkload(ns, 'Deployment', 'web'))[CHECKSUM] ?? '', /^v2:/, ns);
+      assert.equal(await settledRevisions(ns, 'Deployment', 'web', confighash.metricsUrl), 1, ns);
+      assert.equal((await getWorkload(ns, 'Deployment', 'web')).metadata.generation, 1, `${ns}: never patched`);
+    }
+  });
 
   it('stores =missing for a ConfigMap that does not exist yet, and re-applying changes nothing', async (t) => {
     const ns = await testNamespace(t, ENABLED);
